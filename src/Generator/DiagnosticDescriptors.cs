@@ -1,0 +1,82 @@
+using System.Collections.Generic;
+using Microsoft.CodeAnalysis;
+
+namespace Compiled.Generator;
+
+/// <summary>Every diagnostic the generator reports. Ids are stable; messages name the symbol and the fix.</summary>
+internal static class DiagnosticDescriptors
+{
+    private const string Category = "Compiled";
+
+    public static readonly DiagnosticDescriptor NotPartial = new(
+        "CMP001", "Model class must be partial",
+        "Model class '{0}' must be declared partial so Compiled can generate its training code; add the 'partial' modifier",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor MissingInput = new(
+        "CMP002", "Model has no [Input]",
+        "Model '{0}' has layer attributes but no [Input]; add one before the first layer, for example [Input(784)]",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor MissingLoss = new(
+        "CMP003", "Model has no [Loss]",
+        "Model '{0}' has no [Loss]; add one, such as [Loss(Loss.SparseCategoricalCrossEntropy)] for class labels or [Loss(Loss.MeanSquaredError)] for regression",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor LossDoesNotFitOutput = new(
+        "CMP004", "Loss does not fit the model's output",
+        "{0} on model '{1}': {2}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor NonPositiveSize = new(
+        "CMP005", "Size must be positive",
+        "{0} must be positive, but it is {1}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor LayersSplitOverPartials = new(
+        "CMP006", "Layer attributes are spread over several partial declarations",
+        "The layer attributes of model '{0}' are spread over several partial declarations, so their order is ambiguous; move them all onto one declaration",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor UnsupportedCombination = new(
+        "CMP007", "Unsupported layer combination",
+        "{0}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor UnsupportedType = new(
+        "CMP008", "Unsupported model type",
+        "'{0}' cannot be a model: {1}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor UnknownEnumValue = new(
+        "CMP009", "Unknown enum value",
+        "{0} is not a known {1}; use one of the named {1} values",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor InvalidLayerName = new(
+        "CMP010", "Invalid layer name",
+        "Layer name '{0}' {1}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor InternalError = new(
+        "CMP999", "The generator failed",
+        "Compiled could not generate model '{0}': {1}. This is a bug in Compiled; please report it with the model's definition.",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    private static readonly Dictionary<string, DiagnosticDescriptor> s_byId = new()
+    {
+        [NotPartial.Id] = NotPartial,
+        [MissingInput.Id] = MissingInput,
+        [MissingLoss.Id] = MissingLoss,
+        [LossDoesNotFitOutput.Id] = LossDoesNotFitOutput,
+        [NonPositiveSize.Id] = NonPositiveSize,
+        [LayersSplitOverPartials.Id] = LayersSplitOverPartials,
+        [UnsupportedCombination.Id] = UnsupportedCombination,
+        [UnsupportedType.Id] = UnsupportedType,
+        [UnknownEnumValue.Id] = UnknownEnumValue,
+        [InvalidLayerName.Id] = InvalidLayerName,
+        [InternalError.Id] = InternalError,
+    };
+
+    public static DiagnosticDescriptor ById(string id) => s_byId[id];
+}

@@ -1,0 +1,58 @@
+using Compiled.Generator.Emit;
+using static Compiled.Generator.Naming;
+
+namespace Compiled.Generator.Ops;
+
+/// <summary>
+/// The loss, fused with the output activation where that is stable and cheap (softmax + cross-entropy,
+/// sigmoid + binary cross-entropy: gradient p − t at the logits). Writes the mean loss to <c>loss</c>, the
+/// finished outputs to <see cref="Output"/> and dL/d(its input) to <see cref="Grad"/>.
+/// </summary>
+internal sealed class LossOp
+{
+    public LossOp(Loss loss, bool fused, WorkspaceBuffer input, WorkspaceBuffer output, WorkspaceBuffer grad, int outputs)
+    {
+        Loss = loss;
+        Fused = fused;
+        Input = input;
+        Output = output;
+        Grad = grad;
+        Outputs = outputs;
+    }
+
+    public Loss Loss { get; }
+    public bool Fused { get; }
+    /// <summary>The logits when <see cref="Fused"/>, else the finished outputs.</summary>
+    public WorkspaceBuffer Input { get; }
+    public WorkspaceBuffer Output { get; }
+    public WorkspaceBuffer Grad { get; }
+    public int Outputs { get; }
+
+    /// <summary>1 for sparse class labels, else one target per output.</summary>
+    public int TargetSize => Loss == Loss.SparseCategoricalCrossEntropy ? 1 : Outputs;
+
+    public void EmitForward(CodeWriter w)
+    {
+        string n = Int(Outputs);
+        string losses = "global::Compiled.Cpu.Losses";
+        switch (Loss)
+        {
+            case Loss.SparseCategoricalCrossEntropy:
+                w.Line($"// loss = mean(−log softmax({Input.Local})[label]);  {Grad.Local} = (softmax − onehot(label)) / B   (fused, stable)");
+                w.Line($"float loss = {losses}.SoftmaxCrossEntropySparse({Input.Local}, t, {Output.Local}, {Grad.Local}, batch, {n});");
+                break;
+            case Loss.CategoricalCrossEntropy:
+                w.Line($"// loss = mean(−Σ t · log softmax({Input.Local}));  {Grad.Local} = (softmax − t) / B   (fused, stable)");
+                w.Line($"float loss = {losses}.SoftmaxCrossEntropy({Input.Local}, t, {Output.Local}, {Grad.Local}, batch, {n});");
+                break;
+            case Loss.BinaryCrossEntropy:
+                w.Line($"// loss = mean(BCE(sigmoid({Input.Local}), t)) on logits;  {Grad.Local} = (sigmoid − t) / (B·{n})   (fused, stable)");
+                w.Line($"float loss = {losses}.SigmoidBinaryCrossEntropy({Input.Local}, t, {Output.Local}, {Grad.Local}, batch, {n});");
+                break;
+            default:
+                w.Line($"// loss = mean((y − t)²);  {Grad.Local} = 2(y − t) / (B·{n})");
+                w.Line($"float loss = {losses}.MeanSquaredError({Output.Local}, t, {Grad.Local}, batch, {n});");
+                break;
+        }
+    }
+}

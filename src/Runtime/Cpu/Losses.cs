@@ -1,0 +1,156 @@
+namespace Compiled.Cpu;
+
+/// <summary>
+/// Loss kernels. The training forms take the final layer's pre-activation (logits) when the loss is fused
+/// with the output activation, return the mean loss over the batch and write its gradient with respect to
+/// their input. <see cref="Total"/> scores finished outputs for evaluation.
+/// </summary>
+public static class Losses
+{
+    /// <summary>Probabilities are clamped to [ε, 1−ε] before a log, as Keras does.</summary>
+    public const float Epsilon = 1e-7f;
+
+    /// <summary>
+    /// Softmax + cross-entropy against integer labels, fused: probs = softmax(logits), loss = mean(−log p[label]),
+    /// dlogits = (probs − onehot(label)) / batch. Stable for any logits.
+    /// </summary>
+    public static float SoftmaxCrossEntropySparse(ReadOnlySpan<float> logits, ReadOnlySpan<float> labels,
+        Span<float> probs, Span<float> dlogits, int batch, int classes)
+    {
+        double total = 0;
+        float invBatch = 1f / batch;
+        for (int b = 0; b < batch; b++)
+        {
+            int label = Label(labels[b], classes);
+            ReadOnlySpan<float> z = logits.Slice(b * classes, classes);
+            Span<float> p = probs.Slice(b * classes, classes);
+            Span<float> d = dlogits.Slice(b * classes, classes);
+            float max = float.NegativeInfinity;
+            for (int i = 0; i < classes; i++) max = MathF.Max(max, z[i]);
+            float sum = 0f;
+            for (int i = 0; i < classes; i++) { float e = MathF.Exp(z[i] - max); p[i] = e; sum += e; }
+            float inv = 1f / sum;
+            for (int i = 0; i < classes; i++) { p[i] *= inv; d[i] = p[i] * invBatch; }
+            d[label] -= invBatch;
+            total += MathF.Log(sum) + max - z[label]; // −log softmax(z)[label], computed on logits
+        }
+        return (float)(total / batch);
+    }
+
+    /// <summary>Softmax + cross-entropy against one-hot or probability targets, fused; dlogits = (p − t) / batch.</summary>
+    public static float SoftmaxCrossEntropy(ReadOnlySpan<float> logits, ReadOnlySpan<float> targets,
+        Span<float> probs, Span<float> dlogits, int batch, int classes)
+    {
+        double total = 0;
+        float invBatch = 1f / batch;
+        for (int b = 0; b < batch; b++)
+        {
+            ReadOnlySpan<float> z = logits.Slice(b * classes, classes);
+            ReadOnlySpan<float> t = targets.Slice(b * classes, classes);
+            Span<float> p = probs.Slice(b * classes, classes);
+            Span<float> d = dlogits.Slice(b * classes, classes);
+            float max = float.NegativeInfinity;
+            for (int i = 0; i < classes; i++) max = MathF.Max(max, z[i]);
+            float sum = 0f;
+            for (int i = 0; i < classes; i++) { float e = MathF.Exp(z[i] - max); p[i] = e; sum += e; }
+            float inv = 1f / sum, logSum = MathF.Log(sum) + max, tsum = 0f;
+            for (int i = 0; i < classes; i++)
+            {
+                p[i] *= inv;
+                total -= t[i] * (z[i] - logSum);
+                tsum += t[i];
+            }
+            // d/dz of −Σ t·log softmax(z) is p·Σt − t (p − t for targets that sum to one).
+            for (int i = 0; i < classes; i++) d[i] = (p[i] * tsum - t[i]) * invBatch;
+        }
+        return (float)(total / batch);
+    }
+
+    /// <summary>
+    /// Sigmoid + binary cross-entropy on logits, fused and stable: loss = mean(max(z,0) − z·t + log(1 + e^−|z|)),
+    /// probs = σ(z), dlogits = (σ(z) − t) / (batch·n).
+    /// </summary>
+    public static float SigmoidBinaryCrossEntropy(ReadOnlySpan<float> logits, ReadOnlySpan<float> targets,
+        Span<float> probs, Span<float> dlogits, int batch, int n)
+    {
+        int count = batch * n;
+        float inv = 1f / count;
+        double total = 0;
+        for (int i = 0; i < count; i++)
+        {
+            float z = logits[i], t = targets[i];
+            float p = 1f / (1f + MathF.Exp(-z));
+            probs[i] = p;
+            dlogits[i] = (p - t) * inv;
+            total += MathF.Max(z, 0f) - z * t + MathF.Log(1f + MathF.Exp(-MathF.Abs(z)));
+        }
+        return (float)(total / count);
+    }
+
+    /// <summary>Mean squared error over every element: loss = mean((y − t)²), dy = 2(y − t) / (batch·n).</summary>
+    public static float MeanSquaredError(ReadOnlySpan<float> predictions, ReadOnlySpan<float> targets,
+        Span<float> dpredictions, int batch, int n)
+    {
+        int count = batch * n;
+        float scale = 2f / count;
+        double total = 0;
+        for (int i = 0; i < count; i++)
+        {
+            float e = predictions[i] - targets[i];
+            total += e * e;
+            dpredictions[i] = scale * e;
+        }
+        return (float)(total / count);
+    }
+
+    /// <summary>
+    /// The summed per-sample loss of finished outputs (probabilities after softmax or sigmoid), for evaluation.
+    /// Divide by the sample count for the mean. Matches the training losses up to the ε clamp.
+    /// </summary>
+    public static double Total(Loss loss, ReadOnlySpan<float> outputs, ReadOnlySpan<float> targets, int batch, int outputSize)
+    {
+        double total = 0;
+        switch (loss)
+        {
+            case Loss.SparseCategoricalCrossEntropy:
+                for (int b = 0; b < batch; b++)
+                    total -= Math.Log(Clamp(outputs[b * outputSize + Label(targets[b], outputSize)]));
+                return total;
+            case Loss.CategoricalCrossEntropy:
+                for (int i = 0; i < batch * outputSize; i++)
+                    total -= targets[i] * Math.Log(Clamp(outputs[i]));
+                return total;
+            case Loss.BinaryCrossEntropy:
+                for (int i = 0; i < batch * outputSize; i++)
+                {
+                    float p = Clamp(outputs[i]);
+                    total -= targets[i] * Math.Log(p) + (1 - targets[i]) * Math.Log(1 - p);
+                }
+                return total / outputSize;
+            case Loss.MeanSquaredError:
+                for (int i = 0; i < batch * outputSize; i++)
+                {
+                    double e = outputs[i] - targets[i];
+                    total += e * e;
+                }
+                return total / outputSize;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(loss), loss, "Unknown loss.");
+        }
+    }
+
+    private static float Clamp(float p) => Math.Clamp(p, Epsilon, 1f - Epsilon);
+
+    /// <summary>Reads a class label stored as a float, and checks it names a class.</summary>
+    public static int Label(float value, int classes)
+    {
+        int label = (int)value;
+        if (label != value || (uint)label >= (uint)classes)
+            ThrowBadLabel(value, classes);
+        return label;
+    }
+
+    private static void ThrowBadLabel(float value, int classes) =>
+        throw new ArgumentOutOfRangeException("targets", value,
+            $"A class label must be a whole number in [0, {classes - 1}]; the model has {classes} outputs.");
+}

@@ -1,0 +1,78 @@
+namespace Compiled;
+
+/// <summary>
+/// Samples in memory: <see cref="Count"/> rows of <see cref="FeatureSize"/> features and <see cref="TargetSize"/>
+/// targets, row-major. Class labels are stored as whole-number floats (TargetSize 1); see <see cref="OneHot"/>.
+/// </summary>
+public sealed class Dataset
+{
+    private readonly float[] _features;
+    private readonly float[] _targets;
+
+    /// <summary>Wraps the arrays (no copy). Their lengths must be whole multiples of the sizes.</summary>
+    public Dataset(float[] features, float[] targets, int featureSize, int targetSize)
+    {
+        ArgumentNullException.ThrowIfNull(features);
+        ArgumentNullException.ThrowIfNull(targets);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(featureSize);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(targetSize);
+        if (features.Length % featureSize != 0)
+            throw new ArgumentException($"features holds {features.Length} floats, not a whole number of samples of {featureSize}.", nameof(features));
+        int count = features.Length / featureSize;
+        if (targets.Length != (long)count * targetSize)
+            throw new ArgumentException(
+                $"targets holds {targets.Length} floats, but {count} samples of {targetSize} need {(long)count * targetSize}.", nameof(targets));
+        _features = features;
+        _targets = targets;
+        FeatureSize = featureSize;
+        TargetSize = targetSize;
+        Count = count;
+    }
+
+    /// <summary>The number of samples.</summary>
+    public int Count { get; }
+
+    /// <summary>Floats per sample's features.</summary>
+    public int FeatureSize { get; }
+
+    /// <summary>Floats per sample's targets (1 for class labels).</summary>
+    public int TargetSize { get; }
+
+    /// <summary>All features, [Count, FeatureSize] row-major.</summary>
+    public ReadOnlySpan<float> Features => _features;
+
+    /// <summary>All targets, [Count, TargetSize] row-major.</summary>
+    public ReadOnlySpan<float> Targets => _targets;
+
+    /// <summary>The features of sample <paramref name="index"/>.</summary>
+    public ReadOnlySpan<float> FeaturesOf(int index) => _features.AsSpan(checked(index * FeatureSize), FeatureSize);
+
+    /// <summary>The targets of sample <paramref name="index"/>.</summary>
+    public ReadOnlySpan<float> TargetsOf(int index) => _targets.AsSpan(checked(index * TargetSize), TargetSize);
+
+    /// <summary>The first <paramref name="count"/> samples (copied).</summary>
+    public Dataset Take(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        count = Math.Min(count, Count);
+        return new Dataset(_features.AsSpan(0, count * FeatureSize).ToArray(), _targets.AsSpan(0, count * TargetSize).ToArray(),
+            FeatureSize, TargetSize);
+    }
+
+    /// <summary>Class labels (TargetSize 1) turned into one-hot rows of <paramref name="classes"/>.</summary>
+    public Dataset OneHot(int classes)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(classes, 2);
+        if (TargetSize != 1)
+            throw new InvalidOperationException($"OneHot needs one class label per sample, but this data set has {TargetSize} targets per sample.");
+        var targets = new float[checked(Count * classes)];
+        for (int i = 0; i < Count; i++)
+        {
+            float label = _targets[i];
+            if (label != MathF.Floor(label) || label < 0 || label >= classes)
+                throw new InvalidOperationException($"Sample {i} has label {label}, which is not a class in [0, {classes - 1}].");
+            targets[i * classes + (int)label] = 1f;
+        }
+        return new Dataset(_features, targets, FeatureSize, classes);
+    }
+}

@@ -1,0 +1,57 @@
+namespace Compiled;
+
+/// <summary>
+/// What the generator implements for every model class. The runtime's trainer, checkpoints and metrics
+/// work through this interface; the model-specific part (the op sequence with constant shapes) is generated.
+/// </summary>
+/// <remarks>A model is not thread-safe: it owns one workspace that every call reuses.</remarks>
+public interface IModel
+{
+    /// <summary>Floats per input sample.</summary>
+    int InputSize { get; }
+
+    /// <summary>Floats per output sample (after the final activation).</summary>
+    int OutputSize { get; }
+
+    /// <summary>Floats per target sample: 1 for sparse class labels, otherwise <see cref="OutputSize"/>.</summary>
+    int TargetSize { get; }
+
+    /// <summary>The loss the model trains on.</summary>
+    Loss Loss { get; }
+
+    /// <summary>Every trainable parameter, in one contiguous arena (see <see cref="Tensors"/> for the layout).</summary>
+    Span<float> Parameters { get; }
+
+    /// <summary>The gradient of the loss for each parameter, same layout as <see cref="Parameters"/>.</summary>
+    Span<float> Gradients { get; }
+
+    /// <summary>The named tensors in the parameter arena, in order.</summary>
+    ReadOnlySpan<TensorInfo> Tensors { get; }
+
+    /// <summary>Runs the model on <paramref name="batch"/> samples and writes the outputs.</summary>
+    void Forward(ReadOnlySpan<float> inputs, Span<float> outputs, int batch);
+
+    /// <summary>
+    /// Forward, loss and backward for one batch. Overwrites <see cref="Gradients"/> and returns the mean loss
+    /// (with any L2 penalty). When <paramref name="outputs"/> is not empty it also receives the outputs.
+    /// </summary>
+    float ComputeGradients(ReadOnlySpan<float> inputs, ReadOnlySpan<float> targets, Span<float> outputs, int batch);
+}
+
+/// <summary>One named tensor in a model's parameter arena.</summary>
+/// <param name="Name">The checkpoint name, PyTorch style (<c>layers.0.weight</c>).</param>
+/// <param name="Offset">Where it starts in the arena, in floats.</param>
+/// <param name="Shape">Its shape, outermost first (<c>[out, in]</c> for a Dense weight).</param>
+public sealed record TensorInfo(string Name, int Offset, int[] Shape)
+{
+    /// <summary>The number of floats.</summary>
+    public int Length
+    {
+        get
+        {
+            int n = 1;
+            foreach (int d in Shape) n *= d;
+            return n;
+        }
+    }
+}
