@@ -1,0 +1,317 @@
+using Compiled.Cpu;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace Compiled.Gpu;
+
+/// <summary>
+/// A model's state on a GPU and the runtime half of its GPU code. The generated subclass (nested in the model class)
+/// supplies the model-specific launch sequences — <see cref="EnqueueForward"/> and <see cref="EnqueueGradients"/>, one
+/// kernel launch per op with every size a literal — and this class does the rest: device arenas laid out exactly like
+/// the CPU arenas (parameters and gradients at the offsets of <see cref="IModel.Tensors"/>, the workspace per sample of
+/// capacity), uploads through pinned staging, the optimizer step, the loss ring, and downloads.
+/// </summary>
+/// <remarks>
+/// <para>Not thread-safe, like the CPU model. Dispose it to free its device memory; the model itself keeps working on
+/// the CPU. Parameters live on the device between steps: call <see cref="DownloadParameters"/> to bring them back into
+/// <see cref="IModel.Parameters"/> (the GPU <c>Fit</c> does at the end).</para>
+/// <para>Per training step: the batch is written into one of two pinned staging buffers while the device still runs
+/// the previous step, then one synchronisation, one upload, the model's launches, the optimizer's one launch; the loss
+/// stays on the device in a ring of <see cref="LossRingSize"/> slots and comes back in one copy per
+/// <see cref="LossRingSize"/> steps or when read.</para>
+/// </remarks>
+public abstract class GpuTwin : IDisposable
+{
+    /// <summary>Training steps whose losses the device holds before they are copied back in one download.</summary>
+    public const int LossRingSize = 64;
+
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _parameters, _gradients, _lossRing, _loss;
+    private MemoryBuffer1D<float, Stride1D.Dense>? _workspace, _inputs, _targets, _outputs;
+    private readonly PageLockedArray1D<float>?[] _stageInputs = new PageLockedArray1D<float>?[2];
+    private readonly PageLockedArray1D<float>?[] _stageTargets = new PageLockedArray1D<float>?[2];
+    private readonly float[] _lossScratch = new float[LossRingSize];
+    private readonly int _workspacePerSample, _trainingOutputOffset;
+    private int _capacity, _stage, _ringCount, _drainedCount;
+    private long _steps;
+    private double _drainedSum;
+    private bool _disposed;
+
+    /// <summary>Allocates the arenas on <paramref name="device"/> and uploads the model's parameters.</summary>
+    /// <param name="model">The CPU model this twin mirrors (its arena layout and sizes).</param>
+    /// <param name="device">Where the twin lives.</param>
+    /// <param name="workspacePerSample">The generated <c>WorkspacePerSample</c>: floats of workspace per sample of capacity.</param>
+    /// <param name="trainingOutputOffset">Where the model's <c>output</c> buffer starts in the training workspace, per sample.</param>
+    protected GpuTwin(IModel model, GpuDevice device, int workspacePerSample, int trainingOutputOffset)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(device);
+        Model = model;
+        Device = device;
+        _workspacePerSample = workspacePerSample;
+        _trainingOutputOffset = trainingOutputOffset;
+        int n = model.Parameters.Length;
+        _parameters = device.Allocate(n, $"parameter arena ({n:N0} floats)");
+        _gradients = device.Allocate(n, $"gradient arena ({n:N0} floats)");
+        _lossRing = device.Allocate(LossRingSize, "loss ring");
+        _loss = device.Allocate(1, "loss");
+        UploadParameters();
+    }
+
+    /// <summary>The CPU model this twin mirrors.</summary>
+    public IModel Model { get; }
+
+    /// <summary>The device the twin lives on.</summary>
+    public GpuDevice Device { get; }
+
+    /// <summary>The batch size the workspace holds now (it grows on demand, like the CPU model's).</summary>
+    public int Capacity => _capacity;
+
+    /// <summary>Training steps taken by <see cref="TrainStep"/>.</summary>
+    public long Steps => _steps;
+
+    /// <summary>The parameter arena on the device (layout of <see cref="IModel.Tensors"/>).</summary>
+    protected internal ArrayView<float> Parameters => _parameters.View;
+
+    /// <summary>The gradient arena on the device (same layout).</summary>
+    protected internal ArrayView<float> Gradients => _gradients.View;
+
+    /// <summary>The workspace: buffer k of the generated plan spans [offset·<see cref="Capacity"/>, (offset + size)·Capacity).</summary>
+    protected ArrayView<float> Workspace => _workspace!.View;
+
+    /// <summary>The uploaded inputs of the current batch, [batch, InputSize].</summary>
+    protected ArrayView<float> Inputs(int batch) => _inputs!.View.SubView(0, (long)batch * Model.InputSize);
+
+    /// <summary>The uploaded targets of the current batch, [batch, TargetSize].</summary>
+    protected ArrayView<float> Targets(int batch) => _targets!.View.SubView(0, (long)batch * Model.TargetSize);
+
+    /// <summary>
+    /// Generated: launches the inference pass for <paramref name="batch"/> samples of <see cref="Inputs"/>, writing the
+    /// finished outputs (after softmax or sigmoid) to <paramref name="output"/> [batch, OutputSize].
+    /// </summary>
+    protected abstract void EnqueueForward(int batch, ArrayView<float> output);
+
+    /// <summary>
+    /// Generated: launches forward, loss and backward for <paramref name="batch"/> samples of <see cref="Inputs"/> and
+    /// <see cref="Targets"/>, overwriting <see cref="Gradients"/>, leaving the outputs in the workspace at the
+    /// training-output offset and writing the batch-mean loss (with any L2 penalty) to <c>loss[0]</c>.
+    /// </summary>
+    protected abstract void EnqueueGradients(int batch, ArrayView<float> loss);
+
+    /// <summary>Copies <see cref="IModel.Parameters"/> to the device.</summary>
+    public void UploadParameters()
+    {
+        ThrowIfDisposed();
+        Run("uploading parameters", () => _parameters.View.SubView(0, Model.Parameters.Length).CopyFromCPU(Model.Parameters.ToArray()));
+    }
+
+    /// <summary>Copies the device's parameters back into <see cref="IModel.Parameters"/>.</summary>
+    public void DownloadParameters()
+    {
+        ThrowIfDisposed();
+        var host = new float[Model.Parameters.Length];
+        Run("downloading parameters", () => _parameters.View.SubView(0, host.Length).CopyToCPU(host));
+        host.CopyTo(Model.Parameters);
+    }
+
+    /// <summary>Copies the gradients of the last step into <paramref name="destination"/> (arena layout).</summary>
+    public void DownloadGradients(Span<float> destination)
+    {
+        ThrowIfDisposed();
+        var host = new float[Model.Parameters.Length];
+        Run("downloading gradients", () => _gradients.View.SubView(0, host.Length).CopyToCPU(host));
+        host.CopyTo(destination);
+    }
+
+    /// <summary>Runs the model on the device: outputs[batch, OutputSize] from inputs[batch, InputSize] (synchronous).</summary>
+    public void Forward(ReadOnlySpan<float> inputs, Span<float> outputs, int batch)
+    {
+        ThrowIfDisposed();
+        ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, Model.InputSize, Model.OutputSize);
+        EnsureCapacity(batch);
+        int outCount = batch * Model.OutputSize;
+        var host = new float[outCount];
+        float[] x = inputs.Slice(0, batch * Model.InputSize).ToArray();
+        Run("the forward pass", () =>
+        {
+            _inputs!.View.SubView(0, x.Length).CopyFromCPU(x);
+            var output = _outputs!.View.SubView(0, outCount);
+            EnqueueForward(batch, output);
+            output.CopyToCPU(host);
+        });
+        host.CopyTo(outputs);
+    }
+
+    /// <summary>
+    /// Forward, loss and backward for one batch on the device, synchronously: overwrites the device gradients (see
+    /// <see cref="DownloadGradients"/>) and returns the mean loss; <paramref name="outputs"/>, when not empty, receives
+    /// the outputs. The GPU counterpart of <see cref="IModel.ComputeGradients"/>.
+    /// </summary>
+    public float ComputeGradients(ReadOnlySpan<float> inputs, ReadOnlySpan<float> targets, Span<float> outputs, int batch)
+    {
+        ThrowIfDisposed();
+        ModelGuard.CheckTraining(inputs.Length, targets.Length, outputs.Length, batch, Model.InputSize, Model.TargetSize, Model.OutputSize);
+        EnsureCapacity(batch);
+        CheckTargets(targets.Slice(0, batch * Model.TargetSize));
+        float[] x = inputs.Slice(0, batch * Model.InputSize).ToArray();
+        float[] t = targets.Slice(0, batch * Model.TargetSize).ToArray();
+        var loss = new float[1];
+        float[]? host = outputs.IsEmpty ? null : new float[batch * Model.OutputSize];
+        Run("computing gradients", () =>
+        {
+            _inputs!.View.SubView(0, x.Length).CopyFromCPU(x);
+            _targets!.View.SubView(0, t.Length).CopyFromCPU(t);
+            EnqueueGradients(batch, _loss.View);
+            _loss.View.CopyToCPU(loss);
+            if (host is not null) TrainingOutput(batch).CopyToCPU(host);
+        });
+        host?.CopyTo(outputs);
+        return loss[0];
+    }
+
+    /// <summary>
+    /// One training step on the device: upload the batch through pinned staging, forward, loss, backward, and the
+    /// optimizer's update of the whole arena. Asynchronous: the loss stays on the device until <see cref="ReadLosses"/>.
+    /// </summary>
+    public void TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<float> targets, int batch, GpuOptimizer optimizer)
+    {
+        ThrowIfDisposed();
+        ModelGuard.CheckTraining(inputs.Length, targets.Length, 0, batch, Model.InputSize, Model.TargetSize, Model.OutputSize);
+        Stage(batch, out Span<float> x, out Span<float> t);
+        inputs.Slice(0, x.Length).CopyTo(x);
+        targets.Slice(0, t.Length).CopyTo(t);
+        TrainStaged(batch, optimizer);
+    }
+
+    /// <summary>
+    /// The pinned staging buffers for the next step's batch (the trainer gathers samples straight into them). The
+    /// other pair may still be uploading; this pair's last upload finished a step ago.
+    /// </summary>
+    internal void Stage(int batch, out Span<float> inputs, out Span<float> targets)
+    {
+        EnsureCapacity(batch);
+        int s = _stage;
+        inputs = _stageInputs[s]!.Span.Slice(0, batch * Model.InputSize);
+        targets = _stageTargets[s]!.Span.Slice(0, batch * Model.TargetSize);
+    }
+
+    /// <summary>Runs a step on the batch written by <see cref="Stage"/>.</summary>
+    internal void TrainStaged(int batch, GpuOptimizer optimizer)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        int s = _stage;
+        CheckTargets(_stageTargets[s]!.Span.Slice(0, batch * Model.TargetSize));
+        if (_ringCount == LossRingSize) DrainRing();
+        long step = _steps + 1;
+        Run($"training step {step}", () =>
+        {
+            // The previous step must finish before its inputs are overwritten; the host filled this staging pair meanwhile.
+            Device.Accelerator.Synchronize();
+            var stream = Device.Accelerator.DefaultStream;
+            Inputs(batch).CopyFrom(stream, _stageInputs[s]!.ArrayView.SubView(0, (long)batch * Model.InputSize));
+            Targets(batch).CopyFrom(stream, _stageTargets[s]!.ArrayView.SubView(0, (long)batch * Model.TargetSize));
+            EnqueueGradients(batch, _lossRing.View.SubView(_ringCount, 1));
+            optimizer.Enqueue(Device, _parameters.View.SubView(0, Model.Parameters.Length), _gradients.View.SubView(0, Model.Parameters.Length));
+        });
+        _ringCount++;
+        _steps = step;
+        _stage = 1 - s;
+    }
+
+    /// <summary>
+    /// Waits for the queued steps and downloads their losses (one copy): returns how many steps ran since the last call
+    /// and their summed loss; <paramref name="lastLosses"/>, when not empty, receives the per-step losses still held on
+    /// the device (up to <see cref="LossRingSize"/>, oldest first).
+    /// </summary>
+    public int ReadLosses(Span<float> lastLosses, out double sum)
+    {
+        ThrowIfDisposed();
+        int inRing = _ringCount;
+        DrainRing();
+        inRing = Math.Min(inRing, lastLosses.Length);
+        _lossScratch.AsSpan(0, inRing).CopyTo(lastLosses);
+        int count = _drainedCount;
+        sum = _drainedSum;
+        _drainedCount = 0;
+        _drainedSum = 0;
+        return count;
+    }
+
+    private void DrainRing()
+    {
+        int n = _ringCount;
+        if (n == 0) return;
+        Run("downloading losses", () => ((ArrayView<float>)_lossRing.View).SubView(0, n).CopyToCPU(_lossScratch.AsSpan(0, n)));
+        for (int i = 0; i < n; i++) _drainedSum += _lossScratch[i];
+        _drainedCount += n;
+        _ringCount = 0;
+    }
+
+    private ArrayView<float> TrainingOutput(int batch) =>
+        Workspace.SubView((long)_trainingOutputOffset * _capacity, (long)batch * Model.OutputSize);
+
+    /// <summary>Class labels are checked on the host, where the error can say which sample is wrong.</summary>
+    private void CheckTargets(ReadOnlySpan<float> targets)
+    {
+        if (Model.Loss != Loss.SparseCategoricalCrossEntropy) return;
+        foreach (float t in targets) Losses.Label(t, Model.OutputSize);
+    }
+
+    /// <summary>Grows the device workspace and I/O buffers to hold <paramref name="batch"/> samples.</summary>
+    private void EnsureCapacity(int batch)
+    {
+        if (batch <= _capacity) return;
+        Run("waiting before growing the workspace", () => Device.Accelerator.Synchronize());
+        FreeBatchBuffers();
+        _workspace = Device.Allocate((long)batch * _workspacePerSample, $"workspace for batch {batch} ({_workspacePerSample} floats per sample)");
+        _inputs = Device.Allocate((long)batch * Model.InputSize, $"input buffer for batch {batch}");
+        _targets = Device.Allocate((long)batch * Model.TargetSize, $"target buffer for batch {batch}");
+        _outputs = Device.Allocate((long)batch * Model.OutputSize, $"output buffer for batch {batch}");
+        for (int s = 0; s < 2; s++)
+        {
+            _stageInputs[s] = Device.AllocateStaging((long)batch * Model.InputSize);
+            _stageTargets[s] = Device.AllocateStaging((long)batch * Model.TargetSize);
+        }
+        _capacity = batch;
+    }
+
+    private void FreeBatchBuffers()
+    {
+        _workspace?.Dispose();
+        _inputs?.Dispose();
+        _targets?.Dispose();
+        _outputs?.Dispose();
+        for (int s = 0; s < 2; s++)
+        {
+            _stageInputs[s]?.Dispose();
+            _stageTargets[s]?.Dispose();
+        }
+    }
+
+    /// <summary>Runs device work, turning ILGPU failures into <see cref="GpuKernelException"/>.</summary>
+    private void Run(string what, Action work)
+    {
+        try
+        {
+            work();
+        }
+        catch (Exception e) when (e is not GpuException && e is not ArgumentException)
+        {
+            throw Device.KernelFailed($"{what} of {Model.GetType().Name}", e);
+        }
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    /// <summary>Frees the twin's device memory (the CPU model is untouched).</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        FreeBatchBuffers();
+        _parameters.Dispose();
+        _gradients.Dispose();
+        _lossRing.Dispose();
+        _loss.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}
