@@ -83,6 +83,9 @@ public abstract class Optimizer
     /// <summary>The number of steps taken since construction or the last <see cref="Reset"/>.</summary>
     public long Steps { get; private set; }
 
+    /// <summary>The arena length the state was made for, or −1 before the first step.</summary>
+    internal int StateLength => _length;
+
     /// <summary>The epoch set by the last <see cref="BeginEpoch"/> (counted from 0).</summary>
     public int Epoch => _epoch;
 

@@ -26,12 +26,13 @@ public static class ModelExtensions
     /// <param name="shuffle">Whether to visit the samples in a new random order every epoch.</param>
     /// <param name="seed">The shuffling seed: the same seed, model and data give the same run.</param>
     /// <param name="cancellationToken">Checked before every batch: once cancelled, <c>Fit</c> stops and returns the epochs
-    /// so far (the last one partial, see <see cref="History.Cancelled"/>); the model keeps the weights trained so far.</param>
+    /// so far (the last one partial and without validation, see <see cref="History.Cancelled"/>); the model keeps the
+    /// weights trained so far.</param>
     /// <returns>The per-epoch metrics.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="model"/> or <paramref name="train"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="epochs"/> or <paramref name="batchSize"/> is below 1.</exception>
-    /// <exception cref="ArgumentException">The data does not fit the model, or early stopping watches a metric the run
-    /// does not have.</exception>
+    /// <exception cref="ArgumentException">The data does not fit the model, early stopping watches a metric the run
+    /// does not have, or the optimizer holds state for another model.</exception>
     public static History Fit(this IModel model, Dataset train, int epochs, int batchSize = 32, Optimizer? optimizer = null,
         Dataset? validation = null, IProgress<TrainingProgress>? progress = null, EarlyStopping? earlyStopping = null,
         bool shuffle = true, int seed = 0, CancellationToken cancellationToken = default)
@@ -55,6 +56,10 @@ public static class ModelExtensions
         }
 
         optimizer ??= new Adam(1e-3);
+        if (optimizer.StateLength >= 0 && optimizer.StateLength != model.Parameters.Length)
+            throw new ArgumentException(
+                $"This optimizer holds state for {optimizer.StateLength} parameters, but the model has " +
+                $"{model.Parameters.Length}: use a new optimizer per model, or call optimizer.Reset() first.", nameof(optimizer));
         var trainer = new Trainer(model, train, optimizer, batchSize, shuffle, seed);
         Evaluator? evaluator = validation is null ? null : new Evaluator(model, batchSize, validation.Count);
         var history = new History(Math.Min(epochs, 1024));
@@ -182,8 +187,7 @@ public static class ModelExtensions
         float[]? rented = size > StackLimit ? ArrayPool<float>.Shared.Rent(size) : null;
         try
         {
-            Span<float> output = rented is null ? stackalloc float[StackLimit] : rented;
-            output = output[..size];
+            Span<float> output = rented is null ? stackalloc float[size] : rented.AsSpan(0, size);
             model.Forward(input, output, 1);
             return size == 1 ? (output[0] > 0.5f ? 1 : 0) : Metrics.ArgMax(output);
         }

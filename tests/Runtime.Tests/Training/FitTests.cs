@@ -298,6 +298,13 @@ public class FitTests
         Assert.Equal("earlyStopping", Assert.Throws<ArgumentException>(() =>
             new IrisRegression().Fit(IrisData.PetalWidth(train), 1, earlyStopping: new EarlyStopping(Metric.Accuracy))).ParamName);
         Assert.Equal("train", Assert.Throws<ArgumentException>(() => model.Fit(new Dataset([], [], 4, 1), 1)).ParamName);
+        var used = new Adam();
+        new SetosaNet().Fit(IrisData.Setosa(train), 1, optimizer: used);
+        var other = Assert.Throws<ArgumentException>(() => model.Fit(train, 1, optimizer: used));
+        Assert.Equal("optimizer", other.ParamName);
+        Assert.Contains("Reset()", other.Message);
+        used.Reset();
+        Assert.Single(model.Fit(train, 1, optimizer: used));
 
         Assert.Equal("batchSize", Assert.Throws<ArgumentOutOfRangeException>(() => model.Evaluate(train, 0)).ParamName);
         Assert.Equal("data", Assert.Throws<ArgumentException>(() => model.Evaluate(wide)).ParamName);
