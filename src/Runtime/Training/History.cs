@@ -37,6 +37,9 @@ public sealed class History : IReadOnlyList<EpochMetrics>
 
     internal History(int capacity) => _epochs = new List<EpochMetrics>(capacity);
 
+    /// <summary>The epochs recorded, in order (the history itself is also that list).</summary>
+    public IReadOnlyList<EpochMetrics> Epochs => _epochs;
+
     /// <summary>The number of epochs recorded.</summary>
     public int Count => _epochs.Count;
 

@@ -32,6 +32,8 @@ public class FitTests
         Assert.Equal(accuracy, history.Last.ValidationAccuracy!.Value);
         Assert.All(history, e => Assert.True(e.Duration > TimeSpan.Zero));
         Assert.Equal(Enumerable.Range(1, 60), history.Select(e => e.Epoch));
+        Assert.Equal(history, history.Epochs);
+        Assert.Equal(history.Last, history.Epochs[^1]);
         Assert.All(history, e => Assert.Equal(IrisData.Train.Count, e.Samples));
     }
 
