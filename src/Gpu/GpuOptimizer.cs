@@ -64,6 +64,28 @@ public sealed class GpuOptimizer : IDisposable
         };
     }
 
+    /// <summary>
+    /// The GPU form of a CPU optimizer: the same kind and hyper-parameters (<see cref="Compiled.Sgd"/>,
+    /// <see cref="Compiled.Adam"/>, <see cref="Compiled.AdamW"/>, <see cref="Compiled.RmsProp"/>), its current learning rate
+    /// and clipping. The CPU optimizer's own state is neither read nor changed; the GPU Fit keeps
+    /// <see cref="LearningRate"/> in step with its schedule every epoch.
+    /// </summary>
+    /// <exception cref="NotSupportedException">An optimizer type the GPU backend has no kernel for.</exception>
+    public static GpuOptimizer From(Optimizer optimizer)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        double lr = optimizer.CurrentLearningRate, clip = optimizer.ClipNorm;
+        return optimizer switch
+        {
+            Compiled.Sgd s => Sgd(lr, s.Momentum, s.Nesterov, s.WeightDecay, clip),
+            Compiled.AdamW a => AdamW(lr, a.Beta1, a.Beta2, a.Epsilon, a.WeightDecay, clip),
+            Compiled.Adam a => Adam(lr, a.Beta1, a.Beta2, a.Epsilon, a.WeightDecay, clip),
+            Compiled.RmsProp r => RmsProp(lr, r.Alpha, r.Epsilon, r.Momentum, r.WeightDecay, clip),
+            _ => throw new NotSupportedException(
+                $"The GPU backend has no kernel for {optimizer.GetType().Name}; use Sgd, Adam, AdamW or RmsProp, or train on the CPU."),
+        };
+    }
+
     private static GpuOptimizer MakeAdam(Kind kind, double learningRate, double beta1, double beta2, double epsilon, double weightDecay, double clipNorm)
     {
         CheckFraction(beta1, nameof(beta1));

@@ -30,9 +30,11 @@ public abstract class GpuTwin : IDisposable
     private readonly PageLockedArray1D<float>?[] _stageInputs = new PageLockedArray1D<float>?[2];
     private readonly PageLockedArray1D<float>?[] _stageTargets = new PageLockedArray1D<float>?[2];
     private readonly float[] _lossScratch = new float[LossRingSize];
+    private readonly int[] _ringBatch = new int[LossRingSize];
     private readonly int _workspacePerSample, _trainingOutputOffset;
     private int _capacity, _stage, _ringCount, _drainedCount;
     private long _steps;
+    private long _drainedSamples;
     private double _drainedSum;
     private bool _disposed;
 
@@ -212,17 +214,18 @@ public abstract class GpuTwin : IDisposable
             EnqueueGradients(batch, _lossRing.View.SubView(_ringCount, 1));
             optimizer.Enqueue(Device, _parameters.View.SubView(0, Model.Parameters.Length), _gradients.View.SubView(0, Model.Parameters.Length));
         });
-        _ringCount++;
+        _ringBatch[_ringCount++] = batch;
         _steps = step;
         _stage = 1 - s;
     }
 
     /// <summary>
-    /// Waits for the queued steps and downloads their losses (one copy): returns how many steps ran since the last call
-    /// and their summed loss; <paramref name="lastLosses"/>, when not empty, receives the per-step losses still held on
-    /// the device (up to <see cref="LossRingSize"/>, oldest first).
+    /// Waits for the queued steps and downloads their losses (one copy). Returns how many steps ran since the last call;
+    /// <paramref name="weightedSum"/> is Σ loss·batch over them and <paramref name="samples"/> Σ batch (so the epoch
+    /// loss is weighted by batch size, as the CPU trainer's); <paramref name="lastLosses"/>, when not empty, receives the
+    /// per-step losses still held on the device (up to <see cref="LossRingSize"/>, oldest first).
     /// </summary>
-    public int ReadLosses(Span<float> lastLosses, out double sum)
+    public int ReadLosses(Span<float> lastLosses, out double weightedSum, out long samples)
     {
         ThrowIfDisposed();
         int inRing = _ringCount;
@@ -230,9 +233,11 @@ public abstract class GpuTwin : IDisposable
         inRing = Math.Min(inRing, lastLosses.Length);
         _lossScratch.AsSpan(0, inRing).CopyTo(lastLosses);
         int count = _drainedCount;
-        sum = _drainedSum;
+        weightedSum = _drainedSum;
+        samples = _drainedSamples;
         _drainedCount = 0;
         _drainedSum = 0;
+        _drainedSamples = 0;
         return count;
     }
 
@@ -241,7 +246,11 @@ public abstract class GpuTwin : IDisposable
         int n = _ringCount;
         if (n == 0) return;
         Run("downloading losses", () => ((ArrayView<float>)_lossRing.View).SubView(0, n).CopyToCPU(_lossScratch.AsSpan(0, n)));
-        for (int i = 0; i < n; i++) _drainedSum += _lossScratch[i];
+        for (int i = 0; i < n; i++)
+        {
+            _drainedSum += (double)_lossScratch[i] * _ringBatch[i];
+            _drainedSamples += _ringBatch[i];
+        }
         _drainedCount += n;
         _ringCount = 0;
     }
