@@ -84,14 +84,17 @@ public sealed class GpuDevice : IDisposable
     internal static GpuDevice OpenCuda(TimeSpan timeout, string? cudaLibrary)
     {
         var probe = Task.Run(() => Probe(cudaLibrary));
-        if (!probe.Wait(timeout))
+        if (!((IAsyncResult)probe).AsyncWaitHandle.WaitOne(timeout))
             throw new GpuNotAvailableException(
                 $"No CUDA GPU: the CUDA driver did not finish enumerating devices within {timeout.TotalSeconds:0} s. " +
                 TrainOnCpu);
         if (probe.IsFaulted)
+        {
+            Exception inner = probe.Exception!.InnerException!;
+            if (inner is GpuNotAvailableException) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(inner);
             throw new GpuNotAvailableException(
-                $"No CUDA GPU: ILGPU failed while looking for one ({probe.Exception!.InnerException!.Message}). " + TrainOnCpu,
-                probe.Exception.InnerException);
+                $"No CUDA GPU: ILGPU failed while looking for one ({inner.Message}). " + TrainOnCpu, inner);
+        }
         return probe.Result;
     }
 
@@ -129,7 +132,7 @@ public sealed class GpuDevice : IDisposable
     private static List<string> SeenDevices()
     {
         using var context = Context.Create(b => b.CPU());
-        return context.Devices.Select(d => $"{d.Name} ({d.AcceleratorType})").ToList();
+        return context.Devices.Select(d => $"{d.Name} ({d.AcceleratorType})").Distinct().ToList();
     }
 
     private static string Describe(List<string> devices) => devices.Count == 0 ? "nothing" : string.Join(", ", devices);

@@ -303,7 +303,7 @@ public abstract class GpuTwin : IDisposable
         {
             work();
         }
-        catch (Exception e) when (e is not GpuException && e is not ArgumentException)
+        catch (Exception e) when (e is not GpuException)
         {
             throw Device.KernelFailed($"{what} of {Model.GetType().Name}", e);
         }
