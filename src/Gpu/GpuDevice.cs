@@ -50,6 +50,13 @@ public sealed class GpuDevice : IDisposable
     /// <summary>True for ILGPU's CPU accelerator (<see cref="OpenCpuSimulator"/>).</summary>
     public bool IsSimulator => _accelerator.AcceleratorType == AcceleratorType.CPU;
 
+    /// <summary>
+    /// How many groups of 256 threads the device runs at once (SMs × resident groups per SM): the grid of the
+    /// grid-stride kernels over a whole arena, so one launch fills the device without idle tail groups.
+    /// </summary>
+    public int GridStrideGroups =>
+        Math.Max(1, _accelerator.NumMultiprocessors * Math.Max(1, _accelerator.MaxNumThreadsPerMultiprocessor / GpuLaunch.ElementwiseGroupSize));
+
     /// <summary>The device's memory, in bytes.</summary>
     public long MemorySize => _accelerator.MemorySize;
 
@@ -66,7 +73,8 @@ public sealed class GpuDevice : IDisposable
     /// </summary>
     public static GpuDevice OpenCpuSimulator()
     {
-        // One multiprocessor of 8 warps × 32 threads: warp size and group limit as on NVIDIA, few OS threads.
+        // One multiprocessor of 8 warps × 32 threads: NVIDIA's warp size, groups of up to 256 threads (what the kernels
+        // use), and few OS threads (a second multiprocessor made the test suite slower on a 2-core machine).
         var device = new CPUDevice(numThreadsPerWarp: 32, numWarpsPerMultiprocessor: 8, numMultiprocessors: 1);
         var context = Context.Create(b => b.CPU(device).Assertions().Optimize(OptimizationLevel.O1));
         try

@@ -31,9 +31,12 @@ public static class GpuLaunch
     /// <summary>The loss kernels and other one-group reductions.</summary>
     public static KernelConfig Loss => new(1, GpuLosses.GroupSize);
 
-    /// <summary>Grid-stride element-wise kernels over <paramref name="count"/> elements.</summary>
-    public static KernelConfig Elementwise(long count) =>
-        new((int)Math.Clamp((count + ElementwiseGroupSize - 1) / ElementwiseGroupSize, 1, MaxElementwiseGroups), ElementwiseGroupSize);
+    /// <summary>
+    /// Grid-stride element-wise kernels over <paramref name="count"/> elements: a group per 256 elements, at most
+    /// <paramref name="maxGroups"/> groups (each thread then loops).
+    /// </summary>
+    public static KernelConfig Elementwise(long count, int maxGroups = MaxElementwiseGroups) =>
+        new((int)Math.Clamp((count + ElementwiseGroupSize - 1) / ElementwiseGroupSize, 1, Math.Max(1, maxGroups)), ElementwiseGroupSize);
 
     /// <summary>Row-wise kernels (a thread per row) over <paramref name="rows"/> rows.</summary>
     public static KernelConfig Rows(int rows) => Elementwise(rows);

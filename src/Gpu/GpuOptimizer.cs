@@ -178,7 +178,7 @@ public sealed class GpuOptimizer : IDisposable
         }
 
         var k = device.Runtime;
-        var config = GpuLaunch.Elementwise(parameters.Length);
+        var config = GpuLaunch.Elementwise(parameters.Length, device.GridStrideGroups);
         var norm = _norm!.View;
         if (ClipNorm > 0) k.SumOfSquares(GpuLaunch.Loss, gradients, norm);
         Steps++;

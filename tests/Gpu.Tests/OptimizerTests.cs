@@ -28,7 +28,7 @@ public class OptimizerTests(ITestOutputHelper output)
     [MemberData(nameof(Optimizers))]
     public void Update_kernel_matches_the_cpu_optimizer_over_four_steps(string name)
     {
-        const int n = 1037; // several groups of the grid-stride loop, and a ragged end
+        const int n = 1037; // several trips of the grid-stride loop, and a ragged end
         GpuDevice device = Simulator.Device;
         Optimizer cpu = Make(name);
         using GpuOptimizer gpu = GpuOptimizer.From(Make(name));

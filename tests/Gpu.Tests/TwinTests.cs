@@ -101,9 +101,9 @@ public class TwinTests(ITestOutputHelper output)
         var gpuModel = new TinySoftmaxMse(seed: 5);
         var reports = new List<TrainingProgress>();
         var schedule = new StepDecay(stepSize: 4, gamma: 0.5);
-        History cpuHistory = cpu.Fit(train, epochs: 8, batchSize: 16, new Adam(0.05) { Schedule = schedule }, validation, seed: 9);
+        History cpuHistory = cpu.Fit(train, epochs: 8, batchSize: 16, new Adam(0.05) { Schedule = schedule }, validation, seed: 9, cancellationToken: TestContext.Current.CancellationToken);
         IReadOnlyList<EpochMetrics> gpuHistory = gpuModel.Fit(Device, train, epochs: 8, batchSize: 16,
-            new Adam(0.05) { Schedule = schedule }, validation, new Progress(reports), seed: 9);
+            new Adam(0.05) { Schedule = schedule }, validation, new Progress(reports), seed: 9, cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.Equal(8, gpuHistory.Count);
         Assert.Equal(8, reports.Count);
