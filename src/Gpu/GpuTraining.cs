@@ -11,9 +11,9 @@ namespace Compiled.Gpu;
 /// <c>Forward</c>, checkpoints and further CPU training just work.
 /// </summary>
 /// <remarks>
-/// Differences from the CPU trainer: no early stopping yet; training accuracy is <see cref="double.NaN"/> (the outputs
-/// stay on the device; validation accuracy is computed); the progress report comes once per epoch, because the loss is
-/// read back once per <see cref="GpuTwin.LossRingSize"/> steps, not every step.
+/// Differences from the CPU trainer: no early stopping yet, and the progress report comes once per epoch, because the
+/// loss (and the training accuracy, counted by the loss kernels) is read back once per
+/// <see cref="GpuTwin.LossRingSize"/> steps, not every step.
 /// </remarks>
 public static class GpuTraining
 {
@@ -84,9 +84,10 @@ public static class GpuTraining
                 }
                 twin.TrainStaged(batch, gpuOptimizer);
             }
-            int steps = twin.ReadLosses(default, out double lossSum, out long samples);
+            int steps = twin.ReadLosses(default, out double lossSum, out long samples, out double correct);
             if (steps == 0) break;
             double loss = lossSum / samples;
+            double accuracy = HasAccuracy(model.Loss) ? correct / samples : double.NaN;
             double? validationLoss = null, validationAccuracy = null;
             if (validation is not null && !cancelled)
             {
@@ -94,9 +95,9 @@ public static class GpuTraining
                 validationLoss = vl;
                 validationAccuracy = va;
             }
-            results.Add(new EpochMetrics(epoch + 1, loss, double.NaN, validationLoss, validationAccuracy,
+            results.Add(new EpochMetrics(epoch + 1, loss, accuracy, validationLoss, validationAccuracy,
                 optimizer.CurrentLearningRate, Stopwatch.GetElapsedTime(started), (int)samples));
-            progress?.Report(new TrainingProgress(epoch + 1, epochs, steps, batches, loss, double.NaN, validationLoss, validationAccuracy));
+            progress?.Report(new TrainingProgress(epoch + 1, epochs, steps, batches, loss, accuracy, validationLoss, validationAccuracy));
         }
         twin.DownloadParameters();
         return results;
@@ -122,9 +123,7 @@ public static class GpuTraining
         IModel model = twin.Model;
         int outSize = model.OutputSize;
         var outputs = new float[batchSize * outSize];
-        double total = 0;
-        long correct = 0;
-        bool classifier = model.Loss is Loss.SparseCategoricalCrossEntropy or Loss.CategoricalCrossEntropy;
+        double total = 0, correct = 0;
         for (int start = 0; start < data.Count; start += batchSize)
         {
             int batch = Math.Min(batchSize, data.Count - start);
@@ -132,15 +131,35 @@ public static class GpuTraining
             var t = data.Targets.Slice(start * model.TargetSize, batch * model.TargetSize);
             twin.Forward(x, outputs, batch);
             total += Losses.Total(model.Loss, outputs, t, batch, outSize);
-            if (!classifier) continue;
-            for (int r = 0; r < batch; r++)
-            {
-                int predicted = ArgMax(outputs.AsSpan(r * outSize, outSize));
-                int label = model.TargetSize == 1 ? (int)t[r] : ArgMax(t.Slice(r * outSize, outSize));
-                if (predicted == label) correct++;
-            }
+            correct += Correct(model.Loss, outputs, t, batch, outSize);
         }
-        return (total / data.Count, classifier ? (double)correct / data.Count : double.NaN);
+        return (total / data.Count, HasAccuracy(model.Loss) ? correct / data.Count : double.NaN);
+    }
+
+    /// <summary>Every loss but mean squared error has classes to be right about (as the CPU trainer).</summary>
+    private static bool HasAccuracy(Loss loss) => loss != Loss.MeanSquaredError;
+
+    /// <summary>Samples classified right, counted as the CPU trainer counts them (and as the loss kernels do).</summary>
+    private static double Correct(Loss loss, ReadOnlySpan<float> outputs, ReadOnlySpan<float> targets, int batch, int outputSize)
+    {
+        int correct = 0;
+        switch (loss)
+        {
+            case Loss.SparseCategoricalCrossEntropy:
+                for (int b = 0; b < batch; b++)
+                    if (ArgMax(outputs.Slice(b * outputSize, outputSize)) == (int)targets[b]) correct++;
+                return correct;
+            case Loss.CategoricalCrossEntropy:
+                for (int b = 0; b < batch; b++)
+                    if (ArgMax(outputs.Slice(b * outputSize, outputSize)) == ArgMax(targets.Slice(b * outputSize, outputSize))) correct++;
+                return correct;
+            case Loss.BinaryCrossEntropy:
+                for (int i = 0; i < batch * outputSize; i++)
+                    if (outputs[i] > 0.5f == targets[i] > 0.5f) correct++;
+                return outputSize == 1 ? correct : (double)correct / outputSize;
+            default:
+                return 0;
+        }
     }
 
     private static int ArgMax(ReadOnlySpan<float> values)

@@ -25,17 +25,20 @@ public abstract class GpuTwin : IDisposable
     /// <summary>Training steps whose losses the device holds before they are copied back in one download.</summary>
     public const int LossRingSize = 64;
 
+    /// <summary>Floats per loss slot: the batch-mean loss, then the samples classified right (losses with an accuracy).</summary>
+    public const int LossSlotSize = 2;
+
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _parameters, _gradients, _lossRing, _loss;
     private MemoryBuffer1D<float, Stride1D.Dense>? _workspace, _inputs, _targets, _outputs;
     private readonly PageLockedArray1D<float>?[] _stageInputs = new PageLockedArray1D<float>?[2];
     private readonly PageLockedArray1D<float>?[] _stageTargets = new PageLockedArray1D<float>?[2];
-    private readonly float[] _lossScratch = new float[LossRingSize];
+    private readonly float[] _lossScratch = new float[LossRingSize * LossSlotSize];
     private readonly int[] _ringBatch = new int[LossRingSize];
     private readonly int _workspacePerSample, _trainingOutputOffset;
     private int _capacity, _stage, _ringCount, _drainedCount;
     private long _steps;
     private long _drainedSamples;
-    private double _drainedSum;
+    private double _drainedSum, _drainedCorrect;
     private bool _disposed;
 
     /// <summary>Allocates the arenas on <paramref name="device"/> and uploads the model's parameters.</summary>
@@ -54,8 +57,8 @@ public abstract class GpuTwin : IDisposable
         int n = model.Parameters.Length;
         _parameters = device.Allocate(n, $"parameter arena ({n:N0} floats)");
         _gradients = device.Allocate(n, $"gradient arena ({n:N0} floats)");
-        _lossRing = device.Allocate(LossRingSize, "loss ring");
-        _loss = device.Allocate(1, "loss");
+        _lossRing = device.Allocate(LossRingSize * LossSlotSize, "loss ring");
+        _loss = device.Allocate(LossSlotSize, "loss");
         UploadParameters();
     }
 
@@ -95,7 +98,8 @@ public abstract class GpuTwin : IDisposable
     /// <summary>
     /// Generated: launches forward, loss and backward for <paramref name="batch"/> samples of <see cref="Inputs"/> and
     /// <see cref="Targets"/>, overwriting <see cref="Gradients"/>, leaving the outputs in the workspace at the
-    /// training-output offset and writing the batch-mean loss (with any L2 penalty) to <c>loss[0]</c>.
+    /// training-output offset, and writing the batch-mean loss (with any L2 penalty) to <c>loss[0]</c> and the samples
+    /// classified right to <c>loss[1]</c> (the loss kernels do both; the slot is <see cref="LossSlotSize"/> floats).
     /// </summary>
     protected abstract void EnqueueGradients(int batch, ArrayView<float> loss);
 
@@ -156,7 +160,7 @@ public abstract class GpuTwin : IDisposable
         CheckTargets(targets.Slice(0, batch * Model.TargetSize));
         float[] x = inputs.Slice(0, batch * Model.InputSize).ToArray();
         float[] t = targets.Slice(0, batch * Model.TargetSize).ToArray();
-        var loss = new float[1];
+        var loss = new float[LossSlotSize];
         float[]? host = outputs.IsEmpty ? null : new float[batch * Model.OutputSize];
         Run("computing gradients", () =>
         {
@@ -172,7 +176,7 @@ public abstract class GpuTwin : IDisposable
 
     /// <summary>
     /// One training step on the device: upload the batch through pinned staging, forward, loss, backward, and the
-    /// optimizer's update of the whole arena. Asynchronous: the loss stays on the device until <see cref="ReadLosses"/>.
+    /// optimizer's update of the whole arena. Asynchronous: the loss stays on the device until <see cref="ReadLosses(Span{float}, out double, out long, out double)"/>.
     /// </summary>
     public void TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<float> targets, int batch, GpuOptimizer optimizer)
     {
@@ -211,7 +215,7 @@ public abstract class GpuTwin : IDisposable
             var stream = Device.Accelerator.DefaultStream;
             Inputs(batch).CopyFrom(stream, _stageInputs[s]!.ArrayView.SubView(0, (long)batch * Model.InputSize));
             Targets(batch).CopyFrom(stream, _stageTargets[s]!.ArrayView.SubView(0, (long)batch * Model.TargetSize));
-            EnqueueGradients(batch, _lossRing.View.SubView(_ringCount, 1));
+            EnqueueGradients(batch, _lossRing.View.SubView(_ringCount * LossSlotSize, LossSlotSize));
             optimizer.Enqueue(Device, _parameters.View.SubView(0, Model.Parameters.Length), _gradients.View.SubView(0, Model.Parameters.Length));
         });
         _ringBatch[_ringCount++] = batch;
@@ -221,34 +225,43 @@ public abstract class GpuTwin : IDisposable
 
     /// <summary>
     /// Waits for the queued steps and downloads their losses (one copy). Returns how many steps ran since the last call;
-    /// <paramref name="weightedSum"/> is Σ loss·batch over them and <paramref name="samples"/> Σ batch (so the epoch
-    /// loss is weighted by batch size, as the CPU trainer's); <paramref name="lastLosses"/>, when not empty, receives the
-    /// per-step losses still held on the device (up to <see cref="LossRingSize"/>, oldest first).
+    /// <paramref name="weightedSum"/> is Σ loss·batch over them, <paramref name="samples"/> Σ batch (so the epoch loss
+    /// is weighted by batch size, as the CPU trainer's) and <paramref name="correct"/> the samples classified right
+    /// (meaningless for mean squared error); <paramref name="lastLosses"/>, when not empty, receives the per-step losses
+    /// still held on the device (up to <see cref="LossRingSize"/>, oldest first).
     /// </summary>
-    public int ReadLosses(Span<float> lastLosses, out double weightedSum, out long samples)
+    public int ReadLosses(Span<float> lastLosses, out double weightedSum, out long samples, out double correct)
     {
         ThrowIfDisposed();
         int inRing = _ringCount;
         DrainRing();
         inRing = Math.Min(inRing, lastLosses.Length);
-        _lossScratch.AsSpan(0, inRing).CopyTo(lastLosses);
+        for (int i = 0; i < inRing; i++) lastLosses[i] = _lossScratch[i * LossSlotSize];
         int count = _drainedCount;
         weightedSum = _drainedSum;
         samples = _drainedSamples;
+        correct = _drainedCorrect;
         _drainedCount = 0;
         _drainedSum = 0;
         _drainedSamples = 0;
+        _drainedCorrect = 0;
         return count;
     }
+
+    /// <inheritdoc cref="ReadLosses(Span{float}, out double, out long, out double)"/>
+    public int ReadLosses(Span<float> lastLosses, out double weightedSum, out long samples) =>
+        ReadLosses(lastLosses, out weightedSum, out samples, out _);
 
     private void DrainRing()
     {
         int n = _ringCount;
         if (n == 0) return;
-        Run("downloading losses", () => ((ArrayView<float>)_lossRing.View).SubView(0, n).CopyToCPU(_lossScratch.AsSpan(0, n)));
+        Run("downloading losses", () =>
+            ((ArrayView<float>)_lossRing.View).SubView(0, n * LossSlotSize).CopyToCPU(_lossScratch.AsSpan(0, n * LossSlotSize)));
         for (int i = 0; i < n; i++)
         {
-            _drainedSum += (double)_lossScratch[i] * _ringBatch[i];
+            _drainedSum += (double)_lossScratch[i * LossSlotSize] * _ringBatch[i];
+            _drainedCorrect += _lossScratch[i * LossSlotSize + 1];
             _drainedSamples += _ringBatch[i];
         }
         _drainedCount += n;

@@ -112,12 +112,12 @@ public class DeviceTests(ITestOutputHelper output)
         using var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_90), CudaArchitecture.SM_90,
             CudaInstructionSet.ISA_80, null);
         var kernels = new List<MethodInfo>();
-        foreach (Type model in new[] { typeof(MnistMlp), typeof(TinySoftmaxMse) })
+        foreach (Type model in new[] { typeof(MnistMlp), typeof(TinySoftmaxMse), typeof(TinyGeluBinary) })
             kernels.AddRange(model.GetMethods(BindingFlags.NonPublic | BindingFlags.Static)
                 .Where(m => m.Name.StartsWith("Gpu", StringComparison.Ordinal) && m.GetParameters().Any(p => p.ParameterType == typeof(ArrayView<float>))));
         kernels.AddRange(typeof(GpuOptimizerKernels).GetMethods(BindingFlags.Public | BindingFlags.Static)
             .Where(m => m.ReturnType == typeof(void)));
-        Assert.True(kernels.Count >= 13, $"found {kernels.Count} kernels");
+        Assert.True(kernels.Count >= 20, $"found {kernels.Count} kernels");
         foreach (MethodInfo kernel in kernels)
         {
             var compiled = (PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(kernel), default);

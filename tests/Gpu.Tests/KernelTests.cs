@@ -220,12 +220,17 @@ public class KernelTests(ITestOutputHelper output)
         using var dT = Check.Upload(Device, t);
         using var dP = Device.Allocate(batch * n, "p");
         using var dD = Device.Allocate(batch * n, "d");
-        using var dL = Device.Allocate(1, "loss");
+        using var dL = Device.Allocate(GpuTwin.LossSlotSize, "loss");
         kernel(GpuLaunch.Loss, dZ.View, dT.View, dP.View, dD.View, dL.View, batch);
         Device.Synchronize();
         Check.Close(output, $"{loss} probabilities", pRef, Check.Download(dP, batch * n), Tolerance);
         Check.Close(output, $"{loss} gradient", dRef, Check.Download(dD, batch * n), Tolerance);
-        Check.Close(output, $"{loss} loss", lossRef, Check.Download(dL, 1)[0], 1e-5);
+        float[] stats = Check.Download(dL, 2);
+        Check.Close(output, $"{loss} loss", lossRef, stats[0], 1e-5);
+        double correctRef = Correct(loss, pRef, t, batch, n);
+        output.WriteLine($"{loss} samples right: expected {correctRef}, got {stats[1]}");
+        Assert.True(correctRef > 0);
+        Assert.Equal(correctRef, stats[1], 3);
 
         static float[] Normalised(float[] a, int rows, int cols)
         {
@@ -236,6 +241,27 @@ public class KernelTests(ITestOutputHelper output)
                 for (int i = 0; i < cols; i++) a[r * cols + i] /= s;
             }
             return a;
+        }
+    }
+
+    /// <summary>The CPU trainer's count of samples classified right (Metrics.Correct, written out: it is internal).</summary>
+    private static double Correct(string loss, float[] probs, float[] targets, int batch, int n)
+    {
+        double correct = 0;
+        for (int r = 0; r < batch; r++)
+        {
+            var p = probs.AsSpan(r * n, n);
+            if (loss == "SparseCE") correct += ArgMax(p) == (int)targets[r] ? 1 : 0;
+            else if (loss == "CE") correct += ArgMax(p) == ArgMax(targets.AsSpan(r * n, n)) ? 1 : 0;
+            else for (int i = 0; i < n; i++) correct += (p[i] > 0.5f == targets[r * n + i] > 0.5f) ? 1.0 / n : 0;
+        }
+        return correct;
+
+        static int ArgMax(ReadOnlySpan<float> v)
+        {
+            int best = 0;
+            for (int i = 1; i < v.Length; i++) if (v[i] > v[best]) best = i;
+            return best;
         }
     }
 
@@ -253,7 +279,7 @@ public class KernelTests(ITestOutputHelper output)
         using var dY = Check.Upload(Device, y);
         using var dT = Check.Upload(Device, t);
         using var dD = Device.Allocate(batch * n, "d");
-        using var dL = Device.Allocate(1, "loss");
+        using var dL = Device.Allocate(GpuTwin.LossSlotSize, "loss");
         using var dW = Check.Upload(Device, weights);
         using var dDw = Check.Upload(Device, dwStart);
         Device.Accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(MseK)(

@@ -121,6 +121,54 @@ public class TwinTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void TinyGeluBinary_gradients_with_L2_and_Fit_with_accuracy_match_the_cpu_model()
+    {
+        const int batch = 9;
+        var cpu = new TinyGeluBinary(seed: 2);
+        var gpuModel = new TinyGeluBinary(seed: 2);
+        float[] x = Check.Random(batch * 6, 70, -2f, 2f), t = Check.Labels(batch, 2, 71);
+        float[] outCpu = new float[batch], outGpu = new float[batch];
+        float lossCpu = cpu.ComputeGradients(x, t, outCpu, batch);
+        float lossGpu;
+        var grads = new float[cpu.Parameters.Length];
+        using (GpuTwin twin = gpuModel.CreateGpuTwin(Device))
+        {
+            lossGpu = twin.ComputeGradients(x, t, outGpu, batch);
+            twin.DownloadGradients(grads);
+        }
+        Check.Close(output, "loss with L2", lossCpu, lossGpu, 1e-5);
+        Check.Close(output, "outputs", outCpu, outGpu, 1e-5);
+        Check.Close(output, "gradients with L2", cpu.Gradients, grads, 1e-5);
+
+        // Fit: a separable binary problem; per-epoch loss and training accuracy as the CPU trainer reports them.
+        var rng = new Rng(5);
+        var features = new float[120 * 6];
+        var labels = new float[120];
+        for (int i = 0; i < 120; i++)
+        {
+            float s = 0;
+            for (int f = 0; f < 6; f++) s += (features[i * 6 + f] = 2f * rng.NextFloat() - 1f) * (f % 2 == 0 ? 1f : -0.5f);
+            labels[i] = s > 0 ? 1f : 0f;
+        }
+        var train = new Dataset(features, labels, 6, 1);
+        History cpuHistory = cpu.Fit(train, epochs: 4, batchSize: 32, new AdamW(0.05), train, seed: 1,
+            cancellationToken: TestContext.Current.CancellationToken);
+        IReadOnlyList<EpochMetrics> gpuHistory = gpuModel.Fit(Device, train, epochs: 4, batchSize: 32, new AdamW(0.05), train, seed: 1,
+            cancellationToken: TestContext.Current.CancellationToken);
+        for (int e = 0; e < 4; e++)
+        {
+            output.WriteLine($"epoch {e + 1}: CPU loss {cpuHistory[e].Loss:F6} acc {cpuHistory[e].Accuracy:F4} val acc {cpuHistory[e].ValidationAccuracy:F4} | " +
+                $"GPU loss {gpuHistory[e].Loss:F6} acc {gpuHistory[e].Accuracy:F4} val acc {gpuHistory[e].ValidationAccuracy:F4}");
+            Check.Close(output, $"epoch {e + 1} loss", cpuHistory[e].Loss, gpuHistory[e].Loss, 1e-5);
+            Assert.Equal(cpuHistory[e].Accuracy, gpuHistory[e].Accuracy, 6);
+            Assert.Equal(cpuHistory[e].ValidationAccuracy!.Value, gpuHistory[e].ValidationAccuracy!.Value, 6);
+            Check.Close(output, $"epoch {e + 1} validation loss", cpuHistory[e].ValidationLoss!.Value, gpuHistory[e].ValidationLoss!.Value, 1e-5);
+        }
+        Assert.True(gpuHistory[^1].Accuracy > 0.8, $"accuracy {gpuHistory[^1].Accuracy}");
+        Check.Close(output, "trained parameters", cpu.Parameters, gpuModel.Parameters, 1e-5);
+    }
+
+    [Fact]
     public void Kernels_load_once_per_model_type_per_device()
     {
         using GpuDevice device = GpuDevice.OpenCpuSimulator();

@@ -5,8 +5,9 @@ namespace Compiled.Gpu.Kernels;
 
 /// <summary>
 /// Loss kernels, the GPU forms of <c>Compiled.Cpu.Losses</c>: each takes the final layer's logits (or outputs), writes
-/// the finished outputs and the gradient, and writes the batch-mean loss to <c>loss[0]</c> — a slot in the twin's loss
-/// ring, so a whole run of steps' losses comes back in one small download.
+/// the finished outputs and the gradient, and writes the batch-mean loss to <c>loss[0]</c> and, for the losses with an
+/// accuracy, the number of samples classified right to <c>loss[1]</c> (as the CPU trainer counts them) — a two-float
+/// slot in the twin's loss ring, so a whole run of steps' losses comes back in one small download.
 /// </summary>
 /// <remarks>
 /// Each runs as one group of <see cref="GroupSize"/> threads (<see cref="GpuLaunch.Loss"/>): threads stride over rows
@@ -28,7 +29,7 @@ public static class GpuLosses
         ArrayView<float> dlogits, ArrayView<float> loss, int batch, int classes)
     {
         float invBatch = 1f / batch;
-        float local = 0f;
+        float local = 0f, correct = 0f;
         for (int r = Group.IdxX; r < batch; r += GroupSize)
         {
             int o = r * classes;
@@ -58,8 +59,9 @@ public static class GpuLosses
                 dlogits[o + i] = d;
             }
             local += GpuMath.Log(sum) + max - logits[o + label]; // −log softmax(z)[label], on logits
+            if (ArgMax(probs, o, classes) == label) correct += 1f;
         }
-        WriteMean(loss, local, invBatch);
+        WriteStats(loss, local, invBatch, correct);
     }
 
     /// <summary>
@@ -71,7 +73,7 @@ public static class GpuLosses
         ArrayView<float> dlogits, ArrayView<float> loss, int batch, int classes)
     {
         float invBatch = 1f / batch;
-        float local = 0f;
+        float local = 0f, correct = 0f;
         for (int r = Group.IdxX; r < batch; r += GroupSize)
         {
             int o = r * classes;
@@ -94,13 +96,14 @@ public static class GpuLosses
             }
             for (int i = 0; i < classes; i++)
                 dlogits[o + i] = (probs[o + i] * tsum - targets[o + i]) * invBatch;
+            if (ArgMax(probs, o, classes) == ArgMax(targets, o, classes)) correct += 1f;
         }
-        WriteMean(loss, local, invBatch);
+        WriteStats(loss, local, invBatch, correct);
     }
 
     /// <summary>
     /// Sigmoid + binary cross-entropy on logits, fused and stable: loss = mean(max(z,0) − z·t + log(1 + e^−|z|)),
-    /// probs = σ(z), dlogits = (σ(z) − t) / (batch·n).
+    /// probs = σ(z), dlogits = (σ(z) − t) / (batch·n); right = Σ [σ(z) &gt; 0.5 = t &gt; 0.5] / n.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void SigmoidBinaryCrossEntropy(ArrayView<float> logits, ArrayView<float> targets, ArrayView<float> probs,
@@ -108,7 +111,7 @@ public static class GpuLosses
     {
         int count = batch * n;
         float inv = 1f / count;
-        float local = 0f;
+        float local = 0f, right = 0f;
         for (int i = Group.IdxX; i < count; i += GroupSize)
         {
             float z = logits[i], t = targets[i];
@@ -116,11 +119,13 @@ public static class GpuLosses
             probs[i] = p;
             dlogits[i] = (p - t) * inv;
             local += MathF.Max(z, 0f) - z * t + GpuMath.Log(1f + GpuMath.Exp(-MathF.Abs(z)));
+            if (p > 0.5f == t > 0.5f) right += 1f;
         }
-        WriteMean(loss, local, inv);
+        // Element-wise, so a sample with several sigmoid outputs counts the fraction of them that are right.
+        WriteStats(loss, local, inv, right / n);
     }
 
-    /// <summary>Mean squared error over every element: loss = mean((y − t)²), dy = 2(y − t) / (batch·n).</summary>
+    /// <summary>Mean squared error over every element: loss = mean((y − t)²), dy = 2(y − t) / (batch·n). No accuracy: only <c>loss[0]</c> is written.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void MeanSquaredError(ArrayView<float> predictions, ArrayView<float> targets, ArrayView<float> dpredictions,
         ArrayView<float> loss, int batch, int n)
@@ -160,6 +165,36 @@ public static class GpuLosses
     {
         float total = GroupReduce.Sum(local);
         if (Group.IdxX == 0) loss[0] = total * scale;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void WriteStats(ArrayView<float> loss, float local, float scale, float correct)
+    {
+        float total = GroupReduce.Sum(local);
+        float right = GroupReduce.Sum(correct);
+        if (Group.IdxX == 0)
+        {
+            loss[0] = total * scale;
+            loss[1] = right;
+        }
+    }
+
+    /// <summary>The index of the largest of values[o .. o + n) (the first on ties, as the CPU's arg-max).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int ArgMax(ArrayView<float> values, int o, int n)
+    {
+        int best = 0;
+        float max = values[o];
+        for (int i = 1; i < n; i++)
+        {
+            float v = values[o + i];
+            if (v > max)
+            {
+                max = v;
+                best = i;
+            }
+        }
+        return best;
     }
 }
 

@@ -18,3 +18,10 @@ public partial class MnistMlp;
 [Dense(3, Activation.Softmax)]
 [Loss(Loss.MeanSquaredError)]
 public partial class TinySoftmaxMse;
+
+/// <summary>6 → 5 GELU (L2 0.01) → 1 sigmoid, binary cross-entropy: a kept pre-activation, L2, sigmoid fused into BCE.</summary>
+[Input(6)]
+[Dense(5, Activation.Gelu, L2 = 0.01)]
+[Dense(1, Activation.Sigmoid, Name = "head")]
+[Loss(Loss.BinaryCrossEntropy)]
+public partial class TinyGeluBinary;
