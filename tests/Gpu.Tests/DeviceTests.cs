@@ -129,6 +129,15 @@ public class DeviceTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public void The_runtime_assembly_stays_free_of_ILGPU_for_NativeAOT()
+    {
+        AssemblyName[] references = typeof(IModel).Assembly.GetReferencedAssemblies();
+        output.WriteLine($"Compiled references: {string.Join(", ", references.Select(r => r.Name))}");
+        Assert.DoesNotContain(references, r => r.Name is "ILGPU" or "Compiled.Gpu");
+        Assert.Contains(typeof(GpuDevice).Assembly.GetReferencedAssemblies(), r => r.Name == "ILGPU");
+    }
+
     private static int Count(string text, string what)
     {
         int n = 0;
