@@ -190,16 +190,20 @@ internal sealed class SafetensorsHeader
         {
             int elementSize = ElementSize(e.DType)
                 ?? throw Bad($"\"{e.Name}\" in {path} has unknown dtype \"{e.DType}\".");
+            // Dimensions are at most int.MaxValue; a product past long.MaxValue / 8 is absurd for any file.
             long count = 1;
-            foreach (long d in e.Shape)
-            {
-                // Every dimension is at most int.MaxValue, so the product overflows only past 2^63: stop at the data length.
-                count = d == 0 ? 0 : count > DataLength / d ? DataLength + 1 : count * d;
-            }
-            long needed = count > DataLength ? -1 : count * elementSize;
+            bool absurd = false;
+            if (e.Shape.Contains(0)) count = 0;
+            else
+                foreach (long d in e.Shape)
+                {
+                    if (count > long.MaxValue / 8 / d) absurd = true;
+                    else count *= d;
+                }
+            long needed = absurd ? -1 : count * elementSize;
             if (needed != e.ByteLength)
                 throw Bad($"\"{e.Name}\" in {path} has data_offsets [{e.Begin}, {e.End}] ({e.ByteLength} bytes), but shape " +
-                    $"{FormatShape(e.Shape)} of {e.DType} needs {(needed < 0 ? "more than the whole file" : needed + " bytes")}.");
+                    $"{FormatShape(e.Shape)} of {e.DType} needs {(absurd ? "more bytes than any file holds" : needed + " bytes")}.");
             if (e.End > DataLength)
                 throw Bad($"{path} is truncated: \"{e.Name}\" needs bytes [{e.Begin}, {e.End}) of the data region, but only {DataLength} bytes follow the header.");
         }

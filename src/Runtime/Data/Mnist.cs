@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Compression;
 
@@ -79,10 +80,8 @@ public static class Mnist
     /// <exception cref="InvalidDataException">The file is malformed.</exception>
     public static MnistImages ReadImages(string path)
     {
-        (byte[] bytes, int count, int rows, int cols) = ReadIdx(path, images: true);
-        float[] pixels = GC.AllocateUninitializedArray<float>(bytes.Length);
-        PixelConversion.ToUnitRange(bytes, pixels);
-        return new MnistImages(pixels, count, rows, cols);
+        (Array pixels, int count, int rows, int cols) = ReadIdx(path, images: true);
+        return new MnistImages((float[])pixels, count, rows, cols);
     }
 
     /// <summary>Reads an IDX label file (magic <c>0x00000801</c>), raw or <c>.gz</c>; every label must be in [0, 9].</summary>
@@ -90,7 +89,7 @@ public static class Mnist
     /// <exception cref="InvalidDataException">The file is malformed or a label is above 9.</exception>
     public static byte[] ReadLabels(string path)
     {
-        (byte[] labels, _, _, _) = ReadIdx(path, images: false);
+        var labels = (byte[])ReadIdx(path, images: false).Data;
         int bad = labels.AsSpan().IndexOfAnyInRange((byte)Classes, byte.MaxValue);
         if (bad >= 0)
             throw new InvalidDataException(
@@ -98,7 +97,8 @@ public static class Mnist
         return labels;
     }
 
-    private static (byte[] Data, int Count, int Rows, int Cols) ReadIdx(string path, bool images)
+    /// <summary>Reads and checks an IDX file; the payload comes back as floats in [0, 1] for images, as bytes for labels.</summary>
+    private static (Array Data, int Count, int Rows, int Cols) ReadIdx(string path, bool images)
     {
         string kind = images ? "images" : "labels";
         int headerSize = images ? ImagesHeaderSize : LabelsHeaderSize;
@@ -106,6 +106,7 @@ public static class Mnist
 
         using FileStream file = DataFile.OpenRead(path, $"MNIST {kind}");
         long fileLength = file.Length;
+        if (fileLength == 0) throw new InvalidDataException($"{path} is empty (0 bytes); an IDX {kind} file starts with a {headerSize}-byte header.");
         Span<byte> start = stackalloc byte[4];
         int startLength = file.ReadAtLeast(start, start.Length, throwOnEndOfStream: false);
         start = start[..startLength];
@@ -161,8 +162,37 @@ public static class Mnist
                 $"{path} has a header declaring {dims} ({expected} bytes of {payload}), but a gzip file of {fileLength} bytes cannot hold that much; it is truncated or its header is wrong.");
         }
 
-        byte[] data = GC.AllocateUninitializedArray<byte>((int)expected);
-        int read = DataFile.ReadFully(source, data, path);
+        Array data;
+        long read;
+        if (images)
+        {
+            // Decompress and convert in cache-sized chunks: no byte copy of the whole payload is ever held.
+            float[] pixels = GC.AllocateUninitializedArray<float>((int)expected);
+            byte[] chunk = ArrayPool<byte>.Shared.Rent(1 << 18);
+            try
+            {
+                read = 0;
+                while ((ulong)read < expected)
+                {
+                    int want = (int)Math.Min((ulong)chunk.Length, expected - (ulong)read);
+                    int got = DataFile.ReadFully(source, chunk.AsSpan(0, want), path);
+                    PixelConversion.ToUnitRange(chunk.AsSpan(0, got), pixels.AsSpan((int)read, got));
+                    read += got;
+                    if (got < want) break;
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(chunk);
+            }
+            data = pixels;
+        }
+        else
+        {
+            byte[] labels = GC.AllocateUninitializedArray<byte>((int)expected);
+            read = DataFile.ReadFully(source, labels, path);
+            data = labels;
+        }
         if ((ulong)read < expected) throw Truncated(path, expected, read, headerSize, payload, dims, after);
         long extra = DataFile.CountRemaining(source, path);
         if (extra > 0) throw Trailing(path, expected, (ulong)extra, payload, dims);
