@@ -56,7 +56,7 @@ public static class Cifar10
     /// <exception cref="DirectoryNotFoundException">The directory does not exist.</exception>
     /// <exception cref="FileNotFoundException">Any batch file is missing (the message lists every missing one).</exception>
     /// <exception cref="InvalidDataException">A file is malformed (the message names it and says what is wrong).</exception>
-    public static TrainTestSplit Load(string directory)
+    public static (Dataset Train, Dataset Test) Load(string directory)
     {
         DataFile.RequireDirectory(directory, "CIFAR-10");
         string nested = Path.Combine(directory, "cifar-10-batches-bin");
@@ -71,9 +71,7 @@ public static class Cifar10
                 $"The CIFAR-10 directory '{full}' lacks {string.Join(", ", missing)}. It needs {string.Join(", ", all)} " +
                 "(the binary version, cifar-10-binary.tar.gz, extracted).", Path.Combine(full, missing[0]));
         }
-        return new TrainTestSplit(
-            Read(s_trainFiles.Select(name => Path.Combine(directory, name)).ToArray()),
-            Read(Path.Combine(directory, TestFile)));
+        return (Read(s_trainFiles.Select(name => Path.Combine(directory, name)).ToArray()), Read(Path.Combine(directory, TestFile)));
     }
 
     /// <summary>Reads one or more batch files into one <see cref="Dataset"/>, records in file order.</summary>

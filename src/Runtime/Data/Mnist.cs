@@ -39,7 +39,7 @@ public static class Mnist
     /// <exception cref="DirectoryNotFoundException">The directory does not exist.</exception>
     /// <exception cref="FileNotFoundException">Any of the four files is missing (the message lists every missing one).</exception>
     /// <exception cref="InvalidDataException">A file is malformed (the message names it and says what is wrong).</exception>
-    public static TrainTestSplit Load(string directory)
+    public static (Dataset Train, Dataset Test) Load(string directory)
     {
         DataFile.RequireDirectory(directory, "MNIST");
         string[] names = [TrainImagesFile, TrainLabelsFile, TestImagesFile, TestLabelsFile];
@@ -58,7 +58,7 @@ public static class Mnist
                 $"It needs {string.Join(", ", names)}, each raw or gzip-compressed.",
                 Path.Combine(full, missing[0].Replace("[.gz]", "", StringComparison.Ordinal)));
         }
-        return new TrainTestSplit(Read(found[0]!, found[1]!), Read(found[2]!, found[3]!));
+        return (Read(found[0]!, found[1]!), Read(found[2]!, found[3]!));
     }
 
     /// <summary>Reads an images file and a labels file into one <see cref="Dataset"/> (features rows·cols, targets 1).</summary>
