@@ -118,30 +118,32 @@ public readonly struct Gelu : IActivation
 
     public static bool NeedsPreActivation => true;
 
+    // Vector forms use the identity ½(1 + tanh u) = σ(2u): one exp, and no cancellation in the negative tail.
     public static Vector512<float> Apply(Vector512<float> z)
     {
-        Vector512<float> t = VectorMath.Tanh(C * (z + A * z * z * z));
-        return 0.5f * z * (Vector512<float>.One + t);
+        Vector512<float> u2 = (2f * C) * (z + A * z * z * z);
+        return z / (Vector512<float>.One + Vector512.Exp(-u2));
     }
 
+    // f' = ½(1 + t) + ½z(1 − t²)·C(1 + 3Az²) with s = ½(1 + t) = σ(2u) and 1 − t² = 4s(1 − s).
     public static Vector512<float> Derivative(Vector512<float> y, Vector512<float> z)
     {
         Vector512<float> z2 = z * z;
-        Vector512<float> t = VectorMath.Tanh(C * (z + A * z2 * z));
-        return 0.5f * (Vector512<float>.One + t) + 0.5f * z * (Vector512<float>.One - t * t) * C * (Vector512<float>.One + (3f * A) * z2);
+        Vector512<float> s = Vector512<float>.One / (Vector512<float>.One + Vector512.Exp(-(2f * C) * (z + A * z2 * z)));
+        return s + (2f * C) * z * s * (Vector512<float>.One - s) * (Vector512<float>.One + (3f * A) * z2);
     }
 
     public static Vector256<float> Apply(Vector256<float> z)
     {
-        Vector256<float> t = VectorMath.Tanh(C * (z + A * z * z * z));
-        return 0.5f * z * (Vector256<float>.One + t);
+        Vector256<float> u2 = (2f * C) * (z + A * z * z * z);
+        return z / (Vector256<float>.One + Vector256.Exp(-u2));
     }
 
     public static Vector256<float> Derivative(Vector256<float> y, Vector256<float> z)
     {
         Vector256<float> z2 = z * z;
-        Vector256<float> t = VectorMath.Tanh(C * (z + A * z2 * z));
-        return 0.5f * (Vector256<float>.One + t) + 0.5f * z * (Vector256<float>.One - t * t) * C * (Vector256<float>.One + (3f * A) * z2);
+        Vector256<float> s = Vector256<float>.One / (Vector256<float>.One + Vector256.Exp(-(2f * C) * (z + A * z2 * z)));
+        return s + (2f * C) * z * s * (Vector256<float>.One - s) * (Vector256<float>.One + (3f * A) * z2);
     }
 }
 
