@@ -5,7 +5,8 @@ namespace Compiled.Cpu;
 /// <summary>
 /// One persistent background thread that runs the second half of a two-way split kernel, so large products use
 /// both cores without a task, closure or delegate per call. The caller publishes a function pointer and an
-/// argument pointer, runs part 0 itself, and spins until the worker has finished part 1. The worker spins briefly
+/// argument pointer, runs part 0 itself, then either finds part 1 taken by the worker and spins until it is done,
+/// or (the worker being late) claims part 1 and runs it too. The worker spins briefly
 /// for the next job (kernels in a training step follow each other within microseconds) and then blocks.
 /// </summary>
 /// <remarks>
@@ -19,6 +20,7 @@ internal static unsafe class Worker
 
     private static int s_busy;
     private static int s_posted;   // sequence number of the last job posted
+    private static int s_claimed;  // sequence number of the last job whose part 1 someone took
     private static int s_finished; // sequence number of the last job the worker finished
     private static int s_sleeping;
     private static delegate*<void*, int, void> s_function;
@@ -51,6 +53,13 @@ internal static unsafe class Worker
 
         function(argument, 0);
 
+        // If the worker has not picked part 1 up yet (asleep, or descheduled on a busy machine), do it here:
+        // two cores never make a call slower than one.
+        if (Interlocked.CompareExchange(ref s_claimed, job, job - 1) == job - 1)
+        {
+            function(argument, 1);
+            return;
+        }
         if (Volatile.Read(ref s_finished) != job)
         {
             SpinWait spin = default;
@@ -86,8 +95,13 @@ internal static unsafe class Worker
                 idleSince = System.Diagnostics.Stopwatch.GetTimestamp();
             }
             seen = Volatile.Read(ref s_posted);
-            s_function(s_argument, 1);
-            Volatile.Write(ref s_finished, seen);
+            // Claim part 1 of the newest job; the caller may have run it already. Only one job is ever in flight,
+            // so a successful claim means s_function and s_argument are that job's and stay valid until we finish.
+            if (Interlocked.CompareExchange(ref s_claimed, seen, seen - 1) == seen - 1)
+            {
+                s_function(s_argument, 1);
+                Volatile.Write(ref s_finished, seen);
+            }
         }
     }
 }
