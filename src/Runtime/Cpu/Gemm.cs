@@ -22,8 +22,10 @@ internal unsafe struct GemmArgs
     public float* Bias;
     public float* Pre;
     public int M, N, K;
-    // Set by the driver for a two-way split: part 0 takes [0, Split) of that dimension, part 1 the rest.
-    internal int SplitM, SplitN;
+    // Set by the driver: the product is cut into Chunks pieces along N (SplitN) or M, in whole units of Unit
+    // columns or rows; chunk c covers units [U·c/Chunks, U·(c+1)/Chunks).
+    internal int Chunks, Unit;
+    internal bool SplitN;
 }
 
 /// <summary>
@@ -58,7 +60,7 @@ internal static unsafe partial class Gemm
     public static void Run<TAct>(ref GemmArgs g) where TAct : struct, IActivation
     {
         if (g.M <= 0 || g.N <= 0) return;
-        g.SplitM = g.SplitN = 0;
+        g.Chunks = 1;
         KernelIsa isa = Isa;
         GemmArgs* pg = (GemmArgs*)Unsafe.AsPointer(ref g); // g lives on the caller's stack
         if (g.K <= 0 || isa == KernelIsa.Scalar)
@@ -68,32 +70,41 @@ internal static unsafe partial class Gemm
         }
 
         delegate*<void*, int, void> part = isa == KernelIsa.Vector512 ? &Part<Kernel512, TAct> : &Part<Kernel256, TAct>;
-        if ((long)g.M * g.N * g.K >= ParallelMinWork && ChooseSplit(pg, isa == KernelIsa.Vector512 ? Kernel512.MR : Kernel256.MR,
+        if ((long)g.M * g.N * g.K >= ParallelMinWork && ChooseChunks(pg, isa == KernelIsa.Vector512 ? Kernel512.MR : Kernel256.MR,
                 isa == KernelIsa.Vector512 ? Kernel512.NR : Kernel256.NR) && Worker.TryEnter())
         {
-            try { Worker.Run(part, pg); }
+            try { Worker.Run(part, pg, g.Chunks); }
             finally { Worker.Exit(); }
             return;
         }
-        g.SplitM = g.SplitN = 0;
+        g.Chunks = 1;
         part(pg, 0);
     }
 
-    /// <summary>Halves the columns on an NR boundary when there are at least two panels, else the rows on MR.</summary>
-    private static bool ChooseSplit(GemmArgs* g, int mr, int nr)
+    /// <summary>Most chunks a product is cut into: enough to balance two cores when one is late, few enough that
+    /// each chunk's share of A and its own packing stay cheap.</summary>
+    public const int MaxChunks = 8;
+
+    /// <summary>Cuts the columns on NR boundaries (4-row groups of w on the dot path) when there are at least two
+    /// panels, else the rows on MR boundaries.</summary>
+    private static bool ChooseChunks(GemmArgs* g, int mr, int nr)
     {
         bool dot = IsDot(g);
         int unitN = dot ? 4 : nr;
         int panels = (g->N + unitN - 1) / unitN;
         if (panels >= 2)
         {
-            g->SplitN = (panels + 1) / 2 * unitN;
+            g->SplitN = true;
+            g->Unit = unitN;
+            g->Chunks = Math.Min(panels, MaxChunks);
             return true;
         }
         int blocks = (g->M + mr - 1) / mr;
         if (!dot && blocks >= 2)
         {
-            g->SplitM = (blocks + 1) / 2 * mr;
+            g->SplitN = false;
+            g->Unit = mr;
+            g->Chunks = Math.Min(blocks, MaxChunks);
             return true;
         }
         return false;
@@ -101,12 +112,18 @@ internal static unsafe partial class Gemm
 
     private static bool IsDot(GemmArgs* g) => g->RsB == 1 && g->CsA == 1 && g->M <= DotMaxRows;
 
-    private static void Part<TK, TAct>(void* argument, int part) where TK : struct, IKernel where TAct : struct, IActivation
+    private static void Part<TK, TAct>(void* argument, int chunk) where TK : struct, IKernel where TAct : struct, IActivation
     {
         GemmArgs* g = (GemmArgs*)argument;
         int m0 = 0, m1 = g->M, n0 = 0, n1 = g->N;
-        if (g->SplitN > 0) { if (part == 0) n1 = g->SplitN; else n0 = g->SplitN; }
-        else if (g->SplitM > 0) { if (part == 0) m1 = g->SplitM; else m0 = g->SplitM; }
+        if (g->Chunks > 1)
+        {
+            int size = g->SplitN ? g->N : g->M;
+            int units = (size + g->Unit - 1) / g->Unit;
+            int lo = (int)((long)units * chunk / g->Chunks) * g->Unit;
+            int hi = Math.Min(size, (int)((long)units * (chunk + 1) / g->Chunks) * g->Unit);
+            if (g->SplitN) { n0 = lo; n1 = hi; } else { m0 = lo; m1 = hi; }
+        }
         if (m0 >= m1 || n0 >= n1) return;
         if (IsDot(g)) DotBody<TK, TAct>(g, m0, m1, n0, n1);
         else PackedBody<TK, TAct>(g, m0, m1, n0, n1);

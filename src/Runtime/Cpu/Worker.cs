@@ -3,15 +3,16 @@ using System.Runtime.CompilerServices;
 namespace Compiled.Cpu;
 
 /// <summary>
-/// One persistent background thread that runs the second half of a two-way split kernel, so large products use
-/// both cores without a task, closure or delegate per call. The caller publishes a function pointer and an
-/// argument pointer, runs part 0 itself, then either finds part 1 taken by the worker and spins until it is done,
-/// or (the worker being late) claims part 1 and runs it too. The worker spins briefly
-/// for the next job (kernels in a training step follow each other within microseconds) and then blocks.
+/// One persistent background thread that shares large kernels with the caller, so they use both cores without a
+/// task, closure or delegate per call. A job is a function pointer, an argument pointer and a number of chunks; the
+/// caller and the worker claim chunks one at a time from a shared ticket until none are left, then the caller waits
+/// for the chunks still running. A worker that is asleep or descheduled (a busy machine) simply claims fewer chunks,
+/// so a call is never held up for long by the second core. The worker spins briefly for the next job (kernels in a
+/// training step follow each other within microseconds) and then blocks.
 /// </summary>
 /// <remarks>
-/// Not re-entrant: one job at a time. <see cref="TryEnter"/> arbitrates, so a caller that finds the worker taken
-/// (another thread is inside a kernel) runs single-threaded instead of waiting.
+/// One job at a time: <see cref="TryEnter"/> arbitrates, so a caller that finds the worker taken (another thread is
+/// inside a kernel) runs single-threaded instead of waiting. Which thread runs a chunk never changes its result.
 /// </remarks>
 internal static unsafe class Worker
 {
@@ -20,8 +21,9 @@ internal static unsafe class Worker
 
     private static int s_busy;
     private static int s_posted;   // sequence number of the last job posted
-    private static int s_claimed;  // sequence number of the last job whose part 1 someone took
-    private static int s_finished; // sequence number of the last job the worker finished
+    private static long s_ticket;  // (job << 32) | next unclaimed chunk
+    private static int s_chunks;
+    private static int s_done;     // chunks of the current job finished
     private static int s_sleeping;
     private static delegate*<void*, int, void> s_function;
     private static void* s_argument;
@@ -40,30 +42,40 @@ internal static unsafe class Worker
 
     public static void Exit() => Volatile.Write(ref s_busy, 0);
 
-    /// <summary>Runs <paramref name="function"/>(argument, 0) here and (argument, 1) on the worker; returns when both are done.
-    /// The caller must hold the worker (<see cref="TryEnter"/>).</summary>
-    public static void Run(delegate*<void*, int, void> function, void* argument)
+    /// <summary>Runs <paramref name="function"/>(argument, c) for every chunk c &lt; <paramref name="chunks"/>, on this
+    /// thread and the worker; returns when all are done. The caller must hold the worker (<see cref="TryEnter"/>).</summary>
+    public static void Run(delegate*<void*, int, void> function, void* argument, int chunks)
     {
         if (s_thread is null) Start();
         s_function = function;
         s_argument = argument;
+        s_chunks = chunks;
+        Volatile.Write(ref s_done, 0); // every chunk of the previous job finished before it returned
         int job = s_posted + 1;
+        Interlocked.Exchange(ref s_ticket, (long)job << 32);
         Interlocked.Exchange(ref s_posted, job); // full fence: the job is visible before we look at s_sleeping
         if (Volatile.Read(ref s_sleeping) != 0) s_wake!.Set();
 
-        function(argument, 0);
+        Work(job);
 
-        // If the worker has not picked part 1 up yet (asleep, or descheduled on a busy machine), do it here:
-        // two cores never make a call slower than one.
-        if (Interlocked.CompareExchange(ref s_claimed, job, job - 1) == job - 1)
-        {
-            function(argument, 1);
-            return;
-        }
-        if (Volatile.Read(ref s_finished) != job)
+        if (Volatile.Read(ref s_done) != chunks)
         {
             SpinWait spin = default;
-            while (Volatile.Read(ref s_finished) != job) spin.SpinOnce(sleep1Threshold: -1);
+            while (Volatile.Read(ref s_done) != chunks) spin.SpinOnce(sleep1Threshold: -1);
+        }
+    }
+
+    /// <summary>Claims and runs chunks of <paramref name="job"/> until none are left. A claim can only succeed while
+    /// the job is in flight, so the function, argument and chunk count read after it are that job's.</summary>
+    private static void Work(int job)
+    {
+        while (true)
+        {
+            long ticket = Volatile.Read(ref s_ticket);
+            if ((int)(ticket >> 32) != job || (int)ticket >= Volatile.Read(ref s_chunks)) return;
+            if (Interlocked.CompareExchange(ref s_ticket, ticket + 1, ticket) != ticket) continue;
+            s_function(s_argument, (int)ticket);
+            Interlocked.Increment(ref s_done);
         }
     }
 
@@ -95,13 +107,7 @@ internal static unsafe class Worker
                 idleSince = System.Diagnostics.Stopwatch.GetTimestamp();
             }
             seen = Volatile.Read(ref s_posted);
-            // Claim part 1 of the newest job; the caller may have run it already. Only one job is ever in flight,
-            // so a successful claim means s_function and s_argument are that job's and stay valid until we finish.
-            if (Interlocked.CompareExchange(ref s_claimed, seen, seen - 1) == seen - 1)
-            {
-                s_function(s_argument, 1);
-                Volatile.Write(ref s_finished, seen);
-            }
+            Work(seen);
         }
     }
 }
