@@ -34,6 +34,7 @@ public abstract class GpuTwin : IDisposable
     private readonly PageLockedArray1D<float>?[] _stageTargets = new PageLockedArray1D<float>?[2];
     private readonly float[] _lossScratch = new float[LossRingSize * LossSlotSize];
     private readonly int[] _ringBatch = new int[LossRingSize];
+    private readonly float[] _lossHost = new float[LossSlotSize];
     private readonly int _workspacePerSample, _trainingOutputOffset;
     private int _capacity, _stage, _ringCount, _drainedCount;
     private long _steps;
@@ -107,44 +108,73 @@ public abstract class GpuTwin : IDisposable
     public void UploadParameters()
     {
         ThrowIfDisposed();
-        Run("uploading parameters", () => _parameters.View.SubView(0, Model.Parameters.Length).CopyFromCPU(Model.Parameters.ToArray()));
+        try
+        {
+            ReadOnlySpan<float> host = Model.Parameters;
+            ((ArrayView<float>)_parameters.View).SubView(0, host.Length).CopyFromCPU(host);
+        }
+        catch (Exception e) when (e is not GpuException)
+        {
+            throw Failed("uploading parameters", e);
+        }
     }
 
     /// <summary>Copies the device's parameters back into <see cref="IModel.Parameters"/>.</summary>
     public void DownloadParameters()
     {
         ThrowIfDisposed();
-        var host = new float[Model.Parameters.Length];
-        Run("downloading parameters", () => _parameters.View.SubView(0, host.Length).CopyToCPU(host));
-        host.CopyTo(Model.Parameters);
+        try
+        {
+            Span<float> host = Model.Parameters;
+            ((ArrayView<float>)_parameters.View).SubView(0, host.Length).CopyToCPU(host);
+        }
+        catch (Exception e) when (e is not GpuException)
+        {
+            throw Failed("downloading parameters", e);
+        }
     }
 
     /// <summary>Copies the gradients of the last step into <paramref name="destination"/> (arena layout).</summary>
     public void DownloadGradients(Span<float> destination)
     {
         ThrowIfDisposed();
-        var host = new float[Model.Parameters.Length];
-        Run("downloading gradients", () => _gradients.View.SubView(0, host.Length).CopyToCPU(host));
-        host.CopyTo(destination);
+        int n = Model.Parameters.Length;
+        if (destination.Length < n)
+            throw new ArgumentException($"destination holds {destination.Length} floats; the arena has {n}.", nameof(destination));
+        try
+        {
+            ((ArrayView<float>)_gradients.View).SubView(0, n).CopyToCPU(destination.Slice(0, n));
+        }
+        catch (Exception e) when (e is not GpuException)
+        {
+            throw Failed("downloading gradients", e);
+        }
     }
 
-    /// <summary>Runs the model on the device: outputs[batch, OutputSize] from inputs[batch, InputSize] (synchronous).</summary>
+    /// <summary>
+    /// Runs the model on the device: outputs[batch, OutputSize] from inputs[batch, InputSize] (synchronous; the
+    /// inputs go up through pinned staging and nothing is allocated once the capacity fits the batch).
+    /// </summary>
     public void Forward(ReadOnlySpan<float> inputs, Span<float> outputs, int batch)
     {
         ThrowIfDisposed();
         ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, Model.InputSize, Model.OutputSize);
-        EnsureCapacity(batch);
-        int outCount = batch * Model.OutputSize;
-        var host = new float[outCount];
-        float[] x = inputs.Slice(0, batch * Model.InputSize).ToArray();
-        Run("the forward pass", () =>
+        Stage(batch, out Span<float> x, out _);
+        inputs.Slice(0, x.Length).CopyTo(x);
+        int s = _stage;
+        try
         {
-            _inputs!.View.SubView(0, x.Length).CopyFromCPU(x);
-            var output = _outputs!.View.SubView(0, outCount);
+            Device.Accelerator.Synchronize();
+            var stream = Device.Accelerator.DefaultStream;
+            Inputs(batch).CopyFrom(stream, _stageInputs[s]!.ArrayView.SubView(0, x.Length));
+            ArrayView<float> output = ((ArrayView<float>)_outputs!.View).SubView(0, (long)batch * Model.OutputSize);
             EnqueueForward(batch, output);
-            output.CopyToCPU(host);
-        });
-        host.CopyTo(outputs);
+            output.CopyToCPU(outputs.Slice(0, batch * Model.OutputSize));
+        }
+        catch (Exception e) when (e is not GpuException)
+        {
+            throw Failed("the forward pass", e);
+        }
     }
 
     /// <summary>
@@ -156,22 +186,26 @@ public abstract class GpuTwin : IDisposable
     {
         ThrowIfDisposed();
         ModelGuard.CheckTraining(inputs.Length, targets.Length, outputs.Length, batch, Model.InputSize, Model.TargetSize, Model.OutputSize);
-        EnsureCapacity(batch);
-        CheckTargets(targets.Slice(0, batch * Model.TargetSize));
-        float[] x = inputs.Slice(0, batch * Model.InputSize).ToArray();
-        float[] t = targets.Slice(0, batch * Model.TargetSize).ToArray();
-        var loss = new float[LossSlotSize];
-        float[]? host = outputs.IsEmpty ? null : new float[batch * Model.OutputSize];
-        Run("computing gradients", () =>
+        Stage(batch, out Span<float> x, out Span<float> t);
+        inputs.Slice(0, x.Length).CopyTo(x);
+        targets.Slice(0, t.Length).CopyTo(t);
+        CheckTargets(t);
+        int s = _stage;
+        try
         {
-            _inputs!.View.SubView(0, x.Length).CopyFromCPU(x);
-            _targets!.View.SubView(0, t.Length).CopyFromCPU(t);
+            Device.Accelerator.Synchronize();
+            var stream = Device.Accelerator.DefaultStream;
+            Inputs(batch).CopyFrom(stream, _stageInputs[s]!.ArrayView.SubView(0, x.Length));
+            Targets(batch).CopyFrom(stream, _stageTargets[s]!.ArrayView.SubView(0, t.Length));
             EnqueueGradients(batch, _loss.View);
-            _loss.View.CopyToCPU(loss);
-            if (host is not null) TrainingOutput(batch).CopyToCPU(host);
-        });
-        host?.CopyTo(outputs);
-        return loss[0];
+            ((ArrayView<float>)_loss.View).CopyToCPU(_lossHost.AsSpan());
+            if (!outputs.IsEmpty) TrainingOutput(batch).CopyToCPU(outputs.Slice(0, batch * Model.OutputSize));
+        }
+        catch (Exception e) when (e is not GpuException)
+        {
+            throw Failed("computing gradients", e);
+        }
+        return _lossHost[0];
     }
 
     /// <summary>
@@ -208,7 +242,7 @@ public abstract class GpuTwin : IDisposable
         CheckTargets(_stageTargets[s]!.Span.Slice(0, batch * Model.TargetSize));
         if (_ringCount == LossRingSize) DrainRing();
         long step = _steps + 1;
-        Run($"training step {step}", () =>
+        try
         {
             // The previous step must finish before its inputs are overwritten; the host filled this staging pair meanwhile.
             Device.Accelerator.Synchronize();
@@ -217,7 +251,11 @@ public abstract class GpuTwin : IDisposable
             Targets(batch).CopyFrom(stream, _stageTargets[s]!.ArrayView.SubView(0, (long)batch * Model.TargetSize));
             EnqueueGradients(batch, _lossRing.View.SubView(_ringCount * LossSlotSize, LossSlotSize));
             optimizer.Enqueue(Device, _parameters.View.SubView(0, Model.Parameters.Length), _gradients.View.SubView(0, Model.Parameters.Length));
-        });
+        }
+        catch (Exception e) when (e is not GpuException)
+        {
+            throw Failed($"training step {step}", e);
+        }
         _ringBatch[_ringCount++] = batch;
         _steps = step;
         _stage = 1 - s;
@@ -318,9 +356,11 @@ public abstract class GpuTwin : IDisposable
         }
         catch (Exception e) when (e is not GpuException)
         {
-            throw Device.KernelFailed($"{what} of {Model.GetType().Name}", e);
+            throw Failed(what, e);
         }
     }
+
+    private GpuKernelException Failed(string what, Exception e) => Device.KernelFailed($"{what} of {Model.GetType().Name}", e);
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
 
