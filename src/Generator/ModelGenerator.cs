@@ -18,11 +18,19 @@ public sealed class ModelGenerator : IIncrementalGenerator
     /// <summary>Tracking names of the pipeline steps, for the incrementality tests.</summary>
     public const string ParseStep = "Compiled.Parse";
 
+    /// <summary>Tracking name of the "does the project reference Compiled.Gpu" step.</summary>
+    public const string GpuStep = "Compiled.ReferencesGpu";
+
     /// <summary>Tracking name of the valid models that reach the emitter.</summary>
     public const string ModelStep = "Compiled.Models";
 
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
+        // The GPU twin is emitted only when the project references Compiled.Gpu (a bool, so edits stay cached).
+        IncrementalValueProvider<bool> gpu = context.CompilationProvider
+            .Select(static (c, _) => c.GetTypeByMetadataName("Compiled.Gpu.IGpuModel") is not null)
+            .WithTrackingName(GpuStep);
+
         foreach (string trigger in Parser.TriggerAttributes)
         {
             IncrementalValuesProvider<ModelResult> results = context.SyntaxProvider
@@ -43,17 +51,19 @@ public sealed class ModelGenerator : IIncrementalGenerator
                 .Where(static r => r.Model is not null)
                 .Select(static (r, _) => (r.Model!, r.HintName))
                 .WithTrackingName(ModelStep);
-            context.RegisterSourceOutput(models, static (spc, item) => Generate(spc, item.Model, item.HintName));
+            context.RegisterSourceOutput(models.Combine(gpu), static (spc, item) => Generate(spc, item.Left.Model, item.Left.HintName, item.Right));
         }
     }
 
-    private static void Generate(SourceProductionContext context, ModelSpec model, string hintName)
+    private static void Generate(SourceProductionContext context, ModelSpec model, string hintName, bool gpu)
     {
         string source;
+        string? gpuSource = null;
         try
         {
             ModelPlan plan = Lowering.Lower(model);
             source = CpuEmitter.Emit(plan);
+            if (gpu) gpuSource = GpuEmitter.Emit(plan);
         }
         catch (System.Exception e)
         {
@@ -63,5 +73,6 @@ public sealed class ModelGenerator : IIncrementalGenerator
             return;
         }
         context.AddSource(hintName, source);
+        if (gpuSource is not null) context.AddSource(hintName.Substring(0, hintName.Length - ".g.cs".Length) + ".Gpu.g.cs", gpuSource);
     }
 }

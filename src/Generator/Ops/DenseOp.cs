@@ -119,4 +119,103 @@ internal sealed class DenseOp : Op
         if (L2 <= 0) return;
         w.Line($"loss += global::Compiled.Cpu.Dense.L2({Weight.Local}, {Weight.GradLocal}, {Float(L2)}); // L2 · Σ {Weight.Name}²");
     }
+
+    // ── GPU form (contract: src/Gpu/GENERATED.md) ──
+
+    private string Pascal => Naming.Pascal(Name);
+
+    private string DenseForward(string act, bool storePre) =>
+        $"{GpuContext.Kernels}.GpuDense.Forward<{act}>(x, w, b, y, {(storePre ? "z" : "y")}, batch, {Int(Inputs)}, {Int(Units)}, {(storePre ? "true" : "false")})";
+
+    private static readonly string[] s_forwardViews = { "x", "w", "b", "y" };
+    private static readonly string[] s_forwardPreViews = { "x", "w", "b", "y", "z" };
+
+    public override void EmitGpuForward(GpuContext gpu, Pass pass)
+    {
+        string config = $"{GpuContext.Launches}.DenseForward(batch, {Int(Units)})";
+        string zFormula = $"{Input}[B, {Int(Inputs)}] · {Weight.Local}{Weight.ShapeText}ᵀ + {Bias.Local}";
+        string identity = GpuContext.Activation(Activation.None);
+        if (FusedIntoLoss && Activation == Activation.Sigmoid && pass == Pass.Inference)
+        {
+            // Inference has no loss to fuse into: the sigmoid goes into the Dense epilogue.
+            var inference = new GpuKernel(Pascal + "Inference", $"{Name} forward (inference): {Output.Local}[B, {Int(Units)}] = sigmoid({zFormula})",
+                s_forwardViews, "batch", DenseForward(GpuContext.Activation(Activation.Sigmoid), storePre: false));
+            gpu.Launch(inference, config, new[] { Input, Weight.Local, Bias.Local, Output.Local });
+            return;
+        }
+        if (FusedIntoLoss || Activation == Activation.Softmax)
+        {
+            WorkspaceBuffer logits = PreActivation!;
+            var forward = new GpuKernel(Pascal + "Forward",
+                $"{Name} forward: {logits.Local}[B, {Int(Units)}] = {zFormula}" + (FusedIntoLoss ? $"   ({Activation} is fused into the loss when training)" : ""),
+                s_forwardViews, "batch", DenseForward(identity, storePre: false));
+            gpu.Launch(forward, config, new[] { Input, Weight.Local, Bias.Local, logits.Local });
+            if (FusedIntoLoss && pass == Pass.Training) return;
+            var softmax = new GpuKernel(Pascal + "Softmax", $"{Name} softmax: {Output.Local}[B, {Int(Units)}] = softmax({logits.Local}) by row",
+                new[] { "z", "y" }, "batch", $"{GpuContext.Kernels}.GpuActivationKernels.Softmax(z, y, batch, {Int(Units)})");
+            gpu.Launch(softmax, $"{GpuContext.Launches}.Rows(batch)", new[] { logits.Local, Output.Local });
+            return;
+        }
+        bool storePre = PreActivation is not null;
+        var kernel = new GpuKernel(Pascal + "Forward", $"{Name} forward: {Output.Local}[B, {Int(Units)}] = {ActivationForms.Formula(Activation, zFormula)}",
+            storePre ? s_forwardPreViews : s_forwardViews, "batch", DenseForward(GpuContext.Activation(Activation), storePre));
+        gpu.Launch(kernel, config, storePre
+            ? new[] { Input, Weight.Local, Bias.Local, Output.Local, PreActivation!.Local }
+            : new[] { Input, Weight.Local, Bias.Local, Output.Local });
+    }
+
+    public override void EmitGpuBackward(GpuContext gpu, Op? previous)
+    {
+        // This op's own activation derivative: applied here only where no earlier launch did it (a Softmax, or the
+        // last layer under a loss it is not fused with); otherwise the next op's backward applied it.
+        if (!FusedIntoLoss && Activation == Activation.Softmax)
+        {
+            var softmax = new GpuKernel(Pascal + "SoftmaxBackward", $"{Name} softmax backward: {Grad.Local} = y ⊙ ({Grad.Local} − Σ {Grad.Local}⊙y)",
+                new[] { "grad", "y" }, "batch", $"{GpuContext.Kernels}.GpuActivationKernels.SoftmaxBackward(grad, y, batch, {Int(Units)})");
+            gpu.Launch(softmax, $"{GpuContext.Launches}.Rows(batch)", new[] { Grad.Local, Output.Local });
+        }
+        else if (!FusedIntoLoss && Activation != Activation.None && Output.Local == "output")
+        {
+            bool pre = PreActivation is not null;
+            var backward = new GpuKernel(Pascal + "ActivationBackward", $"{Name} activation backward: {Grad.Local} ⊙= {Activation}'",
+                pre ? new[] { "grad", "y", "z" } : new[] { "grad", "y" }, "count",
+                $"{GpuContext.Kernels}.GpuActivationKernels.Backward<{GpuContext.Activation(Activation)}>(grad, y, {(pre ? "z" : "y")}, count)");
+            gpu.Launch(backward, $"{GpuContext.Launches}.Elementwise(batch * {Int(Units)})",
+                pre ? new[] { Grad.Local, Output.Local, PreActivation!.Local } : new[] { Grad.Local, Output.Local }, $"batch * {Int(Units)}");
+        }
+
+        if (InputGrad is null)
+        {
+            var weights = new GpuKernel(Pascal + "Backward",
+                $"{Name} backward (first layer, no input gradient): {Weight.GradLocal} = dzᵀ·{Input}; {Bias.GradLocal} = Σ_B dz",
+                new[] { "dw", "db", "dz", "x" }, "batch",
+                $"{GpuContext.Kernels}.GpuDense.BackwardWeights(dw, db, dz, x, batch, {Int(Inputs)}, {Int(Units)})");
+            gpu.Launch(weights, $"{GpuContext.Launches}.DenseBackwardWeights({Int(Inputs)}, {Int(Units)})",
+                new[] { Weight.GradLocal, Bias.GradLocal, Grad.Local, Input });
+            return;
+        }
+
+        // The producer's activation is applied to dx in the same launch; a Softmax producer does its own.
+        var producer = previous as DenseOp;
+        Activation gate = producer is null || producer.Activation == Activation.Softmax ? Activation.None : producer.Activation;
+        bool gatePre = gate != Activation.None && producer!.PreActivation is not null;
+        string prevOut = producer?.Output.Local ?? Input;
+        var kernel = new GpuKernel(Pascal + "Backward",
+            $"{Name} backward: {Weight.GradLocal} = dzᵀ·{Input}; {Bias.GradLocal} = Σ_B dz; {InputGrad.Local} = dz · {Weight.Local}" +
+                (gate == Activation.None ? "" : $" ⊙ {gate}'({(gatePre ? producer!.PreActivation!.Local : prevOut)})"),
+            gatePre ? new[] { "dx", "dw", "db", "dz", "x", "w", "prevOut", "prevPre" } : new[] { "dx", "dw", "db", "dz", "x", "w", "prevOut" },
+            "batch",
+            $"{GpuContext.Kernels}.GpuDense.Backward<{GpuContext.Activation(gate)}>(dx, dw, db, dz, x, w, prevOut, {(gatePre ? "prevPre" : "prevOut")}, batch, {Int(Inputs)}, {Int(Units)})");
+        var args = new System.Collections.Generic.List<string> { InputGrad.Local, Weight.GradLocal, Bias.GradLocal, Grad.Local, Input, Weight.Local, prevOut };
+        if (gatePre) args.Add(producer!.PreActivation!.Local);
+        gpu.Launch(kernel, $"{GpuContext.Launches}.DenseBackward(batch, {Int(Inputs)}, {Int(Units)})", args.ToArray());
+    }
+
+    public override void EmitGpuRegularization(GpuContext gpu)
+    {
+        if (L2 <= 0) return;
+        var kernel = new GpuKernel(Pascal + "L2", $"{Name} L2: {Weight.GradLocal} += 2·{Float(L2)}·{Weight.Local};  loss[0] += {Float(L2)} · Σ {Weight.Name}²",
+            new[] { "w", "dw", "loss" }, null, $"{GpuContext.Kernels}.GpuLosses.L2(w, dw, loss, {Int(Weight.Length)}, {Float(L2)})");
+        gpu.Launch(kernel, $"{GpuContext.Launches}.Loss", new[] { Weight.Local, Weight.GradLocal, "loss" });
+    }
 }

@@ -55,4 +55,33 @@ internal sealed class LossOp
                 break;
         }
     }
+
+    /// <summary>GPU form: one launch writing the mean loss to <c>loss[0]</c>, the samples right to <c>loss[1]</c>, and the gradient.</summary>
+    public void EmitGpuForward(GpuContext gpu)
+    {
+        string n = Int(Outputs);
+        string losses = GpuContext.Kernels + ".GpuLosses";
+        GpuKernel kernel = Loss switch
+        {
+            Loss.SparseCategoricalCrossEntropy => new GpuKernel("Loss",
+                $"loss: {Output.Local} = softmax({Input.Local}); loss[0] = mean(−log {Output.Local}[label]); {Grad.Local} = ({Output.Local} − onehot) / B",
+                new[] { "logits", "labels", "probs", "dlogits", "loss" }, "batch",
+                $"{losses}.SoftmaxCrossEntropySparse(logits, labels, probs, dlogits, loss, batch, {n})"),
+            Loss.CategoricalCrossEntropy => new GpuKernel("Loss",
+                $"loss: {Output.Local} = softmax({Input.Local}); loss[0] = mean(−Σ t·log {Output.Local}); {Grad.Local} = ({Output.Local} − t) / B",
+                new[] { "logits", "targets", "probs", "dlogits", "loss" }, "batch",
+                $"{losses}.SoftmaxCrossEntropy(logits, targets, probs, dlogits, loss, batch, {n})"),
+            Loss.BinaryCrossEntropy => new GpuKernel("Loss",
+                $"loss: {Output.Local} = σ({Input.Local}); loss[0] = mean BCE on logits; {Grad.Local} = ({Output.Local} − t) / (B·{n})",
+                new[] { "logits", "targets", "probs", "dlogits", "loss" }, "batch",
+                $"{losses}.SigmoidBinaryCrossEntropy(logits, targets, probs, dlogits, loss, batch, {n})"),
+            _ => new GpuKernel("Loss",
+                $"loss: loss[0] = mean(({Output.Local} − t)²); {Grad.Local} = 2({Output.Local} − t) / (B·{n})",
+                new[] { "y", "targets", "dy", "loss" }, "batch",
+                $"{losses}.MeanSquaredError(y, targets, dy, loss, batch, {n})"),
+        };
+        gpu.Launch(kernel, GpuContext.Launches + ".Loss", Fused
+            ? new[] { Input.Local, "t", Output.Local, Grad.Local, "loss" }
+            : new[] { Output.Local, "t", Grad.Local, "loss" });
+    }
 }

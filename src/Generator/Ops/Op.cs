@@ -34,4 +34,18 @@ internal abstract class Op
     public virtual void EmitRegularization(CodeWriter w)
     {
     }
+
+    /// <summary>GPU form: launches the forward kernels for <paramref name="pass"/> (declaring them on first use).</summary>
+    public abstract void EmitGpuForward(GpuContext gpu, Pass pass);
+
+    /// <summary>
+    /// GPU form: launches the backward kernels. <paramref name="previous"/> is the op that produced this op's input
+    /// (null for the first): on the GPU its activation derivative is applied by this op's backward, in the same launch.
+    /// </summary>
+    public abstract void EmitGpuBackward(GpuContext gpu, Op? previous);
+
+    /// <summary>GPU form of <see cref="EmitRegularization"/>.</summary>
+    public virtual void EmitGpuRegularization(GpuContext gpu)
+    {
+    }
 }

@@ -2,8 +2,8 @@ using Compiled;
 
 namespace Compiled.Gpu.Tests.HandWritten;
 
-// The CPU half of each model comes from the real generator; the GPU half (*.Gpu.cs next to this file) is written by
-// hand exactly as src/Gpu/GENERATED.md says the generator will emit it.
+// Both halves of each model come from the real generator: the CPU file, and the GPU twin it emits because this
+// project references Compiled.Gpu (contract: src/Gpu/GENERATED.md; see obj/*/generated/ for the output).
 
 /// <summary>The MNIST MLP: 784 → 128 ReLU → 10 softmax, sparse cross-entropy (softmax fused into the loss).</summary>
 [Input(784)]
