@@ -18,6 +18,9 @@ public sealed class ModelGenerator : IIncrementalGenerator
     /// <summary>Tracking names of the pipeline steps, for the incrementality tests.</summary>
     public const string ParseStep = "Compiled.Parse";
 
+    /// <summary>Tracking name of the valid models that reach the emitter.</summary>
+    public const string ModelStep = "Compiled.Models";
+
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
         foreach (string trigger in Parser.TriggerAttributes)
@@ -25,7 +28,7 @@ public sealed class ModelGenerator : IIncrementalGenerator
             IncrementalValuesProvider<ModelResult> results = context.SyntaxProvider
                 .ForAttributeWithMetadataName(
                     trigger,
-                    static (node, _) => node is Microsoft.CodeAnalysis.CSharp.Syntax.ClassDeclarationSyntax,
+                    static (node, _) => node is Microsoft.CodeAnalysis.CSharp.Syntax.TypeDeclarationSyntax,
                     (ctx, ct) => Parser.Parse(ctx, trigger, ct))
                 .Where(static r => r is not null)
                 .Select(static (r, _) => r!)
@@ -38,7 +41,8 @@ public sealed class ModelGenerator : IIncrementalGenerator
 
             IncrementalValuesProvider<(ModelSpec Model, string HintName)> models = results
                 .Where(static r => r.Model is not null)
-                .Select(static (r, _) => (r.Model!, r.HintName));
+                .Select(static (r, _) => (r.Model!, r.HintName))
+                .WithTrackingName(ModelStep);
             context.RegisterSourceOutput(models, static (spc, item) => Generate(spc, item.Model, item.HintName));
         }
     }

@@ -37,7 +37,9 @@ internal static class Parser
     /// </summary>
     public static ModelResult? Parse(GeneratorAttributeSyntaxContext context, string trigger, CancellationToken ct)
     {
-        if (context.TargetSymbol is not INamedTypeSymbol type) return null;
+        // Structs and interfaces cannot carry the attributes (the compiler says so); records are reported below.
+        if (context.TargetSymbol is not INamedTypeSymbol { TypeKind: TypeKind.Class } type || type.Name.Length == 0) return null;
+        if (context.TargetNode is TypeDeclarationSyntax { Identifier.IsMissing: true }) return null;
         if (!IsResponsible(type, context.TargetNode, trigger, ct)) return null;
 
         string fullName = type.ToDisplayString(SymbolDisplayFormat.CSharpErrorMessageFormat);
@@ -49,7 +51,7 @@ internal static class Parser
         catch (Exception e) when (e is not OperationCanceledException)
         {
             var diagnostic = new DiagnosticInfo(DiagnosticDescriptors.InternalError.Id,
-                (context.TargetNode as ClassDeclarationSyntax) is { } declaration ? LocationInfo.From(declaration.Identifier) : null,
+                (context.TargetNode as TypeDeclarationSyntax) is { } declaration ? LocationInfo.From(declaration.Identifier) : null,
                 new[] { fullName, e.GetType().Name + ": " + e.Message }.ToEquatableArray());
             return new ModelResult(null, new[] { diagnostic }.ToEquatableArray(), hintName);
         }
@@ -68,7 +70,7 @@ internal static class Parser
         {
             if (!Is(attribute, trigger)) continue;
             SyntaxNode? node = attribute.ApplicationSyntaxReference?.GetSyntax(ct);
-            ClassDeclarationSyntax? declaration = node?.FirstAncestorOrSelf<ClassDeclarationSyntax>();
+            TypeDeclarationSyntax? declaration = node?.FirstAncestorOrSelf<TypeDeclarationSyntax>();
             return declaration == target;
         }
         return false;
@@ -83,6 +85,17 @@ internal static class Parser
         foreach (char c in new[] { '<', '>', ',', ' ' }) builder.Replace(c, '_');
         return builder.Append(".g.cs").ToString();
     }
+
+    /// <summary>The largest arena, in floats: a .NET array of float, indexed by int.</summary>
+    private const long MaxArena = 0x7FFFFFC7;
+
+    /// <summary>Members the generator writes; a user member with one of these names would clash.</summary>
+    private static readonly string[] s_generatedMembers =
+    {
+        "InputSize", "OutputSize", "TargetSize", "ParameterCount", "WorkspacePerSample", "Loss", "Parameters", "Gradients",
+        "Tensors", "Initialize", "Forward", "ComputeGradients", "Load", "EnsureCapacity",
+        "s_tensors", "_parameters", "_gradients", "_workspace", "_capacity",
+    };
 
     /// <summary>One parse of one class.</summary>
     private sealed class Run
@@ -113,21 +126,24 @@ internal static class Parser
         public ModelResult Execute()
         {
             var declarations = _type.DeclaringSyntaxReferences
-                .Select(r => r.GetSyntax(_ct)).OfType<ClassDeclarationSyntax>().ToList();
+                .Select(r => r.GetSyntax(_ct)).OfType<TypeDeclarationSyntax>().ToList();
             LocationInfo? classAt = declarations.Count > 0 ? ClassIdentifier(declarations[0]) : null;
 
             CheckType(declarations, classAt);
 
             // Every Compiled attribute on the class, with its syntax.
-            var attributes = new List<(AttributeData Data, AttributeSyntax Syntax, ClassDeclarationSyntax Declaration)>();
+            var attributes = new List<(AttributeData Data, AttributeSyntax Syntax, TypeDeclarationSyntax Declaration)>();
             foreach (AttributeData data in _type.GetAttributes())
             {
                 string? name = data.AttributeClass?.ToDisplayString();
                 if (name is not (InputAttribute or DenseAttribute or LossAttribute)) continue;
                 if (data.ApplicationSyntaxReference?.GetSyntax(_ct) is not AttributeSyntax syntax) continue;
-                if (syntax.FirstAncestorOrSelf<ClassDeclarationSyntax>() is not { } declaration) continue;
+                if (syntax.FirstAncestorOrSelf<TypeDeclarationSyntax>() is not { } declaration) continue;
                 // Arguments the compiler could not bind: it reports them itself.
-                if (data.ConstructorArguments.Any(a => a.Kind == TypedConstantKind.Error)) return Result(null);
+                if (data.AttributeConstructor is null
+                    || data.ConstructorArguments.Any(a => a.Kind == TypedConstantKind.Error)
+                    || data.NamedArguments.Any(a => a.Value.Kind == TypedConstantKind.Error))
+                    return Result(null);
                 attributes.Add((data, syntax, declaration));
             }
 
@@ -171,14 +187,27 @@ internal static class Parser
                         "is used by more than one layer (or differs from another only in punctuation); give each layer its own Name");
                 layers.Add(layer);
             }
-            if (inputs.Count > 0 && layers.Count == 0)
+            if (inputs.Count > 0 && !layerAttributes.Any(a => Is(a.Data, DenseAttribute)))
                 Report(DiagnosticDescriptors.UnsupportedCombination, classAt,
                     $"Model '{_fullName}' has no layers; add at least one, e.g. [Dense(10, Activation.Softmax)]");
 
             // Shapes: every layer here takes a flat vector.
-            if (inputShape.Length > 1 && layers.Count > 0)
+            if (inputShape.Length > 1 && inputShape.All(d => d > 0) && layers.Count > 0)
                 Report(DiagnosticDescriptors.UnsupportedCombination, layerAttributes.First(a => Is(a.Data, DenseAttribute)).Syntax,
                     $"Dense needs a flat input, but [Input] gives shape [{string.Join(", ", inputShape)}]; declare the input flat, e.g. [Input({Product(inputShape)})]");
+
+            // Every arena must be addressable with an int.
+            long parameters = 0, perSample = 0;
+            long width = Product(inputShape);
+            foreach (LayerSpec layer in layers)
+            {
+                parameters += (width + 1) * layer.Units;
+                perSample += 4L * layer.Units;
+                width = layer.Units;
+            }
+            if (parameters > MaxArena || perSample > MaxArena)
+                Report(DiagnosticDescriptors.UnsupportedCombination, classAt,
+                    $"Model '{_fullName}' is too large: it needs {Math.Max(parameters, perSample)} floats in one arena, more than the limit of {MaxArena}; use fewer or smaller layers");
 
             // [Loss], and whether it fits the output.
             var lossAttribute = attributes.FirstOrDefault(a => Is(a.Data, LossAttribute));
@@ -208,9 +237,9 @@ internal static class Parser
             return Result(model);
         }
 
-        private void CheckType(List<ClassDeclarationSyntax> declarations, LocationInfo? classAt)
+        private void CheckType(List<TypeDeclarationSyntax> declarations, LocationInfo? classAt)
         {
-            foreach (ClassDeclarationSyntax declaration in declarations)
+            foreach (TypeDeclarationSyntax declaration in declarations)
             {
                 if (!declaration.Modifiers.Any(SyntaxKind.PartialKeyword))
                 {
@@ -225,6 +254,18 @@ internal static class Parser
                 _type.IsGenericType ? "it is generic; remove its type parameters" :
                 null;
             if (problem is not null) Report(DiagnosticDescriptors.UnsupportedType, classAt, _fullName, problem);
+            foreach (ISymbol member in _type.GetMembers())
+            {
+                if (member.IsImplicitlyDeclared) continue;
+                bool clash = s_generatedMembers.Contains(member.Name)
+                    || member is IMethodSymbol { MethodKind: MethodKind.Constructor, IsStatic: false, Parameters.Length: 1 } ctor
+                        && ctor.Parameters[0].Type.SpecialType == SpecialType.System_Int32;
+                if (!clash) continue;
+                string what = member.Name == ".ctor" ? $"constructor {_type.Name}(int)" : $"member '{member.Name}'";
+                Report(DiagnosticDescriptors.UnsupportedType, member.Locations.FirstOrDefault() is { IsInSource: true } loc
+                        ? LocationInfo.From(loc.SourceTree!.GetRoot(_ct).FindToken(loc.SourceSpan.Start)) : classAt,
+                    _fullName, $"its {what} clashes with the one Compiled generates; rename or remove it");
+            }
             for (INamedTypeSymbol? outer = _type.ContainingType; outer is not null; outer = outer.ContainingType)
             {
                 bool partial = outer.DeclaringSyntaxReferences.Select(r => r.GetSyntax(_ct))
@@ -317,14 +358,14 @@ internal static class Parser
         }
 
         /// <summary>Class-level diagnostics point at the class's name.</summary>
-        private static LocationInfo? ClassIdentifier(ClassDeclarationSyntax declaration)
+        private static LocationInfo? ClassIdentifier(TypeDeclarationSyntax declaration)
             => LocationInfo.From(declaration.Identifier);
 
-        private static int Product(int[] shape)
+        private static long Product(int[] shape)
         {
             long n = 1;
-            foreach (int d in shape) n *= d;
-            return (int)Math.Min(n, int.MaxValue);
+            foreach (int d in shape) n = Math.Min(n * Math.Max(d, 0), MaxArena + 1);
+            return n;
         }
     }
 }

@@ -1,0 +1,28 @@
+namespace Compiled.Samples;
+
+/// <summary>The sample's command line: <c>--epochs N --batch-size N --data DIR --limit N --seed N --save PATH</c>.</summary>
+internal sealed record SampleOptions(int Epochs, int BatchSize, string DataDirectory, int? Limit, int Seed, string CheckpointPath)
+{
+    public static SampleOptions Parse(string[] args)
+    {
+        var options = new SampleOptions(5, 64, Path.Combine(AppContext.BaseDirectory, "data"), null, 1, "mnist.safetensors");
+        for (int i = 0; i < args.Length; i++)
+        {
+            string name = args[i];
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{name} needs a value.");
+            int Number() => int.TryParse(Value(), out int n) && n > 0 ? n : throw new ArgumentException($"{name} needs a positive whole number.");
+            options = name switch
+            {
+                "--epochs" => options with { Epochs = Number() },
+                "--batch-size" => options with { BatchSize = Number() },
+                "--data" => options with { DataDirectory = Value() },
+                "--limit" => options with { Limit = Number() },
+                "--seed" => options with { Seed = Number() },
+                "--save" => options with { CheckpointPath = Value() },
+                _ => throw new ArgumentException(
+                    $"Unknown option '{name}'. Options: --epochs N, --batch-size N, --data DIR, --limit N, --seed N, --save PATH."),
+            };
+        }
+        return options;
+    }
+}

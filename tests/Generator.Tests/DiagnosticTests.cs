@@ -1,0 +1,268 @@
+using Microsoft.CodeAnalysis;
+
+namespace Compiled.Generator.Tests;
+
+/// <summary>Each bad definition gets one diagnostic, with a stable id, at the offending attribute or class name.</summary>
+public class DiagnosticTests
+{
+    /// <summary>Runs the generator and returns its single diagnostic, checking where it points.</summary>
+    private static Diagnostic Single(string source, string id, string locatedText)
+    {
+        var (result, output) = GeneratorHarness.Run(source);
+        Diagnostic diagnostic = Assert.Single(result.Diagnostics);
+        Assert.Equal(id, diagnostic.Id);
+        Assert.Equal(DiagnosticSeverity.Error, diagnostic.Severity);
+        Assert.Equal(locatedText, LocatedText(output, diagnostic));
+        // A bad model generates no code, so nothing generated can fail to compile.
+        Assert.Empty(result.GeneratedTrees);
+        Assert.DoesNotContain(output.GetDiagnostics(), d => d.Severity == DiagnosticSeverity.Error && d.Location.SourceTree?.FilePath.EndsWith(".g.cs") == true);
+        TestContext.Current.TestOutputHelper?.WriteLine($"{diagnostic.Id}: {diagnostic.GetMessage()}");
+        return diagnostic;
+    }
+
+    /// <summary>The source text a diagnostic points at (generator diagnostics carry file locations).</summary>
+    internal static string LocatedText(Compilation compilation, Diagnostic diagnostic)
+    {
+        FileLinePositionSpan span = diagnostic.Location.GetLineSpan();
+        Assert.True(span.IsValid, $"{diagnostic.Id} has no location");
+        SyntaxTree tree = compilation.SyntaxTrees.Single(t => t.FilePath == span.Path);
+        return tree.GetText().ToString(diagnostic.Location.SourceSpan);
+    }
+
+    [Fact]
+    public void ClassNotPartial()
+    {
+        var d = Single("""
+            using Compiled;
+            [Input(4)] [Dense(2, Activation.Softmax)] [Loss(Loss.SparseCategoricalCrossEntropy)]
+            public class Net { }
+            """, "CMP001", "Net");
+        Assert.Contains("add the 'partial' modifier", d.GetMessage());
+    }
+
+    [Fact]
+    public void NoInput()
+    {
+        var d = Single("""
+            using Compiled;
+            [Dense(2, Activation.Softmax)] [Loss(Loss.SparseCategoricalCrossEntropy)]
+            public partial class Net;
+            """, "CMP002", "Net");
+        Assert.Contains("[Input(784)]", d.GetMessage());
+    }
+
+    [Fact]
+    public void NoInputOnlyLayers()
+    {
+        Single("""
+            using Compiled;
+            [Dense(2)]
+            public partial class Net;
+            """, "CMP002", "Net");
+    }
+
+    [Fact]
+    public void NoLoss()
+    {
+        var d = Single("""
+            using Compiled;
+            [Input(4)] [Dense(2, Activation.Softmax)]
+            public partial class Net;
+            """, "CMP003", "Net");
+        Assert.Contains("[Loss(Loss.SparseCategoricalCrossEntropy)]", d.GetMessage());
+    }
+
+    [Theory]
+    [InlineData("Loss.SparseCategoricalCrossEntropy", "Activation.Relu", 10, "needs a Softmax output")]
+    [InlineData("Loss.CategoricalCrossEntropy", "Activation.None", 10, "needs a Softmax output")]
+    [InlineData("Loss.SparseCategoricalCrossEntropy", "Activation.Softmax", 1, "at least 2 classes")]
+    [InlineData("Loss.BinaryCrossEntropy", "Activation.Softmax", 2, "needs a Sigmoid output")]
+    public void LossDoesNotFitOutput(string loss, string activation, int units, string expected)
+    {
+        var d = Single($$"""
+            using Compiled;
+            [Input(4)] [Dense({{units}}, {{activation}})] [Loss({{loss}})]
+            public partial class Net;
+            """, "CMP004", $"Loss({loss})");
+        Assert.Contains(expected, d.GetMessage());
+    }
+
+    [Theory]
+    [InlineData("[Input(0)] [Dense(2)]", "Input(0)", "Dimension 0 of [Input]")]
+    [InlineData("[Input(4, -2)] [Dense(2)]", "Input(4, -2)", "Dimension 1 of [Input]")]
+    [InlineData("[Input(4)] [Dense(0)]", "Dense(0)", "units of Dense layer 0")]
+    [InlineData("[Input(4)] [Dense(3)] [Dense(-1)]", "Dense(-1)", "units of Dense layer 1")]
+    public void NonPositiveSizes(string layers, string located, string expected)
+    {
+        var d = Single($$"""
+            using Compiled;
+            {{layers}} [Loss(Loss.MeanSquaredError)]
+            public partial class Net;
+            """, "CMP005", located);
+        Assert.Contains(expected, d.GetMessage());
+    }
+
+    [Fact]
+    public void LayersSpreadOverPartialDeclarations()
+    {
+        var d = Single("""
+            using Compiled;
+            [Input(4)] [Dense(8, Activation.Relu)] [Loss(Loss.MeanSquaredError)]
+            public partial class Net;
+
+            [Dense(1)]
+            public partial class Net;
+            """, "CMP006", "Net");
+        Assert.Contains("move them all onto one declaration", d.GetMessage());
+        // It points at the second declaration.
+        Assert.Equal(5, d.Location.GetLineSpan().StartLinePosition.Line);
+    }
+
+    [Fact]
+    public void LossOnAnotherPartialDeclarationIsFine()
+    {
+        var (result, output) = GeneratorHarness.Run("""
+            using Compiled;
+            [Input(4)] [Dense(1)]
+            public partial class Net;
+
+            [Loss(Loss.MeanSquaredError)]
+            public partial class Net;
+            """);
+        Assert.Empty(result.Diagnostics);
+        Assert.Empty(GeneratorHarness.Errors(output));
+        Assert.Single(result.GeneratedTrees);
+    }
+
+    [Fact]
+    public void DenseOnAShapedInputNeedsAFlatInput()
+    {
+        var d = Single("""
+            using Compiled;
+            [Input(28, 28, 1)] [Dense(10, Activation.Softmax)] [Loss(Loss.SparseCategoricalCrossEntropy)]
+            public partial class Net;
+            """, "CMP007", "Dense(10, Activation.Softmax)");
+        Assert.Contains("[Input(784)]", d.GetMessage());
+    }
+
+    [Fact]
+    public void InputAfterALayer()
+    {
+        Single("""
+            using Compiled;
+            [Dense(10)] [Input(4)] [Loss(Loss.MeanSquaredError)]
+            public partial class Net;
+            """, "CMP007", "Input(4)");
+    }
+
+    [Fact]
+    public void NoLayers()
+    {
+        var d = Single("""
+            using Compiled;
+            [Input(4)] [Loss(Loss.MeanSquaredError)]
+            public partial class Net;
+            """, "CMP007", "Net");
+        Assert.Contains("has no layers", d.GetMessage());
+    }
+
+    [Fact]
+    public void NegativeL2()
+    {
+        Single("""
+            using Compiled;
+            [Input(4)] [Dense(1, L2 = -0.5)] [Loss(Loss.MeanSquaredError)]
+            public partial class Net;
+            """, "CMP007", "Dense(1, L2 = -0.5)");
+    }
+
+    [Theory]
+    [InlineData("public partial record Net;", "it is a record")]
+    [InlineData("public static partial class Net;", "it is static")]
+    [InlineData("public abstract partial class Net;", "it is abstract")]
+    [InlineData("public partial class Net<T>;", "it is generic")]
+    public void UnsupportedTypes(string declaration, string expected)
+    {
+        var (result, _) = GeneratorHarness.Run($$"""
+            using Compiled;
+            [Input(4)] [Dense(1)] [Loss(Loss.MeanSquaredError)]
+            {{declaration}}
+            """);
+        Diagnostic d = Assert.Single(result.Diagnostics, d => d.Id.StartsWith("CMP"));
+        Assert.Equal("CMP008", d.Id);
+        Assert.Contains(expected, d.GetMessage());
+        Assert.Empty(result.GeneratedTrees);
+    }
+
+    [Fact]
+    public void NestedInANonPartialClass()
+    {
+        var d = Single("""
+            using Compiled;
+            public class Outer
+            {
+                [Input(4)] [Dense(1)] [Loss(Loss.MeanSquaredError)]
+                public partial class Net;
+            }
+            """, "CMP008", "Net");
+        Assert.Contains("make 'Outer' a partial class", d.GetMessage());
+    }
+
+    [Fact]
+    public void UnknownActivationValue()
+    {
+        Single("""
+            using Compiled;
+            [Input(4)] [Dense(1, (Activation)42)] [Loss(Loss.MeanSquaredError)]
+            public partial class Net;
+            """, "CMP009", "Dense(1, (Activation)42)");
+    }
+
+    [Fact]
+    public void UnknownLossValue()
+    {
+        Single("""
+            using Compiled;
+            [Input(4)] [Dense(1)] [Loss((Loss)7)]
+            public partial class Net;
+            """, "CMP009", "Loss((Loss)7)");
+    }
+
+    [Theory]
+    [InlineData("\"\"", "is empty")]
+    [InlineData("\"9lives\"", "must start with a letter")]
+    [InlineData("\"enc oder\"", "contains ' '")]
+    [InlineData("\"enc..oder\"", "empty part between dots")]
+    public void InvalidLayerNames(string name, string expected)
+    {
+        var d = Single($$"""
+            using Compiled;
+            [Input(4)] [Dense(1, Name = {{name}})] [Loss(Loss.MeanSquaredError)]
+            public partial class Net;
+            """, "CMP010", $"Dense(1, Name = {name})");
+        Assert.Contains(expected, d.GetMessage());
+    }
+
+    [Fact]
+    public void DuplicateLayerNames()
+    {
+        var d = Single("""
+            using Compiled;
+            [Input(4)] [Dense(3, Name = "fc")] [Dense(1, Name = "fc")] [Loss(Loss.MeanSquaredError)]
+            public partial class Net;
+            """, "CMP010", "Dense(1, Name = \"fc\")");
+        Assert.Contains("more than one layer", d.GetMessage());
+    }
+
+    [Fact]
+    public void SeveralProblemsAreAllReported()
+    {
+        var (result, _) = GeneratorHarness.Run("""
+            using Compiled;
+            [Input(0)] [Dense(0)] [Dense(2, Activation.Relu)] [Loss(Loss.SparseCategoricalCrossEntropy)]
+            public class Net { }
+            """);
+        Assert.Equal(new[] { "CMP001", "CMP004", "CMP005", "CMP005" }, result.Diagnostics.Select(d => d.Id).Order());
+        Assert.Empty(result.GeneratedTrees);
+    }
+}

@@ -1,0 +1,49 @@
+using System.Collections.Immutable;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+
+namespace Compiled.Generator.Tests;
+
+/// <summary>Runs the real generator through <see cref="CSharpGeneratorDriver"/> on source text.</summary>
+internal static class GeneratorHarness
+{
+    private static readonly Lazy<ImmutableArray<MetadataReference>> s_references = new(() =>
+    {
+        // The framework's reference set plus the Compiled runtime.
+        string trusted = (string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!;
+        var references = trusted.Split(Path.PathSeparator)
+            .Where(p => Path.GetFileName(p) is var f && (f.StartsWith("System.", StringComparison.Ordinal) || f is "mscorlib.dll" or "netstandard.dll"))
+            .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))
+            .ToList();
+        references.Add(MetadataReference.CreateFromFile(typeof(IModel).Assembly.Location));
+        return references.ToImmutableArray();
+    });
+
+    public static CSharpParseOptions ParseOptions { get; } = new(LanguageVersion.Preview);
+
+    public static CSharpCompilation Compile(params string[] sources) => CSharpCompilation.Create(
+        "TestAssembly",
+        sources.Select((s, i) => CSharpSyntaxTree.ParseText(s, ParseOptions, path: $"Model{i}.cs")),
+        s_references.Value,
+        new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
+
+    public static GeneratorDriver CreateDriver() => CSharpGeneratorDriver.Create(
+        new[] { new ModelGenerator().AsSourceGenerator() },
+        parseOptions: ParseOptions,
+        driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
+
+    /// <summary>Runs the generator; returns its result and the compilation with the generated files added.</summary>
+    public static (GeneratorDriverRunResult Result, Compilation Output) Run(params string[] sources)
+    {
+        CSharpCompilation input = Compile(sources);
+        GeneratorDriver driver = CreateDriver().RunGeneratorsAndUpdateCompilation(input, out Compilation output, out _);
+        GeneratorDriverRunResult result = driver.GetRunResult();
+        foreach (GeneratorRunResult run in result.Results)
+            Assert.Null(run.Exception); // the generator never throws
+        return (result, output);
+    }
+
+    /// <summary>Errors in the output compilation (the user's code and the generated code together).</summary>
+    public static IReadOnlyList<Diagnostic> Errors(Compilation output) =>
+        output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
+}

@@ -1,0 +1,105 @@
+using System.Collections;
+using System.Reflection;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+
+namespace Compiled.Generator.Tests;
+
+/// <summary>
+/// The pipeline caches: re-running on a cloned compilation, or after an unrelated edit, reuses every step, and
+/// no step's output holds a symbol, syntax node or compilation (which would defeat caching and leak memory).
+/// </summary>
+public class IncrementalityTests
+{
+    private const string Model = """
+        using Compiled;
+        namespace Demo;
+        [Input(784)] [Dense(128, Activation.Relu)] [Dense(10, Activation.Softmax)] [Loss(Loss.SparseCategoricalCrossEntropy)]
+        public partial class MnistMlp;
+        """;
+
+    [Fact]
+    public void RerunOnClonedCompilationIsCached()
+    {
+        CSharpCompilation compilation = GeneratorHarness.Compile(Model);
+        GeneratorDriver driver = GeneratorHarness.CreateDriver().RunGenerators(compilation);
+        GeneratorRunResult first = driver.GetRunResult().Results.Single();
+        Assert.Single(first.GeneratedSources);
+
+        driver = driver.RunGenerators(compilation.Clone());
+        GeneratorRunResult second = driver.GetRunResult().Results.Single();
+
+        AssertAllCached(second);
+        AssertNoCompilerObjects(first);
+    }
+
+    [Fact]
+    public void UnrelatedEditIsCached()
+    {
+        CSharpCompilation compilation = GeneratorHarness.Compile(Model);
+        GeneratorDriver driver = GeneratorHarness.CreateDriver().RunGenerators(compilation);
+
+        var edited = compilation.AddSyntaxTrees(CSharpSyntaxTree.ParseText(
+            "namespace Demo; public class Unrelated { public int X => 42; }", GeneratorHarness.ParseOptions, path: "Other.cs"));
+        driver = driver.RunGenerators(edited);
+
+        AssertAllCached(driver.GetRunResult().Results.Single());
+    }
+
+    [Fact]
+    public void ChangingALayerRegenerates()
+    {
+        CSharpCompilation compilation = GeneratorHarness.Compile(Model);
+        GeneratorDriver driver = GeneratorHarness.CreateDriver().RunGenerators(compilation);
+        SyntaxTree old = compilation.SyntaxTrees.Single();
+        var changed = compilation.ReplaceSyntaxTree(old,
+            CSharpSyntaxTree.ParseText(Model.Replace("Dense(128", "Dense(64"), GeneratorHarness.ParseOptions, path: old.FilePath));
+
+        driver = driver.RunGenerators(changed);
+        GeneratorRunResult result = driver.GetRunResult().Results.Single();
+
+        var reasons = result.TrackedSteps[ModelGenerator.ParseStep].SelectMany(s => s.Outputs).Select(o => o.Reason).ToList();
+        Assert.Contains(IncrementalStepRunReason.Modified, reasons);
+        Assert.Contains("ParameterCount = 50890", result.GeneratedSources.Single().SourceText.ToString());
+    }
+
+    private static void AssertAllCached(GeneratorRunResult result)
+    {
+        Assert.NotEmpty(result.TrackedSteps[ModelGenerator.ParseStep]);
+        // Our own steps (Roslyn's built-in ones, such as 'Compilation', change with every edit by design).
+        foreach (var (name, steps) in result.TrackedSteps.Where(s => s.Key.StartsWith("Compiled.", StringComparison.Ordinal)))
+        foreach (IncrementalGeneratorRunStep step in steps)
+        foreach (var (_, reason) in step.Outputs)
+            Assert.True(reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged,
+                $"step '{name}' ran again ({reason})");
+        foreach (var (name, steps) in result.TrackedOutputSteps)
+        foreach (IncrementalGeneratorRunStep step in steps)
+        foreach (var (_, reason) in step.Outputs)
+            Assert.True(reason is IncrementalStepRunReason.Cached, $"output step '{name}' ran again ({reason})");
+    }
+
+    /// <summary>Walks every tracked step's output and rejects Roslyn objects held in the models.</summary>
+    private static void AssertNoCompilerObjects(GeneratorRunResult result)
+    {
+        foreach (var (name, steps) in result.TrackedSteps.Where(s => s.Key.StartsWith("Compiled.", StringComparison.Ordinal)))
+        foreach (IncrementalGeneratorRunStep step in steps)
+        foreach (var (value, _) in step.Outputs)
+            Visit(value, name, new HashSet<object>(ReferenceEqualityComparer.Instance));
+    }
+
+    private static void Visit(object? node, string step, HashSet<object> seen)
+    {
+        if (node is null || node is string || node.GetType().IsPrimitive || node.GetType().IsEnum) return;
+        if (!seen.Add(node)) return;
+        Assert.False(node is ISymbol or SyntaxNode or Compilation or SemanticModel or Location,
+            $"step '{step}' holds a {node.GetType().Name}");
+        if (node is IEnumerable items)
+        {
+            foreach (object? item in items) Visit(item, step, seen);
+            return;
+        }
+        if (node.GetType().Namespace?.StartsWith("Compiled", StringComparison.Ordinal) != true) return;
+        foreach (FieldInfo field in node.GetType().GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic))
+            Visit(field.GetValue(node), step, seen);
+    }
+}

@@ -1,0 +1,76 @@
+namespace Compiled.Generator.Tests;
+
+/// <summary>The models whose generated code is kept as baselines: each exercises a different part of the op table.</summary>
+internal static class ModelSources
+{
+    public static readonly IReadOnlyDictionary<string, string> All = new Dictionary<string, string>
+    {
+        // The MNIST MLP: ReLU hidden layer, softmax fused into sparse cross-entropy.
+        ["MnistMlp"] = """
+            using Compiled;
+
+            namespace Demo;
+
+            [Input(784)]
+            [Dense(128, Activation.Relu)]
+            [Dense(10, Activation.Softmax)]
+            [Loss(Loss.SparseCategoricalCrossEntropy)]
+            public partial class MnistMlp;
+            """,
+
+        // Linear regression: one linear layer, mean squared error, L2 on the weights; global namespace.
+        ["LinearRegression"] = """
+            using Compiled;
+
+            [Input(13)]
+            [Dense(1, Name = "linear", L2 = 0.001)]
+            [Loss(Loss.MeanSquaredError)]
+            public partial class LinearRegression;
+            """,
+
+        // Every activation: GELU keeps its pre-activation; tanh/leaky ReLU use the output; sigmoid fused into BCE;
+        // nested in a partial class.
+        ["DeepBinary"] = """
+            using Compiled;
+
+            namespace Demo.Nested;
+
+            public static partial class Models
+            {
+                [Input(30)]
+                [Dense(64, Activation.Gelu, Name = "encoder.fc1")]
+                [Dense(32, Activation.Tanh)]
+                [Dense(16, Activation.LeakyRelu, L2 = 1e-4)]
+                [Dense(1, Activation.Sigmoid, Name = "head")]
+                [Loss(Loss.BinaryCrossEntropy)]
+                public partial class DeepBinary;
+            }
+            """,
+
+        // Softmax that is not fused (MSE on probabilities) and one-hot cross-entropy's sibling path.
+        ["SoftmaxRegression"] = """
+            using Compiled;
+
+            namespace Demo;
+
+            [Input(4)]
+            [Dense(8, Activation.Sigmoid)]
+            [Dense(3, Activation.Softmax)]
+            [Loss(Loss.MeanSquaredError)]
+            internal partial class SoftmaxRegression { }
+            """,
+
+        // Categorical (one-hot) cross-entropy.
+        ["OneHotClassifier"] = """
+            using Compiled;
+
+            namespace Demo;
+
+            [Input(64)]
+            [Dense(32, Activation.Relu)]
+            [Dense(10, Activation.Softmax)]
+            [Loss(Loss.CategoricalCrossEntropy)]
+            public partial class OneHotClassifier;
+            """,
+    };
+}
