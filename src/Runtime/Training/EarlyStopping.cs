@@ -1,0 +1,96 @@
+namespace Compiled;
+
+/// <summary>
+/// Stops <see cref="ModelExtensions.Fit"/> when a metric has not improved for <see cref="Patience"/> epochs, as Keras'
+/// <c>EarlyStopping</c> does, and by default puts the best epoch's weights back into the model at the end.
+/// </summary>
+/// <remarks>
+/// A loss improves when it falls below the best by more than <see cref="MinDelta"/>; an accuracy when it rises above
+/// the best by more than <see cref="MinDelta"/>. A <see cref="double.NaN"/> value never improves. The copy of the best
+/// weights is one buffer, allocated once and reused by later runs of the same size. The state is reset at the start of
+/// every <c>Fit</c>, so one instance can serve several runs (not at the same time).
+/// </remarks>
+public sealed class EarlyStopping
+{
+    private float[]? _bestWeights;
+
+    /// <summary>Creates the callback.</summary>
+    /// <param name="monitor">The metric to watch.</param>
+    /// <param name="patience">Epochs without improvement before stopping, ≥ 0.</param>
+    /// <param name="minDelta">The smallest change that counts as an improvement, ≥ 0.</param>
+    /// <param name="restoreBestWeights">Whether to put the best epoch's weights back into the model when training ends.</param>
+    /// <exception cref="ArgumentOutOfRangeException">An argument is out of its range.</exception>
+    public EarlyStopping(Metric monitor = Metric.ValidationLoss, int patience = 3, double minDelta = 0, bool restoreBestWeights = true)
+    {
+        if (!Enum.IsDefined(monitor)) throw new ArgumentOutOfRangeException(nameof(monitor), monitor, "Unknown metric.");
+        ArgumentOutOfRangeException.ThrowIfNegative(patience);
+        if (!(minDelta >= 0) || double.IsInfinity(minDelta))
+            throw new ArgumentOutOfRangeException(nameof(minDelta), minDelta, "minDelta must be a finite number ≥ 0.");
+        Monitor = monitor;
+        Patience = patience;
+        MinDelta = minDelta;
+        RestoreBestWeights = restoreBestWeights;
+    }
+
+    /// <summary>The metric watched.</summary>
+    public Metric Monitor { get; }
+
+    /// <summary>Epochs without improvement before stopping.</summary>
+    public int Patience { get; }
+
+    /// <summary>The smallest change that counts as an improvement.</summary>
+    public double MinDelta { get; }
+
+    /// <summary>Whether the best epoch's weights go back into the model when training ends.</summary>
+    public bool RestoreBestWeights { get; }
+
+    /// <summary>The best value of <see cref="Monitor"/> in the last run (NaN before any epoch).</summary>
+    public double BestValue { get; private set; } = double.NaN;
+
+    /// <summary>The epoch (from 1) with the best value in the last run, or 0 before any epoch.</summary>
+    public int BestEpoch { get; private set; }
+
+    /// <summary>The epoch (from 1) after which the last run stopped, or 0 if it did not stop early.</summary>
+    public int StoppedEpoch { get; private set; }
+
+    private int _wait;
+
+    private bool Maximize => Monitor is Metric.Accuracy or Metric.ValidationAccuracy;
+
+    internal void Begin(int parameterCount)
+    {
+        BestValue = double.NaN;
+        BestEpoch = 0;
+        StoppedEpoch = 0;
+        _wait = 0;
+        if (RestoreBestWeights && _bestWeights?.Length != parameterCount) _bestWeights = new float[parameterCount];
+    }
+
+    /// <summary>Records an epoch's metrics; returns true when training should stop.</summary>
+    internal bool EndEpoch(in EpochMetrics metrics, ReadOnlySpan<float> parameters)
+    {
+        double value = metrics[Monitor];
+        bool improved = !double.IsNaN(value) &&
+            (BestEpoch == 0 || (Maximize ? value - MinDelta > BestValue : value + MinDelta < BestValue));
+        if (improved)
+        {
+            BestValue = value;
+            BestEpoch = metrics.Epoch;
+            _wait = 0;
+            if (_bestWeights is not null) parameters.CopyTo(_bestWeights);
+            return false;
+        }
+        _wait++;
+        if (_wait < Patience) return false;
+        StoppedEpoch = metrics.Epoch;
+        return true;
+    }
+
+    /// <summary>Copies the best weights back; returns whether there were any.</summary>
+    internal bool Restore(Span<float> parameters)
+    {
+        if (_bestWeights is null || BestEpoch == 0) return false;
+        _bestWeights.CopyTo(parameters);
+        return true;
+    }
+}

@@ -1,0 +1,211 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+
+namespace Compiled;
+
+/// <summary>
+/// Keras-style training and inference for every compiled model: <see cref="Fit"/>, <see cref="Evaluate"/>,
+/// <see cref="Predict(IModel, Dataset, int)"/> and <see cref="PredictClass"/>.
+/// </summary>
+public static class ModelExtensions
+{
+    /// <summary>
+    /// Trains <paramref name="model"/> on <paramref name="train"/> for <paramref name="epochs"/> epochs of mini-batches and
+    /// returns the metrics of every epoch.
+    /// </summary>
+    /// <param name="model">The model; its parameters are trained in place.</param>
+    /// <param name="train">The training data; its feature and target sizes must fit the model.</param>
+    /// <param name="epochs">Passes over the data, ≥ 1.</param>
+    /// <param name="batchSize">Samples per step, ≥ 1; the last batch of an epoch holds the rest.</param>
+    /// <param name="optimizer">The optimizer; <see langword="null"/> makes a fresh <c>new Adam(1e-3)</c>. Its epoch is set
+    /// from 0 at the start of each epoch, so a schedule restarts with every call.</param>
+    /// <param name="validation">Data to score after every epoch (validation loss and accuracy), or <see langword="null"/>.</param>
+    /// <param name="progress">Receives at most about 50 reports per epoch and one at each epoch's end.</param>
+    /// <param name="earlyStopping">Stops when a metric stops improving, and by default restores the best weights.</param>
+    /// <param name="shuffle">Whether to visit the samples in a new random order every epoch.</param>
+    /// <param name="seed">The shuffling seed: the same seed, model and data give the same run.</param>
+    /// <param name="cancellationToken">Checked before every batch: once cancelled, <c>Fit</c> stops and returns the epochs
+    /// so far (the last one partial and without validation, see <see cref="History.Cancelled"/>); the model keeps the
+    /// weights trained so far.</param>
+    /// <returns>The per-epoch metrics.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="model"/> or <paramref name="train"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="epochs"/> or <paramref name="batchSize"/> is below 1.</exception>
+    /// <exception cref="ArgumentException">The data does not fit the model, early stopping watches a metric the run
+    /// does not have, or the optimizer holds state for another model.</exception>
+    public static History Fit(this IModel model, Dataset train, int epochs, int batchSize = 32, Optimizer? optimizer = null,
+        Dataset? validation = null, IProgress<TrainingProgress>? progress = null, EarlyStopping? earlyStopping = null,
+        bool shuffle = true, int seed = 0, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentOutOfRangeException.ThrowIfLessThan(epochs, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        Metrics.CheckData(model, train, nameof(train));
+        if (validation is not null) Metrics.CheckData(model, validation, nameof(validation));
+        if (earlyStopping is not null)
+        {
+            if (validation is null && earlyStopping.Monitor is Metric.ValidationLoss or Metric.ValidationAccuracy)
+                throw new ArgumentException(
+                    $"Early stopping watches {earlyStopping.Monitor}, which needs validation data: pass validation, " +
+                    "or watch Metric.Loss.", nameof(validation));
+            if (!Metrics.HasAccuracy(model.Loss) && earlyStopping.Monitor is Metric.Accuracy or Metric.ValidationAccuracy)
+                throw new ArgumentException(
+                    $"Early stopping watches {earlyStopping.Monitor}, but a model trained on {model.Loss} has no accuracy.",
+                    nameof(earlyStopping));
+        }
+
+        optimizer ??= new Adam(1e-3);
+        if (optimizer.StateLength >= 0 && optimizer.StateLength != model.Parameters.Length)
+            throw new ArgumentException(
+                $"This optimizer holds state for {optimizer.StateLength} parameters, but the model has " +
+                $"{model.Parameters.Length}: use a new optimizer per model, or call optimizer.Reset() first.", nameof(optimizer));
+        var trainer = new Trainer(model, train, optimizer, batchSize, shuffle, seed);
+        Evaluator? evaluator = validation is null ? null : new Evaluator(model, batchSize, validation.Count);
+        var history = new History(Math.Min(epochs, 1024));
+        earlyStopping?.Begin(model.Parameters.Length);
+
+        for (int epoch = 0; epoch < epochs; epoch++)
+        {
+            long started = Stopwatch.GetTimestamp();
+            Trainer.EpochTotals totals = trainer.RunEpoch(epoch, epochs, progress, cancellationToken);
+            if (totals.Samples == 0)
+            {
+                history.Cancelled = true; // cancelled before this epoch's first batch
+                break;
+            }
+
+            double loss = totals.MeanLoss, accuracy = totals.Accuracy(trainer.HasAccuracy);
+            double? validationLoss = null, validationAccuracy = null;
+            if (evaluator is not null && !totals.Cancelled)
+            {
+                (double vl, double va) = evaluator.Run(model, validation!);
+                validationLoss = vl;
+                validationAccuracy = va;
+            }
+            var metrics = new EpochMetrics(epoch + 1, loss, accuracy, validationLoss, validationAccuracy,
+                optimizer.CurrentLearningRate, Stopwatch.GetElapsedTime(started), totals.Samples);
+            history.Add(metrics);
+            progress?.Report(new TrainingProgress(epoch + 1, epochs, totals.Batches, trainer.Batches, loss, accuracy,
+                validationLoss, validationAccuracy));
+
+            if (totals.Cancelled)
+            {
+                history.Cancelled = true;
+                break;
+            }
+            if (earlyStopping is not null && earlyStopping.EndEpoch(metrics, model.Parameters))
+            {
+                history.StoppedEpoch = metrics.Epoch;
+                break;
+            }
+        }
+
+        if (earlyStopping is not null)
+        {
+            history.BestEpoch = earlyStopping.BestEpoch == 0 ? null : earlyStopping.BestEpoch;
+            // A cancelled run keeps the weights it has; a finished or stopped one gets the best epoch's back.
+            if (earlyStopping.RestoreBestWeights && !history.Cancelled)
+                history.RestoredBestWeights = earlyStopping.Restore(model.Parameters);
+        }
+        return history;
+    }
+
+    /// <summary>
+    /// Scores <paramref name="model"/> on <paramref name="data"/>: the mean per-sample loss and the accuracy
+    /// (<c>var (loss, accuracy) = model.Evaluate(test);</c>).
+    /// </summary>
+    /// <param name="model">The model.</param>
+    /// <param name="data">The data; its feature and target sizes must fit the model.</param>
+    /// <param name="batchSize">Samples per forward pass, ≥ 1.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="model"/> or <paramref name="data"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is below 1.</exception>
+    /// <exception cref="ArgumentException">The data does not fit the model or is empty.</exception>
+    public static Evaluation Evaluate(this IModel model, Dataset data, int batchSize = 256)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        Metrics.CheckData(model, data, nameof(data));
+        return new Evaluator(model, batchSize, data.Count).Run(model, data);
+    }
+
+    /// <summary>The model's outputs for every sample of <paramref name="data"/>, [Count, OutputSize] row-major.</summary>
+    /// <param name="model">The model.</param>
+    /// <param name="data">The samples (their targets are not used).</param>
+    /// <param name="batchSize">Samples per forward pass, ≥ 1.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="model"/> or <paramref name="data"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is below 1.</exception>
+    /// <exception cref="ArgumentException">The data's feature size is not the model's input size.</exception>
+    public static float[] Predict(this IModel model, Dataset data, int batchSize = 256)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        Metrics.CheckFeatures(model, data, nameof(data));
+        int f = data.FeatureSize, o = model.OutputSize;
+        var outputs = new float[checked(data.Count * o)];
+        for (int start = 0; start < data.Count; start += batchSize)
+        {
+            int n = Math.Min(batchSize, data.Count - start);
+            model.Forward(data.Features.Slice(start * f, n * f), outputs.AsSpan(start * o, n * o), n);
+        }
+        return outputs;
+    }
+
+    /// <summary>
+    /// Runs the model on the samples in <paramref name="input"/> (its length a whole multiple of the input size) and
+    /// writes their outputs to <paramref name="output"/>. One sample allocates nothing.
+    /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="model"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="input"/> is not a whole number of samples, or
+    /// <paramref name="output"/> is too short for their outputs.</exception>
+    public static void Predict(this IModel model, ReadOnlySpan<float> input, Span<float> output)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        int batch = Samples(model, input);
+        if (output.Length < (long)batch * model.OutputSize)
+            throw new ArgumentException(
+                $"output holds {output.Length} floats, but {batch} sample(s) need {(long)batch * model.OutputSize} " +
+                $"({model.OutputSize} per sample).", nameof(output));
+        model.Forward(input, output, batch);
+    }
+
+    /// <summary>
+    /// The class the model predicts for one sample: the index of the largest output, or for a single sigmoid output
+    /// 1 when it is above 0.5 and 0 otherwise. Allocates nothing.
+    /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="model"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="input"/> is not exactly one sample.</exception>
+    public static int PredictClass(this IModel model, ReadOnlySpan<float> input)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (input.Length != model.InputSize)
+            throw new ArgumentException(
+                $"input holds {input.Length} floats, but one sample has {model.InputSize}.", nameof(input));
+        int size = model.OutputSize;
+        const int StackLimit = 256;
+        float[]? rented = size > StackLimit ? ArrayPool<float>.Shared.Rent(size) : null;
+        try
+        {
+            Span<float> output = rented is null ? stackalloc float[size] : rented.AsSpan(0, size);
+            model.Forward(input, output, 1);
+            return size == 1 ? (output[0] > 0.5f ? 1 : 0) : Metrics.ArgMax(output);
+        }
+        finally
+        {
+            if (rented is not null) ArrayPool<float>.Shared.Return(rented);
+        }
+    }
+
+    private static int Samples(IModel model, ReadOnlySpan<float> input)
+    {
+        int size = model.InputSize;
+        if (input.IsEmpty || input.Length % size != 0) ThrowNotWholeSamples(input.Length, size);
+        return input.Length / size;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowNotWholeSamples(int length, int size) =>
+        throw new ArgumentException(
+            $"input holds {length} floats, which is not a whole number (≥ 1) of samples of {size}.", "input");
+}
