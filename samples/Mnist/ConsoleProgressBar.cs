@@ -16,6 +16,7 @@ internal sealed class ConsoleProgressBar : IProgress<TrainingProgress>
         int filled = (int)((long)Width * p.Batch / p.Batches);
         string bar = new string('█', filled) + new string('░', Width - filled);
         string line = $"Epoch {p.Epoch}/{p.Epochs} {bar} {p.Batch,5}/{p.Batches}  loss {p.Loss:F4}  accuracy {p.Accuracy:P2}";
+        if (p.ValidationAccuracy is double validation) line += $"  val_accuracy {validation:P2}";
         if (_interactive)
         {
             Console.Write("\r" + line);

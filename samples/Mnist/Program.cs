@@ -17,7 +17,7 @@ var history = model.Fit(train, epochs: options.Epochs, batchSize: options.BatchS
     validation: test, progress: new ConsoleProgressBar(), seed: options.Seed);
 
 var (loss, accuracy) = model.Evaluate(test);
-Console.WriteLine($"Test accuracy: {accuracy:P2} (loss {loss:F4}) after {history.Epochs.Count} epochs");
+Console.WriteLine($"Test accuracy: {accuracy:P2} (loss {loss:F4}) after {history.Epochs.Count} epoch{(history.Epochs.Count == 1 ? "" : "s")}");
 
 model.Save(options.CheckpointPath);
 var reloaded = MnistMlp.Load(options.CheckpointPath);

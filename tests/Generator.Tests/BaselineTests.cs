@@ -30,8 +30,8 @@ public class BaselineTests
         }
 
         var expectedFiles = Directory.Exists(directory)
-            ? Directory.GetFiles(directory).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList()
-            : new List<string?>();
+            ? Directory.GetFiles(directory).Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal).ToList()
+            : new List<string>();
         var actualFiles = generated.Select(g => g.HintName).Order(StringComparer.Ordinal).ToList();
         foreach (GeneratedSourceResult source in generated)
         {

@@ -15,7 +15,7 @@ public class DiagnosticTests
         Assert.Equal(locatedText, LocatedText(output, diagnostic));
         // A bad model generates no code, so nothing generated can fail to compile.
         Assert.Empty(result.GeneratedTrees);
-        Assert.DoesNotContain(output.GetDiagnostics(), d => d.Severity == DiagnosticSeverity.Error && d.Location.SourceTree?.FilePath.EndsWith(".g.cs") == true);
+        Assert.DoesNotContain(output.GetDiagnostics(TestContext.Current.CancellationToken), d => d.Severity == DiagnosticSeverity.Error && d.Location.SourceTree?.FilePath.EndsWith(".g.cs") == true);
         TestContext.Current.TestOutputHelper?.WriteLine($"{diagnostic.Id}: {diagnostic.GetMessage()}");
         return diagnostic;
     }

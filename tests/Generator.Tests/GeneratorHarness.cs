@@ -36,7 +36,7 @@ internal static class GeneratorHarness
     public static (GeneratorDriverRunResult Result, Compilation Output) Run(params string[] sources)
     {
         CSharpCompilation input = Compile(sources);
-        GeneratorDriver driver = CreateDriver().RunGeneratorsAndUpdateCompilation(input, out Compilation output, out _);
+        GeneratorDriver driver = CreateDriver().RunGeneratorsAndUpdateCompilation(input, out Compilation output, out _, TestContext.Current.CancellationToken);
         GeneratorDriverRunResult result = driver.GetRunResult();
         foreach (GeneratorRunResult run in result.Results)
             Assert.Null(run.Exception); // the generator never throws
@@ -45,5 +45,5 @@ internal static class GeneratorHarness
 
     /// <summary>Errors in the output compilation (the user's code and the generated code together).</summary>
     public static IReadOnlyList<Diagnostic> Errors(Compilation output) =>
-        output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
+        output.GetDiagnostics(TestContext.Current.CancellationToken).Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
 }

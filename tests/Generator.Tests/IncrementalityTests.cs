@@ -22,11 +22,11 @@ public class IncrementalityTests
     public void RerunOnClonedCompilationIsCached()
     {
         CSharpCompilation compilation = GeneratorHarness.Compile(Model);
-        GeneratorDriver driver = GeneratorHarness.CreateDriver().RunGenerators(compilation);
+        GeneratorDriver driver = GeneratorHarness.CreateDriver().RunGenerators(compilation, TestContext.Current.CancellationToken);
         GeneratorRunResult first = driver.GetRunResult().Results.Single();
         Assert.Single(first.GeneratedSources);
 
-        driver = driver.RunGenerators(compilation.Clone());
+        driver = driver.RunGenerators(compilation.Clone(), TestContext.Current.CancellationToken);
         GeneratorRunResult second = driver.GetRunResult().Results.Single();
 
         AssertAllCached(second);
@@ -37,11 +37,11 @@ public class IncrementalityTests
     public void UnrelatedEditIsCached()
     {
         CSharpCompilation compilation = GeneratorHarness.Compile(Model);
-        GeneratorDriver driver = GeneratorHarness.CreateDriver().RunGenerators(compilation);
+        GeneratorDriver driver = GeneratorHarness.CreateDriver().RunGenerators(compilation, TestContext.Current.CancellationToken);
 
         var edited = compilation.AddSyntaxTrees(CSharpSyntaxTree.ParseText(
-            "namespace Demo; public class Unrelated { public int X => 42; }", GeneratorHarness.ParseOptions, path: "Other.cs"));
-        driver = driver.RunGenerators(edited);
+            "namespace Demo; public class Unrelated { public int X => 42; }", GeneratorHarness.ParseOptions, path: "Other.cs", cancellationToken: TestContext.Current.CancellationToken));
+        driver = driver.RunGenerators(edited, TestContext.Current.CancellationToken);
 
         AssertAllCached(driver.GetRunResult().Results.Single());
     }
@@ -50,12 +50,12 @@ public class IncrementalityTests
     public void ChangingALayerRegenerates()
     {
         CSharpCompilation compilation = GeneratorHarness.Compile(Model);
-        GeneratorDriver driver = GeneratorHarness.CreateDriver().RunGenerators(compilation);
+        GeneratorDriver driver = GeneratorHarness.CreateDriver().RunGenerators(compilation, TestContext.Current.CancellationToken);
         SyntaxTree old = compilation.SyntaxTrees.Single();
         var changed = compilation.ReplaceSyntaxTree(old,
-            CSharpSyntaxTree.ParseText(Model.Replace("Dense(128", "Dense(64"), GeneratorHarness.ParseOptions, path: old.FilePath));
+            CSharpSyntaxTree.ParseText(Model.Replace("Dense(128", "Dense(64"), GeneratorHarness.ParseOptions, path: old.FilePath, cancellationToken: TestContext.Current.CancellationToken));
 
-        driver = driver.RunGenerators(changed);
+        driver = driver.RunGenerators(changed, TestContext.Current.CancellationToken);
         GeneratorRunResult result = driver.GetRunResult().Results.Single();
 
         var reasons = result.TrackedSteps[ModelGenerator.ParseStep].SelectMany(s => s.Outputs).Select(o => o.Reason).ToList();

@@ -30,10 +30,10 @@ public class RobustnessTests
     {
         // GeneratorHarness.Run asserts the generator did not throw.
         var (result, output) = GeneratorHarness.Run("using Compiled;\n" + source);
-        var generatedErrors = output.GetDiagnostics()
+        var generatedErrors = output.GetDiagnostics(TestContext.Current.CancellationToken)
             .Where(d => d.Severity == DiagnosticSeverity.Error && d.Location.SourceTree?.FilePath.EndsWith(".g.cs") == true)
             .ToList();
-        foreach (Diagnostic d in result.Diagnostics.Concat(output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error)))
+        foreach (Diagnostic d in result.Diagnostics.Concat(output.GetDiagnostics(TestContext.Current.CancellationToken).Where(d => d.Severity == DiagnosticSeverity.Error)))
             TestContext.Current.TestOutputHelper?.WriteLine($"{d.Id}: {d.GetMessage()}");
         Assert.True(generatedErrors.Count == 0 || result.Diagnostics.Any(), string.Join("\n", generatedErrors));
         Assert.Empty(generatedErrors);

@@ -22,7 +22,8 @@ public class MnistTests
 
         var model = new MnistMlp(seed: 1);
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        History history = model.Fit(train, epochs: 5, batchSize: 32, optimizer: new Adam(1e-3), seed: 1);
+        History history = model.Fit(train, epochs: 5, batchSize: 32, optimizer: new Adam(1e-3), seed: 1,
+            cancellationToken: TestContext.Current.CancellationToken);
         watch.Stop();
         var (loss, accuracy) = model.Evaluate(test);
 
@@ -60,8 +61,10 @@ public class MnistTests
         Assert.NotEqual(first, other);
         Assert.True(first[^1] < first[0], "loss falls");
 
-        History a = new MnistMlp(seed: 3).Fit(train, epochs: 2, batchSize: 50, seed: 11);
-        History b = new MnistMlp(seed: 3).Fit(train, epochs: 2, batchSize: 50, seed: 11);
+        History a = new MnistMlp(seed: 3).Fit(train, epochs: 2, batchSize: 50, seed: 11,
+            cancellationToken: TestContext.Current.CancellationToken);
+        History b = new MnistMlp(seed: 3).Fit(train, epochs: 2, batchSize: 50, seed: 11,
+            cancellationToken: TestContext.Current.CancellationToken);
         Assert.Equal(a.Epochs.Select(e => e.Loss), b.Epochs.Select(e => e.Loss));
     }
 
