@@ -1,4 +1,7 @@
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Compiled.Cpu;
 
@@ -14,8 +17,20 @@ public interface IActivation
     /// <summary>f'(z), given the output y = f(z) and the pre-activation z.</summary>
     static abstract float Derivative(float y, float z);
 
-    /// <summary>True when <see cref="Derivative"/> reads z, so the forward pass must keep the pre-activation.</summary>
+    /// <summary>True when <see cref="Derivative(float, float)"/> reads z, so the forward pass must keep the pre-activation.</summary>
     static abstract bool NeedsPreActivation { get; }
+
+    /// <summary>f(z) on 16 lanes: the form the GEMM epilogue inlines.</summary>
+    static abstract Vector512<float> Apply(Vector512<float> z);
+
+    /// <summary>f'(z) on 16 lanes, given y = f(z) and z (z is only read when NeedsPreActivation).</summary>
+    static abstract Vector512<float> Derivative(Vector512<float> y, Vector512<float> z);
+
+    /// <summary>f(z) on 8 lanes, for machines without 512-bit vectors.</summary>
+    static abstract Vector256<float> Apply(Vector256<float> z);
+
+    /// <summary>f'(z) on 8 lanes.</summary>
+    static abstract Vector256<float> Derivative(Vector256<float> y, Vector256<float> z);
 }
 
 /// <summary>f(z) = z.</summary>
@@ -24,6 +39,10 @@ public readonly struct Identity : IActivation
     public static float Apply(float z) => z;
     public static float Derivative(float y, float z) => 1f;
     public static bool NeedsPreActivation => false;
+    public static Vector512<float> Apply(Vector512<float> z) => z;
+    public static Vector512<float> Derivative(Vector512<float> y, Vector512<float> z) => Vector512<float>.One;
+    public static Vector256<float> Apply(Vector256<float> z) => z;
+    public static Vector256<float> Derivative(Vector256<float> y, Vector256<float> z) => Vector256<float>.One;
 }
 
 /// <summary>f(z) = max(0, z).</summary>
@@ -32,6 +51,12 @@ public readonly struct Relu : IActivation
     public static float Apply(float z) => z > 0f ? z : 0f;
     public static float Derivative(float y, float z) => y > 0f ? 1f : 0f;
     public static bool NeedsPreActivation => false;
+    public static Vector512<float> Apply(Vector512<float> z) => Vector512.MaxNative(z, Vector512<float>.Zero);
+    public static Vector512<float> Derivative(Vector512<float> y, Vector512<float> z) =>
+        Vector512.GreaterThan(y, Vector512<float>.Zero) & Vector512<float>.One;
+    public static Vector256<float> Apply(Vector256<float> z) => Vector256.MaxNative(z, Vector256<float>.Zero);
+    public static Vector256<float> Derivative(Vector256<float> y, Vector256<float> z) =>
+        Vector256.GreaterThan(y, Vector256<float>.Zero) & Vector256<float>.One;
 }
 
 /// <summary>f(z) = z for z &gt; 0, else 0.01·z.</summary>
@@ -41,6 +66,14 @@ public readonly struct LeakyRelu : IActivation
     public static float Apply(float z) => z > 0f ? z : Slope * z;
     public static float Derivative(float y, float z) => y > 0f ? 1f : Slope;
     public static bool NeedsPreActivation => false;
+    public static Vector512<float> Apply(Vector512<float> z) =>
+        Vector512.ConditionalSelect(Vector512.GreaterThan(z, Vector512<float>.Zero), z, z * Slope);
+    public static Vector512<float> Derivative(Vector512<float> y, Vector512<float> z) =>
+        Vector512.ConditionalSelect(Vector512.GreaterThan(y, Vector512<float>.Zero), Vector512<float>.One, Vector512.Create(Slope));
+    public static Vector256<float> Apply(Vector256<float> z) =>
+        Vector256.ConditionalSelect(Vector256.GreaterThan(z, Vector256<float>.Zero), z, z * Slope);
+    public static Vector256<float> Derivative(Vector256<float> y, Vector256<float> z) =>
+        Vector256.ConditionalSelect(Vector256.GreaterThan(y, Vector256<float>.Zero), Vector256<float>.One, Vector256.Create(Slope));
 }
 
 /// <summary>f(z) = 1 / (1 + e^−z).</summary>
@@ -49,6 +82,11 @@ public readonly struct Sigmoid : IActivation
     public static float Apply(float z) => 1f / (1f + MathF.Exp(-z));
     public static float Derivative(float y, float z) => y * (1f - y);
     public static bool NeedsPreActivation => false;
+    // exp(−z) overflows to +∞ for z < −88, and 1 / (1 + ∞) = 0: no NaN for any finite z.
+    public static Vector512<float> Apply(Vector512<float> z) => Vector512<float>.One / (Vector512<float>.One + Vector512.Exp(-z));
+    public static Vector512<float> Derivative(Vector512<float> y, Vector512<float> z) => y * (Vector512<float>.One - y);
+    public static Vector256<float> Apply(Vector256<float> z) => Vector256<float>.One / (Vector256<float>.One + Vector256.Exp(-z));
+    public static Vector256<float> Derivative(Vector256<float> y, Vector256<float> z) => y * (Vector256<float>.One - y);
 }
 
 /// <summary>f(z) = tanh(z).</summary>
@@ -57,6 +95,10 @@ public readonly struct Tanh : IActivation
     public static float Apply(float z) => MathF.Tanh(z);
     public static float Derivative(float y, float z) => 1f - y * y;
     public static bool NeedsPreActivation => false;
+    public static Vector512<float> Apply(Vector512<float> z) => VectorMath.Tanh(z);
+    public static Vector512<float> Derivative(Vector512<float> y, Vector512<float> z) => Vector512<float>.One - y * y;
+    public static Vector256<float> Apply(Vector256<float> z) => VectorMath.Tanh(z);
+    public static Vector256<float> Derivative(Vector256<float> y, Vector256<float> z) => Vector256<float>.One - y * y;
 }
 
 /// <summary>GELU, tanh approximation: 0.5·z·(1 + tanh(√(2/π)·(z + 0.044715·z³))).</summary>
@@ -75,15 +117,58 @@ public readonly struct Gelu : IActivation
     }
 
     public static bool NeedsPreActivation => true;
+
+    // Vector forms use the identity ½(1 + tanh u) = σ(2u): one exp, and no cancellation in the negative tail.
+    public static Vector512<float> Apply(Vector512<float> z)
+    {
+        Vector512<float> u2 = (2f * C) * (z + A * z * z * z);
+        return z / (Vector512<float>.One + Vector512.Exp(-u2));
+    }
+
+    // f' = ½(1 + t) + ½z(1 − t²)·C(1 + 3Az²) with s = ½(1 + t) = σ(2u) and 1 − t² = 4s(1 − s).
+    public static Vector512<float> Derivative(Vector512<float> y, Vector512<float> z)
+    {
+        Vector512<float> z2 = z * z;
+        Vector512<float> s = Vector512<float>.One / (Vector512<float>.One + Vector512.Exp(-(2f * C) * (z + A * z2 * z)));
+        return s + (2f * C) * z * s * (Vector512<float>.One - s) * (Vector512<float>.One + (3f * A) * z2);
+    }
+
+    public static Vector256<float> Apply(Vector256<float> z)
+    {
+        Vector256<float> u2 = (2f * C) * (z + A * z * z * z);
+        return z / (Vector256<float>.One + Vector256.Exp(-u2));
+    }
+
+    public static Vector256<float> Derivative(Vector256<float> y, Vector256<float> z)
+    {
+        Vector256<float> z2 = z * z;
+        Vector256<float> s = Vector256<float>.One / (Vector256<float>.One + Vector256.Exp(-(2f * C) * (z + A * z2 * z)));
+        return s + (2f * C) * z * s * (Vector256<float>.One - s) * (Vector256<float>.One + (3f * A) * z2);
+    }
 }
 
 /// <summary>Activation kernels that do not fuse into a GEMM: backward passes and softmax.</summary>
-public static class Activations
+/// <remarks>AVX-512 loops with masked tails where available, the scalar definitions otherwise.</remarks>
+public static unsafe class Activations
 {
     /// <summary>y = f(z), element-wise.</summary>
     public static void Forward<TAct>(ReadOnlySpan<float> z, Span<float> y) where TAct : struct, IActivation
     {
         if (y.Length < z.Length) ThrowShort(nameof(y));
+        if (Gemm.Isa == KernelIsa.Vector512)
+        {
+            fixed (float* pz = z, py = y)
+            {
+                int n = z.Length, i = 0;
+                for (; i + 16 <= n; i += 16) TAct.Apply(Vector512.Load(pz + i)).Store(py + i);
+                if (i < n)
+                {
+                    Vector512<float> m = Kernel512.Mask(n - i);
+                    Avx512F.MaskStore(py + i, m, TAct.Apply(Avx512F.MaskLoad(pz + i, m, Vector512<float>.Zero)));
+                }
+            }
+            return;
+        }
         for (int i = 0; i < z.Length; i++) y[i] = TAct.Apply(z[i]);
     }
 
@@ -95,9 +180,30 @@ public static class Activations
         where TAct : struct, IActivation
     {
         if (output.Length < grad.Length) ThrowShort(nameof(output));
-        if (TAct.NeedsPreActivation)
+        bool needsZ = TAct.NeedsPreActivation;
+        if (needsZ && preActivation.Length < grad.Length) ThrowShort(nameof(preActivation));
+        if (Gemm.Isa == KernelIsa.Vector512)
         {
-            if (preActivation.Length < grad.Length) ThrowShort(nameof(preActivation));
+            fixed (float* pg = grad, py = output, pz = preActivation)
+            {
+                int n = grad.Length, i = 0;
+                for (; i + 16 <= n; i += 16)
+                {
+                    Vector512<float> z = needsZ ? Vector512.Load(pz + i) : default;
+                    (Vector512.Load(pg + i) * TAct.Derivative(Vector512.Load(py + i), z)).Store(pg + i);
+                }
+                if (i < n)
+                {
+                    Vector512<float> m = Kernel512.Mask(n - i);
+                    Vector512<float> z = needsZ ? Avx512F.MaskLoad(pz + i, m, Vector512<float>.Zero) : default;
+                    Vector512<float> d = TAct.Derivative(Avx512F.MaskLoad(py + i, m, Vector512<float>.Zero), z);
+                    Avx512F.MaskStore(pg + i, m, Avx512F.MaskLoad(pg + i, m, Vector512<float>.Zero) * d);
+                }
+            }
+            return;
+        }
+        if (needsZ)
+        {
             for (int i = 0; i < grad.Length; i++) grad[i] *= TAct.Derivative(output[i], preActivation[i]);
         }
         else
@@ -109,33 +215,102 @@ public static class Activations
     /// <summary>Row-wise softmax: y[b, :] = softmax(z[b, :]) for a [batch, n] matrix (max-subtracted, stable).</summary>
     public static void Softmax(ReadOnlySpan<float> z, Span<float> y, int batch, int n)
     {
-        for (int b = 0; b < batch; b++)
+        long count = (long)batch * n;
+        if (z.Length < count) ThrowShort(nameof(z));
+        if (y.Length < count) ThrowShort(nameof(y));
+        fixed (float* pz = z, py = y)
         {
-            ReadOnlySpan<float> zr = z.Slice(b * n, n);
-            Span<float> yr = y.Slice(b * n, n);
-            float max = float.NegativeInfinity;
-            for (int i = 0; i < n; i++) max = MathF.Max(max, zr[i]);
-            float sum = 0f;
-            for (int i = 0; i < n; i++) { float e = MathF.Exp(zr[i] - max); yr[i] = e; sum += e; }
-            float inv = 1f / sum;
-            for (int i = 0; i < n; i++) yr[i] *= inv;
+            for (int b = 0; b < batch; b++)
+            {
+                float* zr = pz + (nint)b * n, yr = py + (nint)b * n;
+                float sum = Rows.ExpShifted(zr, yr, n, out _);
+                Rows.Scale(yr, 1f / sum, n);
+            }
         }
     }
 
     /// <summary>In place, row-wise: grad ← y ⊙ (grad − Σ grad⊙y), the softmax Jacobian-vector product.</summary>
     public static void SoftmaxBackward(Span<float> grad, ReadOnlySpan<float> y, int batch, int n)
     {
+        long count = (long)batch * n;
+        if (grad.Length < count) ThrowShort(nameof(grad));
+        if (y.Length < count) ThrowShort(nameof(y));
         for (int b = 0; b < batch; b++)
         {
             Span<float> g = grad.Slice(b * n, n);
             ReadOnlySpan<float> yr = y.Slice(b * n, n);
-            float dot = 0f;
-            for (int i = 0; i < n; i++) dot += g[i] * yr[i];
-            for (int i = 0; i < n; i++) g[i] = yr[i] * (g[i] - dot);
+            if (Gemm.Isa == KernelIsa.Vector512)
+            {
+                float dot = TensorPrimitives.Dot(g, yr);
+                fixed (float* pg = g, py = yr)
+                {
+                    Vector512<float> d = Vector512.Create(dot);
+                    for (int i = 0; i < n; i += 16)
+                    {
+                        Vector512<float> m = Kernel512.Mask(n - i);
+                        Vector512<float> gv = Avx512F.MaskLoad(pg + i, m, Vector512<float>.Zero);
+                        Avx512F.MaskStore(pg + i, m, Avx512F.MaskLoad(py + i, m, Vector512<float>.Zero) * (gv - d));
+                    }
+                }
+                continue;
+            }
+            float dots = 0f;
+            for (int i = 0; i < n; i++) dots += g[i] * yr[i];
+            for (int i = 0; i < n; i++) g[i] = yr[i] * (g[i] - dots);
         }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     internal static void ThrowShort(string name) =>
         throw new ArgumentException("The span is shorter than the tensor it must hold.", name);
+}
+
+/// <summary>Row helpers shared by softmax and the fused losses.</summary>
+internal static unsafe class Rows
+{
+    /// <summary>Writes e^(z − max) into e and returns Σ e; <paramref name="max"/> receives max z.</summary>
+    public static float ExpShifted(float* z, float* e, int n, out float max)
+    {
+        if (Gemm.Isa == KernelIsa.Vector512)
+        {
+            Vector512<float> ninf = Vector512.Create(float.NegativeInfinity);
+            Vector512<float> vmax = ninf;
+            for (int i = 0; i < n; i += 16)
+                vmax = Vector512.Max(vmax, Avx512F.MaskLoad(z + i, Kernel512.Mask(n - i), ninf));
+            Vector256<float> h8 = Vector256.Max(vmax.GetLower(), vmax.GetUpper());
+            Vector128<float> h4 = Vector128.Max(h8.GetLower(), h8.GetUpper());
+            max = MathF.Max(MathF.Max(h4[0], h4[1]), MathF.Max(h4[2], h4[3]));
+            Vector512<float> vm = Vector512.Create(max), acc = default;
+            for (int i = 0; i < n; i += 16)
+            {
+                Vector512<float> m = Kernel512.Mask(n - i);
+                Vector512<float> ev = Vector512.Exp(Avx512F.MaskLoad(z + i, m, Vector512<float>.Zero) - vm) & m;
+                Avx512F.MaskStore(e + i, m, ev);
+                acc += ev;
+            }
+            return Vector512.Sum(acc);
+        }
+        float mx = float.NegativeInfinity;
+        for (int i = 0; i < n; i++) mx = MathF.Max(mx, z[i]);
+        float sum = 0f;
+        for (int i = 0; i < n; i++) { float v = MathF.Exp(z[i] - mx); e[i] = v; sum += v; }
+        max = mx;
+        return sum;
+    }
+
+    /// <summary>x ← x · s.</summary>
+    public static void Scale(float* x, float s, int n)
+    {
+        if (Gemm.Isa == KernelIsa.Vector512)
+        {
+            Vector512<float> vs = Vector512.Create(s);
+            for (int i = 0; i < n; i += 16)
+            {
+                Vector512<float> m = Kernel512.Mask(n - i);
+                Avx512F.MaskStore(x + i, m, Avx512F.MaskLoad(x + i, m, Vector512<float>.Zero) * vs);
+            }
+            return;
+        }
+        for (int i = 0; i < n; i++) x[i] *= s;
+    }
 }

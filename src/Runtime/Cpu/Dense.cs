@@ -1,10 +1,20 @@
+using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace Compiled.Cpu;
 
 /// <summary>
 /// The fully connected layer's kernels. Weights are stored PyTorch-style as [units, inputs], row-major;
 /// activations as [batch, features], row-major.
 /// </summary>
-public static class Dense
+/// <remarks>
+/// All three products run on one internal GEMM (<see cref="Gemm"/>): packed B panels, an 8 × 32 AVX-512
+/// micro-kernel (4 × 16 AVX2, scalar loops otherwise) and, for large products, both cores. Few-row forward passes
+/// (batch-1 inference) take a dot-product path that packs nothing. Outputs must not overlap inputs. The kernels
+/// allocate nothing per call and are safe to call from any thread.
+/// </remarks>
+public static unsafe class Dense
 {
     /// <summary>
     /// y[batch, units] = f(x[batch, inputs] · w[units, inputs]ᵀ + b[units]), with the bias and activation fused
@@ -13,17 +23,23 @@ public static class Dense
     public static void Forward<TAct>(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b,
         Span<float> y, Span<float> preActivation, int batch, int inputs, int units) where TAct : struct, IActivation
     {
-        for (int r = 0; r < batch; r++)
+        CheckSizes(batch, inputs, units);
+        Need(x, (long)batch * inputs, nameof(x));
+        Need(w, (long)units * inputs, nameof(w));
+        Need(b, units, nameof(b));
+        Need(y, (long)batch * units, nameof(y));
+        if (!preActivation.IsEmpty) Need(preActivation, (long)batch * units, nameof(preActivation));
+        fixed (float* px = x, pw = w, pb = b, py = y, pz = preActivation)
         {
-            ReadOnlySpan<float> xr = x.Slice(r * inputs, inputs);
-            for (int o = 0; o < units; o++)
+            // A = x [batch, inputs]; B(k, n) = w[n, k] (wᵀ, read down w's contiguous rows); C = y.
+            var g = new GemmArgs
             {
-                ReadOnlySpan<float> wr = w.Slice(o * inputs, inputs);
-                float acc = b[o];
-                for (int i = 0; i < inputs; i++) acc += xr[i] * wr[i];
-                if (!preActivation.IsEmpty) preActivation[r * units + o] = acc;
-                y[r * units + o] = TAct.Apply(acc);
-            }
+                A = px, RsA = inputs, CsA = 1,
+                B = pw, RsB = 1, CsB = inputs,
+                C = py, LdC = units, Bias = pb, Pre = preActivation.IsEmpty ? null : pz,
+                M = batch, N = units, K = inputs,
+            };
+            Gemm.Run<TAct>(ref g);
         }
     }
 
@@ -35,29 +51,41 @@ public static class Dense
     public static void Backward(Span<float> dx, Span<float> dw, Span<float> db, ReadOnlySpan<float> dz,
         ReadOnlySpan<float> x, ReadOnlySpan<float> w, int batch, int inputs, int units)
     {
-        dw.Slice(0, units * inputs).Clear();
-        db.Slice(0, units).Clear();
-        for (int r = 0; r < batch; r++)
+        CheckSizes(batch, inputs, units);
+        Need(dw, (long)units * inputs, nameof(dw));
+        Need(db, units, nameof(db));
+        Need(dz, (long)batch * units, nameof(dz));
+        Need(x, (long)batch * inputs, nameof(x));
+        if (!dx.IsEmpty)
         {
-            ReadOnlySpan<float> xr = x.Slice(r * inputs, inputs);
-            for (int o = 0; o < units; o++)
-            {
-                float g = dz[r * units + o];
-                db[o] += g;
-                Span<float> dwr = dw.Slice(o * inputs, inputs);
-                for (int i = 0; i < inputs; i++) dwr[i] += g * xr[i];
-            }
+            Need(dx, (long)batch * inputs, nameof(dx));
+            Need(w, (long)units * inputs, nameof(w));
         }
-        if (dx.IsEmpty) return;
-        for (int r = 0; r < batch; r++)
+        fixed (float* pdx = dx, pdw = dw, pdb = db, pdz = dz, px = x, pw = w)
         {
-            Span<float> dxr = dx.Slice(r * inputs, inputs);
-            dxr.Clear();
-            for (int o = 0; o < units; o++)
+            // dw[units, inputs] = dzᵀ · x: A(u, b) = dz[b, u] (column-major A), B = x [batch, inputs].
+            var g = new GemmArgs
             {
-                float g = dz[r * units + o];
-                ReadOnlySpan<float> wr = w.Slice(o * inputs, inputs);
-                for (int i = 0; i < inputs; i++) dxr[i] += g * wr[i];
+                A = pdz, RsA = 1, CsA = units,
+                B = px, RsB = inputs, CsB = 1,
+                C = pdw, LdC = inputs,
+                M = units, N = inputs, K = batch,
+            };
+            Gemm.Run<Identity>(ref g);
+
+            ColumnSum(pdz, pdb, batch, units);
+
+            if (!dx.IsEmpty)
+            {
+                // dx[batch, inputs] = dz · w: A = dz [batch, units], B = w [units, inputs].
+                g = new GemmArgs
+                {
+                    A = pdz, RsA = units, CsA = 1,
+                    B = pw, RsB = inputs, CsB = 1,
+                    C = pdx, LdC = inputs,
+                    M = batch, N = inputs, K = units,
+                };
+                Gemm.Run<Identity>(ref g);
             }
         }
     }
@@ -65,12 +93,52 @@ public static class Dense
     /// <summary>Adds the L2 penalty's gradient (dw += 2·λ·w) and returns the penalty λ·Σ w².</summary>
     public static float L2(ReadOnlySpan<float> w, Span<float> dw, float lambda)
     {
-        float sum = 0f;
-        for (int i = 0; i < w.Length; i++)
-        {
-            sum += w[i] * w[i];
-            dw[i] += 2f * lambda * w[i];
-        }
+        if (dw.Length < w.Length) Activations.ThrowShort(nameof(dw));
+        float sum = TensorPrimitives.SumOfSquares(w);
+        TensorPrimitives.MultiplyAdd(w, 2f * lambda, dw.Slice(0, w.Length), dw);
         return lambda * sum;
+    }
+
+    /// <summary>db[u] = Σ_b dz[b, u], rows added in order (so the result does not depend on the machine's width).</summary>
+    private static void ColumnSum(float* dz, float* db, int batch, int units)
+    {
+        if (Gemm.Isa == KernelIsa.Vector512)
+        {
+            for (int u = 0; u < units; u += 64)
+            {
+                int count = Math.Min(64, units - u);
+                Vector512<float> m0 = Kernel512.Mask(count), m1 = Kernel512.Mask(count - 16);
+                Vector512<float> m2 = Kernel512.Mask(count - 32), m3 = Kernel512.Mask(count - 48);
+                Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
+                float* row = dz + u;
+                for (int r = 0; r < batch; r++, row += units)
+                {
+                    s0 += Avx512F.MaskLoad(row, m0, Vector512<float>.Zero);
+                    s1 += Avx512F.MaskLoad(row + 16, m1, Vector512<float>.Zero);
+                    s2 += Avx512F.MaskLoad(row + 32, m2, Vector512<float>.Zero);
+                    s3 += Avx512F.MaskLoad(row + 48, m3, Vector512<float>.Zero);
+                }
+                Avx512F.MaskStore(db + u, m0, s0);
+                Avx512F.MaskStore(db + u + 16, m1, s1);
+                Avx512F.MaskStore(db + u + 32, m2, s2);
+                Avx512F.MaskStore(db + u + 48, m3, s3);
+            }
+            return;
+        }
+        var sum = new Span<float>(db, units);
+        sum.Clear();
+        for (int r = 0; r < batch; r++) TensorPrimitives.Add(sum, new ReadOnlySpan<float>(dz + (nint)r * units, units), sum);
+    }
+
+    private static void CheckSizes(int batch, int inputs, int units)
+    {
+        if (batch < 0 || inputs < 0 || units < 0)
+            throw new ArgumentOutOfRangeException(batch < 0 ? nameof(batch) : inputs < 0 ? nameof(inputs) : nameof(units),
+                "Sizes must not be negative.");
+    }
+
+    private static void Need(ReadOnlySpan<float> span, long length, string name)
+    {
+        if (span.Length < length) Activations.ThrowShort(name);
     }
 }

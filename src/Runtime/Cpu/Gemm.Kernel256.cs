@@ -1,0 +1,152 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Compiled.Cpu;
+
+/// <summary>
+/// AVX2 fallback micro-kernel: a 4 × 16 tile in 8 ymm accumulators (16 registers in all, so nothing spills).
+/// Column edges go through a stack tile and a scalar epilogue.
+/// </summary>
+internal readonly unsafe struct Kernel256 : IKernel
+{
+    public static int MR => 4;
+    public static int NR => 16;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Tile<TAct>(float* a, nint rsA, nint csA, float* bp, int kc, float* c, nint ldc,
+        float* pre, float* bias, int rows, int cols, bool first, bool last) where TAct : struct, IActivation
+    {
+        float* a0 = a;
+        float* a1 = rows > 1 ? a0 + rsA : a0;
+        float* a2 = rows > 2 ? a1 + rsA : a0;
+        float* a3 = rows > 3 ? a2 + rsA : a0;
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default;
+        Vector256<float> c20 = default, c21 = default, c30 = default, c31 = default;
+        nint off = 0;
+        for (int k = 0; k < kc; k++)
+        {
+            Vector256<float> b0 = Vector256.Load(bp), b1 = Vector256.Load(bp + 8);
+            Vector256<float> x0 = Vector256.Create(a0[off]);
+            c00 = Vector256.FusedMultiplyAdd(x0, b0, c00); c01 = Vector256.FusedMultiplyAdd(x0, b1, c01);
+            Vector256<float> x1 = Vector256.Create(a1[off]);
+            c10 = Vector256.FusedMultiplyAdd(x1, b0, c10); c11 = Vector256.FusedMultiplyAdd(x1, b1, c11);
+            Vector256<float> x2 = Vector256.Create(a2[off]);
+            c20 = Vector256.FusedMultiplyAdd(x2, b0, c20); c21 = Vector256.FusedMultiplyAdd(x2, b1, c21);
+            Vector256<float> x3 = Vector256.Create(a3[off]);
+            c30 = Vector256.FusedMultiplyAdd(x3, b0, c30); c31 = Vector256.FusedMultiplyAdd(x3, b1, c31);
+            bp += 16;
+            off += csA;
+        }
+        if (cols == 16)
+        {
+            Vector256<float> bias0 = bias != null ? Vector256.Load(bias) : default;
+            Vector256<float> bias1 = bias != null ? Vector256.Load(bias + 8) : default;
+            StoreRow<TAct>(c, pre, c00, c01, bias0, bias1, first, last);
+            if (rows > 1) StoreRow<TAct>(c + ldc, pre == null ? null : pre + ldc, c10, c11, bias0, bias1, first, last);
+            if (rows > 2) StoreRow<TAct>(c + 2 * ldc, pre == null ? null : pre + 2 * ldc, c20, c21, bias0, bias1, first, last);
+            if (rows > 3) StoreRow<TAct>(c + 3 * ldc, pre == null ? null : pre + 3 * ldc, c30, c31, bias0, bias1, first, last);
+            return;
+        }
+        float* tile = stackalloc float[64];
+        c00.Store(tile); c01.Store(tile + 8); c10.Store(tile + 16); c11.Store(tile + 24);
+        c20.Store(tile + 32); c21.Store(tile + 40); c30.Store(tile + 48); c31.Store(tile + 56);
+        for (int i = 0; i < rows; i++)
+        {
+            for (int j = 0; j < cols; j++)
+            {
+                nint o = i * ldc + j;
+                float v = tile[i * 16 + j];
+                if (!first) v = c[o] + v;
+                if (last)
+                {
+                    if (bias != null) v += bias[j];
+                    if (pre != null) pre[o] = v;
+                    v = TAct.Apply(v);
+                }
+                c[o] = v;
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow<TAct>(float* c, float* pre, Vector256<float> v0, Vector256<float> v1,
+        Vector256<float> bias0, Vector256<float> bias1, bool first, bool last) where TAct : struct, IActivation
+    {
+        if (!first) { v0 = Vector256.Load(c) + v0; v1 = Vector256.Load(c + 8) + v1; }
+        if (last)
+        {
+            v0 += bias0; v1 += bias1;
+            if (pre != null) { v0.Store(pre); v1.Store(pre + 8); }
+            v0 = TAct.Apply(v0); v1 = TAct.Apply(v1);
+        }
+        v0.Store(c); v1.Store(c + 8);
+    }
+
+    public static void PackB(GemmArgs* g, int pc, int kc, int n, int cols, float* dst)
+    {
+        nint rs = g->RsB, cs = g->CsB;
+        if (cs == 1 && cols == 16)
+        {
+            float* src = g->B + pc * rs + n;
+            for (int k = 0; k < kc; k++, src += rs, dst += 16)
+            {
+                Vector256.Load(src).Store(dst);
+                Vector256.Load(src + 8).Store(dst + 8);
+            }
+            return;
+        }
+        for (int k = 0; k < kc; k++)
+            for (int j = 0; j < 16; j++)
+                dst[k * 16 + j] = j < cols ? g->B[(pc + k) * rs + (n + j) * cs] : 0f;
+    }
+
+    public static void Dot4(float* x, float* w, nint ldw, int k, float* result)
+    {
+        float* w0 = w, w1 = w + ldw, w2 = w + 2 * ldw, w3 = w + 3 * ldw;
+        Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
+        int i = 0;
+        for (; i + 8 <= k; i += 8)
+        {
+            Vector256<float> xv = Vector256.Load(x + i);
+            s0 = Vector256.FusedMultiplyAdd(xv, Vector256.Load(w0 + i), s0);
+            s1 = Vector256.FusedMultiplyAdd(xv, Vector256.Load(w1 + i), s1);
+            s2 = Vector256.FusedMultiplyAdd(xv, Vector256.Load(w2 + i), s2);
+            s3 = Vector256.FusedMultiplyAdd(xv, Vector256.Load(w3 + i), s3);
+        }
+        float r0 = Vector256.Sum(s0), r1 = Vector256.Sum(s1), r2 = Vector256.Sum(s2), r3 = Vector256.Sum(s3);
+        for (; i < k; i++)
+        {
+            r0 += x[i] * w0[i]; r1 += x[i] * w1[i]; r2 += x[i] * w2[i]; r3 += x[i] * w3[i];
+        }
+        result[0] = r0; result[1] = r1; result[2] = r2; result[3] = r3;
+    }
+
+    public static float Dot1(float* x, float* w, int k)
+    {
+        Vector256<float> s = default;
+        int i = 0;
+        for (; i + 8 <= k; i += 8) s = Vector256.FusedMultiplyAdd(Vector256.Load(x + i), Vector256.Load(w + i), s);
+        float r = Vector256.Sum(s);
+        for (; i < k; i++) r += x[i] * w[i];
+        return r;
+    }
+
+    public static void Epilogue<TAct>(float* c, float* pre, float* bias, int n) where TAct : struct, IActivation
+    {
+        int i = 0;
+        for (; i + 8 <= n; i += 8)
+        {
+            Vector256<float> z = Vector256.Load(c + i);
+            if (bias != null) z += Vector256.Load(bias + i);
+            if (pre != null) z.Store(pre + i);
+            TAct.Apply(z).Store(c + i);
+        }
+        for (; i < n; i++)
+        {
+            float z = c[i];
+            if (bias != null) z += bias[i];
+            if (pre != null) pre[i] = z;
+            c[i] = TAct.Apply(z);
+        }
+    }
+}

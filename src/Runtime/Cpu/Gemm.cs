@@ -1,0 +1,244 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Compiled.Cpu;
+
+/// <summary>The widest vector instructions the kernels use.</summary>
+internal enum KernelIsa { Scalar = 0, Vector256 = 1, Vector512 = 2 }
+
+/// <summary>
+/// One product C[M, N] = f(A[M, K] · B[K, N] + bias[N]) with every operand addressed through strides, so the three
+/// products of a dense layer are the same GEMM: A(m, k) = A[m·RsA + k·CsA], B(k, n) = B[k·RsB + n·CsB],
+/// C(m, n) = C[m·LdC + n]. With <see cref="Bias"/> null the bias is zero; with <see cref="Pre"/> not null it
+/// receives z = A·B + bias (same layout as C) before f is applied.
+/// </summary>
+internal unsafe struct GemmArgs
+{
+    public float* A; public nint RsA, CsA;
+    public float* B; public nint RsB, CsB;
+    public float* C; public nint LdC;
+    public float* Bias;
+    public float* Pre;
+    public int M, N, K;
+    // Set by the driver: the product is cut into Chunks pieces along N (SplitN) or M, in whole units of Unit
+    // columns or rows; chunk c covers units [U·c/Chunks, U·(c+1)/Chunks).
+    internal int Chunks, Unit;
+    internal bool SplitN;
+}
+
+/// <summary>
+/// A BLIS-style single-precision GEMM: B is packed into NR-wide, KC-deep panels (contiguous, zero-padded on the
+/// right), A is read in place (its MR rows are broadcast straight from the source, so row- and column-major A cost
+/// the same), and a register-blocked micro-kernel accumulates an MR×NR tile over one KC block with FMAs. The last
+/// KC block runs the epilogue: + bias, keep z, apply the activation, store. Large products are split by columns
+/// (or rows) across the caller and the <see cref="Worker"/>; the split never cuts the K sum, so every element is
+/// computed by the same instruction sequence whatever the split: results are bit-identical run to run.
+/// </summary>
+/// <remarks>Kernels may be called from any thread; concurrent calls are safe (a caller that finds the worker busy
+/// runs single-threaded on its own packing buffer).</remarks>
+internal static unsafe partial class Gemm
+{
+    /// <summary>Depth of one packed block of B (and of the in-place A panel): 256 floats × NR keeps a B panel in L1/L2.</summary>
+    public const int KC = 256;
+    /// <summary>Columns of B packed at a time (a multiple of every NR): KC × NC floats = 512 KiB of L2.</summary>
+    public const int NC = 512;
+    /// <summary>Rows of A at or below which a product with K-contiguous B (x·wᵀ) uses dot products instead of packing.</summary>
+    public const int DotMaxRows = 4;
+    /// <summary>Multiply-adds below which the second core is not worth waking.</summary>
+    public const long ParallelMinWork = 1 << 17;
+
+    /// <summary>The instruction set in use; tests lower it to exercise the fallbacks.</summary>
+    internal static KernelIsa Isa = DetectIsa();
+
+    internal static KernelIsa DetectIsa() =>
+        Vector512.IsHardwareAccelerated && Avx512F.IsSupported ? KernelIsa.Vector512
+        : Vector256.IsHardwareAccelerated && Avx2.IsSupported && Fma.IsSupported ? KernelIsa.Vector256
+        : KernelIsa.Scalar;
+
+    public static void Run<TAct>(ref GemmArgs g) where TAct : struct, IActivation
+    {
+        if (g.M <= 0 || g.N <= 0) return;
+        g.Chunks = 1;
+        KernelIsa isa = Isa;
+        GemmArgs* pg = (GemmArgs*)Unsafe.AsPointer(ref g); // g lives on the caller's stack
+        if (g.K <= 0 || isa == KernelIsa.Scalar)
+        {
+            ScalarGemm<TAct>(pg);
+            return;
+        }
+
+        delegate*<void*, int, void> part = isa == KernelIsa.Vector512 ? &Part<Kernel512, TAct> : &Part<Kernel256, TAct>;
+        if ((long)g.M * g.N * g.K >= ParallelMinWork && ChooseChunks(pg, isa == KernelIsa.Vector512 ? Kernel512.MR : Kernel256.MR,
+                isa == KernelIsa.Vector512 ? Kernel512.NR : Kernel256.NR) && Worker.TryEnter())
+        {
+            try { Worker.Run(part, pg, g.Chunks); }
+            finally { Worker.Exit(); }
+            return;
+        }
+        g.Chunks = 1;
+        part(pg, 0);
+    }
+
+    /// <summary>Most chunks a product is cut into: enough to balance two cores when one is late, few enough that
+    /// each chunk's share of A and its own packing stay cheap.</summary>
+    public const int MaxChunks = 8;
+
+    /// <summary>Cuts the columns on NR boundaries (4-row groups of w on the dot path) when there are at least two
+    /// panels, else the rows on MR boundaries.</summary>
+    private static bool ChooseChunks(GemmArgs* g, int mr, int nr)
+    {
+        bool dot = IsDot(g);
+        int unitN = dot ? 4 : nr;
+        int panels = (g->N + unitN - 1) / unitN;
+        if (panels >= 2)
+        {
+            g->SplitN = true;
+            g->Unit = unitN;
+            g->Chunks = Math.Min(panels, MaxChunks);
+            return true;
+        }
+        int blocks = (g->M + mr - 1) / mr;
+        if (!dot && blocks >= 2)
+        {
+            g->SplitN = false;
+            g->Unit = mr;
+            g->Chunks = Math.Min(blocks, MaxChunks);
+            return true;
+        }
+        return false;
+    }
+
+    private static bool IsDot(GemmArgs* g) => g->RsB == 1 && g->CsA == 1 && g->M <= DotMaxRows;
+
+    private static void Part<TK, TAct>(void* argument, int chunk) where TK : struct, IKernel where TAct : struct, IActivation
+    {
+        GemmArgs* g = (GemmArgs*)argument;
+        int m0 = 0, m1 = g->M, n0 = 0, n1 = g->N;
+        if (g->Chunks > 1)
+        {
+            int size = g->SplitN ? g->N : g->M;
+            int units = (size + g->Unit - 1) / g->Unit;
+            int lo = (int)((long)units * chunk / g->Chunks) * g->Unit;
+            int hi = Math.Min(size, (int)((long)units * (chunk + 1) / g->Chunks) * g->Unit);
+            if (g->SplitN) { n0 = lo; n1 = hi; } else { m0 = lo; m1 = hi; }
+        }
+        if (m0 >= m1 || n0 >= n1) return;
+        if (IsDot(g)) DotBody<TK, TAct>(g, m0, m1, n0, n1);
+        else PackedBody<TK, TAct>(g, m0, m1, n0, n1);
+    }
+
+    /// <summary>The blocked loops over the part [m0, m1) × [n0, n1): NC columns, then KC depth (pack B), then NR panels, then MR rows.</summary>
+    private static void PackedBody<TK, TAct>(GemmArgs* g, int m0, int m1, int n0, int n1)
+        where TK : struct, IKernel where TAct : struct, IActivation
+    {
+        int mr = TK.MR, nr = TK.NR, k = g->K;
+        int blocks = (k + KC - 1) / KC;
+        int kcStep = (k + blocks - 1) / blocks; // equal blocks: 784 → 4 × 196, not 3 × 256 + 16
+        float* pack = PackBuffer.Get();
+        for (int nc0 = n0; nc0 < n1; nc0 += NC)
+        {
+            int nc = Math.Min(NC, n1 - nc0);
+            int panels = (nc + nr - 1) / nr;
+            for (int pc = 0; pc < k; pc += kcStep)
+            {
+                int kc = Math.Min(kcStep, k - pc);
+                bool first = pc == 0, last = pc + kc == k;
+                for (int p = 0; p < panels; p++)
+                {
+                    int n = nc0 + p * nr;
+                    TK.PackB(g, pc, kc, n, Math.Min(nr, nc0 + nc - n), pack + (nint)p * kc * nr);
+                }
+                for (int p = 0; p < panels; p++)
+                {
+                    int n = nc0 + p * nr, cols = Math.Min(nr, nc0 + nc - n);
+                    float* bp = pack + (nint)p * kc * nr;
+                    float* bias = last && g->Bias != null ? g->Bias + n : null;
+                    for (int m = m0; m < m1; m += mr)
+                    {
+                        nint cOff = m * g->LdC + n;
+                        TK.Tile<TAct>(g->A + m * g->RsA + pc * g->CsA, g->RsA, g->CsA, bp, kc,
+                            g->C + cOff, g->LdC, last && g->Pre != null ? g->Pre + cOff : null, bias,
+                            Math.Min(mr, m1 - m), cols, first, last);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Few rows and B = wᵀ with w rows contiguous: dot products of each A row with four w rows at a time
+    /// (nothing packed; the four w rows stay in L1 across the A rows), then a vector epilogue per row.</summary>
+    private static void DotBody<TK, TAct>(GemmArgs* g, int m0, int m1, int n0, int n1)
+        where TK : struct, IKernel where TAct : struct, IActivation
+    {
+        int k = g->K;
+        int n = n0;
+        for (; n + 4 <= n1; n += 4)
+            for (int m = m0; m < m1; m++)
+                TK.Dot4(g->A + m * g->RsA, g->B + n * g->CsB, g->CsB, k, g->C + m * g->LdC + n);
+        for (; n < n1; n++)
+            for (int m = m0; m < m1; m++)
+                g->C[m * g->LdC + n] = TK.Dot1(g->A + m * g->RsA, g->B + n * g->CsB, k);
+        for (int m = m0; m < m1; m++)
+        {
+            nint off = m * g->LdC + n0;
+            TK.Epilogue<TAct>(g->C + off, g->Pre != null ? g->Pre + off : null, g->Bias != null ? g->Bias + n0 : null, n1 - n0);
+        }
+    }
+
+    /// <summary>Reference loops for machines without 256-bit vectors (and K = 0).</summary>
+    private static void ScalarGemm<TAct>(GemmArgs* g) where TAct : struct, IActivation
+    {
+        for (int m = 0; m < g->M; m++)
+        {
+            float* a = g->A + m * g->RsA;
+            for (int n = 0; n < g->N; n++)
+            {
+                float* b = g->B + n * g->CsB;
+                float acc = 0f;
+                for (int k = 0; k < g->K; k++) acc += a[k * g->CsA] * b[k * g->RsB];
+                if (g->Bias != null) acc += g->Bias[n];
+                nint off = m * g->LdC + n;
+                if (g->Pre != null) g->Pre[off] = acc;
+                g->C[off] = TAct.Apply(acc);
+            }
+        }
+    }
+}
+
+/// <summary>A micro-kernel family: tile shape, B packing, tile, and the dot-product path.</summary>
+internal unsafe interface IKernel
+{
+    static abstract int MR { get; }
+    static abstract int NR { get; }
+
+    /// <summary>Packs B(pc.., n..) of kc × cols into dst as kc rows of NR floats, zero-padded past cols.</summary>
+    static abstract void PackB(GemmArgs* g, int pc, int kc, int n, int cols, float* dst);
+
+    /// <summary>C tile (rows × cols) of a · bp over kc; accumulates onto C unless first; epilogue when last.</summary>
+    static abstract void Tile<TAct>(float* a, nint rsA, nint csA, float* bp, int kc, float* c, nint ldc,
+        float* pre, float* bias, int rows, int cols, bool first, bool last) where TAct : struct, IActivation;
+
+    /// <summary>out[i] = Σ_k x[k]·w[i·ldw + k] for i &lt; 4.</summary>
+    static abstract void Dot4(float* x, float* w, nint ldw, int k, float* result);
+
+    static abstract float Dot1(float* x, float* w, int k);
+
+    /// <summary>In place over n values: z = c + bias; pre = z; c = f(z).</summary>
+    static abstract void Epilogue<TAct>(float* c, float* pre, float* bias, int n) where TAct : struct, IActivation;
+}
+
+/// <summary>The packing buffer of the current thread: KC × NC floats, 64-byte aligned, freed when the thread ends.</summary>
+internal sealed unsafe class PackBuffer
+{
+    [ThreadStatic] private static PackBuffer? t_buffer;
+    private readonly float* _data;
+
+    private PackBuffer() =>
+        _data = (float*)NativeMemory.AlignedAlloc((nuint)(Gemm.KC * Gemm.NC * sizeof(float)), 64);
+
+    ~PackBuffer() => NativeMemory.AlignedFree(_data);
+
+    public static float* Get() => (t_buffer ??= new PackBuffer())._data;
+}

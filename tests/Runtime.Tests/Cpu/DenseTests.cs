@@ -1,0 +1,155 @@
+using Compiled.Cpu;
+using Xunit;
+
+namespace Compiled.Runtime.Tests.Cpu;
+
+/// <summary>Dense forward and backward against the double-precision oracle, on every instruction set, one and two cores.</summary>
+[Collection(nameof(CpuKernels))]
+public class DenseTests
+{
+    // batch, inputs, units: unit and odd sizes, the MNIST shapes, every GEMM edge (rows < 8, columns < 32, K not a
+    // multiple of 16, several KC blocks, several NC blocks), the few-row dot path (batch ≤ 4) with and without two
+    // cores, and empty dimensions.
+    public static TheoryData<int, int, int> Shapes => new()
+    {
+        { 1, 1, 1 }, { 3, 17, 5 }, { 64, 784, 128 }, { 64, 128, 10 }, { 65, 129, 33 }, { 1, 784, 128 }, { 1, 128, 10 },
+        { 4, 33, 7 }, { 2, 1000, 3 }, { 4, 2000, 130 }, { 5, 31, 35 }, { 9, 300, 70 }, { 8, 16, 32 }, { 7, 15, 31 },
+        { 17, 257, 513 }, { 130, 600, 700 }, { 0, 5, 3 }, { 3, 0, 4 }, { 6, 4, 0 },
+    };
+
+    public static TheoryData<string, int, int, int> ActivationShapes()
+    {
+        var data = new TheoryData<string, int, int, int>();
+        foreach (string act in new[] { "Identity", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Gelu" })
+            foreach ((int b, int i, int u) in new[] { (1, 1, 1), (3, 17, 5), (64, 784, 128), (65, 129, 33), (1, 784, 128), (4, 33, 7), (9, 300, 70), (4, 2000, 130) })
+                data.Add(act, b, i, u);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(ActivationShapes))]
+    public void Forward_matches_oracle(string activation, int batch, int inputs, int units)
+    {
+        switch (activation)
+        {
+            case "Identity": Forward<Identity>(batch, inputs, units); break;
+            case "Relu": Forward<Relu>(batch, inputs, units); break;
+            case "LeakyRelu": Forward<LeakyRelu>(batch, inputs, units); break;
+            case "Sigmoid": Forward<Sigmoid>(batch, inputs, units); break;
+            case "Tanh": Forward<Tanh>(batch, inputs, units); break;
+            case "Gelu": Forward<Gelu>(batch, inputs, units); break;
+            default: throw new ArgumentException(activation);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Forward_relu_matches_oracle_on_every_shape(int batch, int inputs, int units) => Forward<Relu>(batch, inputs, units);
+
+    private static void Forward<TAct>(int batch, int inputs, int units) where TAct : struct, IActivation
+    {
+        float[] x = Support.Random(batch * inputs, 1, -2f, 2f);
+        float[] w = Support.Random(units * inputs, 2);
+        float[] b = Support.Random(units, 3);
+        var (z, y, scale) = Oracle.DenseForward<TAct>(x, w, b, batch, inputs, units);
+        float[]? first = null;
+        foreach (KernelIsa isa in Support.Isas())
+            foreach (bool threads in new[] { false, true })
+            {
+                var gy = new float[batch * units];
+                var gz = new float[batch * units];
+                Support.With(isa, threads, () => Dense.Forward<TAct>(x, w, b, gy, gz, batch, inputs, units));
+                string what = $"{typeof(TAct).Name} {batch}x{inputs}x{units} {isa}{(threads ? " 2 cores" : "")}";
+                Support.Close(gz, z, scale, 2e-5, 1e-6, what + " z");
+                Support.Close(gy, y, scale, 2e-5, 1e-6, what + " y");
+
+                // Without a pre-activation buffer the output is the same.
+                var gy2 = new float[batch * units];
+                Support.With(isa, threads, () => Dense.Forward<TAct>(x, w, b, gy2, default, batch, inputs, units));
+                Assert.True(Support.BitEqual(gy, gy2), what + ": output differs when z is not kept");
+
+                // Splitting the work across cores never changes a bit.
+                if (isa == Gemm.DetectIsa())
+                {
+                    if (first is null) first = gy;
+                    else Assert.True(Support.BitEqual(first, gy), what + ": two cores differ from one");
+                }
+            }
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Backward_matches_oracle(int batch, int inputs, int units)
+    {
+        float[] dz = Support.Random(batch * units, 4);
+        float[] x = Support.Random(batch * inputs, 5, -2f, 2f);
+        float[] w = Support.Random(units * inputs, 6);
+        var r = Oracle.DenseBackward(dz, x, w, batch, inputs, units);
+        foreach (KernelIsa isa in Support.Isas())
+            foreach (bool threads in new[] { false, true })
+            {
+                // Outputs start as garbage: the kernel must overwrite, not accumulate.
+                float[] dx = Support.Random(batch * inputs, 7, 5f, 9f);
+                float[] dw = Support.Random(units * inputs, 8, 5f, 9f);
+                float[] db = Support.Random(units, 9, 5f, 9f);
+                Support.With(isa, threads, () => Dense.Backward(dx, dw, db, dz, x, w, batch, inputs, units));
+                string what = $"{batch}x{inputs}x{units} {isa}{(threads ? " 2 cores" : "")}";
+                Support.Close(dw, r.Dw, r.DwScale, 2e-5, 1e-6, what + " dw");
+                Support.Close(db, r.Db, r.DbScale, 2e-5, 1e-6, what + " db");
+                Support.Close(dx, r.Dx, r.DxScale, 2e-5, 1e-6, what + " dx");
+
+                // The first layer passes no dx; dw and db are the same.
+                float[] dw2 = new float[units * inputs], db2 = new float[units];
+                Support.With(isa, threads, () => Dense.Backward(default, dw2, db2, dz, x, w, batch, inputs, units));
+                Assert.True(Support.BitEqual(dw, dw2) && Support.BitEqual(db, db2), what + ": dw/db differ without dx");
+            }
+    }
+
+    [Fact]
+    public void Forward_writes_only_its_outputs()
+    {
+        // 13 × 45 × 37: edges in every direction; a guard band after y and z must stay untouched.
+        const int batch = 13, inputs = 45, units = 37;
+        float[] x = Support.Random(batch * inputs, 10), w = Support.Random(units * inputs, 11), b = Support.Random(units, 12);
+        foreach (KernelIsa isa in Support.Isas())
+        {
+            var y = new float[batch * units + 40];
+            var z = new float[batch * units + 40];
+            Array.Fill(y, 1234f); Array.Fill(z, 1234f);
+            Support.With(isa, true, () => Dense.Forward<Relu>(x, w, b, y, z, batch, inputs, units));
+            for (int i = batch * units; i < y.Length; i++)
+            {
+                Assert.Equal(1234f, y[i]);
+                Assert.Equal(1234f, z[i]);
+            }
+        }
+    }
+
+    [Fact]
+    public void Short_spans_are_rejected()
+    {
+        float[] x = new float[6], w = new float[6], b = new float[3], y = new float[6];
+        Assert.Throws<ArgumentException>(() => Dense.Forward<Relu>(x, w, b, new float[5], default, 2, 3, 3));
+        Assert.Throws<ArgumentException>(() => Dense.Forward<Relu>(x, new float[8], b, y, default, 2, 3, 3));
+        Assert.Throws<ArgumentException>(() => Dense.Forward<Relu>(x, w, b, y, new float[2], 2, 3, 3));
+        Assert.Throws<ArgumentException>(() => Dense.Backward(new float[5], new float[9], b, y, x, w, 2, 3, 3));
+        Assert.Throws<ArgumentException>(() => Dense.Backward(default, new float[8], b, y, x, w, 2, 3, 3));
+    }
+
+    [Fact]
+    public void L2_adds_gradient_and_returns_penalty()
+    {
+        float[] w = Support.Random(1001, 13), dw = Support.Random(1001, 14);
+        double[] expectedDw = new double[w.Length], scale = new double[w.Length];
+        double penalty = 0;
+        for (int i = 0; i < w.Length; i++)
+        {
+            expectedDw[i] = dw[i] + 2 * 0.01 * w[i];
+            scale[i] = Math.Abs(dw[i]) + Math.Abs(0.02 * w[i]);
+            penalty += (double)w[i] * w[i];
+        }
+        float got = Dense.L2(w, dw, 0.01f);
+        Support.Close(dw, expectedDw, scale, 1e-6, 1e-7, "L2 dw");
+        Support.Close([got], [0.01 * penalty], [0.01 * penalty], 1e-5, 0, "L2 penalty");
+    }
+}

@@ -1,0 +1,117 @@
+using Compiled.Cpu;
+using Xunit;
+
+namespace Compiled.Runtime.Tests.Cpu;
+
+/// <summary>No allocation per call, bit-for-bit determinism, and safety when called from several threads.</summary>
+[Collection(nameof(CpuKernels))]
+public class RuntimeBehaviourTests
+{
+    /// <summary>One MLP 784 → 128 ReLU → 10 training step's kernels (no optimizer), batch <paramref name="batch"/>.</summary>
+    private sealed class Mlp(int batch)
+    {
+        public readonly int Batch = batch;
+        public readonly float[] X = Support.Random(batch * 784, 40, 0f, 1f);
+        public readonly float[] Labels = Support.Random(batch, 41, 0f, 9.99f).Select(MathF.Floor).ToArray();
+        public readonly float[] W1 = Support.Random(128 * 784, 42, -0.08f, 0.08f), B1 = Support.Random(128, 43, -0.1f, 0.1f);
+        public readonly float[] W2 = Support.Random(10 * 128, 44, -0.2f, 0.2f), B2 = Support.Random(10, 45, -0.1f, 0.1f);
+        public readonly float[] H = new float[batch * 128], Logits = new float[batch * 10], Probs = new float[batch * 10];
+        public readonly float[] DLogits = new float[batch * 10], DH = new float[batch * 128];
+        public readonly float[] DW1 = new float[128 * 784], DB1 = new float[128], DW2 = new float[10 * 128], DB2 = new float[10];
+
+        public float Step()
+        {
+            Dense.Forward<Relu>(X, W1, B1, H, default, Batch, 784, 128);
+            Dense.Forward<Identity>(H, W2, B2, Logits, default, Batch, 128, 10);
+            float loss = Losses.SoftmaxCrossEntropySparse(Logits, Labels, Probs, DLogits, Batch, 10);
+            Dense.Backward(DH, DW2, DB2, DLogits, H, W2, Batch, 128, 10);
+            Activations.Backward<Relu>(DH, H, default);
+            Dense.Backward(default, DW1, DB1, DH, X, W1, Batch, 784, 128);
+            return loss;
+        }
+
+        public float[] State() => [.. H, .. Logits, .. Probs, .. DLogits, .. DH, .. DW1, .. DB1, .. DW2, .. DB2];
+    }
+
+    [Theory]
+    [InlineData(64)]
+    [InlineData(1)]
+    [InlineData(200)]
+    public void Training_step_allocates_nothing_after_warm_up(int batch)
+    {
+        var mlp = new Mlp(batch);
+        for (int i = 0; i < 20; i++) mlp.Step();
+        const int calls = 200;
+        long least = long.MaxValue;
+        // Allocation is counted process-wide (the worker thread included); the test host may allocate now and then
+        // on its own threads, so take the quietest of three rounds. A kernel allocating would cost ≥ 24 B per call.
+        for (int round = 0; round < 3 && least > 0; round++)
+        {
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            for (int i = 0; i < calls; i++) mlp.Step();
+            least = Math.Min(least, GC.GetTotalAllocatedBytes(precise: true) - before);
+        }
+        Support.Log($"batch {batch}: {least} bytes allocated over {calls} steps");
+        Assert.True(least < calls, $"{least} bytes allocated over {calls} steps");
+    }
+
+    [Fact]
+    public void Results_are_bit_identical_run_to_run_and_across_core_counts()
+    {
+        float[]? reference = null;
+        foreach (bool threads in new[] { true, false, true })
+        {
+            var mlp = new Mlp(130); // 130 rows: row edges, and large enough for two cores
+            float[]? firstRun = null;
+            for (int run = 0; run < 3; run++)
+            {
+                Support.With(Gemm.DetectIsa(), threads, () => mlp.Step());
+                float[] state = mlp.State();
+                firstRun ??= state;
+                Assert.True(Support.BitEqual(firstRun, state), $"run {run} differs (two cores: {threads})");
+            }
+            reference ??= firstRun;
+            Assert.True(Support.BitEqual(reference, firstRun), "one core and two cores differ");
+        }
+    }
+
+    [Fact]
+    public void Concurrent_callers_get_correct_results()
+    {
+        // Four threads run large products at once: one holds the worker, the others fall back to one core each.
+        const int batch = 64, inputs = 300, units = 200;
+        float[] x = Support.Random(batch * inputs, 46), w = Support.Random(units * inputs, 47), b = Support.Random(units, 48);
+        var expected = new float[batch * units];
+        Dense.Forward<Tanh>(x, w, b, expected, default, batch, inputs, units);
+        int failures = 0;
+        var threads = Enumerable.Range(0, 4).Select(_ => new Thread(() =>
+        {
+            var y = new float[batch * units];
+            for (int i = 0; i < 200; i++)
+            {
+                Dense.Forward<Tanh>(x, w, b, y, default, batch, inputs, units);
+                if (!Support.BitEqual(expected, y)) Interlocked.Increment(ref failures);
+            }
+        })).ToArray();
+        foreach (var t in threads) t.Start();
+        foreach (var t in threads) t.Join();
+        Assert.Equal(0, failures);
+    }
+
+    [Fact]
+    public void Sequential_callers_on_different_threads_share_the_worker()
+    {
+        const int batch = 64, inputs = 784, units = 128;
+        float[] x = Support.Random(batch * inputs, 49), w = Support.Random(units * inputs, 50), b = Support.Random(units, 51);
+        var expected = new float[batch * units];
+        Dense.Forward<Relu>(x, w, b, expected, default, batch, inputs, units);
+        for (int i = 0; i < 8; i++)
+        {
+            var y = new float[batch * units];
+            var t = new Thread(() => Dense.Forward<Relu>(x, w, b, y, default, batch, inputs, units));
+            t.Start();
+            t.Join();
+            Assert.True(Support.BitEqual(expected, y), $"thread {i} differs");
+        }
+    }
+}
