@@ -3,7 +3,8 @@ using System.Diagnostics;
 namespace Compiled.Benchmarks;
 
 /// <summary>The median times of one workload, per iteration, and what was run to get them.</summary>
-internal sealed record Result(string Workload, string Description, double OursUs, double PeerUs, int Rounds,
+/// <remarks>Medians are what we quote; the best rounds show how far other processes disturbed the run.</remarks>
+internal sealed record Result(string Workload, string Description, double OursUs, double PeerUs, double OursBestUs, double PeerBestUs, int Rounds,
     int OursIterations, int PeerIterations, float OursLoss, float PeerLoss)
 {
     /// <summary>Peer time / our time: above 1 means we are faster.</summary>
@@ -40,21 +41,24 @@ internal static class Bench
             ours[r] = TicksToUs(workload.Run(oursN)) / oursN;
             (theirs[r], peerLoss) = peer.Run(workload.Name, peerN);
         }
-        return new Result(workload.Name, workload.Description, Median(ours), Median(theirs), rounds, oursN, peerN,
-            workload.LastLoss(), peerLoss);
+        return new Result(workload.Name, workload.Description, Median(ours), Median(theirs), ours.Min(), theirs.Min(),
+            rounds, oursN, peerN, workload.LastLoss(), peerLoss);
     }
 
     /// <summary>Runs <paramref name="run"/>(n) (µs per iteration of n iterations) for n = 1, 2, 4, … until
-    /// <paramref name="seconds"/> have passed; returns the last time per iteration.</summary>
+    /// <paramref name="seconds"/> have passed; returns the best time per iteration of the last half of the
+    /// batches (the early ones still JIT-compile; the best is the least disturbed by other processes).</summary>
     private static double WarmUp(Func<int, double> run, double seconds)
     {
+        var times = new List<double>();
         double spent = 0;
-        for (int n = 1; ; n = Math.Min(n * 2, 1 << 20))
+        for (int n = 1; spent < seconds * 1e6; n = Math.Min(n * 2, 1 << 20))
         {
             double perIteration = run(n);
+            times.Add(perIteration);
             spent += perIteration * n;
-            if (spent >= seconds * 1e6) return perIteration;
         }
+        return times.Skip(times.Count / 2).Min();
     }
 
     private static int IterationsPerRound(double microseconds, double roundSeconds) =>

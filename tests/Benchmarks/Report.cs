@@ -8,16 +8,17 @@ internal static class Report
 {
     public static void PrintTable(IReadOnlyList<Result> results, TextWriter output)
     {
-        string[] header = ["workload", "ours µs", "peer µs", "peer/ours", "rounds", "iters ours/peer", "last loss ours/peer"];
+        string[] header = ["workload", "ours µs", "peer µs", "peer/ours", "best ours/peer µs", "rounds", "iters ours/peer", "last loss ours/peer"];
         List<string[]> rows = results.Select(r => new[]
         {
             r.Workload,
             Format(r.OursUs),
             Format(r.PeerUs),
             $"{r.Ratio:0.00}x",
+            $"{Format(r.OursBestUs)}/{Format(r.PeerBestUs)}",
             r.Rounds.ToString(CultureInfo.InvariantCulture),
             $"{r.OursIterations}/{r.PeerIterations}",
-            float.IsNaN(r.PeerLoss) ? "-" : $"{r.OursLoss:0.0000}/{r.PeerLoss:0.0000}",
+            float.IsNaN(r.PeerLoss) ? "-" : $"{r.OursLoss:G3}/{r.PeerLoss:G3}",
         }).ToList();
         int[] widths = header.Select((h, i) => rows.Select(row => row[i].Length).Append(h.Length).Max()).ToArray();
         string Line(string[] cells) =>
@@ -26,7 +27,7 @@ internal static class Report
         output.WriteLine("|" + string.Join("|", widths.Select((w, i) => i == 0 ? new string('-', w + 2) : new string('-', w + 1) + ":")) + "|");
         foreach (string[] row in rows) output.WriteLine(Line(row));
         output.WriteLine();
-        output.WriteLine("µs = median time per iteration over the rounds; peer/ours above 1 means Compiled is faster.");
+        output.WriteLine("µs = median time per iteration over the rounds (best = fastest round); peer/ours above 1 means Compiled is faster.");
     }
 
     /// <summary>Writes [{"workload", "ours_us", "peer_us", "ratio"}, …] (ratio = peer / ours).</summary>
