@@ -13,7 +13,9 @@ Console.WriteLine($"MNIST: {train.Count:N0} training and {test.Count:N0} test im
 var model = new MnistMlp(seed: options.Seed);
 Console.WriteLine($"Model: 784 → Dense(128, ReLU) → Dense(10, Softmax), {MnistMlp.ParameterCount:N0} parameters");
 
-var history = model.Fit(train, epochs: options.Epochs, batchSize: options.BatchSize, optimizer: new Adam(1e-3),
+// Adam with the learning rate annealed to zero over the run (cosine).
+var optimizer = new Adam(2e-3) { Schedule = new CosineDecay(options.Epochs) };
+var history = model.Fit(train, epochs: options.Epochs, batchSize: options.BatchSize, optimizer: optimizer,
     validation: test, progress: new ConsoleProgressBar(), seed: options.Seed);
 
 var (loss, accuracy) = model.Evaluate(test);
