@@ -23,7 +23,7 @@ internal static class Bench
     public static Result Run(Workload workload, Peer peer, RunSettings settings)
     {
         // Warm-up: run each side in doubling batches until it has run for WarmupSeconds (tiered JIT, caches,
-        // torch's allocator); the last batch gives the time per iteration that sizes a round.
+        // torch's allocator); the best of the later batches sizes a round.
         double oursUs = WarmUp(n => TicksToUs(workload.Run(n)) / n, settings.WarmupSeconds);
         double peerUs = WarmUp(n => peer.Run(workload.Name, n).Microseconds, settings.WarmupSeconds);
         int oursN = IterationsPerRound(oursUs, settings.RoundSeconds);
