@@ -1,0 +1,179 @@
+using System.Diagnostics;
+using Compiled.Cpu;
+
+namespace Compiled.Gpu;
+
+/// <summary>
+/// <c>Fit</c> and <c>Evaluate</c> on a GPU, with the CPU trainer's shape (<see cref="ModelExtensions.Fit"/>): the same
+/// arguments plus the device, the same <see cref="Optimizer"/> objects (their kind, hyper-parameters and schedule; the
+/// update runs as a kernel), the same seeded shuffling, the same <see cref="EpochMetrics"/> and
+/// <see cref="TrainingProgress"/>. The trained parameters are copied back into the model at the end, so
+/// <c>Forward</c>, checkpoints and further CPU training just work.
+/// </summary>
+/// <remarks>
+/// Differences from the CPU trainer: no early stopping yet, and the progress report comes once per epoch, because the
+/// loss (and the training accuracy, counted by the loss kernels) is read back once per
+/// <see cref="GpuTwin.LossRingSize"/> steps, not every step.
+/// </remarks>
+public static class GpuTraining
+{
+    /// <summary>
+    /// Trains <paramref name="model"/> on <paramref name="device"/> for <paramref name="epochs"/> epochs of shuffled
+    /// mini-batches of <paramref name="train"/> and returns the metrics of every epoch.
+    /// </summary>
+    /// <param name="model">The model; its parameters are copied to the device, trained there, and copied back at the end.</param>
+    /// <param name="device">The GPU (<see cref="GpuDevice.Open"/>) or the CPU simulator.</param>
+    /// <param name="train">The training data; its feature and target sizes must fit the model.</param>
+    /// <param name="epochs">Passes over the data, ≥ 1.</param>
+    /// <param name="batchSize">Samples per step, ≥ 1; the last batch of an epoch holds the rest.</param>
+    /// <param name="optimizer">The optimizer to mirror on the device; <see langword="null"/> means <c>new Adam(1e-3)</c>.
+    /// Its epoch is set from 0 at the start of each epoch so its schedule applies; its CPU state is not used.</param>
+    /// <param name="validation">Data to score after every epoch, or <see langword="null"/>.</param>
+    /// <param name="progress">Receives one report at each epoch's end.</param>
+    /// <param name="shuffle">Whether to visit the samples in a new random order every epoch.</param>
+    /// <param name="seed">The shuffling seed (the CPU trainer's order for the same seed).</param>
+    /// <param name="cancellationToken">Checked before every batch; once cancelled, training stops and the parameters
+    /// trained so far are copied back.</param>
+    /// <exception cref="ArgumentException">The data does not fit the model.</exception>
+    /// <exception cref="GpuException">The device failed (out of memory, a kernel failure). The model keeps the parameters
+    /// it had before the call, and the CPU path keeps working.</exception>
+    public static IReadOnlyList<EpochMetrics> Fit(this IGpuModel model, GpuDevice device, Dataset train, int epochs, int batchSize = 32,
+        Optimizer? optimizer = null, Dataset? validation = null, IProgress<TrainingProgress>? progress = null, bool shuffle = true,
+        int seed = 0, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentOutOfRangeException.ThrowIfLessThan(epochs, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        CheckData(model, train, nameof(train));
+        if (validation is not null) CheckData(model, validation, nameof(validation));
+        optimizer ??= new Adam(1e-3);
+
+        using var gpuOptimizer = GpuOptimizer.From(optimizer);
+        using GpuTwin twin = model.CreateGpuTwin(device);
+        var results = new List<EpochMetrics>(epochs);
+        var rng = new Rng(seed);
+        var order = new int[train.Count];
+        for (int i = 0; i < order.Length; i++) order[i] = i;
+        int inSize = model.InputSize, tSize = model.TargetSize;
+        int batches = (train.Count + batchSize - 1) / batchSize;
+        bool cancelled = false;
+
+        for (int epoch = 0; epoch < epochs && !cancelled; epoch++)
+        {
+            long started = Stopwatch.GetTimestamp();
+            optimizer.BeginEpoch(epoch);
+            gpuOptimizer.LearningRate = optimizer.CurrentLearningRate;
+            if (shuffle) rng.Shuffle(order);
+            for (int start = 0; start < order.Length; start += batchSize)
+            {
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    cancelled = true;
+                    break;
+                }
+                int batch = Math.Min(batchSize, order.Length - start);
+                // Gather straight into pinned staging while the device still runs the previous step.
+                twin.Stage(batch, out Span<float> x, out Span<float> t);
+                for (int r = 0; r < batch; r++)
+                {
+                    int s = order[start + r];
+                    train.FeaturesOf(s).CopyTo(x.Slice(r * inSize, inSize));
+                    train.TargetsOf(s).CopyTo(t.Slice(r * tSize, tSize));
+                }
+                twin.TrainStaged(batch, gpuOptimizer);
+            }
+            int steps = twin.ReadLosses(default, out double lossSum, out long samples, out double correct);
+            if (steps == 0) break;
+            double loss = lossSum / samples;
+            double accuracy = HasAccuracy(model.Loss) ? correct / samples : double.NaN;
+            double? validationLoss = null, validationAccuracy = null;
+            if (validation is not null && !cancelled)
+            {
+                (double vl, double va) = Evaluate(twin, validation, batchSize);
+                validationLoss = vl;
+                validationAccuracy = va;
+            }
+            results.Add(new EpochMetrics(epoch + 1, loss, accuracy, validationLoss, validationAccuracy,
+                optimizer.CurrentLearningRate, Stopwatch.GetElapsedTime(started), (int)samples));
+            progress?.Report(new TrainingProgress(epoch + 1, epochs, steps, batches, loss, accuracy, validationLoss, validationAccuracy));
+        }
+        twin.DownloadParameters();
+        return results;
+    }
+
+    /// <summary>
+    /// Scores <paramref name="model"/> on <paramref name="device"/>: the mean per-sample loss and the accuracy
+    /// (<see cref="double.NaN"/> without classes), as the CPU <c>Evaluate</c> computes them.
+    /// </summary>
+    public static (double Loss, double Accuracy) Evaluate(this IGpuModel model, GpuDevice device, Dataset data, int batchSize = 256)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        CheckData(model, data, nameof(data));
+        using GpuTwin twin = model.CreateGpuTwin(device);
+        return Evaluate(twin, data, batchSize);
+    }
+
+    internal static (double Loss, double Accuracy) Evaluate(GpuTwin twin, Dataset data, int batchSize)
+    {
+        IModel model = twin.Model;
+        int outSize = model.OutputSize;
+        var outputs = new float[batchSize * outSize];
+        double total = 0, correct = 0;
+        for (int start = 0; start < data.Count; start += batchSize)
+        {
+            int batch = Math.Min(batchSize, data.Count - start);
+            var x = data.Features.Slice(start * model.InputSize, batch * model.InputSize);
+            var t = data.Targets.Slice(start * model.TargetSize, batch * model.TargetSize);
+            twin.Forward(x, outputs, batch);
+            total += Losses.Total(model.Loss, outputs, t, batch, outSize);
+            correct += Correct(model.Loss, outputs, t, batch, outSize);
+        }
+        return (total / data.Count, HasAccuracy(model.Loss) ? correct / data.Count : double.NaN);
+    }
+
+    /// <summary>Every loss but mean squared error has classes to be right about (as the CPU trainer).</summary>
+    private static bool HasAccuracy(Loss loss) => loss != Loss.MeanSquaredError;
+
+    /// <summary>Samples classified right, counted as the CPU trainer counts them (and as the loss kernels do).</summary>
+    private static double Correct(Loss loss, ReadOnlySpan<float> outputs, ReadOnlySpan<float> targets, int batch, int outputSize)
+    {
+        int correct = 0;
+        switch (loss)
+        {
+            case Loss.SparseCategoricalCrossEntropy:
+                for (int b = 0; b < batch; b++)
+                    if (ArgMax(outputs.Slice(b * outputSize, outputSize)) == (int)targets[b]) correct++;
+                return correct;
+            case Loss.CategoricalCrossEntropy:
+                for (int b = 0; b < batch; b++)
+                    if (ArgMax(outputs.Slice(b * outputSize, outputSize)) == ArgMax(targets.Slice(b * outputSize, outputSize))) correct++;
+                return correct;
+            case Loss.BinaryCrossEntropy:
+                for (int i = 0; i < batch * outputSize; i++)
+                    if (outputs[i] > 0.5f == targets[i] > 0.5f) correct++;
+                return outputSize == 1 ? correct : (double)correct / outputSize;
+            default:
+                return 0;
+        }
+    }
+
+    private static int ArgMax(ReadOnlySpan<float> values)
+    {
+        int best = 0;
+        for (int i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
+        return best;
+    }
+
+    private static void CheckData(IModel model, Dataset data, string name)
+    {
+        if (data.FeatureSize != model.InputSize || data.TargetSize != model.TargetSize)
+            throw new ArgumentException(
+                $"{name} has {data.FeatureSize} features and {data.TargetSize} targets per sample, but the model takes " +
+                $"{model.InputSize} inputs and {model.TargetSize} targets.", name);
+    }
+}

@@ -1,0 +1,71 @@
+using ILGPU;
+using ILGPU.Runtime;
+
+// One simulator device is shared by the tests, and a GpuDevice is not thread-safe: run the tests one at a time.
+[assembly: CollectionBehavior(CollectionBehavior.CollectionPerAssembly)]
+
+namespace Compiled.Gpu.Tests;
+
+/// <summary>The shared CPU-simulator device (ILGPU's CPU accelerator), opened once for the test run.</summary>
+internal static class Simulator
+{
+    private static readonly Lazy<GpuDevice> s_device = new(GpuDevice.OpenCpuSimulator);
+
+    public static GpuDevice Device => s_device.Value;
+}
+
+/// <summary>Random data, comparisons that print their maximum error, and device round trips.</summary>
+internal static class Check
+{
+    public static float[] Random(int count, int seed, float lo = -1f, float hi = 1f)
+    {
+        var rng = new Rng(seed);
+        var a = new float[count];
+        for (int i = 0; i < count; i++) a[i] = lo + (hi - lo) * rng.NextFloat();
+        return a;
+    }
+
+    public static float[] Labels(int count, int classes, int seed)
+    {
+        var rng = new Rng(seed);
+        var a = new float[count];
+        for (int i = 0; i < count; i++) a[i] = rng.NextInt(classes);
+        return a;
+    }
+
+    /// <summary>
+    /// Asserts |expected − actual| ≤ tolerance·(1 + |expected|) element-wise, and writes the maximum absolute error.
+    /// </summary>
+    public static void Close(ITestOutputHelper output, string name, ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, double tolerance)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        double maxError = 0;
+        int worst = -1;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double e = Math.Abs((double)expected[i] - actual[i]);
+            Assert.False(float.IsNaN(actual[i]), $"{name}[{i}] is NaN (expected {expected[i]})");
+            if (e > maxError) { maxError = e; worst = i; }
+            if (e > tolerance * (1 + Math.Abs(expected[i])))
+                Assert.Fail($"{name}[{i}]: expected {expected[i]:R}, got {actual[i]:R} (|Δ| = {e:E2} > {tolerance:E1}·(1 + |expected|))");
+        }
+        output.WriteLine($"{name}: {expected.Length} values, max |Δ| = {maxError:E2}" + (worst >= 0 ? $" at [{worst}]" : ""));
+    }
+
+    public static void Close(ITestOutputHelper output, string name, double expected, double actual, double tolerance)
+        => Close(output, name, [(float)expected], [(float)actual], tolerance);
+
+    public static MemoryBuffer1D<float, Stride1D.Dense> Upload(GpuDevice device, float[] data)
+    {
+        var buffer = device.Allocate(data.Length, "test data");
+        buffer.View.CopyFromCPU(data);
+        return buffer;
+    }
+
+    public static float[] Download(MemoryBuffer1D<float, Stride1D.Dense> buffer, int count)
+    {
+        var host = new float[count];
+        ((ArrayView<float>)buffer.View).SubView(0, count).CopyToCPU(host);
+        return host;
+    }
+}
