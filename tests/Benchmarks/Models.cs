@@ -1,0 +1,20 @@
+using Compiled;
+
+namespace Compiled.Benchmarks;
+
+// The benchmarked models, compiled by the real generator. peer.py builds the same layers in PyTorch.
+
+/// <summary>The MNIST MLP: 784 → 128 (ReLU) → 10 (softmax), 101,770 parameters.</summary>
+[Input(784)]
+[Dense(128, Activation.Relu)]
+[Dense(10, Activation.Softmax)]
+[Loss(Loss.SparseCategoricalCrossEntropy)]
+public partial class Mlp784x128;
+
+/// <summary>A wide MLP whose step is GEMM-bound: 784 → 1024 → 1024 → 10, 1.86 M parameters.</summary>
+[Input(784)]
+[Dense(1024, Activation.Relu)]
+[Dense(1024, Activation.Relu)]
+[Dense(10, Activation.Softmax)]
+[Loss(Loss.SparseCategoricalCrossEntropy)]
+public partial class Mlp784x1024x1024;

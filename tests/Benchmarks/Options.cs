@@ -1,0 +1,54 @@
+using System.Globalization;
+
+namespace Compiled.Benchmarks;
+
+/// <summary>The command line.</summary>
+internal sealed class Options
+{
+    public const string Usage = """
+        usage: dotnet run -c Release --project tests/Benchmarks -- [options]
+          --json PATH         also write [{"workload","ours_us","peer_us","ratio"}] to PATH (ratio = peer / ours)
+          --quick             short warm-up, rounds and round times (a smoke run, not numbers to quote)
+          --rounds N          alternating rounds per workload (default 15, --quick 5)
+          --only NAME         run only this workload (repeatable)
+          --python PATH       the Python with torch (default $COMPILED_BENCH_PYTHON, else /usr/bin/python3)
+          --peer-threads N    torch.set_num_threads(N) for the peer (default: this machine's cores)
+          --peer-blas-threads N  OPENBLAS_NUM_THREADS for the peer (default 1)
+        Run `dotnet build-server shutdown` first so no build server competes for the cores.
+        """;
+
+    public string? JsonPath { get; private set; }
+    public bool Quick { get; private set; }
+    public bool Help { get; private set; }
+    public int? Rounds { get; private set; }
+    public List<string> Only { get; } = [];
+    public string Python { get; private set; } =
+        Environment.GetEnvironmentVariable("COMPILED_BENCH_PYTHON") is { Length: > 0 } p ? p
+        : File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+    public int PeerThreads { get; private set; } = Environment.ProcessorCount;
+    public int PeerBlasThreads { get; private set; } = 1;
+
+    public static Options Parse(string[] args)
+    {
+        var o = new Options();
+        for (int i = 0; i < args.Length; i++)
+        {
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
+            int Count() => int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 0
+                ? n : throw new ArgumentException($"{args[i - 1]} needs a positive whole number.");
+            switch (args[i])
+            {
+                case "--json": o.JsonPath = Value(); break;
+                case "--quick": o.Quick = true; break;
+                case "--rounds": o.Rounds = Count(); break;
+                case "--only": o.Only.Add(Value()); break;
+                case "--python": o.Python = Value(); break;
+                case "--peer-threads": o.PeerThreads = Count(); break;
+                case "--peer-blas-threads": o.PeerBlasThreads = Count(); break;
+                case "-h" or "--help": o.Help = true; break;
+                default: throw new ArgumentException($"unknown option '{args[i]}'.");
+            }
+        }
+        return o;
+    }
+}

@@ -1,0 +1,98 @@
+// Side-by-side benchmark: Compiled's generated training step against PyTorch's, in one run, alternating rounds.
+//
+//   dotnet build-server shutdown
+//   dotnet run -c Release --project tests/Benchmarks -- [--json results.json] [--quick]
+//
+// For each workload: warm both sides up, size a round to about the same wall time on each side, then run
+// K rounds of (ours N iterations, peer M iterations) and report the median time per iteration of each side
+// and ratio = peer / ours (above 1: we are faster). See --help for the options.
+
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using Compiled.Benchmarks;
+
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+
+Options options;
+try
+{
+    options = Options.Parse(args);
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    Console.Error.WriteLine(Options.Usage);
+    return 1;
+}
+if (options.Help)
+{
+    Console.WriteLine(Options.Usage);
+    return 0;
+}
+
+List<Workload> selected = Workloads.All.Where(w => options.Only.Count == 0 || options.Only.Contains(w.Name)).ToList();
+foreach (string name in options.Only.Where(n => Workloads.All.All(w => w.Name != n)))
+{
+    Console.Error.WriteLine($"error: unknown workload '{name}'. Known: {string.Join(", ", Workloads.All.Select(w => w.Name))}");
+    return 1;
+}
+
+Peer peer;
+try
+{
+    string script = Path.Combine(AppContext.BaseDirectory, "peer.py");
+    peer = Peer.Start(options.Python, script, options.PeerThreads, options.PeerBlasThreads);
+}
+catch (Exception e) when (e is PeerUnavailableException or TimeoutException)
+{
+    Console.Error.WriteLine("error: the PyTorch peer is unavailable, so nothing can be compared.");
+    Console.Error.WriteLine(e.Message);
+    Console.Error.WriteLine("It needs Python 3 with torch: on Debian `apt-get install python3-torch libopenblas0-pthread`,");
+    Console.Error.WriteLine("then pass --python PATH (or set COMPILED_BENCH_PYTHON) if it is not /usr/bin/python3.");
+    return 2;
+}
+
+using (peer)
+{
+    var settings = options.Quick ? RunSettings.Quick : RunSettings.Full;
+    if (options.Rounds is int rounds) settings = settings with { Rounds = rounds };
+
+    string loadBefore = Machine.LoadAverage();
+    Console.WriteLine($"Compiled vs PyTorch, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Machine.Describe()}");
+    Console.WriteLine($"  ours: {RuntimeInformation.FrameworkDescription}, Vector512 accelerated: {Vector512.IsHardwareAccelerated}, " +
+        $"{Environment.ProcessorCount} cores available to our kernels");
+    Console.WriteLine($"  peer: {peer.Banner} (torch.set_num_threads({options.PeerThreads}))");
+    Console.WriteLine($"  {settings.Rounds} alternating rounds of ~{settings.RoundSeconds * 1000:0} ms per side, " +
+        $"{settings.WarmupSeconds:0.#} s warm-up per side, medians per iteration{(options.Quick ? " (--quick)" : "")}");
+    Console.WriteLine();
+
+    var results = new List<Result>();
+    foreach (Workload workload in selected)
+    {
+        Console.Error.Write($"  {workload.Name}: warming up…");
+        try
+        {
+            results.Add(Bench.Run(workload, peer, settings));
+        }
+        catch (Exception e) when (e is InvalidOperationException or TimeoutException)
+        {
+            Console.Error.WriteLine();
+            Console.Error.WriteLine($"error: {workload.Name}: {e.Message}");
+            return 1;
+        }
+        Console.Error.WriteLine(" done");
+    }
+
+    Console.WriteLine();
+    Report.PrintTable(results, Console.Out);
+    Console.WriteLine($"Load average before/after: {loadBefore} / {Machine.LoadAverage()} " +
+        "(other processes on these cores skew both sides; the alternation spreads it over both).");
+    if (options.JsonPath is string path)
+    {
+        Report.WriteJson(results, path);
+        Console.WriteLine($"wrote {path}");
+    }
+}
+return 0;

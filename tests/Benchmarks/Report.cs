@@ -1,0 +1,54 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace Compiled.Benchmarks;
+
+/// <summary>The results as a Markdown table on the console and as JSON.</summary>
+internal static class Report
+{
+    public static void PrintTable(IReadOnlyList<Result> results, TextWriter output)
+    {
+        string[] header = ["workload", "ours µs", "peer µs", "peer/ours", "best ours/peer µs", "rounds", "iters ours/peer", "last loss ours/peer"];
+        List<string[]> rows = results.Select(r => new[]
+        {
+            r.Workload,
+            Format(r.OursUs),
+            Format(r.PeerUs),
+            $"{r.Ratio:0.00}x",
+            $"{Format(r.OursBestUs)}/{Format(r.PeerBestUs)}",
+            r.Rounds.ToString(CultureInfo.InvariantCulture),
+            $"{r.OursIterations}/{r.PeerIterations}",
+            float.IsNaN(r.PeerLoss) ? "-" : $"{r.OursLoss:G3}/{r.PeerLoss:G3}",
+        }).ToList();
+        int[] widths = header.Select((h, i) => rows.Select(row => row[i].Length).Append(h.Length).Max()).ToArray();
+        string Line(string[] cells) =>
+            "| " + string.Join(" | ", cells.Select((c, i) => i == 0 ? c.PadRight(widths[i]) : c.PadLeft(widths[i]))) + " |";
+        output.WriteLine(Line(header));
+        output.WriteLine("|" + string.Join("|", widths.Select((w, i) => i == 0 ? new string('-', w + 2) : new string('-', w + 1) + ":")) + "|");
+        foreach (string[] row in rows) output.WriteLine(Line(row));
+        output.WriteLine();
+        output.WriteLine("µs = median time per iteration over the rounds (best = fastest round); peer/ours above 1 means Compiled is faster.");
+    }
+
+    /// <summary>Writes [{"workload", "ours_us", "peer_us", "ratio"}, …] (ratio = peer / ours).</summary>
+    public static void WriteJson(IReadOnlyList<Result> results, string path)
+    {
+        string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (directory is not null) Directory.CreateDirectory(directory);
+        using FileStream stream = File.Create(path);
+        using var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+        writer.WriteStartArray();
+        foreach (Result r in results)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("workload", r.Workload);
+            writer.WriteNumber("ours_us", Math.Round(r.OursUs, 3));
+            writer.WriteNumber("peer_us", Math.Round(r.PeerUs, 3));
+            writer.WriteNumber("ratio", Math.Round(r.Ratio, 4));
+            writer.WriteEndObject();
+        }
+        writer.WriteEndArray();
+    }
+
+    private static string Format(double us) => us >= 1000 ? us.ToString("#,0", CultureInfo.InvariantCulture) : us.ToString("0.0", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,118 @@
+"""PyTorch peer for tests/Benchmarks: the same workloads as the C# side, timed on request.
+
+Started once by the C# benchmark as a subprocess. Protocol, one line per message:
+  <- ready torch=<version> threads=<n> interop=<n>            (once, at start)
+  -> run <workload> <iterations>
+  <- ok <microseconds per iteration> <last loss or nan>
+  -> quit
+Errors are answered with "error <message>" and the process keeps serving.
+
+Each workload mirrors the Compiled model of the same name: the same layer sizes, the same random
+MNIST-shaped batch (uniform [0, 1) pixels, labels i % 10), cross-entropy on the logits and Adam(1e-3).
+"""
+
+import math
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+
+def mlp(*sizes):
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers)
+
+
+def batch(size, features=784, classes=10):
+    x = torch.rand(size, features)
+    y = torch.arange(size) % classes
+    return x, y
+
+
+class Train:
+    """One full training step: forward, softmax cross-entropy, backward, Adam update."""
+
+    def __init__(self, sizes, batch_size):
+        self.model = mlp(*sizes)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+        self.x, self.y = batch(batch_size, sizes[0], sizes[-1])
+        self.loss = float("nan")
+
+    def run(self, iterations):
+        model, optimizer, x, y = self.model, self.optimizer, self.x, self.y
+        start = time.perf_counter_ns()
+        for _ in range(iterations):
+            optimizer.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.step()
+        elapsed = time.perf_counter_ns() - start
+        self.loss = loss.item()
+        return elapsed
+
+
+class Infer:
+    """One prediction of one sample, softmax included (the Compiled model's Forward ends with it)."""
+
+    def __init__(self, sizes):
+        self.model = mlp(*sizes).eval()
+        self.x, _ = batch(1, sizes[0], sizes[-1])
+        self.loss = float("nan")
+
+    def run(self, iterations):
+        model, x = self.model, self.x
+        with torch.no_grad():
+            start = time.perf_counter_ns()
+            for _ in range(iterations):
+                torch.softmax(model(x), dim=1)
+            return time.perf_counter_ns() - start
+
+
+WORKLOADS = {
+    "mlp-784-128-10-b64": lambda: Train((784, 128, 10), 64),
+    "mlp-784-128-10-b1-infer": lambda: Infer((784, 128, 10)),
+    "mlp-784-1024-1024-10-b1024": lambda: Train((784, 1024, 1024, 10), 1024),
+}
+
+
+def main():
+    threads = int(os.environ.get("PEER_THREADS", "2"))
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    built = {}
+    print(f"ready torch={torch.__version__} threads={torch.get_num_threads()} "
+          f"interop={torch.get_num_interop_threads()} "
+          f"openblas={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}", flush=True)
+    for line in sys.stdin:
+        parts = line.split()
+        if not parts:
+            continue
+        if parts[0] == "quit":
+            break
+        try:
+            if parts[0] != "run" or len(parts) != 3:
+                raise ValueError(f"unknown command: {line.strip()}")
+            name, iterations = parts[1], int(parts[2])
+            if name not in WORKLOADS:
+                raise ValueError(f"unknown workload: {name}")
+            if iterations <= 0:
+                raise ValueError("iterations must be positive")
+            if name not in built:
+                built[name] = WORKLOADS[name]()
+            work = built[name]
+            elapsed_ns = work.run(iterations)
+            loss = work.loss
+            loss_text = "nan" if math.isnan(loss) else f"{loss:.6f}"
+            print(f"ok {elapsed_ns / iterations / 1000.0:.3f} {loss_text}", flush=True)
+        except Exception as e:  # keep serving: the C# side reports the message
+            print(f"error {type(e).__name__}: {e}".replace("\n", " "), flush=True)
+
+
+if __name__ == "__main__":
+    main()
