@@ -12,16 +12,33 @@ public class BaselineTests
 
     [Theory]
     [MemberData(nameof(Models))]
-    public void GeneratedCodeMatchesBaseline(string model)
+    public void GeneratedCodeMatchesBaseline(string model) => MatchesBaseline(model, gpu: false);
+
+    /// <summary>In a project that references Compiled.Gpu, each model also gets its GPU twin (Baselines/&lt;Model&gt;.Gpu/).</summary>
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void GpuTwinMatchesBaseline(string model) => MatchesBaseline(model, gpu: true);
+
+    [Fact]
+    public void GpuTwinIsEmittedOnlyWhenTheProjectReferencesCompiledGpu()
     {
-        var (result, output) = GeneratorHarness.Run(ModelSources.All[model]);
+        string source = ModelSources.All["MnistMlp"];
+        Assert.Equal(new[] { "Demo.MnistMlp.g.cs" },
+            GeneratorHarness.Run(gpu: false, source).Result.Results.Single().GeneratedSources.Select(g => g.HintName));
+        Assert.Equal(new[] { "Demo.MnistMlp.Gpu.g.cs", "Demo.MnistMlp.g.cs" },
+            GeneratorHarness.Run(gpu: true, source).Result.Results.Single().GeneratedSources.Select(g => g.HintName).Order(StringComparer.Ordinal));
+    }
+
+    private static void MatchesBaseline(string model, bool gpu)
+    {
+        var (result, output) = GeneratorHarness.Run(gpu, ModelSources.All[model]);
 
         Assert.Empty(result.Diagnostics);
         Assert.Empty(GeneratorHarness.Errors(output));
         var generated = result.Results.Single().GeneratedSources;
         Assert.NotEmpty(generated);
 
-        string directory = Path.Combine(SourceDirectory(), "Baselines", model);
+        string directory = Path.Combine(SourceDirectory(), "Baselines", gpu ? model + ".Gpu" : model);
         bool update = Environment.GetEnvironmentVariable("UPDATE_BASELINES") == "1";
         if (update)
         {

@@ -19,12 +19,21 @@ internal static class GeneratorHarness
         return references.ToImmutableArray();
     });
 
+    /// <summary>The same, plus Compiled.Gpu and ILGPU: a project that references the GPU package.</summary>
+    private static readonly Lazy<ImmutableArray<MetadataReference>> s_gpuReferences = new(() => s_references.Value.AddRange(new[]
+    {
+        MetadataReference.CreateFromFile(typeof(Compiled.Gpu.GpuDevice).Assembly.Location),
+        MetadataReference.CreateFromFile(typeof(ILGPU.Context).Assembly.Location),
+    }));
+
     public static CSharpParseOptions ParseOptions { get; } = new(LanguageVersion.Preview);
 
-    public static CSharpCompilation Compile(params string[] sources) => CSharpCompilation.Create(
+    public static CSharpCompilation Compile(params string[] sources) => Compile(gpu: false, sources);
+
+    public static CSharpCompilation Compile(bool gpu, params string[] sources) => CSharpCompilation.Create(
         "TestAssembly",
         sources.Select((s, i) => CSharpSyntaxTree.ParseText(s, ParseOptions, path: $"Model{i}.cs")),
-        s_references.Value,
+        gpu ? s_gpuReferences.Value : s_references.Value,
         new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
 
     public static GeneratorDriver CreateDriver() => CSharpGeneratorDriver.Create(
@@ -33,9 +42,12 @@ internal static class GeneratorHarness
         driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
 
     /// <summary>Runs the generator; returns its result and the compilation with the generated files added.</summary>
-    public static (GeneratorDriverRunResult Result, Compilation Output) Run(params string[] sources)
+    public static (GeneratorDriverRunResult Result, Compilation Output) Run(params string[] sources) => Run(gpu: false, sources);
+
+    /// <summary>As <see cref="Run(string[])"/>; with <paramref name="gpu"/>, the project references Compiled.Gpu.</summary>
+    public static (GeneratorDriverRunResult Result, Compilation Output) Run(bool gpu, params string[] sources)
     {
-        CSharpCompilation input = Compile(sources);
+        CSharpCompilation input = Compile(gpu, sources);
         GeneratorDriver driver = CreateDriver().RunGeneratorsAndUpdateCompilation(input, out Compilation output, out _, TestContext.Current.CancellationToken);
         GeneratorDriverRunResult result = driver.GetRunResult();
         foreach (GeneratorRunResult run in result.Results)
