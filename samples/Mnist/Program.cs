@@ -1,7 +1,7 @@
 // Trains a multilayer perceptron on MNIST: the model below is compiled at build time into straight-line
 // forward and backward code (see obj/*/generated/), then trained with Adam and evaluated on the test set.
 //
-//   dotnet run -c Release --project samples/Mnist [-- --epochs 5 --batch-size 64 --data DIR --limit N --seed 1]
+//   dotnet run -c Release --project samples/Mnist [-- --epochs 5 --batch-size 64 --data DIR --limit N --seed 1 --device cpu|gpu]
 using Compiled;
 using Compiled.Samples;
 
@@ -15,11 +15,13 @@ Console.WriteLine($"Model: 784 → Dense(128, ReLU) → Dense(10, Softmax), {Mni
 
 // Adam with the learning rate annealed to zero over the run (cosine).
 var optimizer = new Adam(2e-3) { Schedule = new CosineDecay(options.Epochs) };
-var history = model.Fit(train, epochs: options.Epochs, batchSize: options.BatchSize, optimizer: optimizer,
-    validation: test, progress: new ConsoleProgressBar(), seed: options.Seed);
+IReadOnlyList<EpochMetrics> epochs = options.Device == "cpu"
+    ? model.Fit(train, epochs: options.Epochs, batchSize: options.BatchSize, optimizer: optimizer,
+        validation: test, progress: new ConsoleProgressBar(), seed: options.Seed)
+    : SampleGpu.Fit(model, options, train, test, optimizer); // same seed, same batches, same optimizer, on the GPU twin
 
 var (loss, accuracy) = model.Evaluate(test);
-Console.WriteLine($"Test accuracy: {accuracy:P2} (loss {loss:F4}) after {history.Epochs.Count} epoch{(history.Epochs.Count == 1 ? "" : "s")}");
+Console.WriteLine($"Test accuracy: {accuracy:P2} (loss {loss:F4}) after {epochs.Count} epoch{(epochs.Count == 1 ? "" : "s")} on {options.Device}");
 
 model.Save(options.CheckpointPath);
 var reloaded = MnistMlp.Load(options.CheckpointPath);

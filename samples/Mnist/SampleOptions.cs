@@ -1,7 +1,8 @@
 namespace Compiled.Samples;
 
-/// <summary>The sample's command line: <c>--epochs N --batch-size N --data DIR --limit N --seed N --save PATH</c>.</summary>
-internal sealed record SampleOptions(int Epochs, int BatchSize, string DataDirectory, int? Limit, int Seed, string CheckpointPath)
+/// <summary>The sample's command line: <c>--epochs N --batch-size N --data DIR --limit N --seed N --save PATH --device cpu|gpu</c>.</summary>
+internal sealed record SampleOptions(int Epochs, int BatchSize, string DataDirectory, int? Limit, int Seed, string CheckpointPath,
+    string Device = "cpu")
 {
     public static SampleOptions Parse(string[] args)
     {
@@ -19,10 +20,15 @@ internal sealed record SampleOptions(int Epochs, int BatchSize, string DataDirec
                 "--limit" => options with { Limit = Number() },
                 "--seed" => options with { Seed = Number() },
                 "--save" => options with { CheckpointPath = Value() },
+                "--device" => options with { Device = ParseDevice(Value()) },
                 _ => throw new ArgumentException(
-                    $"Unknown option '{name}'. Options: --epochs N, --batch-size N, --data DIR, --limit N, --seed N, --save PATH."),
+                    $"Unknown option '{name}'. Options: --epochs N, --batch-size N, --data DIR, --limit N, --seed N, --save PATH, --device cpu|gpu."),
             };
         }
         return options;
     }
+
+    private static string ParseDevice(string value) => value is "cpu" or "gpu" or "gpu-simulator"
+        ? value
+        : throw new ArgumentException("--device takes cpu, gpu, or gpu-simulator (the GPU kernels on ILGPU's CPU accelerator, slowly).");
 }
