@@ -14,6 +14,8 @@ internal sealed class Options
           --python PATH       the Python with torch (default $COMPILED_BENCH_PYTHON, else /usr/bin/python3)
           --peer-threads N    torch.set_num_threads(N) for the peer (default: this machine's cores)
           --peer-blas-threads N  OPENBLAS_NUM_THREADS for the peer (default 1)
+          --device cpu|gpu    gpu: our generated GPU twins (ILGPU, CUDA) against PyTorch on CUDA (default cpu);
+                              gpu-simulator runs our GPU kernels on ILGPU's CPU accelerator (a smoke test, not numbers)
         Run `dotnet build-server shutdown` first so no build server competes for the cores.
         """;
 
@@ -27,6 +29,7 @@ internal sealed class Options
         : File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
     public int PeerThreads { get; private set; } = Environment.ProcessorCount;
     public int PeerBlasThreads { get; private set; } = 1;
+    public string Device { get; private set; } = "cpu";
 
     public static Options Parse(string[] args)
     {
@@ -45,6 +48,11 @@ internal sealed class Options
                 case "--python": o.Python = Value(); break;
                 case "--peer-threads": o.PeerThreads = Count(); break;
                 case "--peer-blas-threads": o.PeerBlasThreads = Count(); break;
+                case "--device":
+                    string device = Value();
+                    o.Device = device is "cpu" or "gpu" or "gpu-simulator"
+                        ? device : throw new ArgumentException("--device takes cpu, gpu or gpu-simulator.");
+                    break;
                 case "-h" or "--help": o.Help = true; break;
                 default: throw new ArgumentException($"unknown option '{args[i]}'.");
             }

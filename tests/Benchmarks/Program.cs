@@ -32,18 +32,36 @@ if (options.Help)
     return 0;
 }
 
-List<Workload> selected = Workloads.All.Where(w => options.Only.Count == 0 || options.Only.Contains(w.Name)).ToList();
-foreach (string name in options.Only.Where(n => Workloads.All.All(w => w.Name != n)))
+foreach (string name in options.Only.Where(n => !Workloads.Names.Contains(n)))
 {
-    Console.Error.WriteLine($"error: unknown workload '{name}'. Known: {string.Join(", ", Workloads.All.Select(w => w.Name))}");
+    Console.Error.WriteLine($"error: unknown workload '{name}'. Known: {string.Join(", ", Workloads.Names)}");
     return 1;
 }
+
+// --device gpu: our generated GPU twins on CUDA; the peer runs on CUDA too.
+Compiled.Gpu.GpuDevice? gpu = null;
+try
+{
+    gpu = options.Device switch
+    {
+        "gpu" => Compiled.Gpu.GpuDevice.Open(),
+        "gpu-simulator" => Compiled.Gpu.GpuDevice.OpenCpuSimulator(),
+        _ => null,
+    };
+}
+catch (Compiled.Gpu.GpuNotAvailableException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
+using var device = gpu;
+List<Workload> selected = Workloads.Create(gpu).Where(w => options.Only.Count == 0 || options.Only.Contains(w.Name)).ToList();
 
 Peer peer;
 try
 {
     string script = Path.Combine(AppContext.BaseDirectory, "peer.py");
-    peer = Peer.Start(options.Python, script, options.PeerThreads, options.PeerBlasThreads);
+    peer = Peer.Start(options.Python, script, options.PeerThreads, options.PeerBlasThreads, options.Device == "gpu" ? "cuda" : "cpu");
 }
 catch (Exception e) when (e is PeerUnavailableException or TimeoutException)
 {
@@ -61,8 +79,10 @@ using (peer)
 
     string loadBefore = Machine.LoadAverage();
     Console.WriteLine($"Compiled vs PyTorch, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Machine.Describe()}");
-    Console.WriteLine($"  ours: {RuntimeInformation.FrameworkDescription}, Vector512 accelerated: {Vector512.IsHardwareAccelerated}, " +
-        $"{Environment.ProcessorCount} cores available to our kernels");
+    Console.WriteLine(gpu is null
+        ? $"  ours: {RuntimeInformation.FrameworkDescription}, Vector512 accelerated: {Vector512.IsHardwareAccelerated}, " +
+          $"{Environment.ProcessorCount} cores available to our kernels"
+        : $"  ours: {RuntimeInformation.FrameworkDescription}, generated GPU twins on {gpu}");
     Console.WriteLine($"  peer: {peer.Banner} (torch.set_num_threads({options.PeerThreads}))");
     Console.WriteLine($"  {settings.Rounds} alternating rounds of ~{settings.RoundSeconds * 1000:0} ms per side, " +
         $"{settings.WarmupSeconds:0.#} s warm-up per side, medians per iteration{(options.Quick ? " (--quick)" : "")}");

@@ -29,29 +29,39 @@ def mlp(*sizes):
     return torch.nn.Sequential(*layers)
 
 
+DEVICE = os.environ.get("PEER_DEVICE", "cpu")  # "cuda" for --device gpu
+
+
+def sync():
+    if DEVICE == "cuda":
+        torch.cuda.synchronize()
+
+
 def batch(size, features=784, classes=10):
     x = torch.rand(size, features)
     y = torch.arange(size) % classes
-    return x, y
+    return x.to(DEVICE), y.to(DEVICE)
 
 
 class Train:
     """One full training step: forward, softmax cross-entropy, backward, Adam update."""
 
     def __init__(self, sizes, batch_size):
-        self.model = mlp(*sizes)
+        self.model = mlp(*sizes).to(DEVICE)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
         self.x, self.y = batch(batch_size, sizes[0], sizes[-1])
         self.loss = float("nan")
 
     def run(self, iterations):
         model, optimizer, x, y = self.model, self.optimizer, self.x, self.y
+        sync()
         start = time.perf_counter_ns()
         for _ in range(iterations):
             optimizer.zero_grad(set_to_none=True)
             loss = F.cross_entropy(model(x), y)
             loss.backward()
             optimizer.step()
+        sync()
         elapsed = time.perf_counter_ns() - start
         self.loss = loss.item()
         return elapsed
@@ -61,16 +71,18 @@ class Infer:
     """One prediction of one sample, softmax included (the Compiled model's Forward ends with it)."""
 
     def __init__(self, sizes):
-        self.model = mlp(*sizes).eval()
+        self.model = mlp(*sizes).to(DEVICE).eval()
         self.x, _ = batch(1, sizes[0], sizes[-1])
         self.loss = float("nan")
 
     def run(self, iterations):
         model, x = self.model, self.x
         with torch.no_grad():
+            sync()
             start = time.perf_counter_ns()
             for _ in range(iterations):
-                torch.softmax(model(x), dim=1)
+                torch.softmax(model(x), dim=1).cpu()  # the prediction comes back to the host, as ours does
+            sync()
             return time.perf_counter_ns() - start
 
 
@@ -86,7 +98,10 @@ def main():
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     built = {}
-    print(f"ready torch={torch.__version__} threads={torch.get_num_threads()} "
+    if DEVICE == "cuda" and not torch.cuda.is_available():
+        print("error torch sees no CUDA device for --device gpu", flush=True)
+        return
+    print(f"ready torch={torch.__version__} device={DEVICE} threads={torch.get_num_threads()} "
           f"interop={torch.get_num_interop_threads()} "
           f"openblas={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}", flush=True)
     for line in sys.stdin:
