@@ -46,8 +46,8 @@ public static class GpuTraining
         ArgumentNullException.ThrowIfNull(train);
         ArgumentOutOfRangeException.ThrowIfLessThan(epochs, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        CheckData(model, train, nameof(train));
-        if (validation is not null) CheckData(model, validation, nameof(validation));
+        Metrics.CheckData(model, train, nameof(train));
+        if (validation is not null) Metrics.CheckData(model, validation, nameof(validation));
         optimizer ??= new Adam(1e-3);
 
         using var gpuOptimizer = GpuOptimizer.From(optimizer);
@@ -87,7 +87,7 @@ public static class GpuTraining
             int steps = twin.ReadLosses(default, out double lossSum, out long samples, out double correct);
             if (steps == 0) break;
             double loss = lossSum / samples;
-            double accuracy = HasAccuracy(model.Loss) ? correct / samples : double.NaN;
+            double accuracy = Metrics.HasAccuracy(model.Loss) ? correct / samples : double.NaN;
             double? validationLoss = null, validationAccuracy = null;
             if (validation is not null && !cancelled)
             {
@@ -113,7 +113,7 @@ public static class GpuTraining
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(data);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        CheckData(model, data, nameof(data));
+        Metrics.CheckData(model, data, nameof(data));
         using GpuTwin twin = model.CreateGpuTwin(device);
         return Evaluate(twin, data, batchSize);
     }
@@ -131,49 +131,8 @@ public static class GpuTraining
             var t = data.Targets.Slice(start * model.TargetSize, batch * model.TargetSize);
             twin.Forward(x, outputs, batch);
             total += Losses.Total(model.Loss, outputs, t, batch, outSize);
-            correct += Correct(model.Loss, outputs, t, batch, outSize);
+            correct += Metrics.Correct(model.Loss, outputs, t, batch, outSize);
         }
-        return (total / data.Count, HasAccuracy(model.Loss) ? correct / data.Count : double.NaN);
-    }
-
-    /// <summary>Every loss but mean squared error has classes to be right about (as the CPU trainer).</summary>
-    private static bool HasAccuracy(Loss loss) => loss != Loss.MeanSquaredError;
-
-    /// <summary>Samples classified right, counted as the CPU trainer counts them (and as the loss kernels do).</summary>
-    private static double Correct(Loss loss, ReadOnlySpan<float> outputs, ReadOnlySpan<float> targets, int batch, int outputSize)
-    {
-        int correct = 0;
-        switch (loss)
-        {
-            case Loss.SparseCategoricalCrossEntropy:
-                for (int b = 0; b < batch; b++)
-                    if (ArgMax(outputs.Slice(b * outputSize, outputSize)) == (int)targets[b]) correct++;
-                return correct;
-            case Loss.CategoricalCrossEntropy:
-                for (int b = 0; b < batch; b++)
-                    if (ArgMax(outputs.Slice(b * outputSize, outputSize)) == ArgMax(targets.Slice(b * outputSize, outputSize))) correct++;
-                return correct;
-            case Loss.BinaryCrossEntropy:
-                for (int i = 0; i < batch * outputSize; i++)
-                    if (outputs[i] > 0.5f == targets[i] > 0.5f) correct++;
-                return outputSize == 1 ? correct : (double)correct / outputSize;
-            default:
-                return 0;
-        }
-    }
-
-    private static int ArgMax(ReadOnlySpan<float> values)
-    {
-        int best = 0;
-        for (int i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
-        return best;
-    }
-
-    private static void CheckData(IModel model, Dataset data, string name)
-    {
-        if (data.FeatureSize != model.InputSize || data.TargetSize != model.TargetSize)
-            throw new ArgumentException(
-                $"{name} has {data.FeatureSize} features and {data.TargetSize} targets per sample, but the model takes " +
-                $"{model.InputSize} inputs and {model.TargetSize} targets.", name);
+        return (total / data.Count, Metrics.HasAccuracy(model.Loss) ? correct / data.Count : double.NaN);
     }
 }
