@@ -37,7 +37,7 @@ public static class GpuTraining
     /// <exception cref="ArgumentException">The data does not fit the model.</exception>
     /// <exception cref="GpuException">The device failed (out of memory, a kernel failure). The model keeps the parameters
     /// it had before the call, and the CPU path keeps working.</exception>
-    public static IReadOnlyList<EpochMetrics> Fit(this IGpuModel model, GpuDevice device, Dataset train, int epochs, int batchSize = 32,
+    public static History Fit(this IGpuModel model, GpuDevice device, Dataset train, int epochs, int batchSize = 32,
         Optimizer? optimizer = null, Dataset? validation = null, IProgress<TrainingProgress>? progress = null, bool shuffle = true,
         int seed = 0, CancellationToken cancellationToken = default)
     {
@@ -52,7 +52,7 @@ public static class GpuTraining
 
         using var gpuOptimizer = GpuOptimizer.From(optimizer);
         using GpuTwin twin = model.CreateGpuTwin(device);
-        var results = new List<EpochMetrics>(epochs);
+        var results = new History(epochs);
         var rng = new Rng(seed);
         var order = new int[train.Count];
         for (int i = 0; i < order.Length; i++) order[i] = i;
@@ -97,8 +97,11 @@ public static class GpuTraining
             }
             results.Add(new EpochMetrics(epoch + 1, loss, accuracy, validationLoss, validationAccuracy,
                 optimizer.CurrentLearningRate, Stopwatch.GetElapsedTime(started), (int)samples));
-            progress?.Report(new TrainingProgress(epoch + 1, epochs, steps, batches, loss, accuracy, validationLoss, validationAccuracy));
+            // The epoch-end report, as the CPU trainer makes it (Batch == Batches unless cancelled mid-epoch).
+            progress?.Report(new TrainingProgress(epoch + 1, epochs, cancelled ? steps : batches, batches, loss, accuracy,
+                validationLoss, validationAccuracy));
         }
+        results.Cancelled = cancelled;
         twin.DownloadParameters();
         return results;
     }
