@@ -1,8 +1,7 @@
 using System.Runtime.CompilerServices;
 using Xunit;
 
-// Fit's cancellation is under test here: runs are short and take an explicit token only where cancellation is the subject.
-#pragma warning disable xUnit1051
+
 
 namespace Compiled.Runtime.Tests.Training;
 

@@ -1,7 +1,6 @@
 using Xunit;
 
-// Fit's cancellation is under test here: runs are short and take an explicit token only where cancellation is the subject.
-#pragma warning disable xUnit1051
+
 
 namespace Compiled.Runtime.Tests.Training;
 
@@ -15,7 +14,7 @@ public class FitTests
         var model = new IrisNet(seed: 1);
         (double initialLoss, double initialAccuracy) = model.Evaluate(IrisData.Test);
         History history = model.Fit(IrisData.Train, epochs: 60, batchSize: 16, optimizer: new Adam(0.01),
-            validation: IrisData.Test, seed: 3);
+            validation: IrisData.Test, seed: 3, cancellationToken: TestContext.Current.CancellationToken);
         var (loss, accuracy) = model.Evaluate(IrisData.Test);
         Log($"test loss {initialLoss:F4} → {loss:F4}, accuracy {initialAccuracy:P1} → {accuracy:P1}; " +
             $"train loss {history[0].Loss:F4} → {history.Last.Loss:F4}, accuracy {history.Last.Accuracy:P1}");
@@ -49,7 +48,7 @@ public class FitTests
         foreach (Optimizer optimizer in optimizers)
         {
             var model = new IrisOneHotNet(seed: 4);
-            History history = model.Fit(train, epochs: 40, batchSize: 8, optimizer: optimizer);
+            History history = model.Fit(train, epochs: 40, batchSize: 8, optimizer: optimizer, cancellationToken: TestContext.Current.CancellationToken);
             var (loss, accuracy) = model.Evaluate(test);
             Log($"{optimizer.GetType().Name}: train loss {history[0].Loss:F4} → {history.Last.Loss:F4}; test accuracy {accuracy:P1}, loss {loss:F4}");
             Assert.True(accuracy > 0.9, $"{optimizer.GetType().Name}: test accuracy {accuracy:P1}");
@@ -71,10 +70,10 @@ public class FitTests
     [Fact]
     public void WithoutShufflingTheOrderIsTheDataSetsOrder()
     {
-        double[] a = new IrisNet(seed: 5).Fit(IrisData.Train, epochs: 3, batchSize: 10, shuffle: false, seed: 1)["loss"];
-        double[] b = new IrisNet(seed: 5).Fit(IrisData.Train, epochs: 3, batchSize: 10, shuffle: false, seed: 2)["loss"];
+        double[] a = new IrisNet(seed: 5).Fit(IrisData.Train, epochs: 3, batchSize: 10, shuffle: false, seed: 1, cancellationToken: TestContext.Current.CancellationToken)["loss"];
+        double[] b = new IrisNet(seed: 5).Fit(IrisData.Train, epochs: 3, batchSize: 10, shuffle: false, seed: 2, cancellationToken: TestContext.Current.CancellationToken)["loss"];
         Assert.Equal(a, b);
-        double[] shuffled = new IrisNet(seed: 5).Fit(IrisData.Train, epochs: 3, batchSize: 10, seed: 1)["loss"];
+        double[] shuffled = new IrisNet(seed: 5).Fit(IrisData.Train, epochs: 3, batchSize: 10, seed: 1, cancellationToken: TestContext.Current.CancellationToken)["loss"];
         Assert.NotEqual(a, shuffled);
     }
 
@@ -96,7 +95,7 @@ public class FitTests
             _ => (new IrisRegression(seed: 2), IrisData.PetalWidth(IrisData.Train)),
         };
         float[] before = model.Parameters.ToArray();
-        History history = model.Fit(data, epochs: 2, batchSize: 32, optimizer: new Sgd(0)); // 120 = 3·32 + 24
+        History history = model.Fit(data, epochs: 2, batchSize: 32, optimizer: new Sgd(0), cancellationToken: TestContext.Current.CancellationToken); // 120 = 3·32 + 24
         Assert.Equal(before, model.Parameters.ToArray());
 
         // Independent reference: the outputs of Predict, scored here.
@@ -135,11 +134,11 @@ public class FitTests
     [Fact]
     public void ValidationMetricsArePresentOnlyWithValidationData()
     {
-        History without = new IrisNet(seed: 1).Fit(IrisData.Train, epochs: 2);
+        History without = new IrisNet(seed: 1).Fit(IrisData.Train, epochs: 2, cancellationToken: TestContext.Current.CancellationToken);
         Assert.All(without, e => { Assert.Null(e.ValidationLoss); Assert.Null(e.ValidationAccuracy); });
         Assert.All(without["val_loss"], x => Assert.True(double.IsNaN(x)));
 
-        History with = new IrisNet(seed: 1).Fit(IrisData.Train, epochs: 2, validation: IrisData.Test);
+        History with = new IrisNet(seed: 1).Fit(IrisData.Train, epochs: 2, validation: IrisData.Test, cancellationToken: TestContext.Current.CancellationToken);
         Assert.All(with, e =>
         {
             Assert.InRange(e.ValidationLoss!.Value, 0, 10);
@@ -155,7 +154,7 @@ public class FitTests
     {
         var schedule = new StepDecay(2, 0.5);
         var optimizer = new Sgd(0.1, momentum: 0.9) { Schedule = schedule };
-        History history = new IrisNet(seed: 1).Fit(IrisData.Train, epochs: 5, optimizer: optimizer);
+        History history = new IrisNet(seed: 1).Fit(IrisData.Train, epochs: 5, optimizer: optimizer, cancellationToken: TestContext.Current.CancellationToken);
         Assert.Equal(Enumerable.Range(0, 5).Select(e => schedule.Rate(0.1, e)), history["lr"]);
         Assert.Equal(0.025, history.Last.LearningRate, 1e-12);
     }
@@ -177,7 +176,7 @@ public class FitTests
         var model = new IrisNet(seed: 1);
         var stopping = new EarlyStopping(Metric.ValidationLoss, patience: 2, restoreBestWeights: restore);
         History history = model.Fit(IrisData.Train, epochs: 50, batchSize: 16, optimizer: new Adam(0.01),
-            validation: misleading, earlyStopping: stopping);
+            validation: misleading, earlyStopping: stopping, cancellationToken: TestContext.Current.CancellationToken);
         double[] validation = history["val_loss"];
         Log($"val_loss: {string.Join(", ", validation.Select(x => x.ToString("F4")))}; best epoch {history.BestEpoch}, stopped after {history.StoppedEpoch}");
 
@@ -200,7 +199,7 @@ public class FitTests
     public void EarlyStoppingOnAccuracyWithMinDelta()
     {
         var stopping = new EarlyStopping(Metric.Accuracy, patience: 1, minDelta: 0.5);
-        History history = new IrisNet(seed: 1).Fit(IrisData.Train, epochs: 20, earlyStopping: stopping);
+        History history = new IrisNet(seed: 1).Fit(IrisData.Train, epochs: 20, earlyStopping: stopping, cancellationToken: TestContext.Current.CancellationToken);
         // No epoch can beat the first by half the samples: the run stops after epoch 2 and keeps epoch 1's weights.
         Assert.Equal(2, history.Count);
         Assert.Equal(1, history.BestEpoch);
@@ -259,7 +258,7 @@ public class FitTests
     {
         var reports = new List<TrainingProgress>();
         History history = new IrisNet(seed: 1).Fit(IrisData.Train, epochs: 2, batchSize: 1, progress: new SyncProgress(reports.Add),
-            validation: IrisData.Test);
+            validation: IrisData.Test, cancellationToken: TestContext.Current.CancellationToken);
         foreach (int epoch in new[] { 1, 2 })
         {
             var mine = reports.Where(r => r.Epoch == epoch).ToList();
@@ -280,33 +279,33 @@ public class FitTests
     {
         var model = new IrisNet(seed: 1);
         Dataset train = IrisData.Train;
-        Assert.Equal("epochs", Assert.Throws<ArgumentOutOfRangeException>(() => model.Fit(train, epochs: 0)).ParamName);
-        Assert.Equal("batchSize", Assert.Throws<ArgumentOutOfRangeException>(() => model.Fit(train, 1, batchSize: 0)).ParamName);
-        Assert.Equal("train", Assert.Throws<ArgumentNullException>(() => model.Fit(null!, 1)).ParamName);
-        Assert.Equal("model", Assert.Throws<ArgumentNullException>(() => ((IModel)null!).Fit(train, 1)).ParamName);
+        Assert.Equal("epochs", Assert.Throws<ArgumentOutOfRangeException>(() => model.Fit(train, epochs: 0, cancellationToken: TestContext.Current.CancellationToken)).ParamName);
+        Assert.Equal("batchSize", Assert.Throws<ArgumentOutOfRangeException>(() => model.Fit(train, 1, batchSize: 0, cancellationToken: TestContext.Current.CancellationToken)).ParamName);
+        Assert.Equal("train", Assert.Throws<ArgumentNullException>(() => model.Fit(null!, 1, cancellationToken: TestContext.Current.CancellationToken)).ParamName);
+        Assert.Equal("model", Assert.Throws<ArgumentNullException>(() => ((IModel)null!).Fit(train, 1, cancellationToken: TestContext.Current.CancellationToken)).ParamName);
 
         var wide = new Dataset(new float[10], new float[2], 5, 1);
-        var e = Assert.Throws<ArgumentException>(() => model.Fit(wide, 1));
+        var e = Assert.Throws<ArgumentException>(() => model.Fit(wide, 1, cancellationToken: TestContext.Current.CancellationToken));
         Assert.Equal("train", e.ParamName);
         Assert.Contains("5 features", e.Message);
 
-        var oneHot = Assert.Throws<ArgumentException>(() => new IrisOneHotNet().Fit(train, 1));
+        var oneHot = Assert.Throws<ArgumentException>(() => new IrisOneHotNet().Fit(train, 1, cancellationToken: TestContext.Current.CancellationToken));
         Assert.Equal("train", oneHot.ParamName);
         Assert.Contains("train.OneHot(3)", oneHot.Message);
-        var labels = Assert.Throws<ArgumentException>(() => model.Fit(train.OneHot(3), 1));
+        var labels = Assert.Throws<ArgumentException>(() => model.Fit(train.OneHot(3), 1, cancellationToken: TestContext.Current.CancellationToken));
         Assert.Contains("one class label", labels.Message);
-        Assert.Equal("validation", Assert.Throws<ArgumentException>(() => model.Fit(train, 1, validation: wide)).ParamName);
-        Assert.Equal("validation", Assert.Throws<ArgumentException>(() => model.Fit(train, 1, earlyStopping: new EarlyStopping())).ParamName);
+        Assert.Equal("validation", Assert.Throws<ArgumentException>(() => model.Fit(train, 1, validation: wide, cancellationToken: TestContext.Current.CancellationToken)).ParamName);
+        Assert.Equal("validation", Assert.Throws<ArgumentException>(() => model.Fit(train, 1, earlyStopping: new EarlyStopping(), cancellationToken: TestContext.Current.CancellationToken)).ParamName);
         Assert.Equal("earlyStopping", Assert.Throws<ArgumentException>(() =>
-            new IrisRegression().Fit(IrisData.PetalWidth(train), 1, earlyStopping: new EarlyStopping(Metric.Accuracy))).ParamName);
-        Assert.Equal("train", Assert.Throws<ArgumentException>(() => model.Fit(new Dataset([], [], 4, 1), 1)).ParamName);
+            new IrisRegression().Fit(IrisData.PetalWidth(train), 1, earlyStopping: new EarlyStopping(Metric.Accuracy), cancellationToken: TestContext.Current.CancellationToken)).ParamName);
+        Assert.Equal("train", Assert.Throws<ArgumentException>(() => model.Fit(new Dataset([], [], 4, 1), 1, cancellationToken: TestContext.Current.CancellationToken)).ParamName);
         var used = new Adam();
-        new SetosaNet().Fit(IrisData.Setosa(train), 1, optimizer: used);
-        var other = Assert.Throws<ArgumentException>(() => model.Fit(train, 1, optimizer: used));
+        new SetosaNet().Fit(IrisData.Setosa(train), 1, optimizer: used, cancellationToken: TestContext.Current.CancellationToken);
+        var other = Assert.Throws<ArgumentException>(() => model.Fit(train, 1, optimizer: used, cancellationToken: TestContext.Current.CancellationToken));
         Assert.Equal("optimizer", other.ParamName);
         Assert.Contains("Reset()", other.Message);
         used.Reset();
-        Assert.Single(model.Fit(train, 1, optimizer: used));
+        Assert.Single(model.Fit(train, 1, optimizer: used, cancellationToken: TestContext.Current.CancellationToken));
 
         Assert.Equal("batchSize", Assert.Throws<ArgumentOutOfRangeException>(() => model.Evaluate(train, 0)).ParamName);
         Assert.Equal("data", Assert.Throws<ArgumentException>(() => model.Evaluate(wide)).ParamName);

@@ -1,7 +1,6 @@
 using Xunit;
 
-// Fit's cancellation is under test here: runs are short and take an explicit token only where cancellation is the subject.
-#pragma warning disable xUnit1051
+
 
 namespace Compiled.Runtime.Tests.Training;
 
@@ -11,7 +10,7 @@ public class PredictTests
     public void PredictMatchesForwardAndPredictClassIsTheArgMax()
     {
         var model = new IrisNet(seed: 1);
-        model.Fit(IrisData.Train, epochs: 20, batchSize: 16, optimizer: new Adam(0.01));
+        model.Fit(IrisData.Train, epochs: 20, batchSize: 16, optimizer: new Adam(0.01), cancellationToken: TestContext.Current.CancellationToken);
         Dataset test = IrisData.Test;
         float[] all = model.Predict(test, batchSize: 7);
         Assert.Equal(test.Count * 3, all.Length);
@@ -50,7 +49,7 @@ public class PredictTests
     {
         var model = new SetosaNet(seed: 1);
         Dataset train = IrisData.Setosa(IrisData.Train), test = IrisData.Setosa(IrisData.Test);
-        model.Fit(train, epochs: 30, batchSize: 8, optimizer: new Adam(0.01));
+        model.Fit(train, epochs: 30, batchSize: 8, optimizer: new Adam(0.01), cancellationToken: TestContext.Current.CancellationToken);
         var output = new float[1];
         int right = 0;
         for (int i = 0; i < test.Count; i++)
