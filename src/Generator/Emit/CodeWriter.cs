@@ -16,6 +16,14 @@ internal sealed class CodeWriter
         return this;
     }
 
+    /// <summary>Writes another writer's text line by line at this writer's indentation (blank text writes nothing).</summary>
+    public CodeWriter Append(string text)
+    {
+        if (text.Length == 0) return this;
+        foreach (string line in text.TrimEnd('\n').Split('\n')) Line(line);
+        return this;
+    }
+
     /// <summary>Writes <c>{</c>, indents, and returns a scope that closes with <c>}</c> (plus <paramref name="suffix"/>).</summary>
     public Scope Block(string? header = null, string suffix = "")
     {

@@ -203,14 +203,13 @@ internal static class CpuEmitter
             w.Line();
             w.Line("// ── backward ──");
             for (int i = plan.Ops.Count - 1; i >= 0; i--) plan.Ops[i].EmitBackward(w);
-            bool any = false;
-            foreach (Op op in plan.Ops)
+            var regularization = new CodeWriter();
+            foreach (Op op in plan.Ops) op.EmitRegularization(regularization);
+            if (regularization.ToString().Length > 0)
             {
-                var sub = new CodeWriter();
-                op.EmitRegularization(sub);
-                if (sub.ToString().Length == 0) continue;
-                if (!any) { w.Line(); w.Line("// ── regularisation ──"); any = true; }
-                op.EmitRegularization(w);
+                w.Line();
+                w.Line("// ── regularisation ──");
+                w.Append(regularization.ToString());
             }
             w.Line();
             w.Line("if (!outputs.IsEmpty) output.CopyTo(outputs);");

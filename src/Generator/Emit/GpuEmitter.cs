@@ -100,7 +100,7 @@ internal static class GpuEmitter
             {
                 EmitViews(w, plan, Pass.Inference, forward);
                 w.Line();
-                Append(w, forward);
+                w.Append(forward);
             }
             w.Line();
             w.Line(GeneratedCode);
@@ -108,7 +108,7 @@ internal static class GpuEmitter
             {
                 EmitViews(w, plan, Pass.Training, gradients);
                 w.Line();
-                Append(w, gradients);
+                w.Append(gradients);
             }
         }
     }
@@ -136,7 +136,7 @@ internal static class GpuEmitter
         if (regularization.ToString().Length > 0)
         {
             launches.Line("// ── regularisation ──");
-            Append(launches, regularization.ToString());
+            launches.Append(regularization.ToString());
         }
         return launches.ToString();
     }
@@ -164,8 +164,4 @@ internal static class GpuEmitter
             w.Line($"{View} {b.Local} = ws.SubView({Int(b.Offset)} * cap, batch * {Int(b.PerSample)});");
     }
 
-    private static void Append(CodeWriter w, string text)
-    {
-        foreach (string line in text.TrimEnd('\n').Split('\n')) w.Line(line);
-    }
 }
