@@ -29,6 +29,11 @@ internal static unsafe class Worker
     private static void* s_argument;
     private static AutoResetEvent? s_wake;
     private static Thread? s_thread;
+    private static long s_workerAllocated;
+
+    /// <summary>Bytes the worker thread has allocated since it started, as of its last finished chunk: tests add it to
+    /// the caller's own count to prove a training step allocates nothing on either thread.</summary>
+    internal static long WorkerAllocatedBytes => Volatile.Read(ref s_workerAllocated);
 
     /// <summary>True when there is a second core to run on.</summary>
     public static readonly bool Available = Environment.ProcessorCount >= 2;
@@ -56,7 +61,7 @@ internal static unsafe class Worker
         Interlocked.Exchange(ref s_posted, job); // full fence: the job is visible before we look at s_sleeping
         if (Volatile.Read(ref s_sleeping) != 0) s_wake!.Set();
 
-        Work(job);
+        Work(job, onWorker: false);
 
         if (Volatile.Read(ref s_done) != chunks)
         {
@@ -67,7 +72,7 @@ internal static unsafe class Worker
 
     /// <summary>Claims and runs chunks of <paramref name="job"/> until none are left. A claim can only succeed while
     /// the job is in flight, so the function, argument and chunk count read after it are that job's.</summary>
-    private static void Work(int job)
+    private static void Work(int job, bool onWorker)
     {
         while (true)
         {
@@ -75,6 +80,7 @@ internal static unsafe class Worker
             if ((int)(ticket >> 32) != job || (int)ticket >= Volatile.Read(ref s_chunks)) return;
             if (Interlocked.CompareExchange(ref s_ticket, ticket + 1, ticket) != ticket) continue;
             s_function(s_argument, (int)ticket);
+            if (onWorker) s_workerAllocated = GC.GetAllocatedBytesForCurrentThread(); // published by the increment
             Interlocked.Increment(ref s_done);
         }
     }
@@ -107,7 +113,7 @@ internal static unsafe class Worker
                 idleSince = System.Diagnostics.Stopwatch.GetTimestamp();
             }
             seen = Volatile.Read(ref s_posted);
-            Work(seen);
+            Work(seen, onWorker: true);
         }
     }
 }
