@@ -13,7 +13,7 @@ namespace Compiled.Gpu;
 /// </summary>
 /// <remarks>
 /// <para>Not thread-safe, like the CPU model. Dispose it to free its device memory; the model itself keeps working on
-/// the CPU. Parameters live on the device between steps: call <see cref="DownloadParameters"/> to bring them back into
+/// the CPU. Parameters live on the device between steps: call <see cref="DownloadParameters()"/> to bring them back into
 /// <see cref="IModel.Parameters"/> (the GPU <c>Fit</c> does at the end).</para>
 /// <para>Per training step: the batch is written into one of two pinned staging buffers while the device still runs
 /// the previous step, then one synchronisation, one upload, the model's launches, the optimizer's one launch; the loss
@@ -120,13 +120,19 @@ public abstract class GpuTwin : IDisposable
     }
 
     /// <summary>Copies the device's parameters back into <see cref="IModel.Parameters"/>.</summary>
-    public void DownloadParameters()
+    public void DownloadParameters() => DownloadParameters(Model.Parameters);
+
+    /// <summary>Copies the device's parameters into <paramref name="destination"/> (arena layout), leaving the model as it is.</summary>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than the arena.</exception>
+    public void DownloadParameters(Span<float> destination)
     {
         ThrowIfDisposed();
+        int n = Model.Parameters.Length;
+        if (destination.Length < n)
+            throw new ArgumentException($"destination holds {destination.Length} floats; the arena has {n}.", nameof(destination));
         try
         {
-            Span<float> host = Model.Parameters;
-            ((ArrayView<float>)_parameters.View).SubView(0, host.Length).CopyToCPU(host);
+            ((ArrayView<float>)_parameters.View).SubView(0, n).CopyToCPU(destination.Slice(0, n));
         }
         catch (Exception e) when (e is not GpuException)
         {
@@ -284,6 +290,20 @@ public abstract class GpuTwin : IDisposable
         _drainedSamples = 0;
         _drainedCorrect = 0;
         return count;
+    }
+
+    /// <summary>
+    /// The totals <see cref="ReadLosses(Span{float}, out double, out long, out double)"/> would return for the steps
+    /// already copied back (the ring drains by itself every <see cref="LossRingSize"/> steps), without waiting for the
+    /// device or resetting them. False while none have come back.
+    /// </summary>
+    internal bool PeekLosses(out int steps, out double weightedSum, out long samples, out double correct)
+    {
+        steps = _drainedCount;
+        weightedSum = _drainedSum;
+        samples = _drainedSamples;
+        correct = _drainedCorrect;
+        return samples > 0;
     }
 
     /// <inheritdoc cref="ReadLosses(Span{float}, out double, out long, out double)"/>

@@ -69,3 +69,32 @@ internal static class Check
         return host;
     }
 }
+
+/// <summary>Small data sets shared by the twin and trainer tests.</summary>
+internal static class TestData
+{
+    public static (Dataset Train, Dataset Validation) Blobs()
+    {
+        // Three Gaussian-ish blobs in 4-D, one-hot targets (MSE on softmax probabilities).
+        var rng = new Rng(123);
+        Dataset Make(int count)
+        {
+            var x = new float[count * 4];
+            var t = new float[count * 3];
+            for (int i = 0; i < count; i++)
+            {
+                int c = i % 3;
+                for (int f = 0; f < 4; f++) x[i * 4 + f] = (f == c ? 2f : 0f) + (rng.NextFloat() - 0.5f);
+                t[i * 3 + c] = 1f;
+            }
+            return new Dataset(x, t, 4, 3);
+        }
+        return (Make(90), Make(30));
+    }
+}
+
+/// <summary>Collects progress reports synchronously (System.Progress would post them to the thread pool).</summary>
+internal sealed class ListProgress(List<TrainingProgress> reports) : IProgress<TrainingProgress>
+{
+    public void Report(TrainingProgress value) => reports.Add(value);
+}

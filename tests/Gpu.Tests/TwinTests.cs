@@ -3,8 +3,8 @@ using Compiled.Gpu.Tests.HandWritten;
 namespace Compiled.Gpu.Tests;
 
 /// <summary>
-/// The hand-written GPU twins (the contract's example output) against the generator's CPU models: same seed and data,
-/// same gradients, the same loss sequence over several optimizer steps, the same parameters and predictions after.
+/// The generated GPU twins against the generated CPU models: same seed and data, same gradients, the same loss
+/// sequence over several optimizer steps, the same parameters and predictions after.
 /// </summary>
 public class TwinTests(ITestOutputHelper output)
 {
@@ -116,14 +116,14 @@ public class TwinTests(ITestOutputHelper output)
     [Fact]
     public void Gpu_Fit_matches_cpu_Fit_epoch_by_epoch_and_returns_the_trained_weights()
     {
-        (Dataset train, Dataset validation) = Blobs();
+        (Dataset train, Dataset validation) = TestData.Blobs();
         var cpu = new TinySoftmaxMse(seed: 5);
         var gpuModel = new TinySoftmaxMse(seed: 5);
         var reports = new List<TrainingProgress>();
         var schedule = new StepDecay(stepSize: 4, gamma: 0.5);
         History cpuHistory = cpu.Fit(train, epochs: 8, batchSize: 16, new Adam(0.05) { Schedule = schedule }, validation, seed: 9, cancellationToken: TestContext.Current.CancellationToken);
         IReadOnlyList<EpochMetrics> gpuHistory = gpuModel.Fit(Device, train, epochs: 8, batchSize: 16,
-            new Adam(0.05) { Schedule = schedule }, validation, new Progress(reports), seed: 9, cancellationToken: TestContext.Current.CancellationToken);
+            new Adam(0.05) { Schedule = schedule }, validation, new ListProgress(reports), seed: 9, cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.Equal(8, gpuHistory.Count);
         Assert.Equal(8, reports.Count);
@@ -212,34 +212,10 @@ public class TwinTests(ITestOutputHelper output)
         Assert.Contains("[0, 9]", e.Message);
     }
 
-    private static (Dataset Train, Dataset Validation) Blobs()
-    {
-        // Three Gaussian-ish blobs in 4-D, one-hot targets (MSE on softmax probabilities).
-        var rng = new Rng(123);
-        Dataset Make(int count)
-        {
-            var x = new float[count * 4];
-            var t = new float[count * 3];
-            for (int i = 0; i < count; i++)
-            {
-                int c = i % 3;
-                for (int f = 0; f < 4; f++) x[i * 4 + f] = (f == c ? 2f : 0f) + (rng.NextFloat() - 0.5f);
-                t[i * 3 + c] = 1f;
-            }
-            return new Dataset(x, t, 4, 3);
-        }
-        return (Make(90), Make(30));
-    }
-
     private static int ArgMax(ReadOnlySpan<float> v)
     {
         int best = 0;
         for (int i = 1; i < v.Length; i++) if (v[i] > v[best]) best = i;
         return best;
-    }
-
-    private sealed class Progress(List<TrainingProgress> reports) : IProgress<TrainingProgress>
-    {
-        public void Report(TrainingProgress value) => reports.Add(value);
     }
 }

@@ -57,6 +57,18 @@ public sealed class EarlyStopping
 
     private bool Maximize => Monitor is Metric.Accuracy or Metric.ValidationAccuracy;
 
+    /// <summary>Throws when this callback cannot watch <paramref name="model"/> trained with <paramref name="validation"/>.</summary>
+    internal void CheckUsable(IModel model, Dataset? validation)
+    {
+        if (validation is null && Monitor is Metric.ValidationLoss or Metric.ValidationAccuracy)
+            throw new ArgumentException(
+                $"Early stopping watches {Monitor}, which needs validation data: pass validation, or watch Metric.Loss.",
+                nameof(validation));
+        if (!Metrics.HasAccuracy(model.Loss) && Monitor is Metric.Accuracy or Metric.ValidationAccuracy)
+            throw new ArgumentException(
+                $"Early stopping watches {Monitor}, but a model trained on {model.Loss} has no accuracy.", "earlyStopping");
+    }
+
     internal void Begin(int parameterCount)
     {
         BestValue = double.NaN;

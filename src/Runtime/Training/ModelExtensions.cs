@@ -43,17 +43,7 @@ public static class ModelExtensions
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         Metrics.CheckData(model, train, nameof(train));
         if (validation is not null) Metrics.CheckData(model, validation, nameof(validation));
-        if (earlyStopping is not null)
-        {
-            if (validation is null && earlyStopping.Monitor is Metric.ValidationLoss or Metric.ValidationAccuracy)
-                throw new ArgumentException(
-                    $"Early stopping watches {earlyStopping.Monitor}, which needs validation data: pass validation, " +
-                    "or watch Metric.Loss.", nameof(validation));
-            if (!Metrics.HasAccuracy(model.Loss) && earlyStopping.Monitor is Metric.Accuracy or Metric.ValidationAccuracy)
-                throw new ArgumentException(
-                    $"Early stopping watches {earlyStopping.Monitor}, but a model trained on {model.Loss} has no accuracy.",
-                    nameof(earlyStopping));
-        }
+        earlyStopping?.CheckUsable(model, validation);
 
         optimizer ??= new Adam(1e-3);
         if (optimizer.StateLength >= 0 && optimizer.StateLength != model.Parameters.Length)
