@@ -96,16 +96,7 @@ public class FitTests(ITestOutputHelper output)
         // 70 single-sample batches: the losses come back every 64 steps, so one report at batch 64, then the epoch-end
         // report at 70; the second epoch counts its batches from 1 again. (Each step costs tens of milliseconds on the
         // CPU simulator, so the run is as short as a drained ring allows.)
-        var rng = new Rng(17);
-        var features = new float[70 * 6];
-        var labels = new float[70];
-        for (int i = 0; i < 70; i++)
-        {
-            float s = 0;
-            for (int f = 0; f < 6; f++) s += (features[i * 6 + f] = 2f * rng.NextFloat() - 1f) * (f % 2 == 0 ? 1f : -0.5f);
-            labels[i] = s > 0 ? 1f : 0f;
-        }
-        var train = new Dataset(features, labels, 6, 1);
+        Dataset train = TestData.SeparableBinary(70, seed: 17);
         List<TrainingProgress> cpuReports = [], gpuReports = [];
         new TinyGeluBinary(seed: 4).Fit(train, epochs: 2, batchSize: 1, new Adam(0.01), progress: new ListProgress(cpuReports), seed: 3,
             cancellationToken: Token);

@@ -91,6 +91,21 @@ internal static class TestData
         }
         return (Make(90), Make(30));
     }
+
+    /// <summary><paramref name="count"/> samples of 6 features in [−1, 1), labelled 1 when a fixed weighted sum is positive.</summary>
+    public static Dataset SeparableBinary(int count, int seed)
+    {
+        var rng = new Rng(seed);
+        var features = new float[count * 6];
+        var labels = new float[count];
+        for (int i = 0; i < count; i++)
+        {
+            float s = 0;
+            for (int f = 0; f < 6; f++) s += (features[i * 6 + f] = 2f * rng.NextFloat() - 1f) * (f % 2 == 0 ? 1f : -0.5f);
+            labels[i] = s > 0 ? 1f : 0f;
+        }
+        return new Dataset(features, labels, 6, 1);
+    }
 }
 
 /// <summary>Collects progress reports synchronously (System.Progress would post them to the thread pool).</summary>

@@ -161,16 +161,7 @@ public class TwinTests(ITestOutputHelper output)
         Check.Close(output, "gradients with L2", cpu.Gradients, grads, 1e-5);
 
         // Fit: a separable binary problem; per-epoch loss and training accuracy as the CPU trainer reports them.
-        var rng = new Rng(5);
-        var features = new float[120 * 6];
-        var labels = new float[120];
-        for (int i = 0; i < 120; i++)
-        {
-            float s = 0;
-            for (int f = 0; f < 6; f++) s += (features[i * 6 + f] = 2f * rng.NextFloat() - 1f) * (f % 2 == 0 ? 1f : -0.5f);
-            labels[i] = s > 0 ? 1f : 0f;
-        }
-        var train = new Dataset(features, labels, 6, 1);
+        Dataset train = TestData.SeparableBinary(120, seed: 5);
         History cpuHistory = cpu.Fit(train, epochs: 4, batchSize: 32, new AdamW(0.05), train, seed: 1,
             cancellationToken: TestContext.Current.CancellationToken);
         IReadOnlyList<EpochMetrics> gpuHistory = gpuModel.Fit(Device, train, epochs: 4, batchSize: 32, new AdamW(0.05), train, seed: 1,
