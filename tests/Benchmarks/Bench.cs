@@ -5,7 +5,7 @@ namespace Compiled.Benchmarks;
 /// <summary>The median times of one workload, per iteration, and what was run to get them.</summary>
 /// <remarks>Medians are what we quote; the best rounds show how far other processes disturbed the run.</remarks>
 internal sealed record Result(string Workload, string Description, double OursUs, double PeerUs, double OursBestUs, double PeerBestUs, int Rounds,
-    int OursIterations, int PeerIterations, float OursLoss, float PeerLoss)
+    int OursIterations, int PeerIterations, float OursLoss, float PeerLoss, double Flops = 0)
 {
     /// <summary>Peer time / our time: above 1 means we are faster.</summary>
     public double Ratio => PeerUs / OursUs;
@@ -42,7 +42,7 @@ internal static class Bench
             (theirs[r], peerLoss) = peer.Run(workload.Name, peerN);
         }
         return new Result(workload.Name, workload.Description, Median(ours), Median(theirs), ours.Min(), theirs.Min(),
-            rounds, oursN, peerN, workload.LastLoss(), peerLoss);
+            rounds, oursN, peerN, workload.LastLoss(), peerLoss, workload.Flops);
     }
 
     /// <summary>Runs <paramref name="run"/>(n) (µs per iteration of n iterations) for n = 1, 2, 4, … until

@@ -18,3 +18,9 @@ public partial class Mlp784x128;
 [Dense(10, Activation.Softmax)]
 [Loss(Loss.SparseCategoricalCrossEntropy)]
 public partial class Mlp784x1024x1024;
+
+/// <summary>One linear layer, 1024 → 1024: its forward pass at batch 1024 is a 1024³ GEMM with a bias epilogue.</summary>
+[Input(1024)]
+[Dense(1024)]
+[Loss(Loss.MeanSquaredError)]
+public partial class Linear1024;

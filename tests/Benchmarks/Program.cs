@@ -55,7 +55,14 @@ catch (Compiled.Gpu.GpuNotAvailableException e)
     return 2;
 }
 using var device = gpu;
-List<Workload> selected = Workloads.Create(gpu).Where(w => options.Only.Count == 0 || options.Only.Contains(w.Name)).ToList();
+IReadOnlyList<Workload> available = Workloads.Create(gpu);
+foreach (string name in options.Only.Where(n => available.All(w => w.Name != n)))
+{
+    Console.Error.WriteLine($"error: workload '{name}' does not run with --device {options.Device}. " +
+        $"It has: {string.Join(", ", available.Select(w => w.Name))}");
+    return 1;
+}
+List<Workload> selected = available.Where(w => options.Only.Count == 0 || options.Only.Contains(w.Name)).ToList();
 
 Peer peer;
 try

@@ -28,6 +28,9 @@ internal static class Report
         foreach (string[] row in rows) output.WriteLine(Line(row));
         output.WriteLine();
         output.WriteLine("µs = median time per iteration over the rounds (best = fastest round); peer/ours above 1 means Compiled is faster.");
+        foreach (Result r in results.Where(r => r.Flops > 0))
+            output.WriteLine($"{r.Workload}: ours {Throughput(r.Flops, r.OursUs)}, peer {Throughput(r.Flops, r.PeerUs)} " +
+                $"(ours at {100 * r.Ratio:0}% of the peer's throughput; medians)");
     }
 
     /// <summary>Writes [{"workload", "ours_us", "peer_us", "ratio"}, …] (ratio = peer / ours).</summary>
@@ -45,9 +48,22 @@ internal static class Report
             writer.WriteNumber("ours_us", Math.Round(r.OursUs, 3));
             writer.WriteNumber("peer_us", Math.Round(r.PeerUs, 3));
             writer.WriteNumber("ratio", Math.Round(r.Ratio, 4));
+            if (r.Flops > 0)
+            {
+                writer.WriteNumber("ours_gflops", Math.Round(r.Flops / (r.OursUs * 1e3), 1));
+                writer.WriteNumber("peer_gflops", Math.Round(r.Flops / (r.PeerUs * 1e3), 1));
+            }
             writer.WriteEndObject();
         }
         writer.WriteEndArray();
+    }
+
+    private static string Throughput(double flops, double us)
+    {
+        double perSecond = flops / (us * 1e-6);
+        return perSecond >= 1e12
+            ? (perSecond / 1e12).ToString("0.00", CultureInfo.InvariantCulture) + " TFLOP/s"
+            : (perSecond / 1e9).ToString("0.0", CultureInfo.InvariantCulture) + " GFLOP/s";
     }
 
     private static string Format(double us) => us >= 1000 ? us.ToString("#,0", CultureInfo.InvariantCulture) : us.ToString("0.0", CultureInfo.InvariantCulture);

@@ -1,5 +1,8 @@
 using System.Diagnostics;
 using Compiled.Gpu;
+using Compiled.Gpu.Kernels;
+using ILGPU;
+using ILGPU.Runtime;
 
 namespace Compiled.Benchmarks;
 
@@ -7,13 +10,15 @@ namespace Compiled.Benchmarks;
 /// One benchmarked operation. <see cref="Run"/> performs it <c>iterations</c> times back to back and returns
 /// the elapsed Stopwatch ticks; the peer (peer.py) runs the workload of the same <see cref="Name"/>.
 /// </summary>
-internal sealed record Workload(string Name, string Description, Func<int, long> Run, Func<float> LastLoss);
+/// <remarks><see cref="Flops"/>, when not zero, is the floating-point work of one iteration: the report adds the
+/// throughput of each side.</remarks>
+internal sealed record Workload(string Name, string Description, Func<int, long> Run, Func<float> LastLoss, double Flops = 0);
 
 internal static class Workloads
 {
     /// <summary>The workload names, whichever device runs them.</summary>
     public static IReadOnlyList<string> Names { get; } =
-        ["mlp-784-128-10-b64", "mlp-784-128-10-b1-infer", "mlp-784-1024-1024-10-b1024"];
+        ["mlp-784-128-10-b64", "mlp-784-128-10-b1-infer", "mlp-784-1024-1024-10-b1024", "sgemm-1024", "sgemm-8192"];
 
     /// <summary>The workloads on the CPU, or on <paramref name="gpu"/> through the models' generated GPU twins.</summary>
     public static IReadOnlyList<Workload> Create(GpuDevice? gpu) => gpu is null
@@ -22,13 +27,106 @@ internal static class Workloads
             Train(Names[0], "training step, 784-128-10 MLP, batch 64", new Mlp784x128(seed: 1), 64),
             Infer(Names[1], "one-sample prediction, 784-128-10 MLP", new Mlp784x128(seed: 1)),
             Train(Names[2], "training step, 784-1024-1024-10 MLP, batch 1024", new Mlp784x1024x1024(seed: 1), 1024),
+            Sgemm1024(Names[3]),
         ]
         :
         [
             GpuTrain(Names[0], "training step on the GPU twin, 784-128-10 MLP, batch 64", new Mlp784x128(seed: 1), gpu, 64),
             GpuInfer(Names[1], "one-sample prediction on the GPU twin, 784-128-10 MLP", new Mlp784x128(seed: 1), gpu),
             GpuTrain(Names[2], "training step on the GPU twin, 784-1024-1024-10 MLP, batch 1024", new Mlp784x1024x1024(seed: 1), gpu, 1024),
+            GpuSgemm(Names[4], gpu),
         ];
+
+    /// <summary>
+    /// C = A·Bᵀ + bias at 1024³ on the CPU, through the public API: a 1024 → 1024 linear layer's forward pass at batch
+    /// 1024 (the CPU GEMM with its fused bias epilogue). The peer runs <c>F.linear</c> under <c>no_grad</c>.
+    /// </summary>
+    private static Workload Sgemm1024(string name)
+    {
+        const int n = 1024;
+        var model = new Linear1024(seed: 1);
+        (float[] x, _) = RandomBatch(n, n, 1, seed: 7);
+        var y = new float[n * n];
+        long Run(int iterations)
+        {
+            long start = Stopwatch.GetTimestamp();
+            for (int i = 0; i < iterations; i++) model.Forward(x, y, n);
+            return Stopwatch.GetTimestamp() - start;
+        }
+        CheckProduct(name, n, x, model.Parameters[..(n * n)].ToArray(), model.Parameters[(n * n)..].ToArray(), y, Run);
+        return new Workload(name, $"C = A·Bᵀ + bias, {n}³ (a {n} → {n} linear layer's forward at batch {n})", Run, () => float.NaN,
+            Flops: 2.0 * n * n * n);
+    }
+
+    /// <summary>
+    /// C = A·Bᵀ + bias at 8192³ on the GPU with the GEMM the generated kernels use (<see cref="GpuDense.Forward"/>,
+    /// identity epilogue), every size a literal as in generated code; the peer runs <c>F.linear</c> on CUDA (cuBLAS,
+    /// FP32: TF32 off). On the CPU simulator the size is 256: a smoke test of the harness, not a number.
+    /// </summary>
+    private static Workload GpuSgemm(string name, GpuDevice device)
+    {
+        int n = device.IsSimulator ? SmokeSize : LargeSize;
+        Accelerator accelerator = device.Accelerator;
+        (float[] a, _) = RandomBatch(n, n, 1, seed: 7);
+        (float[] b, _) = RandomBatch(n, n, 1, seed: 8);
+        float[] bias = RandomBatch(1, n, 1, seed: 9).X;
+        MemoryBuffer1D<float, Stride1D.Dense> da = accelerator.Allocate1D(a), db = accelerator.Allocate1D(b),
+            dbias = accelerator.Allocate1D(bias), dc = accelerator.Allocate1D<float>((long)n * n);
+        Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> kernel = n == LargeSize
+            ? accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(SgemmLarge)
+            : accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(SgemmSmoke);
+        KernelConfig config = GpuLaunch.DenseForward(n, n);
+        long Run(int iterations)
+        {
+            device.Synchronize();
+            long start = Stopwatch.GetTimestamp();
+            for (int i = 0; i < iterations; i++) kernel(config, da.View, db.View, dbias.View, dc.View);
+            device.Synchronize($"{name}");
+            return Stopwatch.GetTimestamp() - start;
+        }
+        var c = new float[(long)n * n];
+        CheckProduct(name, n, a, b, bias, c, iterations =>
+        {
+            long ticks = Run(iterations);
+            dc.View.CopyToCPU(c);
+            return ticks;
+        });
+        return new Workload(name, $"C = A·Bᵀ + bias, {n}³, the generated kernels' GEMM on {device.Name}", Run, () => float.NaN,
+            Flops: 2.0 * n * n * n);
+    }
+
+    private const int LargeSize = 8192, SmokeSize = 256;
+
+    private static void SgemmLarge(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c) =>
+        GpuDense.Forward<GpuActivations.Identity>(a, b, bias, c, c, LargeSize, LargeSize, LargeSize, false);
+
+    private static void SgemmSmoke(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c) =>
+        GpuDense.Forward<GpuActivations.Identity>(a, b, bias, c, c, SmokeSize, SmokeSize, SmokeSize, false);
+
+    /// <summary>
+    /// Runs the product once and checks 64 entries of C against double-precision dot products, so the benchmark
+    /// cannot time a kernel that computes the wrong thing.
+    /// </summary>
+    private static void CheckProduct(string name, int n, float[] a, float[] b, float[] bias, float[] c, Func<int, long> runOnce)
+    {
+        runOnce(1);
+        var random = new Random(11);
+        for (int probe = 0; probe < 64; probe++)
+        {
+            int row = random.Next(n), col = random.Next(n);
+            double expected = bias[col], scale = Math.Abs(bias[col]);
+            for (int k = 0; k < n; k++)
+            {
+                double term = (double)a[(long)row * n + k] * b[(long)col * n + k];
+                expected += term;
+                scale += Math.Abs(term);
+            }
+            double actual = c[(long)row * n + col];
+            if (Math.Abs(actual - expected) > 1e-5 * scale)
+                throw new InvalidOperationException(
+                    $"{name}: C[{row}, {col}] = {actual}, but the double-precision dot product is {expected}: the product is wrong.");
+        }
+    }
 
     /// <summary>
     /// The same step on the device: upload through pinned staging, the generated launches, Adam's one-kernel update.

@@ -86,10 +86,35 @@ class Infer:
             return time.perf_counter_ns() - start
 
 
+class Sgemm:
+    """C = A·Bᵀ + bias, n³: F.linear under no_grad (cuBLAS on CUDA, FP32 with TF32 off)."""
+
+    def __init__(self, n):
+        if DEVICE == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = False  # FP32, as ours: TF32 would be a different precision
+        self.a = torch.rand(n, n, device=DEVICE)
+        self.b = torch.rand(n, n, device=DEVICE)
+        self.bias = torch.rand(n, device=DEVICE)
+        self.loss = float("nan")
+
+    def run(self, iterations):
+        a, b, bias = self.a, self.b, self.bias
+        with torch.no_grad():
+            sync()
+            start = time.perf_counter_ns()
+            for _ in range(iterations):
+                c = F.linear(a, b, bias)
+            sync()
+            return time.perf_counter_ns() - start
+
+
 WORKLOADS = {
     "mlp-784-128-10-b64": lambda: Train((784, 128, 10), 64),
     "mlp-784-128-10-b1-infer": lambda: Infer((784, 128, 10)),
     "mlp-784-1024-1024-10-b1024": lambda: Train((784, 1024, 1024, 10), 1024),
+    "sgemm-1024": lambda: Sgemm(1024),
+    # The CPU simulator runs ours at 256 (a smoke test); the peer's size follows.
+    "sgemm-8192": lambda: Sgemm(8192 if DEVICE == "cuda" else 256),
 }
 
 
