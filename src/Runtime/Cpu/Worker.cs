@@ -96,6 +96,8 @@ internal static unsafe class Worker
 
     private static void Loop()
     {
+        PackBuffer.Get(); // now, not inside some later job: once started, the worker never allocates
+        s_workerAllocated = GC.GetAllocatedBytesForCurrentThread();
         int seen = Volatile.Read(ref s_posted);
         while (true)
         {

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
+using Compiled.Cpu;
 
 namespace Compiled;
 
@@ -75,44 +75,42 @@ public class Adam : Optimizer
         float bias2Sqrt = (float)Math.Sqrt(bias2);
         float b1 = (float)Beta1, c1 = (float)(1 - Beta1), b2 = (float)Beta2, c2 = (float)(1 - Beta2), eps = (float)Epsilon;
 
-        int n = parameters.Length;
-        ref float p = ref MemoryMarshal.GetReference(parameters);
-        ref float g = ref MemoryMarshal.GetReference(gradients);
-        ref float m = ref MemoryMarshal.GetArrayDataReference(_m!);
-        ref float v = ref MemoryMarshal.GetArrayDataReference(_v!);
-        int i = 0;
-        if (Vector512.IsHardwareAccelerated)
+        var loop = new AdamLoop
         {
-            var vl2 = Vector512.Create(l2);
-            var vb1 = Vector512.Create(b1);
-            var vc1 = Vector512.Create(c1);
-            var vb2 = Vector512.Create(b2);
-            var vc2 = Vector512.Create(c2);
-            var veps = Vector512.Create(eps);
-            var vstep = Vector512.Create(stepSize);
-            var vbias2 = Vector512.Create(bias2Sqrt);
-            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
+            P = ref MemoryMarshal.GetReference(parameters),
+            G = ref MemoryMarshal.GetReference(gradients),
+            M = ref MemoryMarshal.GetArrayDataReference(_m!),
+            V = ref MemoryMarshal.GetArrayDataReference(_v!),
+            L2 = l2, B1 = b1, C1 = c1, B2 = b2, C2 = c2, Eps = eps, StepSize = stepSize, Bias2Sqrt = bias2Sqrt,
+        };
+        Lanes.ForEach(ref loop, parameters.Length);
+    }
+
+    /// <summary>One fused pass over p, g, m and v.</summary>
+    private ref struct AdamLoop : ILaneLoop
+    {
+        public ref float P, G, M, V;
+        public float L2, B1, C1, B2, C2, Eps, StepSize, Bias2Sqrt;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // straight to optimized code: tier 0 of the lane wrappers is ~10× slower
+        public int Run<TL>(int i, int n) where TL : struct, ILanes<TL>
+        {
+            ref float p = ref P, g = ref G, m = ref M, v = ref V;
+            TL l2 = TL.Splat(L2), b1 = TL.Splat(B1), c1 = TL.Splat(C1), b2 = TL.Splat(B2), c2 = TL.Splat(C2);
+            TL eps = TL.Splat(Eps), step = TL.Splat(StepSize), bias2 = TL.Splat(Bias2Sqrt);
+            for (; i <= n - TL.Count; i += TL.Count)
             {
-                var vp = Vector512.LoadUnsafe(ref p, (nuint)i);
-                var vg = Vector512.LoadUnsafe(ref g, (nuint)i) + vl2 * vp;
-                var vm = vb1 * Vector512.LoadUnsafe(ref m, (nuint)i) + vc1 * vg;
-                var vv = vb2 * Vector512.LoadUnsafe(ref v, (nuint)i) + vc2 * vg * vg;
-                vm.StoreUnsafe(ref m, (nuint)i);
-                vv.StoreUnsafe(ref v, (nuint)i);
-                var denom = Vector512.Sqrt(vv) / vbias2 + veps;
-                (vp + vstep * vm / denom).StoreUnsafe(ref p, (nuint)i);
+                nuint k = (nuint)i;
+                TL vp = TL.Load(ref p, k);
+                TL vg = TL.Load(ref g, k) + l2 * vp;
+                TL vm = b1 * TL.Load(ref m, k) + c1 * vg;
+                TL vv = b2 * TL.Load(ref v, k) + c2 * vg * vg;
+                TL.Store(vm, ref m, k);
+                TL.Store(vv, ref v, k);
+                TL denom = TL.Sqrt(vv) / bias2 + eps;
+                TL.Store(vp + step * vm / denom, ref p, k);
             }
-        }
-        for (; i < n; i++)
-        {
-            float vp = Unsafe.Add(ref p, i);
-            float vg = Unsafe.Add(ref g, i) + l2 * vp;
-            float vm = b1 * Unsafe.Add(ref m, i) + c1 * vg;
-            float vv = b2 * Unsafe.Add(ref v, i) + c2 * vg * vg;
-            Unsafe.Add(ref m, i) = vm;
-            Unsafe.Add(ref v, i) = vv;
-            float denom = MathF.Sqrt(vv) / bias2Sqrt + eps;
-            Unsafe.Add(ref p, i) = vp + stepSize * vm / denom;
+            return i;
         }
     }
 }

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
+using Compiled.Cpu;
 
 namespace Compiled;
 
@@ -66,59 +66,52 @@ public sealed class RmsProp : Optimizer
         float eps = (float)Epsilon, mu = (float)Momentum;
         bool momentum = _buffer is not null;
 
-        int n = parameters.Length;
-        ref float p = ref MemoryMarshal.GetReference(parameters);
-        ref float g = ref MemoryMarshal.GetReference(gradients);
-        ref float s = ref MemoryMarshal.GetArrayDataReference(_square!);
-        // Without momentum the buffer is never read or written; point at the squares so the reference is valid.
-        ref float b = ref MemoryMarshal.GetArrayDataReference(_buffer ?? _square!);
-        int i = 0;
-        if (Vector512.IsHardwareAccelerated)
+        var loop = new RmsPropLoop
         {
-            var vlr = Vector512.Create(lr);
-            var vwd = Vector512.Create(wd);
-            var va = Vector512.Create(a);
-            var vc = Vector512.Create(c);
-            var veps = Vector512.Create(eps);
-            var vmu = Vector512.Create(mu);
-            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
+            P = ref MemoryMarshal.GetReference(parameters),
+            G = ref MemoryMarshal.GetReference(gradients),
+            S = ref MemoryMarshal.GetArrayDataReference(_square!),
+            // Without momentum the buffer is never read or written; point at the squares so the reference is valid.
+            B = ref MemoryMarshal.GetArrayDataReference(_buffer ?? _square!),
+            Momentum = momentum, Lr = lr, Wd = wd, A = a, C = c, Eps = eps, Mu = mu,
+        };
+        Lanes.ForEach(ref loop, parameters.Length);
+    }
+
+    /// <summary>One fused pass over p, g, the squares and (with momentum) the buffer.</summary>
+    private ref struct RmsPropLoop : ILaneLoop
+    {
+        public ref float P, G, S, B;
+        public bool Momentum;
+        public float Lr, Wd, A, C, Eps, Mu;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // straight to optimized code: tier 0 of the lane wrappers is ~10× slower
+        public int Run<TL>(int i, int n) where TL : struct, ILanes<TL>
+        {
+            ref float p = ref P, g = ref G, s = ref S, b = ref B;
+            bool momentum = Momentum;
+            TL lr = TL.Splat(Lr), wd = TL.Splat(Wd), a = TL.Splat(A), c = TL.Splat(C), eps = TL.Splat(Eps), mu = TL.Splat(Mu);
+            for (; i <= n - TL.Count; i += TL.Count)
             {
-                var vp = Vector512.LoadUnsafe(ref p, (nuint)i);
-                var vg = Vector512.LoadUnsafe(ref g, (nuint)i) + vwd * vp;
-                var vs = va * Vector512.LoadUnsafe(ref s, (nuint)i) + vc * vg * vg;
-                vs.StoreUnsafe(ref s, (nuint)i);
-                var avg = Vector512.Sqrt(vs) + veps;
+                nuint k = (nuint)i;
+                TL vp = TL.Load(ref p, k);
+                TL vg = TL.Load(ref g, k) + wd * vp;
+                TL vs = a * TL.Load(ref s, k) + c * vg * vg;
+                TL.Store(vs, ref s, k);
+                TL avg = TL.Sqrt(vs) + eps;
                 if (momentum)
                 {
-                    var vb = vmu * Vector512.LoadUnsafe(ref b, (nuint)i) + vg / avg;
-                    vb.StoreUnsafe(ref b, (nuint)i);
-                    vp += vlr * vb;
+                    TL vb = mu * TL.Load(ref b, k) + vg / avg;
+                    TL.Store(vb, ref b, k);
+                    vp += lr * vb;
                 }
                 else
                 {
-                    vp += vlr * vg / avg;
+                    vp += lr * vg / avg;
                 }
-                vp.StoreUnsafe(ref p, (nuint)i);
+                TL.Store(vp, ref p, k);
             }
-        }
-        for (; i < n; i++)
-        {
-            float vp = Unsafe.Add(ref p, i);
-            float vg = Unsafe.Add(ref g, i) + wd * vp;
-            float vs = a * Unsafe.Add(ref s, i) + c * vg * vg;
-            Unsafe.Add(ref s, i) = vs;
-            float avg = MathF.Sqrt(vs) + eps;
-            if (momentum)
-            {
-                float vb = mu * Unsafe.Add(ref b, i) + vg / avg;
-                Unsafe.Add(ref b, i) = vb;
-                vp += lr * vb;
-            }
-            else
-            {
-                vp += lr * vg / avg;
-            }
-            Unsafe.Add(ref p, i) = vp;
+            return i;
         }
     }
 }

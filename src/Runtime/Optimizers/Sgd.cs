@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
+using Compiled.Cpu;
 
 namespace Compiled;
 
@@ -60,60 +60,53 @@ public sealed class Sgd : Optimizer
     /// <inheritdoc/>
     protected override void Update(Span<float> parameters, ReadOnlySpan<float> gradients, float learningRate)
     {
-        int n = parameters.Length;
-        ref float p = ref MemoryMarshal.GetReference(parameters);
-        ref float g = ref MemoryMarshal.GetReference(gradients);
-        float lr = -learningRate, wd = _weightDecay, mu = _momentum;
-        int i = 0;
-
-        if (_buffer is null)
+        var loop = new SgdLoop
         {
-            // p = p − lr·(g + wd·p)
-            if (Vector512.IsHardwareAccelerated)
+            P = ref MemoryMarshal.GetReference(parameters),
+            G = ref MemoryMarshal.GetReference(gradients),
+            // Without momentum there is no buffer; point at the gradients so the reference is valid (never used).
+            B = ref _buffer is null ? ref MemoryMarshal.GetReference(gradients) : ref MemoryMarshal.GetArrayDataReference(_buffer),
+            Momentum = _buffer is not null, Nesterov = _nesterov, Lr = -learningRate, Wd = _weightDecay, Mu = _momentum,
+        };
+        Lanes.ForEach(ref loop, parameters.Length);
+    }
+
+    /// <summary>One fused pass: p = p − lr·(g + wd·p) without momentum; with it, PyTorch's buffer update (the buffer
+    /// starts at zero, so mu·0 + d gives PyTorch's first buffer, a copy of d), plus the Nesterov look-ahead.</summary>
+    private ref struct SgdLoop : ILaneLoop
+    {
+        public ref float P, G, B;
+        public bool Momentum, Nesterov;
+        public float Lr, Wd, Mu;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // straight to optimized code: tier 0 of the lane wrappers is ~10× slower
+        public int Run<TL>(int i, int n) where TL : struct, ILanes<TL>
+        {
+            ref float p = ref P, g = ref G, b = ref B;
+            TL lr = TL.Splat(Lr), wd = TL.Splat(Wd), mu = TL.Splat(Mu);
+            if (!Momentum)
             {
-                var vlr = Vector512.Create(lr);
-                var vwd = Vector512.Create(wd);
-                for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
+                for (; i <= n - TL.Count; i += TL.Count)
                 {
-                    var vp = Vector512.LoadUnsafe(ref p, (nuint)i);
-                    var d = Vector512.LoadUnsafe(ref g, (nuint)i) + vwd * vp;
-                    (vp + vlr * d).StoreUnsafe(ref p, (nuint)i);
+                    nuint k = (nuint)i;
+                    TL vp = TL.Load(ref p, k);
+                    TL d = TL.Load(ref g, k) + wd * vp;
+                    TL.Store(vp + lr * d, ref p, k);
                 }
+                return i;
             }
-            for (; i < n; i++)
+            bool nesterov = Nesterov;
+            for (; i <= n - TL.Count; i += TL.Count)
             {
-                float d = Unsafe.Add(ref g, i) + wd * Unsafe.Add(ref p, i);
-                Unsafe.Add(ref p, i) += lr * d;
+                nuint k = (nuint)i;
+                TL vp = TL.Load(ref p, k);
+                TL d = TL.Load(ref g, k) + wd * vp;
+                TL vb = mu * TL.Load(ref b, k) + d;
+                TL.Store(vb, ref b, k);
+                d = nesterov ? d + mu * vb : vb;
+                TL.Store(vp + lr * d, ref p, k);
             }
-            return;
-        }
-
-        ref float b = ref MemoryMarshal.GetArrayDataReference(_buffer);
-        // PyTorch starts the buffer as a copy of d; the buffer starts at zero, so mu·0 + d gives exactly that.
-        bool nesterov = _nesterov;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            var vlr = Vector512.Create(lr);
-            var vwd = Vector512.Create(wd);
-            var vmu = Vector512.Create(mu);
-                        for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
-            {
-                var vp = Vector512.LoadUnsafe(ref p, (nuint)i);
-                var d = Vector512.LoadUnsafe(ref g, (nuint)i) + vwd * vp;
-                var vb = vmu * Vector512.LoadUnsafe(ref b, (nuint)i) + d;
-                vb.StoreUnsafe(ref b, (nuint)i);
-                d = nesterov ? d + vmu * vb : vb;
-                (vp + vlr * d).StoreUnsafe(ref p, (nuint)i);
-            }
-        }
-        for (; i < n; i++)
-        {
-            float vp = Unsafe.Add(ref p, i);
-            float d = Unsafe.Add(ref g, i) + wd * vp;
-            float vb = mu * Unsafe.Add(ref b, i) + d;
-            Unsafe.Add(ref b, i) = vb;
-            d = nesterov ? d + mu * vb : vb;
-            Unsafe.Add(ref p, i) = vp + lr * d;
+            return i;
         }
     }
 }
