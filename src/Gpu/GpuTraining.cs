@@ -164,19 +164,7 @@ public static class GpuTraining
 
     internal static (double Loss, double Accuracy) Evaluate(GpuTwin twin, Dataset data, int batchSize)
     {
-        IModel model = twin.Model;
-        int outSize = model.OutputSize;
-        var outputs = new float[batchSize * outSize];
-        double total = 0, correct = 0;
-        for (int start = 0; start < data.Count; start += batchSize)
-        {
-            int batch = Math.Min(batchSize, data.Count - start);
-            var x = data.Features.Slice(start * model.InputSize, batch * model.InputSize);
-            var t = data.Targets.Slice(start * model.TargetSize, batch * model.TargetSize);
-            twin.Forward(x, outputs, batch);
-            total += Losses.Total(model.Loss, outputs, t, batch, outSize);
-            correct += Metrics.Correct(model.Loss, outputs, t, batch, outSize);
-        }
-        return (total / data.Count, Metrics.HasAccuracy(model.Loss) ? correct / data.Count : double.NaN);
+        Evaluation result = new Evaluator(twin.Model, batchSize, data.Count, twin.Forward).Run(twin.Model, data);
+        return (result.Loss, result.Accuracy);
     }
 }
