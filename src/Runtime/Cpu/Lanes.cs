@@ -22,26 +22,62 @@ internal interface ILanes<TSelf> where TSelf : struct, ILanes<TSelf>
 }
 
 /// <summary>A loop body over lanes: <see cref="Run{TLanes}"/> processes [start, end) in whole vectors and returns
-/// where it stopped; <see cref="Lanes.ForEach"/> runs it with the widest lanes the machine has, then one lane at a time.</summary>
+/// where it stopped; <see cref="Lanes.ForEach"/> runs it with the widest lanes the machine has, then one lane at a time.
+/// It must only read its own fields (both cores run it at once on different ranges).</summary>
 internal interface ILaneLoop
 {
     int Run<TLanes>(int start, int end) where TLanes : struct, ILanes<TLanes>;
 }
 
-internal static class Lanes
+internal static unsafe class Lanes
 {
+    /// <summary>Elements from which a loop shares its range with the <see cref="Worker"/>. An optimizer step of the
+    /// MNIST MLP (101,770 parameters) streams its four arrays from L3 or the other core, just written by the backward
+    /// pass; two cores halve that.</summary>
+    public const int ParallelMinCount = 1 << 15;
+
+    private const int Chunks = 8, Unit = 64;
+
     /// <summary>Runs <paramref name="loop"/> over [0, <paramref name="count"/>): the widest vectors <see cref="Gemm.Isa"/>
-    /// allows, then the remainder one float at a time.</summary>
+    /// allows, then the remainder one float at a time; large ranges are cut into chunks shared with the worker.
+    /// Every element sees the same operations whichever thread and lane width runs it, so the result is the same.</summary>
+    public static void ForEach<TLoop>(ref TLoop loop, int count) where TLoop : unmanaged, ILaneLoop
+    {
+        if (count >= ParallelMinCount && Worker.TryEnter())
+        {
+            var job = new Job<TLoop> { Loop = loop, Count = count };
+            try { Worker.Run(&RunChunk<TLoop>, &job, Chunks); }
+            finally { Worker.Exit(); }
+            return;
+        }
+        RunRange(ref loop, 0, count);
+    }
+
+    private struct Job<TLoop> where TLoop : unmanaged
+    {
+        public TLoop Loop;
+        public int Count;
+    }
+
+    private static void RunChunk<TLoop>(void* argument, int chunk) where TLoop : unmanaged, ILaneLoop
+    {
+        var job = (Job<TLoop>*)argument;
+        int units = (job->Count + Unit - 1) / Unit;
+        int start = (int)((long)units * chunk / Chunks) * Unit;
+        int end = Math.Min(job->Count, (int)((long)units * (chunk + 1) / Chunks) * Unit);
+        if (start < end) RunRange(ref job->Loop, start, end);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void ForEach<TLoop>(ref TLoop loop, int count) where TLoop : ILaneLoop, allows ref struct
+    private static void RunRange<TLoop>(ref TLoop loop, int start, int end) where TLoop : unmanaged, ILaneLoop
     {
         int i = Gemm.Isa switch
         {
-            KernelIsa.Vector512 => loop.Run<Lanes512>(0, count),
-            KernelIsa.Vector256 => loop.Run<Lanes256>(0, count),
-            _ => 0,
+            KernelIsa.Vector512 => loop.Run<Lanes512>(start, end),
+            KernelIsa.Vector256 => loop.Run<Lanes256>(start, end),
+            _ => start,
         };
-        loop.Run<Lane1>(i, count);
+        loop.Run<Lane1>(i, end);
     }
 }
 

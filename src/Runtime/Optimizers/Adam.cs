@@ -66,7 +66,7 @@ public class Adam : Optimizer
         => AdamUpdate(parameters, gradients, learningRate, (float)WeightDecay);
 
     /// <summary>The Adam step shared with <see cref="AdamW"/>; <paramref name="l2"/> is the coupled decay (0 for AdamW).</summary>
-    private protected void AdamUpdate(Span<float> parameters, ReadOnlySpan<float> gradients, float learningRate, float l2)
+    private protected unsafe void AdamUpdate(Span<float> parameters, ReadOnlySpan<float> gradients, float learningRate, float l2)
     {
         // As PyTorch: the rate and bias corrections are combined in double, then used as float scalars.
         double bias1 = 1 - Math.Pow(Beta1, Steps);
@@ -75,27 +75,27 @@ public class Adam : Optimizer
         float bias2Sqrt = (float)Math.Sqrt(bias2);
         float b1 = (float)Beta1, c1 = (float)(1 - Beta1), b2 = (float)Beta2, c2 = (float)(1 - Beta2), eps = (float)Epsilon;
 
-        var loop = new AdamLoop
+        fixed (float* p = parameters, g = gradients, m = _m, v = _v)
         {
-            P = ref MemoryMarshal.GetReference(parameters),
-            G = ref MemoryMarshal.GetReference(gradients),
-            M = ref MemoryMarshal.GetArrayDataReference(_m!),
-            V = ref MemoryMarshal.GetArrayDataReference(_v!),
-            L2 = l2, B1 = b1, C1 = c1, B2 = b2, C2 = c2, Eps = eps, StepSize = stepSize, Bias2Sqrt = bias2Sqrt,
-        };
-        Lanes.ForEach(ref loop, parameters.Length);
+            var loop = new AdamLoop
+            {
+                P = p, G = g, M = m, V = v,
+                L2 = l2, B1 = b1, C1 = c1, B2 = b2, C2 = c2, Eps = eps, StepSize = stepSize, Bias2Sqrt = bias2Sqrt,
+            };
+            Lanes.ForEach(ref loop, parameters.Length);
+        }
     }
 
     /// <summary>One fused pass over p, g, m and v.</summary>
-    private ref struct AdamLoop : ILaneLoop
+    private unsafe struct AdamLoop : ILaneLoop
     {
-        public ref float P, G, M, V;
+        public float* P, G, M, V;
         public float L2, B1, C1, B2, C2, Eps, StepSize, Bias2Sqrt;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)] // straight to optimized code: tier 0 of the lane wrappers is ~10× slower
         public int Run<TL>(int i, int n) where TL : struct, ILanes<TL>
         {
-            ref float p = ref P, g = ref G, m = ref M, v = ref V;
+            ref float p = ref *P, g = ref *G, m = ref *M, v = ref *V;
             TL l2 = TL.Splat(L2), b1 = TL.Splat(B1), c1 = TL.Splat(C1), b2 = TL.Splat(B2), c2 = TL.Splat(C2);
             TL eps = TL.Splat(Eps), step = TL.Splat(StepSize), bias2 = TL.Splat(Bias2Sqrt);
             for (; i <= n - TL.Count; i += TL.Count)

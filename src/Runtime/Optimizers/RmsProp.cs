@@ -60,35 +60,35 @@ public sealed class RmsProp : Optimizer
     protected override void ReleaseState() => _square = _buffer = null;
 
     /// <inheritdoc/>
-    protected override void Update(Span<float> parameters, ReadOnlySpan<float> gradients, float learningRate)
+    protected override unsafe void Update(Span<float> parameters, ReadOnlySpan<float> gradients, float learningRate)
     {
         float lr = -learningRate, wd = (float)WeightDecay, a = (float)Alpha, c = (float)(1 - Alpha);
         float eps = (float)Epsilon, mu = (float)Momentum;
         bool momentum = _buffer is not null;
 
-        var loop = new RmsPropLoop
+        // Without momentum the buffer is never read or written (null).
+        fixed (float* p = parameters, g = gradients, s = _square, b = _buffer)
         {
-            P = ref MemoryMarshal.GetReference(parameters),
-            G = ref MemoryMarshal.GetReference(gradients),
-            S = ref MemoryMarshal.GetArrayDataReference(_square!),
-            // Without momentum the buffer is never read or written; point at the squares so the reference is valid.
-            B = ref MemoryMarshal.GetArrayDataReference(_buffer ?? _square!),
-            Momentum = momentum, Lr = lr, Wd = wd, A = a, C = c, Eps = eps, Mu = mu,
-        };
-        Lanes.ForEach(ref loop, parameters.Length);
+            var loop = new RmsPropLoop
+            {
+                P = p, G = g, S = s, B = b,
+                Momentum = momentum, Lr = lr, Wd = wd, A = a, C = c, Eps = eps, Mu = mu,
+            };
+            Lanes.ForEach(ref loop, parameters.Length);
+        }
     }
 
     /// <summary>One fused pass over p, g, the squares and (with momentum) the buffer.</summary>
-    private ref struct RmsPropLoop : ILaneLoop
+    private unsafe struct RmsPropLoop : ILaneLoop
     {
-        public ref float P, G, S, B;
+        public float* P, G, S, B;
         public bool Momentum;
         public float Lr, Wd, A, C, Eps, Mu;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)] // straight to optimized code: tier 0 of the lane wrappers is ~10× slower
         public int Run<TL>(int i, int n) where TL : struct, ILanes<TL>
         {
-            ref float p = ref P, g = ref G, s = ref S, b = ref B;
+            ref float p = ref *P, g = ref *G, s = ref *S, b = ref *B;
             bool momentum = Momentum;
             TL lr = TL.Splat(Lr), wd = TL.Splat(Wd), a = TL.Splat(A), c = TL.Splat(C), eps = TL.Splat(Eps), mu = TL.Splat(Mu);
             for (; i <= n - TL.Count; i += TL.Count)

@@ -58,31 +58,32 @@ public sealed class Sgd : Optimizer
     protected override void ReleaseState() => _buffer = null;
 
     /// <inheritdoc/>
-    protected override void Update(Span<float> parameters, ReadOnlySpan<float> gradients, float learningRate)
+    protected override unsafe void Update(Span<float> parameters, ReadOnlySpan<float> gradients, float learningRate)
     {
-        var loop = new SgdLoop
+        // Without momentum there is no buffer (null, never used).
+        fixed (float* p = parameters, g = gradients, b = _buffer)
         {
-            P = ref MemoryMarshal.GetReference(parameters),
-            G = ref MemoryMarshal.GetReference(gradients),
-            // Without momentum there is no buffer; point at the gradients so the reference is valid (never used).
-            B = ref _buffer is null ? ref MemoryMarshal.GetReference(gradients) : ref MemoryMarshal.GetArrayDataReference(_buffer),
-            Momentum = _buffer is not null, Nesterov = _nesterov, Lr = -learningRate, Wd = _weightDecay, Mu = _momentum,
-        };
-        Lanes.ForEach(ref loop, parameters.Length);
+            var loop = new SgdLoop
+            {
+                P = p, G = g, B = b,
+                Momentum = _buffer is not null, Nesterov = _nesterov, Lr = -learningRate, Wd = _weightDecay, Mu = _momentum,
+            };
+            Lanes.ForEach(ref loop, parameters.Length);
+        }
     }
 
     /// <summary>One fused pass: p = p − lr·(g + wd·p) without momentum; with it, PyTorch's buffer update (the buffer
     /// starts at zero, so mu·0 + d gives PyTorch's first buffer, a copy of d), plus the Nesterov look-ahead.</summary>
-    private ref struct SgdLoop : ILaneLoop
+    private unsafe struct SgdLoop : ILaneLoop
     {
-        public ref float P, G, B;
+        public float* P, G, B;
         public bool Momentum, Nesterov;
         public float Lr, Wd, Mu;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)] // straight to optimized code: tier 0 of the lane wrappers is ~10× slower
         public int Run<TL>(int i, int n) where TL : struct, ILanes<TL>
         {
-            ref float p = ref P, g = ref G, b = ref B;
+            ref float p = ref *P, g = ref *G, b = ref *B;
             TL lr = TL.Splat(Lr), wd = TL.Splat(Wd), mu = TL.Splat(Mu);
             if (!Momentum)
             {

@@ -6,7 +6,8 @@ namespace Compiled.Runtime.Tests.Optimizers;
 
 /// <summary>
 /// Every optimizer's update is one loop written once over <c>ILanes</c> and run with AVX-512, AVX2 or one float at a
-/// time: the three must give the same bits (the PyTorch reference tests check the values on this machine's widest).
+/// time, on one core or (from <c>Lanes.ParallelMinCount</c> elements) shared with the worker: every combination must
+/// give the same bits (the PyTorch reference tests check the values on this machine's widest).
 /// </summary>
 [Collection(nameof(CpuKernels))]
 public class OptimizerIsaTests
@@ -27,33 +28,40 @@ public class OptimizerIsaTests
 
     [Theory]
     [MemberData(nameof(Optimizers))]
-    public void Every_instruction_set_gives_the_same_bits(string name)
+    public void Every_instruction_set_and_core_count_gives_the_same_bits(string name)
     {
-        // 16·64 + 13 parameters: whole AVX-512 and AVX2 vectors, then a tail that only the one-float loop reaches.
-        const int n = 16 * 64 + 13, steps = 4;
-        float[]? reference = null;
-        KernelIsa referenceIsa = KernelIsa.Scalar;
-        int tested = 0;
-        foreach (KernelIsa isa in Support.Isas().Reverse())
+        // 16·64 + 13: whole AVX-512 and AVX2 vectors, then a tail only the one-float loop reaches; the larger size is
+        // past the point where the worker takes chunks of the range.
+        foreach (int n in new[] { 16 * 64 + 13, Lanes.ParallelMinCount + 1000 + 13 })
         {
-            float[] p = Support.Random(n, 1);
-            Optimizer optimizer = Create(name);
-            Support.With(isa, threads: false, () =>
-            {
-                for (int step = 0; step < steps; step++) optimizer.Step(p, Support.Random(n, 10 + step));
-            });
-            tested++;
-            if (reference is null)
-            {
-                reference = p;
-                referenceIsa = isa;
-                Assert.NotEqual(Support.Random(n, 1), p); // the steps moved the parameters
-                continue;
-            }
-            int firstDifference = Enumerable.Range(0, n).FirstOrDefault(i => BitConverter.SingleToInt32Bits(p[i]) != BitConverter.SingleToInt32Bits(reference[i]), -1);
-            Assert.True(firstDifference < 0,
-                $"{name}: {isa} gives {p[Math.Max(firstDifference, 0)]:R} at [{firstDifference}], {referenceIsa} gives {reference[Math.Max(firstDifference, 0)]:R}");
+            const int steps = 4;
+            float[]? reference = null;
+            string referenceRun = "";
+            int tested = 0;
+            foreach (KernelIsa isa in Support.Isas().Reverse())
+                foreach (bool threads in new[] { false, true })
+                {
+                    float[] p = Support.Random(n, 1);
+                    Optimizer optimizer = Create(name);
+                    Support.With(isa, threads, () =>
+                    {
+                        for (int step = 0; step < steps; step++) optimizer.Step(p, Support.Random(n, 10 + step));
+                    });
+                    tested++;
+                    string run = $"{isa}{(threads ? ", 2 cores" : "")}";
+                    if (reference is null)
+                    {
+                        reference = p;
+                        referenceRun = run;
+                        Assert.NotEqual(Support.Random(n, 1), p); // the steps moved the parameters
+                        continue;
+                    }
+                    int first = Enumerable.Range(0, n).FirstOrDefault(
+                        i => BitConverter.SingleToInt32Bits(p[i]) != BitConverter.SingleToInt32Bits(reference[i]), -1);
+                    Assert.True(first < 0,
+                        $"{name}, {n} parameters: {run} gives {p[Math.Max(first, 0)]:R} at [{first}], {referenceRun} gives {reference[Math.Max(first, 0)]:R}");
+                }
+            Support.Log($"{name}: {tested} runs (instruction sets {string.Join(", ", Support.Isas())}, 1 and 2 cores) agree bit for bit over {steps} steps of {n} parameters");
         }
-        Support.Log($"{name}: {tested} instruction sets ({string.Join(", ", Support.Isas())}) agree bit for bit over {steps} steps of {n} parameters");
     }
 }
