@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Compiled.Cpu;
+using Compiled.CompilerServices;
 
 namespace Compiled.Gpu;
 

@@ -1,4 +1,4 @@
-using Compiled.Cpu;
+using Compiled.CompilerServices;
 using ILGPU;
 using ILGPU.Runtime;
 

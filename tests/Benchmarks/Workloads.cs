@@ -98,10 +98,10 @@ internal static class Workloads
     private const int LargeSize = 8192, SmokeSize = 256;
 
     private static void SgemmLarge(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c) =>
-        GpuDense.Forward<GpuActivations.Identity>(a, b, bias, c, c, LargeSize, LargeSize, LargeSize, false);
+        GpuDense.Forward<GpuActivations.Identity>(c, c, a, b, bias, LargeSize, LargeSize, LargeSize, false);
 
     private static void SgemmSmoke(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c) =>
-        GpuDense.Forward<GpuActivations.Identity>(a, b, bias, c, c, SmokeSize, SmokeSize, SmokeSize, false);
+        GpuDense.Forward<GpuActivations.Identity>(c, c, a, b, bias, SmokeSize, SmokeSize, SmokeSize, false);
 
     /// <summary>
     /// Runs the product once and checks 64 entries of C against double-precision dot products, so the benchmark

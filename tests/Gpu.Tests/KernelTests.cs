@@ -1,4 +1,4 @@
-using Compiled.Cpu;
+using Compiled.CompilerServices;
 using Compiled.Gpu.Kernels;
 using ILGPU;
 using ILGPU.Runtime;
@@ -7,7 +7,7 @@ using Act = Compiled.Gpu.Kernels.GpuActivations;
 namespace Compiled.Gpu.Tests;
 
 /// <summary>
-/// Every kernel against the CPU reference kernels (Compiled.Cpu.*) on small odd shapes that cross the 64×64 tile and
+/// Every kernel against the CPU reference kernels (Compiled.CompilerServices.*) on small odd shapes that cross the 64×64 tile and
 /// 16-deep slab edges: batch 70, 37 inputs (38 columns with the bias), 67 units.
 /// </summary>
 public class KernelTests(ITestOutputHelper output)
@@ -18,7 +18,7 @@ public class KernelTests(ITestOutputHelper output)
     // Thin kernels with literal sizes, as the generator writes them.
     private static void DenseForwardK<TAct>(ArrayView<float> x, ArrayView<float> w, ArrayView<float> b, ArrayView<float> y, ArrayView<float> z, int batch)
         where TAct : struct, IGpuActivation
-        => GpuDense.Forward<TAct>(x, w, b, y, z, batch, In, Units, true);
+        => GpuDense.Forward<TAct>(y, z, x, w, b, batch, In, Units, true);
 
     private static void DenseBackwardK<TAct>(ArrayView<float> dx, ArrayView<float> dw, ArrayView<float> db, ArrayView<float> dz,
         ArrayView<float> x, ArrayView<float> w, ArrayView<float> prevOut, ArrayView<float> prevPre, int batch) where TAct : struct, IGpuActivation
@@ -31,23 +31,23 @@ public class KernelTests(ITestOutputHelper output)
         where TAct : struct, IGpuActivation
         => GpuActivationKernels.Backward<TAct>(grad, y, z, count);
 
-    private static void SoftmaxK(ArrayView<float> z, ArrayView<float> y, int batch) => GpuActivationKernels.Softmax(z, y, batch, 7);
+    private static void SoftmaxK(ArrayView<float> z, ArrayView<float> y, int batch) => GpuActivationKernels.Softmax(y, z, batch, 7);
 
     private static void SoftmaxBackwardK(ArrayView<float> g, ArrayView<float> y, int batch) => GpuActivationKernels.SoftmaxBackward(g, y, batch, 7);
 
     private static void SparseCeK(ArrayView<float> z, ArrayView<float> t, ArrayView<float> p, ArrayView<float> d, ArrayView<float> loss, int batch)
-        => GpuLosses.SoftmaxCrossEntropySparse(z, t, p, d, loss, batch, 7);
+        => GpuLosses.SoftmaxCrossEntropySparse(p, d, loss, z, t, batch, 7);
 
     private static void CeK(ArrayView<float> z, ArrayView<float> t, ArrayView<float> p, ArrayView<float> d, ArrayView<float> loss, int batch)
-        => GpuLosses.SoftmaxCrossEntropy(z, t, p, d, loss, batch, 7);
+        => GpuLosses.SoftmaxCrossEntropy(p, d, loss, z, t, batch, 7);
 
     private static void BceK(ArrayView<float> z, ArrayView<float> t, ArrayView<float> p, ArrayView<float> d, ArrayView<float> loss, int batch)
-        => GpuLosses.SigmoidBinaryCrossEntropy(z, t, p, d, loss, batch, 7);
+        => GpuLosses.SigmoidBinaryCrossEntropy(p, d, loss, z, t, batch, 7);
 
     private static void MseK(ArrayView<float> y, ArrayView<float> t, ArrayView<float> d, ArrayView<float> loss, int batch)
-        => GpuLosses.MeanSquaredError(y, t, d, loss, batch, 7);
+        => GpuLosses.MeanSquaredError(d, loss, y, t, batch, 7);
 
-    private static void L2K(ArrayView<float> w, ArrayView<float> dw, ArrayView<float> loss) => GpuLosses.L2(w, dw, loss, 1001, 0.003f);
+    private static void L2K(ArrayView<float> w, ArrayView<float> dw, ArrayView<float> loss) => GpuLosses.L2(dw, loss, w, 1001, 0.003f);
 
     public static TheoryData<string> ActivationNames => new(["Identity", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Gelu"]);
 
@@ -62,12 +62,12 @@ public class KernelTests(ITestOutputHelper output)
         var zRef = new float[Batch * Units];
         var kernel = activation switch
         {
-            "Identity" => Load<Act.Identity>(() => Dense.Forward<Identity>(x, w, b, yRef, zRef, Batch, In, Units)),
-            "Relu" => Load<Act.Relu>(() => Dense.Forward<Relu>(x, w, b, yRef, zRef, Batch, In, Units)),
-            "LeakyRelu" => Load<Act.LeakyRelu>(() => Dense.Forward<LeakyRelu>(x, w, b, yRef, zRef, Batch, In, Units)),
-            "Sigmoid" => Load<Act.Sigmoid>(() => Dense.Forward<Sigmoid>(x, w, b, yRef, zRef, Batch, In, Units)),
-            "Tanh" => Load<Act.Tanh>(() => Dense.Forward<Tanh>(x, w, b, yRef, zRef, Batch, In, Units)),
-            "Gelu" => Load<Act.Gelu>(() => Dense.Forward<Gelu>(x, w, b, yRef, zRef, Batch, In, Units)),
+            "Identity" => Load<Act.Identity>(() => Dense.Forward<Identity>(yRef, zRef, x, w, b, Batch, In, Units)),
+            "Relu" => Load<Act.Relu>(() => Dense.Forward<Relu>(yRef, zRef, x, w, b, Batch, In, Units)),
+            "LeakyRelu" => Load<Act.LeakyRelu>(() => Dense.Forward<LeakyRelu>(yRef, zRef, x, w, b, Batch, In, Units)),
+            "Sigmoid" => Load<Act.Sigmoid>(() => Dense.Forward<Sigmoid>(yRef, zRef, x, w, b, Batch, In, Units)),
+            "Tanh" => Load<Act.Tanh>(() => Dense.Forward<Tanh>(yRef, zRef, x, w, b, Batch, In, Units)),
+            "Gelu" => Load<Act.Gelu>(() => Dense.Forward<Gelu>(yRef, zRef, x, w, b, Batch, In, Units)),
             _ => throw new ArgumentOutOfRangeException(nameof(activation)),
         };
         using var dx = Check.Upload(Device, x);
@@ -122,7 +122,7 @@ public class KernelTests(ITestOutputHelper output)
         Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> Load<TGpu, TCpu>()
             where TGpu : struct, IGpuActivation where TCpu : struct, IActivation
         {
-            Activations.Forward<TCpu>(prevPre, prevOut); // x of this layer is the previous layer's output
+            Activations.Forward<TCpu>(prevOut, prevPre); // x of this layer is the previous layer's output
             Dense.Backward(dxRef, dwRef, dbRef, dz, prevOut, w, Batch, In, Units);
             Activations.Backward<TCpu>(dxRef, prevOut, prevPre);
             return Device.Accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(
@@ -154,11 +154,11 @@ public class KernelTests(ITestOutputHelper output)
         float[] z = Check.Random(count, 31, -3f, 3f), grad = Check.Random(count, 32);
         foreach (var (name, cpu, kernel) in new (string, Action<float[], float[]>, Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>)[]
         {
-            ("Relu", (g, y) => { Activations.Forward<Relu>(z, y); Activations.Backward<Relu>(g, y, z); },
+            ("Relu", (g, y) => { Activations.Forward<Relu>(y, z); Activations.Backward<Relu>(g, y, z); },
                 Device.Accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ActivationBackwardK<Act.Relu>)),
-            ("Gelu", (g, y) => { Activations.Forward<Gelu>(z, y); Activations.Backward<Gelu>(g, y, z); },
+            ("Gelu", (g, y) => { Activations.Forward<Gelu>(y, z); Activations.Backward<Gelu>(g, y, z); },
                 Device.Accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ActivationBackwardK<Act.Gelu>)),
-            ("Sigmoid", (g, y) => { Activations.Forward<Sigmoid>(z, y); Activations.Backward<Sigmoid>(g, y, z); },
+            ("Sigmoid", (g, y) => { Activations.Forward<Sigmoid>(y, z); Activations.Backward<Sigmoid>(g, y, z); },
                 Device.Accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ActivationBackwardK<Act.Sigmoid>)),
         })
         {
@@ -179,7 +179,7 @@ public class KernelTests(ITestOutputHelper output)
         const int batch = 300, n = 7;
         float[] z = Check.Random(batch * n, 41, -20f, 20f), grad = Check.Random(batch * n, 42);
         var yRef = new float[batch * n];
-        Activations.Softmax(z, yRef, batch, n);
+        Activations.Softmax(yRef, z, batch, n);
         float[] gRef = (float[])grad.Clone();
         Activations.SoftmaxBackward(gRef, yRef, batch, n);
 
@@ -210,9 +210,9 @@ public class KernelTests(ITestOutputHelper output)
         float[] pRef = new float[batch * n], dRef = new float[batch * n];
         float lossRef = loss switch
         {
-            "SparseCE" => Losses.SoftmaxCrossEntropySparse(z, t, pRef, dRef, batch, n),
-            "CE" => Losses.SoftmaxCrossEntropy(z, t, pRef, dRef, batch, n),
-            _ => Losses.SigmoidBinaryCrossEntropy(z, t, pRef, dRef, batch, n),
+            "SparseCE" => Losses.SoftmaxCrossEntropySparse(pRef, dRef, z, t, batch, n),
+            "CE" => Losses.SoftmaxCrossEntropy(pRef, dRef, z, t, batch, n),
+            _ => Losses.SigmoidBinaryCrossEntropy(pRef, dRef, z, t, batch, n),
         };
         var kernel = Device.Accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(
             loss switch { "SparseCE" => SparseCeK, "CE" => CeK, _ => BceK });
@@ -271,10 +271,10 @@ public class KernelTests(ITestOutputHelper output)
         const int batch = 300, n = 7, w = 1001;
         float[] y = Check.Random(batch * n, 61), t = Check.Random(batch * n, 62);
         var dRef = new float[batch * n];
-        float lossRef = Losses.MeanSquaredError(y, t, dRef, batch, n);
+        float lossRef = Losses.MeanSquaredError(dRef, y, t, batch, n);
         float[] weights = Check.Random(w, 63), dwRef = Check.Random(w, 64);
         float[] dwStart = (float[])dwRef.Clone();
-        lossRef += Dense.L2(weights, dwRef, 0.003f);
+        lossRef += Dense.L2(dwRef, weights, 0.003f);
 
         using var dY = Check.Upload(Device, y);
         using var dT = Check.Upload(Device, t);

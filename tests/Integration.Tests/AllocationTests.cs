@@ -1,4 +1,4 @@
-using Compiled.Cpu;
+using Compiled.CompilerServices;
 
 namespace Compiled.Integration.Tests;
 

@@ -7,7 +7,7 @@ namespace Compiled.Generator.Emit;
 
 /// <summary>
 /// Writes the model class for the CPU: constants, arenas, initialisation, and the forward and training passes as
-/// straight-line calls into Compiled.Cpu kernels with every size a literal.
+/// straight-line calls into Compiled.CompilerServices kernels with every size a literal.
 /// </summary>
 internal static class CpuEmitter
 {
@@ -170,7 +170,7 @@ internal static class CpuEmitter
         w.Line(NonUserCode);
         using (w.Block("public void Forward(global::System.ReadOnlySpan<float> inputs, global::System.Span<float> outputs, int batch)"))
         {
-            w.Line("global::Compiled.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);");
+            w.Line("global::Compiled.CompilerServices.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);");
             w.Line("EnsureCapacity(batch);");
             w.Line($"global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * {Int(plan.InputSize)});");
             EmitParameterViews(w, plan, gradients: false);
@@ -188,7 +188,7 @@ internal static class CpuEmitter
         w.Line(NonUserCode);
         using (w.Block("public float ComputeGradients(global::System.ReadOnlySpan<float> inputs, global::System.ReadOnlySpan<float> targets, global::System.Span<float> outputs, int batch)"))
         {
-            w.Line("global::Compiled.ModelGuard.CheckTraining(inputs.Length, targets.Length, outputs.Length, batch, InputSize, TargetSize, OutputSize);");
+            w.Line("global::Compiled.CompilerServices.ModelGuard.CheckTraining(inputs.Length, targets.Length, outputs.Length, batch, InputSize, TargetSize, OutputSize);");
             w.Line("EnsureCapacity(batch);");
             w.Line($"global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * {Int(plan.InputSize)});");
             w.Line($"global::System.ReadOnlySpan<float> t = targets.Slice(0, batch * {Int(plan.TargetSize)});");

@@ -3,8 +3,8 @@ namespace Compiled.Generator.Ops;
 /// <summary>How each activation appears in generated CPU code, and how it is initialised for.</summary>
 internal static class ActivationForms
 {
-    /// <summary>The runtime struct that implements the activation (see Compiled.Cpu.IActivation).</summary>
-    public static string CpuType(Activation activation) => "global::Compiled.Cpu." + activation switch
+    /// <summary>The runtime struct that implements the activation (see Compiled.CompilerServices.IActivation).</summary>
+    public static string CpuType(Activation activation) => "global::Compiled.CompilerServices." + activation switch
     {
         Activation.Relu => "Relu",
         Activation.LeakyRelu => "LeakyRelu",

@@ -57,14 +57,14 @@ internal sealed class DenseOp : Op
         // Init.HeUniform(p.Slice(<offset>, <length>), fanIn: <in>, ref rng);   // <name>.weight [out, in]
         string slice = $"p.Slice({Int(Weight.Offset)}, {Int(Weight.Length)})";
         w.Line(ActivationForms.UsesHeInit(Activation)
-            ? $"global::Compiled.Init.HeUniform({slice}, fanIn: {Int(Inputs)}, ref rng); // {Weight.Name} {Weight.ShapeText}, He (ReLU family)"
-            : $"global::Compiled.Init.GlorotUniform({slice}, fanIn: {Int(Inputs)}, fanOut: {Int(Units)}, ref rng); // {Weight.Name} {Weight.ShapeText}, Glorot");
+            ? $"global::Compiled.CompilerServices.Init.HeUniform({slice}, fanIn: {Int(Inputs)}, ref rng); // {Weight.Name} {Weight.ShapeText}, He (ReLU family)"
+            : $"global::Compiled.CompilerServices.Init.GlorotUniform({slice}, fanIn: {Int(Inputs)}, fanOut: {Int(Units)}, ref rng); // {Weight.Name} {Weight.ShapeText}, Glorot");
         w.Line($"p.Slice({Int(Bias.Offset)}, {Int(Bias.Length)}).Clear(); // {Bias.Name} {Bias.ShapeText}, zeros");
     }
 
     public override void EmitForward(CodeWriter w, Pass pass)
     {
-        string dense = "global::Compiled.Cpu.Dense.Forward";
+        string dense = "global::Compiled.CompilerServices.Dense.Forward";
         string args = $"{Input}, {Weight.Local}, {Bias.Local}";
         string sizes = $"batch, {Int(Inputs)}, {Int(Units)}";
         string zFormula = $"{Input}[B, {Int(Inputs)}] · {Weight.Local}{Weight.ShapeText}ᵀ + {Bias.Local}";
@@ -74,20 +74,20 @@ internal sealed class DenseOp : Op
         {
             // Logits only: the loss applies the activation, fused with itself.
             w.Line($"// {PreActivation!.Local}[B, {Int(Units)}] = {zFormula}   ({Activation} is fused into the loss)");
-            w.Line($"{dense}<global::Compiled.Cpu.Identity>({args}, {PreActivation.Local}, default, {sizes});");
+            w.Line($"{dense}<global::Compiled.CompilerServices.Identity>({PreActivation.Local}, default, {args}, {sizes});");
         }
         else if (Activation == Activation.Softmax)
         {
             WorkspaceBuffer logits = PreActivation!;
             w.Line($"// {logits.Local}[B, {Int(Units)}] = {zFormula};  {Output.Local} = softmax({logits.Local}) by row");
-            w.Line($"{dense}<global::Compiled.Cpu.Identity>({args}, {logits.Local}, default, {sizes});");
-            w.Line($"global::Compiled.Cpu.Activations.Softmax({logits.Local}, {Output.Local}, batch, {Int(Units)});");
+            w.Line($"{dense}<global::Compiled.CompilerServices.Identity>({logits.Local}, default, {args}, {sizes});");
+            w.Line($"global::Compiled.CompilerServices.Activations.Softmax({Output.Local}, {logits.Local}, batch, {Int(Units)});");
         }
         else
         {
             string pre = PreActivation is null || FusedIntoLoss ? "default" : PreActivation.Local;
             w.Line($"// {Output.Local}[B, {Int(Units)}] = {ActivationForms.Formula(Activation, zFormula)}");
-            w.Line($"{dense}<{ActivationForms.CpuType(Activation)}>({args}, {Output.Local}, {pre}, {sizes});");
+            w.Line($"{dense}<{ActivationForms.CpuType(Activation)}>({Output.Local}, {pre}, {args}, {sizes});");
         }
     }
 
@@ -100,24 +100,24 @@ internal sealed class DenseOp : Op
         }
         else if (Activation == Activation.Softmax)
         {
-            w.Line($"global::Compiled.Cpu.Activations.SoftmaxBackward({Grad.Local}, {Output.Local}, batch, {Int(Units)}); // dz = y ⊙ (dy − Σ dy⊙y)");
+            w.Line($"global::Compiled.CompilerServices.Activations.SoftmaxBackward({Grad.Local}, {Output.Local}, batch, {Int(Units)}); // dz = y ⊙ (dy − Σ dy⊙y)");
         }
         else if (Activation != Activation.None)
         {
             string pre = PreActivation is null ? "default" : PreActivation.Local;
-            w.Line($"global::Compiled.Cpu.Activations.Backward<{ActivationForms.CpuType(Activation)}>({Grad.Local}, {Output.Local}, {pre}); // dz = dy ⊙ {Activation}'");
+            w.Line($"global::Compiled.CompilerServices.Activations.Backward<{ActivationForms.CpuType(Activation)}>({Grad.Local}, {Output.Local}, {pre}); // dz = dy ⊙ {Activation}'");
         }
         string dx = InputGrad?.Local ?? "default";
         w.Line(InputGrad is null
             ? $"// {Weight.GradLocal} = dzᵀ · {Input};  {Bias.GradLocal} = Σ_B dz;  (first layer: no input gradient)"
             : $"// {Weight.GradLocal} = dzᵀ · {Input};  {Bias.GradLocal} = Σ_B dz;  {dx} = dz · {Weight.Local}");
-        w.Line($"global::Compiled.Cpu.Dense.Backward({dx}, {Weight.GradLocal}, {Bias.GradLocal}, {Grad.Local}, {Input}, {Weight.Local}, batch, {Int(Inputs)}, {Int(Units)});");
+        w.Line($"global::Compiled.CompilerServices.Dense.Backward({dx}, {Weight.GradLocal}, {Bias.GradLocal}, {Grad.Local}, {Input}, {Weight.Local}, batch, {Int(Inputs)}, {Int(Units)});");
     }
 
     public override void EmitRegularization(CodeWriter w)
     {
         if (L2 <= 0) return;
-        w.Line($"loss += global::Compiled.Cpu.Dense.L2({Weight.Local}, {Weight.GradLocal}, {Float(L2)}); // L2 · Σ {Weight.Name}²");
+        w.Line($"loss += global::Compiled.CompilerServices.Dense.L2({Weight.GradLocal}, {Weight.Local}, {Float(L2)}); // L2 · Σ {Weight.Name}²");
     }
 
     // ── GPU form (contract: src/Gpu/GENERATED.md) ──
@@ -125,7 +125,7 @@ internal sealed class DenseOp : Op
     private string Pascal => Naming.Pascal(Name);
 
     private string DenseForward(string act, bool storePre) =>
-        $"{GpuContext.Kernels}.GpuDense.Forward<{act}>(x, w, b, y, {(storePre ? "z" : "y")}, batch, {Int(Inputs)}, {Int(Units)}, {(storePre ? "true" : "false")})";
+        $"{GpuContext.Kernels}.GpuDense.Forward<{act}>(y, {(storePre ? "z" : "y")}, x, w, b, batch, {Int(Inputs)}, {Int(Units)}, {(storePre ? "true" : "false")})";
 
     private static readonly string[] s_forwardViews = { "x", "w", "b", "y" };
     private static readonly string[] s_forwardPreViews = { "x", "w", "b", "y", "z" };
@@ -152,7 +152,7 @@ internal sealed class DenseOp : Op
             gpu.Launch(forward, config, new[] { Input, Weight.Local, Bias.Local, logits.Local });
             if (FusedIntoLoss && pass == Pass.Training) return;
             var softmax = new GpuKernel(Pascal + "Softmax", $"{Name} softmax: {Output.Local}[B, {Int(Units)}] = softmax({logits.Local}) by row",
-                new[] { "z", "y" }, "batch", $"{GpuContext.Kernels}.GpuActivationKernels.Softmax(z, y, batch, {Int(Units)})");
+                new[] { "z", "y" }, "batch", $"{GpuContext.Kernels}.GpuActivationKernels.Softmax(y, z, batch, {Int(Units)})");
             gpu.Launch(softmax, $"{GpuContext.Launches}.Rows(batch)", new[] { logits.Local, Output.Local });
             return;
         }
@@ -215,7 +215,7 @@ internal sealed class DenseOp : Op
     {
         if (L2 <= 0) return;
         var kernel = new GpuKernel(Pascal + "L2", $"{Name} L2: {Weight.GradLocal} += 2·{Float(L2)}·{Weight.Local};  loss[0] += {Float(L2)} · Σ {Weight.Name}²",
-            new[] { "w", "dw", "loss" }, null, $"{GpuContext.Kernels}.GpuLosses.L2(w, dw, loss, {Int(Weight.Length)}, {Float(L2)})");
+            new[] { "w", "dw", "loss" }, null, $"{GpuContext.Kernels}.GpuLosses.L2(dw, loss, w, {Int(Weight.Length)}, {Float(L2)})");
         gpu.Launch(kernel, $"{GpuContext.Launches}.Loss", new[] { Weight.Local, Weight.GradLocal, "loss" });
     }
 }

@@ -34,24 +34,24 @@ internal sealed class LossOp
     public void EmitForward(CodeWriter w)
     {
         string n = Int(Outputs);
-        string losses = "global::Compiled.Cpu.Losses";
+        string losses = "global::Compiled.CompilerServices.Losses";
         switch (Loss)
         {
             case Loss.SparseCategoricalCrossEntropy:
                 w.Line($"// loss = mean(−log softmax({Input.Local})[label]);  {Grad.Local} = (softmax − onehot(label)) / B   (fused, stable)");
-                w.Line($"float loss = {losses}.SoftmaxCrossEntropySparse({Input.Local}, t, {Output.Local}, {Grad.Local}, batch, {n});");
+                w.Line($"float loss = {losses}.SoftmaxCrossEntropySparse({Output.Local}, {Grad.Local}, {Input.Local}, t, batch, {n});");
                 break;
             case Loss.CategoricalCrossEntropy:
                 w.Line($"// loss = mean(−Σ t · log softmax({Input.Local}));  {Grad.Local} = (softmax − t) / B   (fused, stable)");
-                w.Line($"float loss = {losses}.SoftmaxCrossEntropy({Input.Local}, t, {Output.Local}, {Grad.Local}, batch, {n});");
+                w.Line($"float loss = {losses}.SoftmaxCrossEntropy({Output.Local}, {Grad.Local}, {Input.Local}, t, batch, {n});");
                 break;
             case Loss.BinaryCrossEntropy:
                 w.Line($"// loss = mean(BCE(sigmoid({Input.Local}), t)) on logits;  {Grad.Local} = (sigmoid − t) / (B·{n})   (fused, stable)");
-                w.Line($"float loss = {losses}.SigmoidBinaryCrossEntropy({Input.Local}, t, {Output.Local}, {Grad.Local}, batch, {n});");
+                w.Line($"float loss = {losses}.SigmoidBinaryCrossEntropy({Output.Local}, {Grad.Local}, {Input.Local}, t, batch, {n});");
                 break;
             default:
                 w.Line($"// loss = mean((y − t)²);  {Grad.Local} = 2(y − t) / (B·{n})");
-                w.Line($"float loss = {losses}.MeanSquaredError({Output.Local}, t, {Grad.Local}, batch, {n});");
+                w.Line($"float loss = {losses}.MeanSquaredError({Grad.Local}, {Output.Local}, t, batch, {n});");
                 break;
         }
     }
@@ -66,19 +66,19 @@ internal sealed class LossOp
             Loss.SparseCategoricalCrossEntropy => new GpuKernel("Loss",
                 $"loss: {Output.Local} = softmax({Input.Local}); loss[0] = mean(−log {Output.Local}[label]); {Grad.Local} = ({Output.Local} − onehot) / B",
                 new[] { "logits", "labels", "probs", "dlogits", "loss" }, "batch",
-                $"{losses}.SoftmaxCrossEntropySparse(logits, labels, probs, dlogits, loss, batch, {n})"),
+                $"{losses}.SoftmaxCrossEntropySparse(probs, dlogits, loss, logits, labels, batch, {n})"),
             Loss.CategoricalCrossEntropy => new GpuKernel("Loss",
                 $"loss: {Output.Local} = softmax({Input.Local}); loss[0] = mean(−Σ t·log {Output.Local}); {Grad.Local} = ({Output.Local} − t) / B",
                 new[] { "logits", "targets", "probs", "dlogits", "loss" }, "batch",
-                $"{losses}.SoftmaxCrossEntropy(logits, targets, probs, dlogits, loss, batch, {n})"),
+                $"{losses}.SoftmaxCrossEntropy(probs, dlogits, loss, logits, targets, batch, {n})"),
             Loss.BinaryCrossEntropy => new GpuKernel("Loss",
                 $"loss: {Output.Local} = σ({Input.Local}); loss[0] = mean BCE on logits; {Grad.Local} = ({Output.Local} − t) / (B·{n})",
                 new[] { "logits", "targets", "probs", "dlogits", "loss" }, "batch",
-                $"{losses}.SigmoidBinaryCrossEntropy(logits, targets, probs, dlogits, loss, batch, {n})"),
+                $"{losses}.SigmoidBinaryCrossEntropy(probs, dlogits, loss, logits, targets, batch, {n})"),
             _ => new GpuKernel("Loss",
                 $"loss: loss[0] = mean(({Output.Local} − t)²); {Grad.Local} = 2({Output.Local} − t) / (B·{n})",
                 new[] { "y", "targets", "dy", "loss" }, "batch",
-                $"{losses}.MeanSquaredError(y, targets, dy, loss, batch, {n})"),
+                $"{losses}.MeanSquaredError(dy, loss, y, targets, batch, {n})"),
         };
         gpu.Launch(kernel, GpuContext.Launches + ".Loss", Fused
             ? new[] { Input.Local, "t", Output.Local, Grad.Local, "loss" }

@@ -23,7 +23,7 @@ public static class GpuActivationKernels
 
     /// <summary>Row-wise, max-subtracted softmax: y[r, :] = softmax(z[r, :]) for a [batch, n] matrix; a thread per row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Softmax(ArrayView<float> z, ArrayView<float> y, int batch, int n)
+    public static void Softmax(ArrayView<float> y, ArrayView<float> z, int batch, int n)
     {
         int stride = Grid.DimX * Group.DimX;
         for (int r = Grid.GlobalIndex.X; r < batch; r += stride)

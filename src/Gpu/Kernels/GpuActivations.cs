@@ -5,7 +5,7 @@ namespace Compiled.Gpu.Kernels;
 /// <summary>
 /// An element-wise activation for kernels, as a struct so a kernel generic over it is specialised when ILGPU compiles
 /// it: the generated thin kernel writes <c>GpuDense.Forward&lt;GpuActivations.Relu&gt;(...)</c>. The same math as
-/// <c>Compiled.Cpu.IActivation</c>, with instance members because kernels call <c>default(TAct).Apply(z)</c>.
+/// <c>Compiled.CompilerServices.IActivation</c>, with instance members because kernels call <c>default(TAct).Apply(z)</c>.
 /// </summary>
 public interface IGpuActivation
 {
@@ -19,7 +19,7 @@ public interface IGpuActivation
     bool NeedsPreActivation { get; }
 }
 
-/// <summary>The activations as <see cref="IGpuActivation"/> structs (same formulas as <c>Compiled.Cpu</c>'s).</summary>
+/// <summary>The activations as <see cref="IGpuActivation"/> structs (same formulas as <c>Compiled.CompilerServices</c>' CPU ones).</summary>
 public static class GpuActivations
 {
     /// <summary>f(z) = z.</summary>

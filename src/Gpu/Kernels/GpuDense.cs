@@ -39,8 +39,8 @@ public static class GpuDense
     /// Launch: <see cref="GpuLaunch.DenseForward"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Forward<TAct>(ArrayView<float> x, ArrayView<float> w, ArrayView<float> b, ArrayView<float> y,
-        ArrayView<float> z, int batch, int inputs, int units, bool storePreActivation) where TAct : struct, IGpuActivation
+    public static void Forward<TAct>(ArrayView<float> y, ArrayView<float> z, ArrayView<float> x, ArrayView<float> w,
+        ArrayView<float> b, int batch, int inputs, int units, bool storePreActivation) where TAct : struct, IGpuActivation
     {
         int tilesN = (units + Tile - 1) / Tile;
         int g = Grid.IdxX;

@@ -4,7 +4,7 @@ using ILGPU;
 namespace Compiled.Gpu.Kernels;
 
 /// <summary>
-/// Loss kernels, the GPU forms of <c>Compiled.Cpu.Losses</c>: each takes the final layer's logits (or outputs), writes
+/// Loss kernels, the GPU forms of <c>Compiled.CompilerServices.Losses</c>: each takes the final layer's logits (or outputs), writes
 /// the finished outputs and the gradient, and writes the batch-mean loss to <c>loss[0]</c> and, for the losses with an
 /// accuracy, the number of samples classified right to <c>loss[1]</c> (as the CPU trainer counts them) — a two-float
 /// slot in the twin's loss ring, so a whole run of steps' losses comes back in one small download.
@@ -25,8 +25,8 @@ public static class GpuLosses
     /// loss = mean(−log p[label]), dlogits = (probs − onehot(label)) / batch. A label that is not a class gives NaN loss.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void SoftmaxCrossEntropySparse(ArrayView<float> logits, ArrayView<float> labels, ArrayView<float> probs,
-        ArrayView<float> dlogits, ArrayView<float> loss, int batch, int classes)
+    public static void SoftmaxCrossEntropySparse(ArrayView<float> probs, ArrayView<float> dlogits, ArrayView<float> loss,
+        ArrayView<float> logits, ArrayView<float> labels, int batch, int classes)
     {
         float invBatch = 1f / batch;
         float local = 0f, correct = 0f;
@@ -69,8 +69,8 @@ public static class GpuLosses
     /// dlogits = (p·Σt − t) / batch.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void SoftmaxCrossEntropy(ArrayView<float> logits, ArrayView<float> targets, ArrayView<float> probs,
-        ArrayView<float> dlogits, ArrayView<float> loss, int batch, int classes)
+    public static void SoftmaxCrossEntropy(ArrayView<float> probs, ArrayView<float> dlogits, ArrayView<float> loss,
+        ArrayView<float> logits, ArrayView<float> targets, int batch, int classes)
     {
         float invBatch = 1f / batch;
         float local = 0f, correct = 0f;
@@ -106,8 +106,8 @@ public static class GpuLosses
     /// probs = σ(z), dlogits = (σ(z) − t) / (batch·n); right = Σ [σ(z) &gt; 0.5 = t &gt; 0.5] / n.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void SigmoidBinaryCrossEntropy(ArrayView<float> logits, ArrayView<float> targets, ArrayView<float> probs,
-        ArrayView<float> dlogits, ArrayView<float> loss, int batch, int n)
+    public static void SigmoidBinaryCrossEntropy(ArrayView<float> probs, ArrayView<float> dlogits, ArrayView<float> loss,
+        ArrayView<float> logits, ArrayView<float> targets, int batch, int n)
     {
         int count = batch * n;
         float inv = 1f / count;
@@ -127,8 +127,8 @@ public static class GpuLosses
 
     /// <summary>Mean squared error over every element: loss = mean((y − t)²), dy = 2(y − t) / (batch·n). No accuracy: only <c>loss[0]</c> is written.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void MeanSquaredError(ArrayView<float> predictions, ArrayView<float> targets, ArrayView<float> dpredictions,
-        ArrayView<float> loss, int batch, int n)
+    public static void MeanSquaredError(ArrayView<float> dpredictions, ArrayView<float> loss, ArrayView<float> predictions,
+        ArrayView<float> targets, int batch, int n)
     {
         int count = batch * n;
         float scale = 2f / count;
@@ -147,7 +147,7 @@ public static class GpuLosses
     /// kernel, on the same stream). One group, like the losses.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void L2(ArrayView<float> w, ArrayView<float> dw, ArrayView<float> loss, int count, float lambda)
+    public static void L2(ArrayView<float> dw, ArrayView<float> loss, ArrayView<float> w, int count, float lambda)
     {
         float local = 0f;
         for (int i = Group.IdxX; i < count; i += GroupSize)

@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
-namespace Compiled.Cpu;
+namespace Compiled.CompilerServices;
 
 /// <summary>
 /// An element-wise activation as a struct, so a kernel generic over it is specialised by the JIT:
@@ -152,7 +152,7 @@ public readonly struct Gelu : IActivation
 public static unsafe class Activations
 {
     /// <summary>y = f(z), element-wise.</summary>
-    public static void Forward<TAct>(ReadOnlySpan<float> z, Span<float> y) where TAct : struct, IActivation
+    public static void Forward<TAct>(Span<float> y, ReadOnlySpan<float> z) where TAct : struct, IActivation
     {
         if (y.Length < z.Length) ThrowShort(nameof(y));
         if (Gemm.Isa == KernelIsa.Vector512)
@@ -213,7 +213,7 @@ public static unsafe class Activations
     }
 
     /// <summary>Row-wise softmax: y[b, :] = softmax(z[b, :]) for a [batch, n] matrix (max-subtracted, stable).</summary>
-    public static void Softmax(ReadOnlySpan<float> z, Span<float> y, int batch, int n)
+    public static void Softmax(Span<float> y, ReadOnlySpan<float> z, int batch, int n)
     {
         long count = (long)batch * n;
         if (z.Length < count) ThrowShort(nameof(z));

@@ -2,7 +2,7 @@ using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
-namespace Compiled.Cpu;
+namespace Compiled.CompilerServices;
 
 /// <summary>
 /// The fully connected layer's kernels. Weights are stored PyTorch-style as [units, inputs], row-major;
@@ -20,8 +20,8 @@ public static unsafe class Dense
     /// y[batch, units] = f(x[batch, inputs] · w[units, inputs]ᵀ + b[units]), with the bias and activation fused
     /// into the GEMM's epilogue. When <paramref name="preActivation"/> is not empty it receives z = x·wᵀ + b.
     /// </summary>
-    public static void Forward<TAct>(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b,
-        Span<float> y, Span<float> preActivation, int batch, int inputs, int units) where TAct : struct, IActivation
+    public static void Forward<TAct>(Span<float> y, Span<float> preActivation,
+        ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, int batch, int inputs, int units) where TAct : struct, IActivation
     {
         CheckSizes(batch, inputs, units);
         Need(x, (long)batch * inputs, nameof(x));
@@ -91,7 +91,7 @@ public static unsafe class Dense
     }
 
     /// <summary>Adds the L2 penalty's gradient (dw += 2·λ·w) and returns the penalty λ·Σ w².</summary>
-    public static float L2(ReadOnlySpan<float> w, Span<float> dw, float lambda)
+    public static float L2(Span<float> dw, ReadOnlySpan<float> w, float lambda)
     {
         if (dw.Length < w.Length) Activations.ThrowShort(nameof(dw));
         float sum = TensorPrimitives.SumOfSquares(w);

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace Compiled.Cpu;
+namespace Compiled.CompilerServices;
 
 /// <summary>
 /// AVX2 fallback micro-kernel: a 4 × 16 tile in 8 ymm accumulators (16 registers in all, so nothing spills).

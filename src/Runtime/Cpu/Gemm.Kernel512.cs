@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
-namespace Compiled.Cpu;
+namespace Compiled.CompilerServices;
 
 /// <summary>
 /// AVX-512 micro-kernel: an 8 × 32 tile in 16 zmm accumulators. Each k step loads two vectors of the packed B

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
-namespace Compiled.Cpu;
+namespace Compiled.CompilerServices;
 
 /// <summary>The widest vector instructions the kernels use.</summary>
 internal enum KernelIsa { Scalar = 0, Vector256 = 1, Vector512 = 2 }

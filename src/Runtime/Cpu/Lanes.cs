@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace Compiled.Cpu;
+namespace Compiled.CompilerServices;
 
 /// <summary>
 /// A vector of float lanes the element-wise loops are written against once: <see cref="Lanes512"/> (AVX-512),

@@ -1,7 +1,7 @@
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
-namespace Compiled.Cpu;
+namespace Compiled.CompilerServices;
 
 /// <summary>
 /// Loss kernels. The training forms take the final layer's pre-activation (logits) when the loss is fused
@@ -17,8 +17,8 @@ public static unsafe class Losses
     /// Softmax + cross-entropy against integer labels, fused: probs = softmax(logits), loss = mean(−log p[label]),
     /// dlogits = (probs − onehot(label)) / batch. Stable for any logits.
     /// </summary>
-    public static float SoftmaxCrossEntropySparse(ReadOnlySpan<float> logits, ReadOnlySpan<float> labels,
-        Span<float> probs, Span<float> dlogits, int batch, int classes)
+    public static float SoftmaxCrossEntropySparse(Span<float> probs, Span<float> dlogits,
+        ReadOnlySpan<float> logits, ReadOnlySpan<float> labels, int batch, int classes)
     {
         if (Gemm.Isa == KernelIsa.Vector512) return SparseVector(logits, labels, probs, dlogits, batch, classes);
         double total = 0;
@@ -42,8 +42,8 @@ public static unsafe class Losses
     }
 
     /// <summary>Softmax + cross-entropy against one-hot or probability targets, fused; dlogits = (p − t) / batch.</summary>
-    public static float SoftmaxCrossEntropy(ReadOnlySpan<float> logits, ReadOnlySpan<float> targets,
-        Span<float> probs, Span<float> dlogits, int batch, int classes)
+    public static float SoftmaxCrossEntropy(Span<float> probs, Span<float> dlogits,
+        ReadOnlySpan<float> logits, ReadOnlySpan<float> targets, int batch, int classes)
     {
         if (Gemm.Isa == KernelIsa.Vector512) return DenseVector(logits, targets, probs, dlogits, batch, classes);
         double total = 0;
@@ -75,8 +75,8 @@ public static unsafe class Losses
     /// Sigmoid + binary cross-entropy on logits, fused and stable: loss = mean(max(z,0) − z·t + log(1 + e^−|z|)),
     /// probs = σ(z), dlogits = (σ(z) − t) / (batch·n).
     /// </summary>
-    public static float SigmoidBinaryCrossEntropy(ReadOnlySpan<float> logits, ReadOnlySpan<float> targets,
-        Span<float> probs, Span<float> dlogits, int batch, int n)
+    public static float SigmoidBinaryCrossEntropy(Span<float> probs, Span<float> dlogits,
+        ReadOnlySpan<float> logits, ReadOnlySpan<float> targets, int batch, int n)
     {
         int count = batch * n;
         float inv = 1f / count;
@@ -94,8 +94,8 @@ public static unsafe class Losses
     }
 
     /// <summary>Mean squared error over every element: loss = mean((y − t)²), dy = 2(y − t) / (batch·n).</summary>
-    public static float MeanSquaredError(ReadOnlySpan<float> predictions, ReadOnlySpan<float> targets,
-        Span<float> dpredictions, int batch, int n)
+    public static float MeanSquaredError(Span<float> dpredictions, ReadOnlySpan<float> predictions,
+        ReadOnlySpan<float> targets, int batch, int n)
     {
         int count = batch * n;
         float scale = 2f / count;

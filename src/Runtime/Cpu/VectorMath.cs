@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace Compiled.Cpu;
+namespace Compiled.CompilerServices;
 
 /// <summary>Vector forms of the transcendental functions the BCL does not vectorise (tanh).</summary>
 internal static class VectorMath

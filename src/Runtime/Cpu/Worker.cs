@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace Compiled.Cpu;
+namespace Compiled.CompilerServices;
 
 /// <summary>
 /// One persistent background thread that shares large kernels with the caller, so they use both cores without a
@@ -89,7 +89,7 @@ internal static unsafe class Worker
     private static void Start()
     {
         s_wake = new AutoResetEvent(false);
-        var thread = new Thread(Loop, maxStackSize: 256 * 1024) { IsBackground = true, Name = "Compiled.Cpu worker" };
+        var thread = new Thread(Loop, maxStackSize: 256 * 1024) { IsBackground = true, Name = "Compiled worker" };
         thread.Start();
         s_thread = thread;
     }

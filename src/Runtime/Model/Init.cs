@@ -1,4 +1,4 @@
-namespace Compiled;
+namespace Compiled.CompilerServices;
 
 /// <summary>Seeded weight initialisers; the generator picks one per layer from its activation.</summary>
 public static class Init

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace Compiled;
+namespace Compiled.CompilerServices;
 
 /// <summary>Argument checks shared by every generated model, so the generated code stays short.</summary>
 public static class ModelGuard

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using Compiled.Cpu;
+using Compiled.CompilerServices;
 
 namespace Compiled;
 

@@ -149,7 +149,7 @@ internal sealed class Evaluator
             Span<float> outputs = _outputs.AsSpan(0, n * o);
             if (_forward is null) model.Forward(x, outputs, n);
             else _forward(x, outputs, n);
-            loss += Cpu.Losses.Total(model.Loss, outputs, y, n, o);
+            loss += CompilerServices.Losses.Total(model.Loss, outputs, y, n, o);
             if (accuracy) correct += Metrics.Correct(model.Loss, outputs, y, n, o);
         }
         return new Evaluation(loss / data.Count, accuracy ? correct / data.Count : double.NaN);

@@ -1,4 +1,4 @@
-using Compiled.Cpu;
+using Compiled.CompilerServices;
 using Xunit;
 
 namespace Compiled.Runtime.Tests.Cpu;
@@ -58,14 +58,14 @@ public class DenseTests
             {
                 var gy = new float[batch * units];
                 var gz = new float[batch * units];
-                Support.With(isa, threads, () => Dense.Forward<TAct>(x, w, b, gy, gz, batch, inputs, units));
+                Support.With(isa, threads, () => Dense.Forward<TAct>(gy, gz, x, w, b, batch, inputs, units));
                 string what = $"{typeof(TAct).Name} {batch}x{inputs}x{units} {isa}{(threads ? " 2 cores" : "")}";
                 Support.Close(gz, z, scale, 2e-5, 1e-6, what + " z");
                 Support.Close(gy, y, scale, 2e-5, 1e-6, what + " y");
 
                 // Without a pre-activation buffer the output is the same.
                 var gy2 = new float[batch * units];
-                Support.With(isa, threads, () => Dense.Forward<TAct>(x, w, b, gy2, default, batch, inputs, units));
+                Support.With(isa, threads, () => Dense.Forward<TAct>(gy2, default, x, w, b, batch, inputs, units));
                 Assert.True(Support.BitEqual(gy, gy2), what + ": output differs when z is not kept");
 
                 // Splitting the work across cores never changes a bit.
@@ -116,7 +116,7 @@ public class DenseTests
             var y = new float[batch * units + 40];
             var z = new float[batch * units + 40];
             Array.Fill(y, 1234f); Array.Fill(z, 1234f);
-            Support.With(isa, true, () => Dense.Forward<Relu>(x, w, b, y, z, batch, inputs, units));
+            Support.With(isa, true, () => Dense.Forward<Relu>(y, z, x, w, b, batch, inputs, units));
             for (int i = batch * units; i < y.Length; i++)
             {
                 Assert.Equal(1234f, y[i]);
@@ -129,9 +129,9 @@ public class DenseTests
     public void Short_spans_are_rejected()
     {
         float[] x = new float[6], w = new float[6], b = new float[3], y = new float[6];
-        Assert.Throws<ArgumentException>(() => Dense.Forward<Relu>(x, w, b, new float[5], default, 2, 3, 3));
-        Assert.Throws<ArgumentException>(() => Dense.Forward<Relu>(x, new float[8], b, y, default, 2, 3, 3));
-        Assert.Throws<ArgumentException>(() => Dense.Forward<Relu>(x, w, b, y, new float[2], 2, 3, 3));
+        Assert.Throws<ArgumentException>(() => Dense.Forward<Relu>(new float[5], default, x, w, b, 2, 3, 3));
+        Assert.Throws<ArgumentException>(() => Dense.Forward<Relu>(y, default, x, new float[8], b, 2, 3, 3));
+        Assert.Throws<ArgumentException>(() => Dense.Forward<Relu>(y, new float[2], x, w, b, 2, 3, 3));
         Assert.Throws<ArgumentException>(() => Dense.Backward(new float[5], new float[9], b, y, x, w, 2, 3, 3));
         Assert.Throws<ArgumentException>(() => Dense.Backward(default, new float[8], b, y, x, w, 2, 3, 3));
     }
@@ -148,7 +148,7 @@ public class DenseTests
             scale[i] = Math.Abs(dw[i]) + Math.Abs(0.02 * w[i]);
             penalty += (double)w[i] * w[i];
         }
-        float got = Dense.L2(w, dw, 0.01f);
+        float got = Dense.L2(dw, w, 0.01f);
         Support.Close(dw, expectedDw, scale, 1e-6, 1e-7, "L2 dw");
         Support.Close([got], [0.01 * penalty], [0.01 * penalty], 1e-5, 0, "L2 penalty");
     }

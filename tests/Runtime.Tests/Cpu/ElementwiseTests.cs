@@ -1,4 +1,4 @@
-using Compiled.Cpu;
+using Compiled.CompilerServices;
 using Xunit;
 
 namespace Compiled.Runtime.Tests.Cpu;
@@ -51,7 +51,7 @@ public class ElementwiseTests
             foreach (KernelIsa isa in Support.Isas())
             {
                 var y = new float[z.Length];
-                Support.With(isa, false, () => Activations.Forward<TAct>(z, y));
+                Support.With(isa, false, () => Activations.Forward<TAct>(y, z));
                 // |f(z)| relative error 1e-6, plus 1e-7 absolute (the vector tanh is accurate to about 6e-8 absolute).
                 Support.Close(y, expected, default, 1e-6, 1e-7, $"{typeof(TAct).Name} forward {isa}");
             }
@@ -106,7 +106,7 @@ public class ElementwiseTests
         foreach (KernelIsa isa in Support.Isas())
         {
             var y = new float[batch * n];
-            Support.With(isa, false, () => Activations.Softmax(z, y, batch, n));
+            Support.With(isa, false, () => Activations.Softmax(y, z, batch, n));
             Support.Close(y, expected, default, 2e-6, 1e-9, $"softmax {batch}x{n} {isa}");
         }
     }
@@ -157,18 +157,18 @@ public class ElementwiseTests
             var p = new float[batch * n];
             var d = new float[batch * n];
             float loss = 0;
-            Support.With(isa, false, () => loss = Losses.SoftmaxCrossEntropySparse(z, labels, p, d, batch, n));
+            Support.With(isa, false, () => loss = Losses.SoftmaxCrossEntropySparse(p, d, z, labels, batch, n));
             Support.Close([loss], [Oracle.SparseCrossEntropy(zd, labels, batch, n)], default, 1e-6, 1e-7, $"sparse CE loss {isa}");
             Support.Close(p, probs, default, 2e-6, 1e-9, $"sparse CE probs {isa}");
 
-            Support.With(isa, false, () => loss = Losses.SoftmaxCrossEntropy(z, soft, p, d, batch, n));
+            Support.With(isa, false, () => loss = Losses.SoftmaxCrossEntropy(p, d, z, soft, batch, n));
             Support.Close([loss], [Oracle.CrossEntropy(zd, soft, batch, n)], default, 1e-6, 1e-7, $"CE loss {isa}");
 
-            Support.With(isa, false, () => loss = Losses.SigmoidBinaryCrossEntropy(z, binary, p, d, batch, n));
+            Support.With(isa, false, () => loss = Losses.SigmoidBinaryCrossEntropy(p, d, z, binary, batch, n));
             Support.Close([loss], [Oracle.SigmoidBce(zd, binary)], default, 1e-6, 1e-7, $"BCE loss {isa}");
             Support.Close(p, sig, default, 1e-6, 1e-9, $"BCE probs {isa}");
 
-            Support.With(isa, false, () => loss = Losses.MeanSquaredError(z, soft, d, batch, n));
+            Support.With(isa, false, () => loss = Losses.MeanSquaredError(d, z, soft, batch, n));
             Support.Close([loss], [Oracle.Mse(zd, soft)], default, 1e-6, 0, $"MSE loss {isa}");
         }
     }
@@ -178,7 +178,7 @@ public class ElementwiseTests
     {
         var p = new float[20];
         var d = new float[20];
-        Assert.Throws<ArgumentOutOfRangeException>(() => Losses.SoftmaxCrossEntropySparse(new float[20], [1f, 10f], p, d, 2, 10));
-        Assert.Throws<ArgumentOutOfRangeException>(() => Losses.SoftmaxCrossEntropySparse(new float[20], [1.5f, 0f], p, d, 2, 10));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Losses.SoftmaxCrossEntropySparse(p, d, new float[20], [1f, 10f], 2, 10));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Losses.SoftmaxCrossEntropySparse(p, d, new float[20], [1.5f, 0f], 2, 10));
     }
 }

@@ -1,4 +1,4 @@
-using Compiled.Cpu;
+using Compiled.CompilerServices;
 using Xunit;
 
 namespace Compiled.Runtime.Tests.Cpu;
@@ -73,7 +73,7 @@ public class GradientTests
             float[] grad = (float[])r.Clone();
             Support.With(isa, false, () =>
             {
-                Activations.Softmax(z, y, batch, n);
+                Activations.Softmax(y, z, batch, n);
                 Activations.SoftmaxBackward(grad, y, batch, n);
             });
             Support.Close(grad, numeric, default, 1e-4, 1e-6, $"softmax backward {isa}");
@@ -99,13 +99,13 @@ public class GradientTests
         {
             var p = new float[batch * n];
             var d = new float[batch * n];
-            Support.With(isa, false, () => Losses.SoftmaxCrossEntropySparse(z, labels, p, d, batch, n));
+            Support.With(isa, false, () => Losses.SoftmaxCrossEntropySparse(p, d, z, labels, batch, n));
             Support.Close(d, nSparse, default, 1e-4, 1e-6, $"sparse CE dz {isa}");
-            Support.With(isa, false, () => Losses.SoftmaxCrossEntropy(z, soft, p, d, batch, n));
+            Support.With(isa, false, () => Losses.SoftmaxCrossEntropy(p, d, z, soft, batch, n));
             Support.Close(d, nDense, default, 1e-4, 1e-6, $"CE dz {isa}");
-            Support.With(isa, false, () => Losses.SigmoidBinaryCrossEntropy(z, binary, p, d, batch, n));
+            Support.With(isa, false, () => Losses.SigmoidBinaryCrossEntropy(p, d, z, binary, batch, n));
             Support.Close(d, nBce, default, 1e-4, 1e-6, $"BCE dz {isa}");
-            Support.With(isa, false, () => Losses.MeanSquaredError(z, soft, d, batch, n));
+            Support.With(isa, false, () => Losses.MeanSquaredError(d, z, soft, batch, n));
             Support.Close(d, nMse, default, 1e-4, 1e-6, $"MSE dz {isa}");
         }
     }

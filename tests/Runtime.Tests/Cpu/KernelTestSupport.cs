@@ -1,4 +1,4 @@
-using Compiled.Cpu;
+using Compiled.CompilerServices;
 using Xunit;
 
 namespace Compiled.Runtime.Tests.Cpu;

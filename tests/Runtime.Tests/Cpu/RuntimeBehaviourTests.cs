@@ -1,4 +1,4 @@
-using Compiled.Cpu;
+using Compiled.CompilerServices;
 using Xunit;
 
 namespace Compiled.Runtime.Tests.Cpu;
@@ -21,9 +21,9 @@ public class RuntimeBehaviourTests
 
         public float Step()
         {
-            Dense.Forward<Relu>(X, W1, B1, H, default, Batch, 784, 128);
-            Dense.Forward<Identity>(H, W2, B2, Logits, default, Batch, 128, 10);
-            float loss = Losses.SoftmaxCrossEntropySparse(Logits, Labels, Probs, DLogits, Batch, 10);
+            Dense.Forward<Relu>(H, default, X, W1, B1, Batch, 784, 128);
+            Dense.Forward<Identity>(Logits, default, H, W2, B2, Batch, 128, 10);
+            float loss = Losses.SoftmaxCrossEntropySparse(Probs, DLogits, Logits, Labels, Batch, 10);
             Dense.Backward(DH, DW2, DB2, DLogits, H, W2, Batch, 128, 10);
             Activations.Backward<Relu>(DH, H, default);
             Dense.Backward(default, DW1, DB1, DH, X, W1, Batch, 784, 128);
@@ -78,14 +78,14 @@ public class RuntimeBehaviourTests
         const int batch = 64, inputs = 300, units = 200;
         float[] x = Support.Random(batch * inputs, 46), w = Support.Random(units * inputs, 47), b = Support.Random(units, 48);
         var expected = new float[batch * units];
-        Dense.Forward<Tanh>(x, w, b, expected, default, batch, inputs, units);
+        Dense.Forward<Tanh>(expected, default, x, w, b, batch, inputs, units);
         int failures = 0;
         var threads = Enumerable.Range(0, 4).Select(_ => new Thread(() =>
         {
             var y = new float[batch * units];
             for (int i = 0; i < 200; i++)
             {
-                Dense.Forward<Tanh>(x, w, b, y, default, batch, inputs, units);
+                Dense.Forward<Tanh>(y, default, x, w, b, batch, inputs, units);
                 if (!Support.BitEqual(expected, y)) Interlocked.Increment(ref failures);
             }
         })).ToArray();
@@ -100,11 +100,11 @@ public class RuntimeBehaviourTests
         const int batch = 64, inputs = 784, units = 128;
         float[] x = Support.Random(batch * inputs, 49), w = Support.Random(units * inputs, 50), b = Support.Random(units, 51);
         var expected = new float[batch * units];
-        Dense.Forward<Relu>(x, w, b, expected, default, batch, inputs, units);
+        Dense.Forward<Relu>(expected, default, x, w, b, batch, inputs, units);
         for (int i = 0; i < 8; i++)
         {
             var y = new float[batch * units];
-            var t = new Thread(() => Dense.Forward<Relu>(x, w, b, y, default, batch, inputs, units));
+            var t = new Thread(() => Dense.Forward<Relu>(y, default, x, w, b, batch, inputs, units));
             t.Start();
             t.Join();
             Assert.True(Support.BitEqual(expected, y), $"thread {i} differs");

@@ -1,4 +1,4 @@
-using Compiled.Cpu;
+using Compiled.CompilerServices;
 using Compiled.Runtime.Tests.Cpu;
 using Xunit;
 

@@ -123,6 +123,12 @@ public class OptimizerTests
         for (int i = 0; i < p.Length; i++) { p[i] = MathF.Sin(i); g[i] = MathF.Cos(i); }
         optimizer.BeginEpoch(0);
         optimizer.Step(p, g); // allocates the state
+        // Warm up past tiered compilation (a method's first tier-up can allocate on the calling thread).
+        for (int step = 0; step < 100; step++)
+        {
+            if (step % 10 == 0) optimizer.BeginEpoch(step / 10);
+            optimizer.Step(p, g);
+        }
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int step = 0; step < 100; step++)
         {

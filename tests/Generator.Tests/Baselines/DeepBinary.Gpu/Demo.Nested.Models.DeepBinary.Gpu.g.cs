@@ -17,27 +17,27 @@ namespace Demo.Nested
 
             // encoder.fc1 forward: encoderFc1Out[B, 64] = gelu(x[B, 30] · encoderFc1Weight[64, 30]ᵀ + encoderFc1Bias)
             private static void GpuEncoderFc1Forward(global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> y, global::ILGPU.ArrayView<float> z, int batch)
-                => global::Compiled.Gpu.Kernels.GpuDense.Forward<global::Compiled.Gpu.Kernels.GpuActivations.Gelu>(x, w, b, y, z, batch, 30, 64, true);
+                => global::Compiled.Gpu.Kernels.GpuDense.Forward<global::Compiled.Gpu.Kernels.GpuActivations.Gelu>(y, z, x, w, b, batch, 30, 64, true);
 
             // layers.1 forward: layers1Out[B, 32] = tanh(encoderFc1Out[B, 64] · layers1Weight[32, 64]ᵀ + layers1Bias)
             private static void GpuLayers1Forward(global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> y, int batch)
-                => global::Compiled.Gpu.Kernels.GpuDense.Forward<global::Compiled.Gpu.Kernels.GpuActivations.Tanh>(x, w, b, y, y, batch, 64, 32, false);
+                => global::Compiled.Gpu.Kernels.GpuDense.Forward<global::Compiled.Gpu.Kernels.GpuActivations.Tanh>(y, y, x, w, b, batch, 64, 32, false);
 
             // layers.2 forward: layers2Out[B, 16] = leaky_relu(layers1Out[B, 32] · layers2Weight[16, 32]ᵀ + layers2Bias)
             private static void GpuLayers2Forward(global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> y, int batch)
-                => global::Compiled.Gpu.Kernels.GpuDense.Forward<global::Compiled.Gpu.Kernels.GpuActivations.LeakyRelu>(x, w, b, y, y, batch, 32, 16, false);
+                => global::Compiled.Gpu.Kernels.GpuDense.Forward<global::Compiled.Gpu.Kernels.GpuActivations.LeakyRelu>(y, y, x, w, b, batch, 32, 16, false);
 
             // head forward (inference): output[B, 1] = sigmoid(layers2Out[B, 16] · headWeight[1, 16]ᵀ + headBias)
             private static void GpuHeadInference(global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> y, int batch)
-                => global::Compiled.Gpu.Kernels.GpuDense.Forward<global::Compiled.Gpu.Kernels.GpuActivations.Sigmoid>(x, w, b, y, y, batch, 16, 1, false);
+                => global::Compiled.Gpu.Kernels.GpuDense.Forward<global::Compiled.Gpu.Kernels.GpuActivations.Sigmoid>(y, y, x, w, b, batch, 16, 1, false);
 
             // head forward: headLogits[B, 1] = layers2Out[B, 16] · headWeight[1, 16]ᵀ + headBias   (Sigmoid is fused into the loss when training)
             private static void GpuHeadForward(global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> y, int batch)
-                => global::Compiled.Gpu.Kernels.GpuDense.Forward<global::Compiled.Gpu.Kernels.GpuActivations.Identity>(x, w, b, y, y, batch, 16, 1, false);
+                => global::Compiled.Gpu.Kernels.GpuDense.Forward<global::Compiled.Gpu.Kernels.GpuActivations.Identity>(y, y, x, w, b, batch, 16, 1, false);
 
             // loss: output = σ(headLogits); loss[0] = mean BCE on logits; headGrad = (output − t) / (B·1)
             private static void GpuLoss(global::ILGPU.ArrayView<float> logits, global::ILGPU.ArrayView<float> targets, global::ILGPU.ArrayView<float> probs, global::ILGPU.ArrayView<float> dlogits, global::ILGPU.ArrayView<float> loss, int batch)
-                => global::Compiled.Gpu.Kernels.GpuLosses.SigmoidBinaryCrossEntropy(logits, targets, probs, dlogits, loss, batch, 1);
+                => global::Compiled.Gpu.Kernels.GpuLosses.SigmoidBinaryCrossEntropy(probs, dlogits, loss, logits, targets, batch, 1);
 
             // head backward: dHeadWeight = dzᵀ·layers2Out; dHeadBias = Σ_B dz; layers2Grad = dz · headWeight ⊙ LeakyRelu'(layers2Out)
             private static void GpuHeadBackward(global::ILGPU.ArrayView<float> dx, global::ILGPU.ArrayView<float> dw, global::ILGPU.ArrayView<float> db, global::ILGPU.ArrayView<float> dz, global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> prevOut, int batch)
@@ -57,7 +57,7 @@ namespace Demo.Nested
 
             // layers.2 L2: dLayers2Weight += 2·0.0001f·layers2Weight;  loss[0] += 0.0001f · Σ layers.2.weight²
             private static void GpuLayers2L2(global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> dw, global::ILGPU.ArrayView<float> loss)
-                => global::Compiled.Gpu.Kernels.GpuLosses.L2(w, dw, loss, 512, 0.0001f);
+                => global::Compiled.Gpu.Kernels.GpuLosses.L2(dw, loss, w, 512, 0.0001f);
 
             /// <summary>The model's kernels, compiled for one device; <see cref="global::Compiled.Gpu.GpuDevice.Kernels{TKernels}"/> caches one per device.</summary>
             private sealed class GpuKernels

@@ -96,13 +96,13 @@ namespace Demo.Nested
             {
                 var rng = new global::Compiled.Rng(seed);
                 global::System.Span<float> p = _parameters;
-                global::Compiled.Init.HeUniform(p.Slice(0, 1920), fanIn: 30, ref rng); // encoder.fc1.weight [64, 30], He (ReLU family)
+                global::Compiled.CompilerServices.Init.HeUniform(p.Slice(0, 1920), fanIn: 30, ref rng); // encoder.fc1.weight [64, 30], He (ReLU family)
                 p.Slice(1920, 64).Clear(); // encoder.fc1.bias [64], zeros
-                global::Compiled.Init.GlorotUniform(p.Slice(1984, 2048), fanIn: 64, fanOut: 32, ref rng); // layers.1.weight [32, 64], Glorot
+                global::Compiled.CompilerServices.Init.GlorotUniform(p.Slice(1984, 2048), fanIn: 64, fanOut: 32, ref rng); // layers.1.weight [32, 64], Glorot
                 p.Slice(4032, 32).Clear(); // layers.1.bias [32], zeros
-                global::Compiled.Init.HeUniform(p.Slice(4064, 512), fanIn: 32, ref rng); // layers.2.weight [16, 32], He (ReLU family)
+                global::Compiled.CompilerServices.Init.HeUniform(p.Slice(4064, 512), fanIn: 32, ref rng); // layers.2.weight [16, 32], He (ReLU family)
                 p.Slice(4576, 16).Clear(); // layers.2.bias [16], zeros
-                global::Compiled.Init.GlorotUniform(p.Slice(4592, 16), fanIn: 16, fanOut: 1, ref rng); // head.weight [1, 16], Glorot
+                global::Compiled.CompilerServices.Init.GlorotUniform(p.Slice(4592, 16), fanIn: 16, fanOut: 1, ref rng); // head.weight [1, 16], Glorot
                 p.Slice(4608, 1).Clear(); // head.bias [1], zeros
             }
 
@@ -111,7 +111,7 @@ namespace Demo.Nested
             [global::System.Diagnostics.DebuggerNonUserCode, global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
             public void Forward(global::System.ReadOnlySpan<float> inputs, global::System.Span<float> outputs, int batch)
             {
-                global::Compiled.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);
+                global::Compiled.CompilerServices.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);
                 EnsureCapacity(batch);
                 global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 30);
                 global::System.ReadOnlySpan<float> p = _parameters;
@@ -134,16 +134,16 @@ namespace Demo.Nested
 
                 // encoder.fc1: Dense(64, Gelu), 30 → 64
                 // encoderFc1Out[B, 64] = gelu(x[B, 30] · encoderFc1Weight[64, 30]ᵀ + encoderFc1Bias)
-                global::Compiled.Cpu.Dense.Forward<global::Compiled.Cpu.Gelu>(x, encoderFc1Weight, encoderFc1Bias, encoderFc1Out, encoderFc1Pre, batch, 30, 64);
+                global::Compiled.CompilerServices.Dense.Forward<global::Compiled.CompilerServices.Gelu>(encoderFc1Out, encoderFc1Pre, x, encoderFc1Weight, encoderFc1Bias, batch, 30, 64);
                 // layers.1: Dense(32, Tanh), 64 → 32
                 // layers1Out[B, 32] = tanh(encoderFc1Out[B, 64] · layers1Weight[32, 64]ᵀ + layers1Bias)
-                global::Compiled.Cpu.Dense.Forward<global::Compiled.Cpu.Tanh>(encoderFc1Out, layers1Weight, layers1Bias, layers1Out, default, batch, 64, 32);
+                global::Compiled.CompilerServices.Dense.Forward<global::Compiled.CompilerServices.Tanh>(layers1Out, default, encoderFc1Out, layers1Weight, layers1Bias, batch, 64, 32);
                 // layers.2: Dense(16, LeakyRelu), 32 → 16
                 // layers2Out[B, 16] = leaky_relu(layers1Out[B, 32] · layers2Weight[16, 32]ᵀ + layers2Bias)
-                global::Compiled.Cpu.Dense.Forward<global::Compiled.Cpu.LeakyRelu>(layers1Out, layers2Weight, layers2Bias, layers2Out, default, batch, 32, 16);
+                global::Compiled.CompilerServices.Dense.Forward<global::Compiled.CompilerServices.LeakyRelu>(layers2Out, default, layers1Out, layers2Weight, layers2Bias, batch, 32, 16);
                 // head: Dense(1, Sigmoid), 16 → 1
                 // output[B, 1] = sigmoid(layers2Out[B, 16] · headWeight[1, 16]ᵀ + headBias)
-                global::Compiled.Cpu.Dense.Forward<global::Compiled.Cpu.Sigmoid>(layers2Out, headWeight, headBias, output, default, batch, 16, 1);
+                global::Compiled.CompilerServices.Dense.Forward<global::Compiled.CompilerServices.Sigmoid>(output, default, layers2Out, headWeight, headBias, batch, 16, 1);
             }
 
             /// <summary>Forward, loss and backward for one batch; overwrites <see cref="Gradients"/> and returns the mean loss.</summary>
@@ -151,7 +151,7 @@ namespace Demo.Nested
             [global::System.Diagnostics.DebuggerNonUserCode, global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
             public float ComputeGradients(global::System.ReadOnlySpan<float> inputs, global::System.ReadOnlySpan<float> targets, global::System.Span<float> outputs, int batch)
             {
-                global::Compiled.ModelGuard.CheckTraining(inputs.Length, targets.Length, outputs.Length, batch, InputSize, TargetSize, OutputSize);
+                global::Compiled.CompilerServices.ModelGuard.CheckTraining(inputs.Length, targets.Length, outputs.Length, batch, InputSize, TargetSize, OutputSize);
                 EnsureCapacity(batch);
                 global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 30);
                 global::System.ReadOnlySpan<float> t = targets.Slice(0, batch * 1);
@@ -189,40 +189,40 @@ namespace Demo.Nested
                 // ── forward ──
                 // encoder.fc1: Dense(64, Gelu), 30 → 64
                 // encoderFc1Out[B, 64] = gelu(x[B, 30] · encoderFc1Weight[64, 30]ᵀ + encoderFc1Bias)
-                global::Compiled.Cpu.Dense.Forward<global::Compiled.Cpu.Gelu>(x, encoderFc1Weight, encoderFc1Bias, encoderFc1Out, encoderFc1Pre, batch, 30, 64);
+                global::Compiled.CompilerServices.Dense.Forward<global::Compiled.CompilerServices.Gelu>(encoderFc1Out, encoderFc1Pre, x, encoderFc1Weight, encoderFc1Bias, batch, 30, 64);
                 // layers.1: Dense(32, Tanh), 64 → 32
                 // layers1Out[B, 32] = tanh(encoderFc1Out[B, 64] · layers1Weight[32, 64]ᵀ + layers1Bias)
-                global::Compiled.Cpu.Dense.Forward<global::Compiled.Cpu.Tanh>(encoderFc1Out, layers1Weight, layers1Bias, layers1Out, default, batch, 64, 32);
+                global::Compiled.CompilerServices.Dense.Forward<global::Compiled.CompilerServices.Tanh>(layers1Out, default, encoderFc1Out, layers1Weight, layers1Bias, batch, 64, 32);
                 // layers.2: Dense(16, LeakyRelu), 32 → 16
                 // layers2Out[B, 16] = leaky_relu(layers1Out[B, 32] · layers2Weight[16, 32]ᵀ + layers2Bias)
-                global::Compiled.Cpu.Dense.Forward<global::Compiled.Cpu.LeakyRelu>(layers1Out, layers2Weight, layers2Bias, layers2Out, default, batch, 32, 16);
+                global::Compiled.CompilerServices.Dense.Forward<global::Compiled.CompilerServices.LeakyRelu>(layers2Out, default, layers1Out, layers2Weight, layers2Bias, batch, 32, 16);
                 // head: Dense(1, Sigmoid), 16 → 1
                 // headLogits[B, 1] = layers2Out[B, 16] · headWeight[1, 16]ᵀ + headBias   (Sigmoid is fused into the loss)
-                global::Compiled.Cpu.Dense.Forward<global::Compiled.Cpu.Identity>(layers2Out, headWeight, headBias, headLogits, default, batch, 16, 1);
+                global::Compiled.CompilerServices.Dense.Forward<global::Compiled.CompilerServices.Identity>(headLogits, default, layers2Out, headWeight, headBias, batch, 16, 1);
 
                 // ── loss ──
                 // loss = mean(BCE(sigmoid(headLogits), t)) on logits;  headGrad = (sigmoid − t) / (B·1)   (fused, stable)
-                float loss = global::Compiled.Cpu.Losses.SigmoidBinaryCrossEntropy(headLogits, t, output, headGrad, batch, 1);
+                float loss = global::Compiled.CompilerServices.Losses.SigmoidBinaryCrossEntropy(output, headGrad, headLogits, t, batch, 1);
 
                 // ── backward ──
                 // head backward: headGrad = dL/dz [B, 1]
                 // dHeadWeight = dzᵀ · layers2Out;  dHeadBias = Σ_B dz;  layers2Grad = dz · headWeight
-                global::Compiled.Cpu.Dense.Backward(layers2Grad, dHeadWeight, dHeadBias, headGrad, layers2Out, headWeight, batch, 16, 1);
+                global::Compiled.CompilerServices.Dense.Backward(layers2Grad, dHeadWeight, dHeadBias, headGrad, layers2Out, headWeight, batch, 16, 1);
                 // layers.2 backward: layers2Grad = dL/dy [B, 16]
-                global::Compiled.Cpu.Activations.Backward<global::Compiled.Cpu.LeakyRelu>(layers2Grad, layers2Out, default); // dz = dy ⊙ LeakyRelu'
+                global::Compiled.CompilerServices.Activations.Backward<global::Compiled.CompilerServices.LeakyRelu>(layers2Grad, layers2Out, default); // dz = dy ⊙ LeakyRelu'
                 // dLayers2Weight = dzᵀ · layers1Out;  dLayers2Bias = Σ_B dz;  layers1Grad = dz · layers2Weight
-                global::Compiled.Cpu.Dense.Backward(layers1Grad, dLayers2Weight, dLayers2Bias, layers2Grad, layers1Out, layers2Weight, batch, 32, 16);
+                global::Compiled.CompilerServices.Dense.Backward(layers1Grad, dLayers2Weight, dLayers2Bias, layers2Grad, layers1Out, layers2Weight, batch, 32, 16);
                 // layers.1 backward: layers1Grad = dL/dy [B, 32]
-                global::Compiled.Cpu.Activations.Backward<global::Compiled.Cpu.Tanh>(layers1Grad, layers1Out, default); // dz = dy ⊙ Tanh'
+                global::Compiled.CompilerServices.Activations.Backward<global::Compiled.CompilerServices.Tanh>(layers1Grad, layers1Out, default); // dz = dy ⊙ Tanh'
                 // dLayers1Weight = dzᵀ · encoderFc1Out;  dLayers1Bias = Σ_B dz;  encoderFc1Grad = dz · layers1Weight
-                global::Compiled.Cpu.Dense.Backward(encoderFc1Grad, dLayers1Weight, dLayers1Bias, layers1Grad, encoderFc1Out, layers1Weight, batch, 64, 32);
+                global::Compiled.CompilerServices.Dense.Backward(encoderFc1Grad, dLayers1Weight, dLayers1Bias, layers1Grad, encoderFc1Out, layers1Weight, batch, 64, 32);
                 // encoder.fc1 backward: encoderFc1Grad = dL/dy [B, 64]
-                global::Compiled.Cpu.Activations.Backward<global::Compiled.Cpu.Gelu>(encoderFc1Grad, encoderFc1Out, encoderFc1Pre); // dz = dy ⊙ Gelu'
+                global::Compiled.CompilerServices.Activations.Backward<global::Compiled.CompilerServices.Gelu>(encoderFc1Grad, encoderFc1Out, encoderFc1Pre); // dz = dy ⊙ Gelu'
                 // dEncoderFc1Weight = dzᵀ · x;  dEncoderFc1Bias = Σ_B dz;  (first layer: no input gradient)
-                global::Compiled.Cpu.Dense.Backward(default, dEncoderFc1Weight, dEncoderFc1Bias, encoderFc1Grad, x, encoderFc1Weight, batch, 30, 64);
+                global::Compiled.CompilerServices.Dense.Backward(default, dEncoderFc1Weight, dEncoderFc1Bias, encoderFc1Grad, x, encoderFc1Weight, batch, 30, 64);
 
                 // ── regularisation ──
-                loss += global::Compiled.Cpu.Dense.L2(layers2Weight, dLayers2Weight, 0.0001f); // L2 · Σ layers.2.weight²
+                loss += global::Compiled.CompilerServices.Dense.L2(dLayers2Weight, layers2Weight, 0.0001f); // L2 · Σ layers.2.weight²
 
                 if (!outputs.IsEmpty) output.CopyTo(outputs);
                 return loss;

@@ -13,11 +13,11 @@ partial class LinearRegression : global::Compiled.Gpu.IGpuModel
 
     // linear forward: output[B, 1] = x[B, 13] · linearWeight[1, 13]ᵀ + linearBias
     private static void GpuLinearForward(global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> y, int batch)
-        => global::Compiled.Gpu.Kernels.GpuDense.Forward<global::Compiled.Gpu.Kernels.GpuActivations.Identity>(x, w, b, y, y, batch, 13, 1, false);
+        => global::Compiled.Gpu.Kernels.GpuDense.Forward<global::Compiled.Gpu.Kernels.GpuActivations.Identity>(y, y, x, w, b, batch, 13, 1, false);
 
     // loss: loss[0] = mean((output − t)²); linearGrad = 2(output − t) / (B·1)
     private static void GpuLoss(global::ILGPU.ArrayView<float> y, global::ILGPU.ArrayView<float> targets, global::ILGPU.ArrayView<float> dy, global::ILGPU.ArrayView<float> loss, int batch)
-        => global::Compiled.Gpu.Kernels.GpuLosses.MeanSquaredError(y, targets, dy, loss, batch, 1);
+        => global::Compiled.Gpu.Kernels.GpuLosses.MeanSquaredError(dy, loss, y, targets, batch, 1);
 
     // linear backward (first layer, no input gradient): dLinearWeight = dzᵀ·x; dLinearBias = Σ_B dz
     private static void GpuLinearBackward(global::ILGPU.ArrayView<float> dw, global::ILGPU.ArrayView<float> db, global::ILGPU.ArrayView<float> dz, global::ILGPU.ArrayView<float> x, int batch)
@@ -25,7 +25,7 @@ partial class LinearRegression : global::Compiled.Gpu.IGpuModel
 
     // linear L2: dLinearWeight += 2·0.001f·linearWeight;  loss[0] += 0.001f · Σ linear.weight²
     private static void GpuLinearL2(global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> dw, global::ILGPU.ArrayView<float> loss)
-        => global::Compiled.Gpu.Kernels.GpuLosses.L2(w, dw, loss, 13, 0.001f);
+        => global::Compiled.Gpu.Kernels.GpuLosses.L2(dw, loss, w, 13, 0.001f);
 
     /// <summary>The model's kernels, compiled for one device; <see cref="global::Compiled.Gpu.GpuDevice.Kernels{TKernels}"/> caches one per device.</summary>
     private sealed class GpuKernels

@@ -72,7 +72,7 @@ partial class LinearRegression : global::Compiled.IModel
     {
         var rng = new global::Compiled.Rng(seed);
         global::System.Span<float> p = _parameters;
-        global::Compiled.Init.GlorotUniform(p.Slice(0, 13), fanIn: 13, fanOut: 1, ref rng); // linear.weight [1, 13], Glorot
+        global::Compiled.CompilerServices.Init.GlorotUniform(p.Slice(0, 13), fanIn: 13, fanOut: 1, ref rng); // linear.weight [1, 13], Glorot
         p.Slice(13, 1).Clear(); // linear.bias [1], zeros
     }
 
@@ -81,7 +81,7 @@ partial class LinearRegression : global::Compiled.IModel
     [global::System.Diagnostics.DebuggerNonUserCode, global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
     public void Forward(global::System.ReadOnlySpan<float> inputs, global::System.Span<float> outputs, int batch)
     {
-        global::Compiled.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);
+        global::Compiled.CompilerServices.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);
         EnsureCapacity(batch);
         global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 13);
         global::System.ReadOnlySpan<float> p = _parameters;
@@ -93,7 +93,7 @@ partial class LinearRegression : global::Compiled.IModel
 
         // linear: Dense(1), 13 → 1
         // output[B, 1] = x[B, 13] · linearWeight[1, 13]ᵀ + linearBias
-        global::Compiled.Cpu.Dense.Forward<global::Compiled.Cpu.Identity>(x, linearWeight, linearBias, output, default, batch, 13, 1);
+        global::Compiled.CompilerServices.Dense.Forward<global::Compiled.CompilerServices.Identity>(output, default, x, linearWeight, linearBias, batch, 13, 1);
     }
 
     /// <summary>Forward, loss and backward for one batch; overwrites <see cref="Gradients"/> and returns the mean loss.</summary>
@@ -101,7 +101,7 @@ partial class LinearRegression : global::Compiled.IModel
     [global::System.Diagnostics.DebuggerNonUserCode, global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
     public float ComputeGradients(global::System.ReadOnlySpan<float> inputs, global::System.ReadOnlySpan<float> targets, global::System.Span<float> outputs, int batch)
     {
-        global::Compiled.ModelGuard.CheckTraining(inputs.Length, targets.Length, outputs.Length, batch, InputSize, TargetSize, OutputSize);
+        global::Compiled.CompilerServices.ModelGuard.CheckTraining(inputs.Length, targets.Length, outputs.Length, batch, InputSize, TargetSize, OutputSize);
         EnsureCapacity(batch);
         global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 13);
         global::System.ReadOnlySpan<float> t = targets.Slice(0, batch * 1);
@@ -119,19 +119,19 @@ partial class LinearRegression : global::Compiled.IModel
         // ── forward ──
         // linear: Dense(1), 13 → 1
         // output[B, 1] = x[B, 13] · linearWeight[1, 13]ᵀ + linearBias
-        global::Compiled.Cpu.Dense.Forward<global::Compiled.Cpu.Identity>(x, linearWeight, linearBias, output, default, batch, 13, 1);
+        global::Compiled.CompilerServices.Dense.Forward<global::Compiled.CompilerServices.Identity>(output, default, x, linearWeight, linearBias, batch, 13, 1);
 
         // ── loss ──
         // loss = mean((y − t)²);  linearGrad = 2(y − t) / (B·1)
-        float loss = global::Compiled.Cpu.Losses.MeanSquaredError(output, t, linearGrad, batch, 1);
+        float loss = global::Compiled.CompilerServices.Losses.MeanSquaredError(linearGrad, output, t, batch, 1);
 
         // ── backward ──
         // linear backward: linearGrad = dL/dy [B, 1]
         // dLinearWeight = dzᵀ · x;  dLinearBias = Σ_B dz;  (first layer: no input gradient)
-        global::Compiled.Cpu.Dense.Backward(default, dLinearWeight, dLinearBias, linearGrad, x, linearWeight, batch, 13, 1);
+        global::Compiled.CompilerServices.Dense.Backward(default, dLinearWeight, dLinearBias, linearGrad, x, linearWeight, batch, 13, 1);
 
         // ── regularisation ──
-        loss += global::Compiled.Cpu.Dense.L2(linearWeight, dLinearWeight, 0.001f); // L2 · Σ linear.weight²
+        loss += global::Compiled.CompilerServices.Dense.L2(dLinearWeight, linearWeight, 0.001f); // L2 · Σ linear.weight²
 
         if (!outputs.IsEmpty) output.CopyTo(outputs);
         return loss;

@@ -15,19 +15,19 @@ namespace Demo
 
         // layers.0 forward: layers0Out[B, 128] = relu(x[B, 784] · layers0Weight[128, 784]ᵀ + layers0Bias)
         private static void GpuLayers0Forward(global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> y, int batch)
-            => global::Compiled.Gpu.Kernels.GpuDense.Forward<global::Compiled.Gpu.Kernels.GpuActivations.Relu>(x, w, b, y, y, batch, 784, 128, false);
+            => global::Compiled.Gpu.Kernels.GpuDense.Forward<global::Compiled.Gpu.Kernels.GpuActivations.Relu>(y, y, x, w, b, batch, 784, 128, false);
 
         // layers.1 forward: layers1Logits[B, 10] = layers0Out[B, 128] · layers1Weight[10, 128]ᵀ + layers1Bias   (Softmax is fused into the loss when training)
         private static void GpuLayers1Forward(global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> y, int batch)
-            => global::Compiled.Gpu.Kernels.GpuDense.Forward<global::Compiled.Gpu.Kernels.GpuActivations.Identity>(x, w, b, y, y, batch, 128, 10, false);
+            => global::Compiled.Gpu.Kernels.GpuDense.Forward<global::Compiled.Gpu.Kernels.GpuActivations.Identity>(y, y, x, w, b, batch, 128, 10, false);
 
         // layers.1 softmax: output[B, 10] = softmax(layers1Logits) by row
         private static void GpuLayers1Softmax(global::ILGPU.ArrayView<float> z, global::ILGPU.ArrayView<float> y, int batch)
-            => global::Compiled.Gpu.Kernels.GpuActivationKernels.Softmax(z, y, batch, 10);
+            => global::Compiled.Gpu.Kernels.GpuActivationKernels.Softmax(y, z, batch, 10);
 
         // loss: output = softmax(layers1Logits); loss[0] = mean(−log output[label]); layers1Grad = (output − onehot) / B
         private static void GpuLoss(global::ILGPU.ArrayView<float> logits, global::ILGPU.ArrayView<float> labels, global::ILGPU.ArrayView<float> probs, global::ILGPU.ArrayView<float> dlogits, global::ILGPU.ArrayView<float> loss, int batch)
-            => global::Compiled.Gpu.Kernels.GpuLosses.SoftmaxCrossEntropySparse(logits, labels, probs, dlogits, loss, batch, 10);
+            => global::Compiled.Gpu.Kernels.GpuLosses.SoftmaxCrossEntropySparse(probs, dlogits, loss, logits, labels, batch, 10);
 
         // layers.1 backward: dLayers1Weight = dzᵀ·layers0Out; dLayers1Bias = Σ_B dz; layers0Grad = dz · layers1Weight ⊙ Relu'(layers0Out)
         private static void GpuLayers1Backward(global::ILGPU.ArrayView<float> dx, global::ILGPU.ArrayView<float> dw, global::ILGPU.ArrayView<float> db, global::ILGPU.ArrayView<float> dz, global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> prevOut, int batch)

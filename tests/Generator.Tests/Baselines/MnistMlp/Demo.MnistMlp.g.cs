@@ -81,9 +81,9 @@ namespace Demo
         {
             var rng = new global::Compiled.Rng(seed);
             global::System.Span<float> p = _parameters;
-            global::Compiled.Init.HeUniform(p.Slice(0, 100352), fanIn: 784, ref rng); // layers.0.weight [128, 784], He (ReLU family)
+            global::Compiled.CompilerServices.Init.HeUniform(p.Slice(0, 100352), fanIn: 784, ref rng); // layers.0.weight [128, 784], He (ReLU family)
             p.Slice(100352, 128).Clear(); // layers.0.bias [128], zeros
-            global::Compiled.Init.GlorotUniform(p.Slice(100480, 1280), fanIn: 128, fanOut: 10, ref rng); // layers.1.weight [10, 128], Glorot
+            global::Compiled.CompilerServices.Init.GlorotUniform(p.Slice(100480, 1280), fanIn: 128, fanOut: 10, ref rng); // layers.1.weight [10, 128], Glorot
             p.Slice(101760, 10).Clear(); // layers.1.bias [10], zeros
         }
 
@@ -92,7 +92,7 @@ namespace Demo
         [global::System.Diagnostics.DebuggerNonUserCode, global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
         public void Forward(global::System.ReadOnlySpan<float> inputs, global::System.Span<float> outputs, int batch)
         {
-            global::Compiled.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);
+            global::Compiled.CompilerServices.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);
             EnsureCapacity(batch);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 784);
             global::System.ReadOnlySpan<float> p = _parameters;
@@ -108,11 +108,11 @@ namespace Demo
 
             // layers.0: Dense(128, Relu), 784 → 128
             // layers0Out[B, 128] = relu(x[B, 784] · layers0Weight[128, 784]ᵀ + layers0Bias)
-            global::Compiled.Cpu.Dense.Forward<global::Compiled.Cpu.Relu>(x, layers0Weight, layers0Bias, layers0Out, default, batch, 784, 128);
+            global::Compiled.CompilerServices.Dense.Forward<global::Compiled.CompilerServices.Relu>(layers0Out, default, x, layers0Weight, layers0Bias, batch, 784, 128);
             // layers.1: Dense(10, Softmax), 128 → 10
             // layers1Logits[B, 10] = layers0Out[B, 128] · layers1Weight[10, 128]ᵀ + layers1Bias;  output = softmax(layers1Logits) by row
-            global::Compiled.Cpu.Dense.Forward<global::Compiled.Cpu.Identity>(layers0Out, layers1Weight, layers1Bias, layers1Logits, default, batch, 128, 10);
-            global::Compiled.Cpu.Activations.Softmax(layers1Logits, output, batch, 10);
+            global::Compiled.CompilerServices.Dense.Forward<global::Compiled.CompilerServices.Identity>(layers1Logits, default, layers0Out, layers1Weight, layers1Bias, batch, 128, 10);
+            global::Compiled.CompilerServices.Activations.Softmax(output, layers1Logits, batch, 10);
         }
 
         /// <summary>Forward, loss and backward for one batch; overwrites <see cref="Gradients"/> and returns the mean loss.</summary>
@@ -120,7 +120,7 @@ namespace Demo
         [global::System.Diagnostics.DebuggerNonUserCode, global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
         public float ComputeGradients(global::System.ReadOnlySpan<float> inputs, global::System.ReadOnlySpan<float> targets, global::System.Span<float> outputs, int batch)
         {
-            global::Compiled.ModelGuard.CheckTraining(inputs.Length, targets.Length, outputs.Length, batch, InputSize, TargetSize, OutputSize);
+            global::Compiled.CompilerServices.ModelGuard.CheckTraining(inputs.Length, targets.Length, outputs.Length, batch, InputSize, TargetSize, OutputSize);
             EnsureCapacity(batch);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 784);
             global::System.ReadOnlySpan<float> t = targets.Slice(0, batch * 1);
@@ -145,23 +145,23 @@ namespace Demo
             // ── forward ──
             // layers.0: Dense(128, Relu), 784 → 128
             // layers0Out[B, 128] = relu(x[B, 784] · layers0Weight[128, 784]ᵀ + layers0Bias)
-            global::Compiled.Cpu.Dense.Forward<global::Compiled.Cpu.Relu>(x, layers0Weight, layers0Bias, layers0Out, default, batch, 784, 128);
+            global::Compiled.CompilerServices.Dense.Forward<global::Compiled.CompilerServices.Relu>(layers0Out, default, x, layers0Weight, layers0Bias, batch, 784, 128);
             // layers.1: Dense(10, Softmax), 128 → 10
             // layers1Logits[B, 10] = layers0Out[B, 128] · layers1Weight[10, 128]ᵀ + layers1Bias   (Softmax is fused into the loss)
-            global::Compiled.Cpu.Dense.Forward<global::Compiled.Cpu.Identity>(layers0Out, layers1Weight, layers1Bias, layers1Logits, default, batch, 128, 10);
+            global::Compiled.CompilerServices.Dense.Forward<global::Compiled.CompilerServices.Identity>(layers1Logits, default, layers0Out, layers1Weight, layers1Bias, batch, 128, 10);
 
             // ── loss ──
             // loss = mean(−log softmax(layers1Logits)[label]);  layers1Grad = (softmax − onehot(label)) / B   (fused, stable)
-            float loss = global::Compiled.Cpu.Losses.SoftmaxCrossEntropySparse(layers1Logits, t, output, layers1Grad, batch, 10);
+            float loss = global::Compiled.CompilerServices.Losses.SoftmaxCrossEntropySparse(output, layers1Grad, layers1Logits, t, batch, 10);
 
             // ── backward ──
             // layers.1 backward: layers1Grad = dL/dz [B, 10]
             // dLayers1Weight = dzᵀ · layers0Out;  dLayers1Bias = Σ_B dz;  layers0Grad = dz · layers1Weight
-            global::Compiled.Cpu.Dense.Backward(layers0Grad, dLayers1Weight, dLayers1Bias, layers1Grad, layers0Out, layers1Weight, batch, 128, 10);
+            global::Compiled.CompilerServices.Dense.Backward(layers0Grad, dLayers1Weight, dLayers1Bias, layers1Grad, layers0Out, layers1Weight, batch, 128, 10);
             // layers.0 backward: layers0Grad = dL/dy [B, 128]
-            global::Compiled.Cpu.Activations.Backward<global::Compiled.Cpu.Relu>(layers0Grad, layers0Out, default); // dz = dy ⊙ Relu'
+            global::Compiled.CompilerServices.Activations.Backward<global::Compiled.CompilerServices.Relu>(layers0Grad, layers0Out, default); // dz = dy ⊙ Relu'
             // dLayers0Weight = dzᵀ · x;  dLayers0Bias = Σ_B dz;  (first layer: no input gradient)
-            global::Compiled.Cpu.Dense.Backward(default, dLayers0Weight, dLayers0Bias, layers0Grad, x, layers0Weight, batch, 784, 128);
+            global::Compiled.CompilerServices.Dense.Backward(default, dLayers0Weight, dLayers0Bias, layers0Grad, x, layers0Weight, batch, 784, 128);
 
             if (!outputs.IsEmpty) output.CopyTo(outputs);
             return loss;

@@ -81,9 +81,9 @@ namespace Demo
         {
             var rng = new global::Compiled.Rng(seed);
             global::System.Span<float> p = _parameters;
-            global::Compiled.Init.HeUniform(p.Slice(0, 2048), fanIn: 64, ref rng); // layers.0.weight [32, 64], He (ReLU family)
+            global::Compiled.CompilerServices.Init.HeUniform(p.Slice(0, 2048), fanIn: 64, ref rng); // layers.0.weight [32, 64], He (ReLU family)
             p.Slice(2048, 32).Clear(); // layers.0.bias [32], zeros
-            global::Compiled.Init.GlorotUniform(p.Slice(2080, 320), fanIn: 32, fanOut: 10, ref rng); // layers.1.weight [10, 32], Glorot
+            global::Compiled.CompilerServices.Init.GlorotUniform(p.Slice(2080, 320), fanIn: 32, fanOut: 10, ref rng); // layers.1.weight [10, 32], Glorot
             p.Slice(2400, 10).Clear(); // layers.1.bias [10], zeros
         }
 
@@ -92,7 +92,7 @@ namespace Demo
         [global::System.Diagnostics.DebuggerNonUserCode, global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
         public void Forward(global::System.ReadOnlySpan<float> inputs, global::System.Span<float> outputs, int batch)
         {
-            global::Compiled.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);
+            global::Compiled.CompilerServices.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);
             EnsureCapacity(batch);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 64);
             global::System.ReadOnlySpan<float> p = _parameters;
@@ -108,11 +108,11 @@ namespace Demo
 
             // layers.0: Dense(32, Relu), 64 → 32
             // layers0Out[B, 32] = relu(x[B, 64] · layers0Weight[32, 64]ᵀ + layers0Bias)
-            global::Compiled.Cpu.Dense.Forward<global::Compiled.Cpu.Relu>(x, layers0Weight, layers0Bias, layers0Out, default, batch, 64, 32);
+            global::Compiled.CompilerServices.Dense.Forward<global::Compiled.CompilerServices.Relu>(layers0Out, default, x, layers0Weight, layers0Bias, batch, 64, 32);
             // layers.1: Dense(10, Softmax), 32 → 10
             // layers1Logits[B, 10] = layers0Out[B, 32] · layers1Weight[10, 32]ᵀ + layers1Bias;  output = softmax(layers1Logits) by row
-            global::Compiled.Cpu.Dense.Forward<global::Compiled.Cpu.Identity>(layers0Out, layers1Weight, layers1Bias, layers1Logits, default, batch, 32, 10);
-            global::Compiled.Cpu.Activations.Softmax(layers1Logits, output, batch, 10);
+            global::Compiled.CompilerServices.Dense.Forward<global::Compiled.CompilerServices.Identity>(layers1Logits, default, layers0Out, layers1Weight, layers1Bias, batch, 32, 10);
+            global::Compiled.CompilerServices.Activations.Softmax(output, layers1Logits, batch, 10);
         }
 
         /// <summary>Forward, loss and backward for one batch; overwrites <see cref="Gradients"/> and returns the mean loss.</summary>
@@ -120,7 +120,7 @@ namespace Demo
         [global::System.Diagnostics.DebuggerNonUserCode, global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
         public float ComputeGradients(global::System.ReadOnlySpan<float> inputs, global::System.ReadOnlySpan<float> targets, global::System.Span<float> outputs, int batch)
         {
-            global::Compiled.ModelGuard.CheckTraining(inputs.Length, targets.Length, outputs.Length, batch, InputSize, TargetSize, OutputSize);
+            global::Compiled.CompilerServices.ModelGuard.CheckTraining(inputs.Length, targets.Length, outputs.Length, batch, InputSize, TargetSize, OutputSize);
             EnsureCapacity(batch);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 64);
             global::System.ReadOnlySpan<float> t = targets.Slice(0, batch * 10);
@@ -145,23 +145,23 @@ namespace Demo
             // ── forward ──
             // layers.0: Dense(32, Relu), 64 → 32
             // layers0Out[B, 32] = relu(x[B, 64] · layers0Weight[32, 64]ᵀ + layers0Bias)
-            global::Compiled.Cpu.Dense.Forward<global::Compiled.Cpu.Relu>(x, layers0Weight, layers0Bias, layers0Out, default, batch, 64, 32);
+            global::Compiled.CompilerServices.Dense.Forward<global::Compiled.CompilerServices.Relu>(layers0Out, default, x, layers0Weight, layers0Bias, batch, 64, 32);
             // layers.1: Dense(10, Softmax), 32 → 10
             // layers1Logits[B, 10] = layers0Out[B, 32] · layers1Weight[10, 32]ᵀ + layers1Bias   (Softmax is fused into the loss)
-            global::Compiled.Cpu.Dense.Forward<global::Compiled.Cpu.Identity>(layers0Out, layers1Weight, layers1Bias, layers1Logits, default, batch, 32, 10);
+            global::Compiled.CompilerServices.Dense.Forward<global::Compiled.CompilerServices.Identity>(layers1Logits, default, layers0Out, layers1Weight, layers1Bias, batch, 32, 10);
 
             // ── loss ──
             // loss = mean(−Σ t · log softmax(layers1Logits));  layers1Grad = (softmax − t) / B   (fused, stable)
-            float loss = global::Compiled.Cpu.Losses.SoftmaxCrossEntropy(layers1Logits, t, output, layers1Grad, batch, 10);
+            float loss = global::Compiled.CompilerServices.Losses.SoftmaxCrossEntropy(output, layers1Grad, layers1Logits, t, batch, 10);
 
             // ── backward ──
             // layers.1 backward: layers1Grad = dL/dz [B, 10]
             // dLayers1Weight = dzᵀ · layers0Out;  dLayers1Bias = Σ_B dz;  layers0Grad = dz · layers1Weight
-            global::Compiled.Cpu.Dense.Backward(layers0Grad, dLayers1Weight, dLayers1Bias, layers1Grad, layers0Out, layers1Weight, batch, 32, 10);
+            global::Compiled.CompilerServices.Dense.Backward(layers0Grad, dLayers1Weight, dLayers1Bias, layers1Grad, layers0Out, layers1Weight, batch, 32, 10);
             // layers.0 backward: layers0Grad = dL/dy [B, 32]
-            global::Compiled.Cpu.Activations.Backward<global::Compiled.Cpu.Relu>(layers0Grad, layers0Out, default); // dz = dy ⊙ Relu'
+            global::Compiled.CompilerServices.Activations.Backward<global::Compiled.CompilerServices.Relu>(layers0Grad, layers0Out, default); // dz = dy ⊙ Relu'
             // dLayers0Weight = dzᵀ · x;  dLayers0Bias = Σ_B dz;  (first layer: no input gradient)
-            global::Compiled.Cpu.Dense.Backward(default, dLayers0Weight, dLayers0Bias, layers0Grad, x, layers0Weight, batch, 64, 32);
+            global::Compiled.CompilerServices.Dense.Backward(default, dLayers0Weight, dLayers0Bias, layers0Grad, x, layers0Weight, batch, 64, 32);
 
             if (!outputs.IsEmpty) output.CopyTo(outputs);
             return loss;

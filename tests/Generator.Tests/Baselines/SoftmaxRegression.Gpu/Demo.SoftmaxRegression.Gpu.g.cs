@@ -15,19 +15,19 @@ namespace Demo
 
         // layers.0 forward: layers0Out[B, 8] = sigmoid(x[B, 4] · layers0Weight[8, 4]ᵀ + layers0Bias)
         private static void GpuLayers0Forward(global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> y, int batch)
-            => global::Compiled.Gpu.Kernels.GpuDense.Forward<global::Compiled.Gpu.Kernels.GpuActivations.Sigmoid>(x, w, b, y, y, batch, 4, 8, false);
+            => global::Compiled.Gpu.Kernels.GpuDense.Forward<global::Compiled.Gpu.Kernels.GpuActivations.Sigmoid>(y, y, x, w, b, batch, 4, 8, false);
 
         // layers.1 forward: layers1Logits[B, 3] = layers0Out[B, 8] · layers1Weight[3, 8]ᵀ + layers1Bias
         private static void GpuLayers1Forward(global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> y, int batch)
-            => global::Compiled.Gpu.Kernels.GpuDense.Forward<global::Compiled.Gpu.Kernels.GpuActivations.Identity>(x, w, b, y, y, batch, 8, 3, false);
+            => global::Compiled.Gpu.Kernels.GpuDense.Forward<global::Compiled.Gpu.Kernels.GpuActivations.Identity>(y, y, x, w, b, batch, 8, 3, false);
 
         // layers.1 softmax: output[B, 3] = softmax(layers1Logits) by row
         private static void GpuLayers1Softmax(global::ILGPU.ArrayView<float> z, global::ILGPU.ArrayView<float> y, int batch)
-            => global::Compiled.Gpu.Kernels.GpuActivationKernels.Softmax(z, y, batch, 3);
+            => global::Compiled.Gpu.Kernels.GpuActivationKernels.Softmax(y, z, batch, 3);
 
         // loss: loss[0] = mean((output − t)²); layers1Grad = 2(output − t) / (B·3)
         private static void GpuLoss(global::ILGPU.ArrayView<float> y, global::ILGPU.ArrayView<float> targets, global::ILGPU.ArrayView<float> dy, global::ILGPU.ArrayView<float> loss, int batch)
-            => global::Compiled.Gpu.Kernels.GpuLosses.MeanSquaredError(y, targets, dy, loss, batch, 3);
+            => global::Compiled.Gpu.Kernels.GpuLosses.MeanSquaredError(dy, loss, y, targets, batch, 3);
 
         // layers.1 softmax backward: layers1Grad = y ⊙ (layers1Grad − Σ layers1Grad⊙y)
         private static void GpuLayers1SoftmaxBackward(global::ILGPU.ArrayView<float> grad, global::ILGPU.ArrayView<float> y, int batch)

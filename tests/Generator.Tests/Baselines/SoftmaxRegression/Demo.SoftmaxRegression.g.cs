@@ -81,9 +81,9 @@ namespace Demo
         {
             var rng = new global::Compiled.Rng(seed);
             global::System.Span<float> p = _parameters;
-            global::Compiled.Init.GlorotUniform(p.Slice(0, 32), fanIn: 4, fanOut: 8, ref rng); // layers.0.weight [8, 4], Glorot
+            global::Compiled.CompilerServices.Init.GlorotUniform(p.Slice(0, 32), fanIn: 4, fanOut: 8, ref rng); // layers.0.weight [8, 4], Glorot
             p.Slice(32, 8).Clear(); // layers.0.bias [8], zeros
-            global::Compiled.Init.GlorotUniform(p.Slice(40, 24), fanIn: 8, fanOut: 3, ref rng); // layers.1.weight [3, 8], Glorot
+            global::Compiled.CompilerServices.Init.GlorotUniform(p.Slice(40, 24), fanIn: 8, fanOut: 3, ref rng); // layers.1.weight [3, 8], Glorot
             p.Slice(64, 3).Clear(); // layers.1.bias [3], zeros
         }
 
@@ -92,7 +92,7 @@ namespace Demo
         [global::System.Diagnostics.DebuggerNonUserCode, global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
         public void Forward(global::System.ReadOnlySpan<float> inputs, global::System.Span<float> outputs, int batch)
         {
-            global::Compiled.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);
+            global::Compiled.CompilerServices.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);
             EnsureCapacity(batch);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 4);
             global::System.ReadOnlySpan<float> p = _parameters;
@@ -108,11 +108,11 @@ namespace Demo
 
             // layers.0: Dense(8, Sigmoid), 4 → 8
             // layers0Out[B, 8] = sigmoid(x[B, 4] · layers0Weight[8, 4]ᵀ + layers0Bias)
-            global::Compiled.Cpu.Dense.Forward<global::Compiled.Cpu.Sigmoid>(x, layers0Weight, layers0Bias, layers0Out, default, batch, 4, 8);
+            global::Compiled.CompilerServices.Dense.Forward<global::Compiled.CompilerServices.Sigmoid>(layers0Out, default, x, layers0Weight, layers0Bias, batch, 4, 8);
             // layers.1: Dense(3, Softmax), 8 → 3
             // layers1Logits[B, 3] = layers0Out[B, 8] · layers1Weight[3, 8]ᵀ + layers1Bias;  output = softmax(layers1Logits) by row
-            global::Compiled.Cpu.Dense.Forward<global::Compiled.Cpu.Identity>(layers0Out, layers1Weight, layers1Bias, layers1Logits, default, batch, 8, 3);
-            global::Compiled.Cpu.Activations.Softmax(layers1Logits, output, batch, 3);
+            global::Compiled.CompilerServices.Dense.Forward<global::Compiled.CompilerServices.Identity>(layers1Logits, default, layers0Out, layers1Weight, layers1Bias, batch, 8, 3);
+            global::Compiled.CompilerServices.Activations.Softmax(output, layers1Logits, batch, 3);
         }
 
         /// <summary>Forward, loss and backward for one batch; overwrites <see cref="Gradients"/> and returns the mean loss.</summary>
@@ -120,7 +120,7 @@ namespace Demo
         [global::System.Diagnostics.DebuggerNonUserCode, global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
         public float ComputeGradients(global::System.ReadOnlySpan<float> inputs, global::System.ReadOnlySpan<float> targets, global::System.Span<float> outputs, int batch)
         {
-            global::Compiled.ModelGuard.CheckTraining(inputs.Length, targets.Length, outputs.Length, batch, InputSize, TargetSize, OutputSize);
+            global::Compiled.CompilerServices.ModelGuard.CheckTraining(inputs.Length, targets.Length, outputs.Length, batch, InputSize, TargetSize, OutputSize);
             EnsureCapacity(batch);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 4);
             global::System.ReadOnlySpan<float> t = targets.Slice(0, batch * 3);
@@ -145,25 +145,25 @@ namespace Demo
             // ── forward ──
             // layers.0: Dense(8, Sigmoid), 4 → 8
             // layers0Out[B, 8] = sigmoid(x[B, 4] · layers0Weight[8, 4]ᵀ + layers0Bias)
-            global::Compiled.Cpu.Dense.Forward<global::Compiled.Cpu.Sigmoid>(x, layers0Weight, layers0Bias, layers0Out, default, batch, 4, 8);
+            global::Compiled.CompilerServices.Dense.Forward<global::Compiled.CompilerServices.Sigmoid>(layers0Out, default, x, layers0Weight, layers0Bias, batch, 4, 8);
             // layers.1: Dense(3, Softmax), 8 → 3
             // layers1Logits[B, 3] = layers0Out[B, 8] · layers1Weight[3, 8]ᵀ + layers1Bias;  output = softmax(layers1Logits) by row
-            global::Compiled.Cpu.Dense.Forward<global::Compiled.Cpu.Identity>(layers0Out, layers1Weight, layers1Bias, layers1Logits, default, batch, 8, 3);
-            global::Compiled.Cpu.Activations.Softmax(layers1Logits, output, batch, 3);
+            global::Compiled.CompilerServices.Dense.Forward<global::Compiled.CompilerServices.Identity>(layers1Logits, default, layers0Out, layers1Weight, layers1Bias, batch, 8, 3);
+            global::Compiled.CompilerServices.Activations.Softmax(output, layers1Logits, batch, 3);
 
             // ── loss ──
             // loss = mean((y − t)²);  layers1Grad = 2(y − t) / (B·3)
-            float loss = global::Compiled.Cpu.Losses.MeanSquaredError(output, t, layers1Grad, batch, 3);
+            float loss = global::Compiled.CompilerServices.Losses.MeanSquaredError(layers1Grad, output, t, batch, 3);
 
             // ── backward ──
             // layers.1 backward: layers1Grad = dL/dy [B, 3]
-            global::Compiled.Cpu.Activations.SoftmaxBackward(layers1Grad, output, batch, 3); // dz = y ⊙ (dy − Σ dy⊙y)
+            global::Compiled.CompilerServices.Activations.SoftmaxBackward(layers1Grad, output, batch, 3); // dz = y ⊙ (dy − Σ dy⊙y)
             // dLayers1Weight = dzᵀ · layers0Out;  dLayers1Bias = Σ_B dz;  layers0Grad = dz · layers1Weight
-            global::Compiled.Cpu.Dense.Backward(layers0Grad, dLayers1Weight, dLayers1Bias, layers1Grad, layers0Out, layers1Weight, batch, 8, 3);
+            global::Compiled.CompilerServices.Dense.Backward(layers0Grad, dLayers1Weight, dLayers1Bias, layers1Grad, layers0Out, layers1Weight, batch, 8, 3);
             // layers.0 backward: layers0Grad = dL/dy [B, 8]
-            global::Compiled.Cpu.Activations.Backward<global::Compiled.Cpu.Sigmoid>(layers0Grad, layers0Out, default); // dz = dy ⊙ Sigmoid'
+            global::Compiled.CompilerServices.Activations.Backward<global::Compiled.CompilerServices.Sigmoid>(layers0Grad, layers0Out, default); // dz = dy ⊙ Sigmoid'
             // dLayers0Weight = dzᵀ · x;  dLayers0Bias = Σ_B dz;  (first layer: no input gradient)
-            global::Compiled.Cpu.Dense.Backward(default, dLayers0Weight, dLayers0Bias, layers0Grad, x, layers0Weight, batch, 4, 8);
+            global::Compiled.CompilerServices.Dense.Backward(default, dLayers0Weight, dLayers0Bias, layers0Grad, x, layers0Weight, batch, 4, 8);
 
             if (!outputs.IsEmpty) output.CopyTo(outputs);
             return loss;
