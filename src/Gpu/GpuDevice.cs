@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using System.Text;
-using Compiled.Gpu.Kernels;
+using Compiled.Gpu.CompilerServices;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
@@ -55,7 +55,7 @@ public sealed class GpuDevice : IDisposable
     /// grid-stride kernels over a whole arena, so one launch fills the device without idle tail groups.
     /// </summary>
     public int GridStrideGroups =>
-        Math.Max(1, _accelerator.NumMultiprocessors * Math.Max(1, _accelerator.MaxNumThreadsPerMultiprocessor / GpuLaunch.ElementwiseGroupSize));
+        Math.Max(1, _accelerator.NumMultiprocessors * Math.Max(1, _accelerator.MaxNumThreadsPerMultiprocessor / Launch.ElementwiseGroupSize));
 
     /// <summary>The device's memory, in bytes.</summary>
     public long MemorySize => _accelerator.MemorySize;
@@ -266,14 +266,14 @@ public sealed class GpuDevice : IDisposable
 internal sealed class RuntimeKernels(Accelerator a)
 {
     public readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, SgdArgs> Sgd =
-        a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, SgdArgs>(GpuOptimizerKernels.Sgd);
+        a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, SgdArgs>(OptimizerKernels.Sgd);
 
     public readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArgs> Adam =
-        a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArgs>(GpuOptimizerKernels.Adam);
+        a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArgs>(OptimizerKernels.Adam);
 
     public readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, RmsPropArgs> RmsProp =
-        a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, RmsPropArgs>(GpuOptimizerKernels.RmsProp);
+        a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, RmsPropArgs>(OptimizerKernels.RmsProp);
 
     public readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>> SumOfSquares =
-        a.LoadStreamKernel<ArrayView<float>, ArrayView<float>>(GpuOptimizerKernels.SumOfSquares);
+        a.LoadStreamKernel<ArrayView<float>, ArrayView<float>>(OptimizerKernels.SumOfSquares);
 }

@@ -1,4 +1,4 @@
-using Compiled.Gpu.Kernels;
+using Compiled.Gpu.CompilerServices;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -178,9 +178,9 @@ public sealed class GpuOptimizer : IDisposable
         }
 
         var k = device.Runtime;
-        var config = GpuLaunch.Elementwise(parameters.Length, device.GridStrideGroups);
+        var config = Launch.Elementwise(parameters.Length, device.GridStrideGroups);
         var norm = _norm!.View;
-        if (ClipNorm > 0) k.SumOfSquares(GpuLaunch.Loss, gradients, norm);
+        if (ClipNorm > 0) k.SumOfSquares(Launch.Loss, gradients, norm);
         Steps++;
         float clip = (float)ClipNorm;
         switch (_kind)

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Compiled.Gpu;
-using Compiled.Gpu.Kernels;
+using Compiled.Gpu.CompilerServices;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -59,7 +59,7 @@ internal static class Workloads
     }
 
     /// <summary>
-    /// C = A·Bᵀ + bias at 8192³ on the GPU with the GEMM the generated kernels use (<see cref="GpuDense.Forward"/>,
+    /// C = A·Bᵀ + bias at 8192³ on the GPU with the GEMM the generated kernels use (<see cref="Dense.Forward"/>,
     /// identity epilogue), every size a literal as in generated code; the peer runs <c>F.linear</c> on CUDA (cuBLAS,
     /// FP32: TF32 off). On the CPU simulator the size is 256: a smoke test of the harness, not a number.
     /// </summary>
@@ -75,7 +75,7 @@ internal static class Workloads
         Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> kernel = n == LargeSize
             ? accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(SgemmLarge)
             : accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(SgemmSmoke);
-        KernelConfig config = GpuLaunch.DenseForward(n, n);
+        KernelConfig config = Launch.DenseForward(n, n);
         long Run(int iterations)
         {
             device.Synchronize();
@@ -98,10 +98,10 @@ internal static class Workloads
     private const int LargeSize = 8192, SmokeSize = 256;
 
     private static void SgemmLarge(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c) =>
-        GpuDense.Forward<GpuActivations.Identity>(c, c, a, b, bias, LargeSize, LargeSize, LargeSize, false);
+        Dense.Forward<Identity>(c, c, a, b, bias, LargeSize, LargeSize, LargeSize, false);
 
     private static void SgemmSmoke(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c) =>
-        GpuDense.Forward<GpuActivations.Identity>(c, c, a, b, bias, SmokeSize, SmokeSize, SmokeSize, false);
+        Dense.Forward<Identity>(c, c, a, b, bias, SmokeSize, SmokeSize, SmokeSize, false);
 
     /// <summary>
     /// Runs the product once and checks 64 entries of C against double-precision dot products, so the benchmark

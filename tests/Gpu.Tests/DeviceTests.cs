@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Reflection;
-using Compiled.Gpu.Kernels;
+using Compiled.Gpu.CompilerServices;
 using Compiled.Gpu.Tests.HandWritten;
 using ILGPU;
 using ILGPU.Backends.EntryPoints;
@@ -115,7 +115,7 @@ public class DeviceTests(ITestOutputHelper output)
         foreach (Type model in new[] { typeof(MnistMlp), typeof(TinySoftmaxMse), typeof(TinyGeluBinary) })
             kernels.AddRange(model.GetMethods(BindingFlags.NonPublic | BindingFlags.Static)
                 .Where(m => m.Name.StartsWith("Gpu", StringComparison.Ordinal) && m.GetParameters().Any(p => p.ParameterType == typeof(ArrayView<float>))));
-        kernels.AddRange(typeof(GpuOptimizerKernels).GetMethods(BindingFlags.Public | BindingFlags.Static)
+        kernels.AddRange(typeof(OptimizerKernels).GetMethods(BindingFlags.Public | BindingFlags.Static)
             .Where(m => m.ReturnType == typeof(void)));
         Assert.True(kernels.Count >= 20, $"found {kernels.Count} kernels");
         foreach (MethodInfo kernel in kernels)

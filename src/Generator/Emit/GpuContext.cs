@@ -18,8 +18,8 @@ internal sealed record GpuKernel(string Name, string Comment, string[] Views, st
 internal sealed class GpuContext
 {
     public const string View = "global::ILGPU.ArrayView<float>";
-    public const string Launches = "global::Compiled.Gpu.GpuLaunch";
-    public const string Kernels = "global::Compiled.Gpu.Kernels";
+    public const string Launches = "global::Compiled.Gpu.CompilerServices.Launch";
+    public const string Kernels = "global::Compiled.Gpu.CompilerServices";
 
     private readonly Dictionary<string, GpuKernel> _byName = new();
 
@@ -41,7 +41,7 @@ internal sealed class GpuContext
     }
 
     /// <summary>The GPU activation struct of an activation (Softmax has kernels of its own; None is Identity).</summary>
-    public static string Activation(Activation activation) => Kernels + ".GpuActivations." + activation switch
+    public static string Activation(Activation activation) => Kernels + "." + activation switch
     {
         global::Compiled.Activation.Relu => "Relu",
         global::Compiled.Activation.LeakyRelu => "LeakyRelu",

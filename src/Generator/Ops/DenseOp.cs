@@ -125,7 +125,7 @@ internal sealed class DenseOp : Op
     private string Pascal => Naming.Pascal(Name);
 
     private string DenseForward(string act, bool storePre) =>
-        $"{GpuContext.Kernels}.GpuDense.Forward<{act}>(y, {(storePre ? "z" : "y")}, x, w, b, batch, {Int(Inputs)}, {Int(Units)}, {(storePre ? "true" : "false")})";
+        $"{GpuContext.Kernels}.Dense.Forward<{act}>(y, {(storePre ? "z" : "y")}, x, w, b, batch, {Int(Inputs)}, {Int(Units)}, {(storePre ? "true" : "false")})";
 
     private static readonly string[] s_forwardViews = { "x", "w", "b", "y" };
     private static readonly string[] s_forwardPreViews = { "x", "w", "b", "y", "z" };
@@ -152,7 +152,7 @@ internal sealed class DenseOp : Op
             gpu.Launch(forward, config, new[] { Input, Weight.Local, Bias.Local, logits.Local });
             if (FusedIntoLoss && pass == Pass.Training) return;
             var softmax = new GpuKernel(Pascal + "Softmax", $"{Name} softmax: {Output.Local}[B, {Int(Units)}] = softmax({logits.Local}) by row",
-                new[] { "z", "y" }, "batch", $"{GpuContext.Kernels}.GpuActivationKernels.Softmax(y, z, batch, {Int(Units)})");
+                new[] { "z", "y" }, "batch", $"{GpuContext.Kernels}.Activations.Softmax(y, z, batch, {Int(Units)})");
             gpu.Launch(softmax, $"{GpuContext.Launches}.Rows(batch)", new[] { logits.Local, Output.Local });
             return;
         }
@@ -171,7 +171,7 @@ internal sealed class DenseOp : Op
         if (!FusedIntoLoss && Activation == Activation.Softmax)
         {
             var softmax = new GpuKernel(Pascal + "SoftmaxBackward", $"{Name} softmax backward: {Grad.Local} = y ⊙ ({Grad.Local} − Σ {Grad.Local}⊙y)",
-                new[] { "grad", "y" }, "batch", $"{GpuContext.Kernels}.GpuActivationKernels.SoftmaxBackward(grad, y, batch, {Int(Units)})");
+                new[] { "grad", "y" }, "batch", $"{GpuContext.Kernels}.Activations.SoftmaxBackward(grad, y, batch, {Int(Units)})");
             gpu.Launch(softmax, $"{GpuContext.Launches}.Rows(batch)", new[] { Grad.Local, Output.Local });
         }
         else if (!FusedIntoLoss && Activation != Activation.None && Output.Local == "output")
@@ -179,7 +179,7 @@ internal sealed class DenseOp : Op
             bool pre = PreActivation is not null;
             var backward = new GpuKernel(Pascal + "ActivationBackward", $"{Name} activation backward: {Grad.Local} ⊙= {Activation}'",
                 pre ? new[] { "grad", "y", "z" } : new[] { "grad", "y" }, "count",
-                $"{GpuContext.Kernels}.GpuActivationKernels.Backward<{GpuContext.Activation(Activation)}>(grad, y, {(pre ? "z" : "y")}, count)");
+                $"{GpuContext.Kernels}.Activations.Backward<{GpuContext.Activation(Activation)}>(grad, y, {(pre ? "z" : "y")}, count)");
             gpu.Launch(backward, $"{GpuContext.Launches}.Elementwise(batch * {Int(Units)})",
                 pre ? new[] { Grad.Local, Output.Local, PreActivation!.Local } : new[] { Grad.Local, Output.Local }, $"batch * {Int(Units)}");
         }
@@ -189,7 +189,7 @@ internal sealed class DenseOp : Op
             var weights = new GpuKernel(Pascal + "Backward",
                 $"{Name} backward (first layer, no input gradient): {Weight.GradLocal} = dzᵀ·{Input}; {Bias.GradLocal} = Σ_B dz",
                 new[] { "dw", "db", "dz", "x" }, "batch",
-                $"{GpuContext.Kernels}.GpuDense.BackwardWeights(dw, db, dz, x, batch, {Int(Inputs)}, {Int(Units)})");
+                $"{GpuContext.Kernels}.Dense.BackwardWeights(dw, db, dz, x, batch, {Int(Inputs)}, {Int(Units)})");
             gpu.Launch(weights, $"{GpuContext.Launches}.DenseBackwardWeights({Int(Inputs)}, {Int(Units)})",
                 new[] { Weight.GradLocal, Bias.GradLocal, Grad.Local, Input });
             return;
@@ -205,7 +205,7 @@ internal sealed class DenseOp : Op
                 (gate == Activation.None ? "" : $" ⊙ {gate}'({(gatePre ? producer!.PreActivation!.Local : prevOut)})"),
             gatePre ? new[] { "dx", "dw", "db", "dz", "x", "w", "prevOut", "prevPre" } : new[] { "dx", "dw", "db", "dz", "x", "w", "prevOut" },
             "batch",
-            $"{GpuContext.Kernels}.GpuDense.Backward<{GpuContext.Activation(gate)}>(dx, dw, db, dz, x, w, prevOut, {(gatePre ? "prevPre" : "prevOut")}, batch, {Int(Inputs)}, {Int(Units)})");
+            $"{GpuContext.Kernels}.Dense.Backward<{GpuContext.Activation(gate)}>(dx, dw, db, dz, x, w, prevOut, {(gatePre ? "prevPre" : "prevOut")}, batch, {Int(Inputs)}, {Int(Units)})");
         var args = new System.Collections.Generic.List<string> { InputGrad.Local, Weight.GradLocal, Bias.GradLocal, Grad.Local, Input, Weight.Local, prevOut };
         if (gatePre) args.Add(producer!.PreActivation!.Local);
         gpu.Launch(kernel, $"{GpuContext.Launches}.DenseBackward(batch, {Int(Inputs)}, {Int(Units)})", args.ToArray());
@@ -215,7 +215,7 @@ internal sealed class DenseOp : Op
     {
         if (L2 <= 0) return;
         var kernel = new GpuKernel(Pascal + "L2", $"{Name} L2: {Weight.GradLocal} += 2·{Float(L2)}·{Weight.Local};  loss[0] += {Float(L2)} · Σ {Weight.Name}²",
-            new[] { "w", "dw", "loss" }, null, $"{GpuContext.Kernels}.GpuLosses.L2(dw, loss, w, {Int(Weight.Length)}, {Float(L2)})");
+            new[] { "w", "dw", "loss" }, null, $"{GpuContext.Kernels}.Losses.L2(dw, loss, w, {Int(Weight.Length)}, {Float(L2)})");
         gpu.Launch(kernel, $"{GpuContext.Launches}.Loss", new[] { Weight.Local, Weight.GradLocal, "loss" });
     }
 }

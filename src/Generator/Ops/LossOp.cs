@@ -60,7 +60,7 @@ internal sealed class LossOp
     public void EmitGpuForward(GpuContext gpu)
     {
         string n = Int(Outputs);
-        string losses = GpuContext.Kernels + ".GpuLosses";
+        string losses = GpuContext.Kernels + ".Losses";
         GpuKernel kernel = Loss switch
         {
             Loss.SparseCategoricalCrossEntropy => new GpuKernel("Loss",

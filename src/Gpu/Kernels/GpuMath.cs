@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using ILGPU;
 
-namespace Compiled.Gpu.Kernels;
+namespace Compiled.Gpu.CompilerServices;
 
 /// <summary>
 /// Transcendental functions for kernels, built only from instructions every ILGPU backend has natively

@@ -17,47 +17,47 @@ namespace Demo.Nested
 
             // encoder.fc1 forward: encoderFc1Out[B, 64] = gelu(x[B, 30] · encoderFc1Weight[64, 30]ᵀ + encoderFc1Bias)
             private static void GpuEncoderFc1Forward(global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> y, global::ILGPU.ArrayView<float> z, int batch)
-                => global::Compiled.Gpu.Kernels.GpuDense.Forward<global::Compiled.Gpu.Kernels.GpuActivations.Gelu>(y, z, x, w, b, batch, 30, 64, true);
+                => global::Compiled.Gpu.CompilerServices.Dense.Forward<global::Compiled.Gpu.CompilerServices.Gelu>(y, z, x, w, b, batch, 30, 64, true);
 
             // layers.1 forward: layers1Out[B, 32] = tanh(encoderFc1Out[B, 64] · layers1Weight[32, 64]ᵀ + layers1Bias)
             private static void GpuLayers1Forward(global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> y, int batch)
-                => global::Compiled.Gpu.Kernels.GpuDense.Forward<global::Compiled.Gpu.Kernels.GpuActivations.Tanh>(y, y, x, w, b, batch, 64, 32, false);
+                => global::Compiled.Gpu.CompilerServices.Dense.Forward<global::Compiled.Gpu.CompilerServices.Tanh>(y, y, x, w, b, batch, 64, 32, false);
 
             // layers.2 forward: layers2Out[B, 16] = leaky_relu(layers1Out[B, 32] · layers2Weight[16, 32]ᵀ + layers2Bias)
             private static void GpuLayers2Forward(global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> y, int batch)
-                => global::Compiled.Gpu.Kernels.GpuDense.Forward<global::Compiled.Gpu.Kernels.GpuActivations.LeakyRelu>(y, y, x, w, b, batch, 32, 16, false);
+                => global::Compiled.Gpu.CompilerServices.Dense.Forward<global::Compiled.Gpu.CompilerServices.LeakyRelu>(y, y, x, w, b, batch, 32, 16, false);
 
             // head forward (inference): output[B, 1] = sigmoid(layers2Out[B, 16] · headWeight[1, 16]ᵀ + headBias)
             private static void GpuHeadInference(global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> y, int batch)
-                => global::Compiled.Gpu.Kernels.GpuDense.Forward<global::Compiled.Gpu.Kernels.GpuActivations.Sigmoid>(y, y, x, w, b, batch, 16, 1, false);
+                => global::Compiled.Gpu.CompilerServices.Dense.Forward<global::Compiled.Gpu.CompilerServices.Sigmoid>(y, y, x, w, b, batch, 16, 1, false);
 
             // head forward: headLogits[B, 1] = layers2Out[B, 16] · headWeight[1, 16]ᵀ + headBias   (Sigmoid is fused into the loss when training)
             private static void GpuHeadForward(global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> y, int batch)
-                => global::Compiled.Gpu.Kernels.GpuDense.Forward<global::Compiled.Gpu.Kernels.GpuActivations.Identity>(y, y, x, w, b, batch, 16, 1, false);
+                => global::Compiled.Gpu.CompilerServices.Dense.Forward<global::Compiled.Gpu.CompilerServices.Identity>(y, y, x, w, b, batch, 16, 1, false);
 
             // loss: output = σ(headLogits); loss[0] = mean BCE on logits; headGrad = (output − t) / (B·1)
             private static void GpuLoss(global::ILGPU.ArrayView<float> logits, global::ILGPU.ArrayView<float> targets, global::ILGPU.ArrayView<float> probs, global::ILGPU.ArrayView<float> dlogits, global::ILGPU.ArrayView<float> loss, int batch)
-                => global::Compiled.Gpu.Kernels.GpuLosses.SigmoidBinaryCrossEntropy(probs, dlogits, loss, logits, targets, batch, 1);
+                => global::Compiled.Gpu.CompilerServices.Losses.SigmoidBinaryCrossEntropy(probs, dlogits, loss, logits, targets, batch, 1);
 
             // head backward: dHeadWeight = dzᵀ·layers2Out; dHeadBias = Σ_B dz; layers2Grad = dz · headWeight ⊙ LeakyRelu'(layers2Out)
             private static void GpuHeadBackward(global::ILGPU.ArrayView<float> dx, global::ILGPU.ArrayView<float> dw, global::ILGPU.ArrayView<float> db, global::ILGPU.ArrayView<float> dz, global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> prevOut, int batch)
-                => global::Compiled.Gpu.Kernels.GpuDense.Backward<global::Compiled.Gpu.Kernels.GpuActivations.LeakyRelu>(dx, dw, db, dz, x, w, prevOut, prevOut, batch, 16, 1);
+                => global::Compiled.Gpu.CompilerServices.Dense.Backward<global::Compiled.Gpu.CompilerServices.LeakyRelu>(dx, dw, db, dz, x, w, prevOut, prevOut, batch, 16, 1);
 
             // layers.2 backward: dLayers2Weight = dzᵀ·layers1Out; dLayers2Bias = Σ_B dz; layers1Grad = dz · layers2Weight ⊙ Tanh'(layers1Out)
             private static void GpuLayers2Backward(global::ILGPU.ArrayView<float> dx, global::ILGPU.ArrayView<float> dw, global::ILGPU.ArrayView<float> db, global::ILGPU.ArrayView<float> dz, global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> prevOut, int batch)
-                => global::Compiled.Gpu.Kernels.GpuDense.Backward<global::Compiled.Gpu.Kernels.GpuActivations.Tanh>(dx, dw, db, dz, x, w, prevOut, prevOut, batch, 32, 16);
+                => global::Compiled.Gpu.CompilerServices.Dense.Backward<global::Compiled.Gpu.CompilerServices.Tanh>(dx, dw, db, dz, x, w, prevOut, prevOut, batch, 32, 16);
 
             // layers.1 backward: dLayers1Weight = dzᵀ·encoderFc1Out; dLayers1Bias = Σ_B dz; encoderFc1Grad = dz · layers1Weight ⊙ Gelu'(encoderFc1Pre)
             private static void GpuLayers1Backward(global::ILGPU.ArrayView<float> dx, global::ILGPU.ArrayView<float> dw, global::ILGPU.ArrayView<float> db, global::ILGPU.ArrayView<float> dz, global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> prevOut, global::ILGPU.ArrayView<float> prevPre, int batch)
-                => global::Compiled.Gpu.Kernels.GpuDense.Backward<global::Compiled.Gpu.Kernels.GpuActivations.Gelu>(dx, dw, db, dz, x, w, prevOut, prevPre, batch, 64, 32);
+                => global::Compiled.Gpu.CompilerServices.Dense.Backward<global::Compiled.Gpu.CompilerServices.Gelu>(dx, dw, db, dz, x, w, prevOut, prevPre, batch, 64, 32);
 
             // encoder.fc1 backward (first layer, no input gradient): dEncoderFc1Weight = dzᵀ·x; dEncoderFc1Bias = Σ_B dz
             private static void GpuEncoderFc1Backward(global::ILGPU.ArrayView<float> dw, global::ILGPU.ArrayView<float> db, global::ILGPU.ArrayView<float> dz, global::ILGPU.ArrayView<float> x, int batch)
-                => global::Compiled.Gpu.Kernels.GpuDense.BackwardWeights(dw, db, dz, x, batch, 30, 64);
+                => global::Compiled.Gpu.CompilerServices.Dense.BackwardWeights(dw, db, dz, x, batch, 30, 64);
 
             // layers.2 L2: dLayers2Weight += 2·0.0001f·layers2Weight;  loss[0] += 0.0001f · Σ layers.2.weight²
             private static void GpuLayers2L2(global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> dw, global::ILGPU.ArrayView<float> loss)
-                => global::Compiled.Gpu.Kernels.GpuLosses.L2(dw, loss, w, 512, 0.0001f);
+                => global::Compiled.Gpu.CompilerServices.Losses.L2(dw, loss, w, 512, 0.0001f);
 
             /// <summary>The model's kernels, compiled for one device; <see cref="global::Compiled.Gpu.GpuDevice.Kernels{TKernels}"/> caches one per device.</summary>
             private sealed class GpuKernels
@@ -120,10 +120,10 @@ namespace Demo.Nested
                     global::ILGPU.ArrayView<float> layers1Out = ws.SubView(128 * cap, batch * 32);
                     global::ILGPU.ArrayView<float> layers2Out = ws.SubView(160 * cap, batch * 16);
 
-                    _k.EncoderFc1Forward(global::Compiled.Gpu.GpuLaunch.DenseForward(batch, 64), x, encoderFc1Weight, encoderFc1Bias, encoderFc1Out, encoderFc1Pre, batch);
-                    _k.Layers1Forward(global::Compiled.Gpu.GpuLaunch.DenseForward(batch, 32), encoderFc1Out, layers1Weight, layers1Bias, layers1Out, batch);
-                    _k.Layers2Forward(global::Compiled.Gpu.GpuLaunch.DenseForward(batch, 16), layers1Out, layers2Weight, layers2Bias, layers2Out, batch);
-                    _k.HeadInference(global::Compiled.Gpu.GpuLaunch.DenseForward(batch, 1), layers2Out, headWeight, headBias, output, batch);
+                    _k.EncoderFc1Forward(global::Compiled.Gpu.CompilerServices.Launch.DenseForward(batch, 64), x, encoderFc1Weight, encoderFc1Bias, encoderFc1Out, encoderFc1Pre, batch);
+                    _k.Layers1Forward(global::Compiled.Gpu.CompilerServices.Launch.DenseForward(batch, 32), encoderFc1Out, layers1Weight, layers1Bias, layers1Out, batch);
+                    _k.Layers2Forward(global::Compiled.Gpu.CompilerServices.Launch.DenseForward(batch, 16), layers1Out, layers2Weight, layers2Bias, layers2Out, batch);
+                    _k.HeadInference(global::Compiled.Gpu.CompilerServices.Launch.DenseForward(batch, 1), layers2Out, headWeight, headBias, output, batch);
                 }
 
                 [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
@@ -163,19 +163,19 @@ namespace Demo.Nested
                     global::ILGPU.ArrayView<float> headGrad = ws.SubView(290 * cap, batch * 1);
 
                     // ── forward ──
-                    _k.EncoderFc1Forward(global::Compiled.Gpu.GpuLaunch.DenseForward(batch, 64), x, encoderFc1Weight, encoderFc1Bias, encoderFc1Out, encoderFc1Pre, batch);
-                    _k.Layers1Forward(global::Compiled.Gpu.GpuLaunch.DenseForward(batch, 32), encoderFc1Out, layers1Weight, layers1Bias, layers1Out, batch);
-                    _k.Layers2Forward(global::Compiled.Gpu.GpuLaunch.DenseForward(batch, 16), layers1Out, layers2Weight, layers2Bias, layers2Out, batch);
-                    _k.HeadForward(global::Compiled.Gpu.GpuLaunch.DenseForward(batch, 1), layers2Out, headWeight, headBias, headLogits, batch);
+                    _k.EncoderFc1Forward(global::Compiled.Gpu.CompilerServices.Launch.DenseForward(batch, 64), x, encoderFc1Weight, encoderFc1Bias, encoderFc1Out, encoderFc1Pre, batch);
+                    _k.Layers1Forward(global::Compiled.Gpu.CompilerServices.Launch.DenseForward(batch, 32), encoderFc1Out, layers1Weight, layers1Bias, layers1Out, batch);
+                    _k.Layers2Forward(global::Compiled.Gpu.CompilerServices.Launch.DenseForward(batch, 16), layers1Out, layers2Weight, layers2Bias, layers2Out, batch);
+                    _k.HeadForward(global::Compiled.Gpu.CompilerServices.Launch.DenseForward(batch, 1), layers2Out, headWeight, headBias, headLogits, batch);
                     // ── loss ──
-                    _k.Loss(global::Compiled.Gpu.GpuLaunch.Loss, headLogits, t, output, headGrad, loss, batch);
+                    _k.Loss(global::Compiled.Gpu.CompilerServices.Launch.Loss, headLogits, t, output, headGrad, loss, batch);
                     // ── backward ──
-                    _k.HeadBackward(global::Compiled.Gpu.GpuLaunch.DenseBackward(batch, 16, 1), layers2Grad, dHeadWeight, dHeadBias, headGrad, layers2Out, headWeight, layers2Out, batch);
-                    _k.Layers2Backward(global::Compiled.Gpu.GpuLaunch.DenseBackward(batch, 32, 16), layers1Grad, dLayers2Weight, dLayers2Bias, layers2Grad, layers1Out, layers2Weight, layers1Out, batch);
-                    _k.Layers1Backward(global::Compiled.Gpu.GpuLaunch.DenseBackward(batch, 64, 32), encoderFc1Grad, dLayers1Weight, dLayers1Bias, layers1Grad, encoderFc1Out, layers1Weight, encoderFc1Out, encoderFc1Pre, batch);
-                    _k.EncoderFc1Backward(global::Compiled.Gpu.GpuLaunch.DenseBackwardWeights(30, 64), dEncoderFc1Weight, dEncoderFc1Bias, encoderFc1Grad, x, batch);
+                    _k.HeadBackward(global::Compiled.Gpu.CompilerServices.Launch.DenseBackward(batch, 16, 1), layers2Grad, dHeadWeight, dHeadBias, headGrad, layers2Out, headWeight, layers2Out, batch);
+                    _k.Layers2Backward(global::Compiled.Gpu.CompilerServices.Launch.DenseBackward(batch, 32, 16), layers1Grad, dLayers2Weight, dLayers2Bias, layers2Grad, layers1Out, layers2Weight, layers1Out, batch);
+                    _k.Layers1Backward(global::Compiled.Gpu.CompilerServices.Launch.DenseBackward(batch, 64, 32), encoderFc1Grad, dLayers1Weight, dLayers1Bias, layers1Grad, encoderFc1Out, layers1Weight, encoderFc1Out, encoderFc1Pre, batch);
+                    _k.EncoderFc1Backward(global::Compiled.Gpu.CompilerServices.Launch.DenseBackwardWeights(30, 64), dEncoderFc1Weight, dEncoderFc1Bias, encoderFc1Grad, x, batch);
                     // ── regularisation ──
-                    _k.Layers2L2(global::Compiled.Gpu.GpuLaunch.Loss, layers2Weight, dLayers2Weight, loss);
+                    _k.Layers2L2(global::Compiled.Gpu.CompilerServices.Launch.Loss, layers2Weight, dLayers2Weight, loss);
                 }
             }
         }

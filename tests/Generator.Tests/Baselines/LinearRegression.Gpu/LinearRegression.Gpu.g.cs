@@ -13,19 +13,19 @@ partial class LinearRegression : global::Compiled.Gpu.IGpuModel
 
     // linear forward: output[B, 1] = x[B, 13] · linearWeight[1, 13]ᵀ + linearBias
     private static void GpuLinearForward(global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> y, int batch)
-        => global::Compiled.Gpu.Kernels.GpuDense.Forward<global::Compiled.Gpu.Kernels.GpuActivations.Identity>(y, y, x, w, b, batch, 13, 1, false);
+        => global::Compiled.Gpu.CompilerServices.Dense.Forward<global::Compiled.Gpu.CompilerServices.Identity>(y, y, x, w, b, batch, 13, 1, false);
 
     // loss: loss[0] = mean((output − t)²); linearGrad = 2(output − t) / (B·1)
     private static void GpuLoss(global::ILGPU.ArrayView<float> y, global::ILGPU.ArrayView<float> targets, global::ILGPU.ArrayView<float> dy, global::ILGPU.ArrayView<float> loss, int batch)
-        => global::Compiled.Gpu.Kernels.GpuLosses.MeanSquaredError(dy, loss, y, targets, batch, 1);
+        => global::Compiled.Gpu.CompilerServices.Losses.MeanSquaredError(dy, loss, y, targets, batch, 1);
 
     // linear backward (first layer, no input gradient): dLinearWeight = dzᵀ·x; dLinearBias = Σ_B dz
     private static void GpuLinearBackward(global::ILGPU.ArrayView<float> dw, global::ILGPU.ArrayView<float> db, global::ILGPU.ArrayView<float> dz, global::ILGPU.ArrayView<float> x, int batch)
-        => global::Compiled.Gpu.Kernels.GpuDense.BackwardWeights(dw, db, dz, x, batch, 13, 1);
+        => global::Compiled.Gpu.CompilerServices.Dense.BackwardWeights(dw, db, dz, x, batch, 13, 1);
 
     // linear L2: dLinearWeight += 2·0.001f·linearWeight;  loss[0] += 0.001f · Σ linear.weight²
     private static void GpuLinearL2(global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> dw, global::ILGPU.ArrayView<float> loss)
-        => global::Compiled.Gpu.Kernels.GpuLosses.L2(dw, loss, w, 13, 0.001f);
+        => global::Compiled.Gpu.CompilerServices.Losses.L2(dw, loss, w, 13, 0.001f);
 
     /// <summary>The model's kernels, compiled for one device; <see cref="global::Compiled.Gpu.GpuDevice.Kernels{TKernels}"/> caches one per device.</summary>
     private sealed class GpuKernels
@@ -62,7 +62,7 @@ partial class LinearRegression : global::Compiled.Gpu.IGpuModel
             global::ILGPU.ArrayView<float> linearWeight = p.SubView(0, 13); // [1, 13]
             global::ILGPU.ArrayView<float> linearBias = p.SubView(13, 1); // [1]
 
-            _k.LinearForward(global::Compiled.Gpu.GpuLaunch.DenseForward(batch, 1), x, linearWeight, linearBias, output, batch);
+            _k.LinearForward(global::Compiled.Gpu.CompilerServices.Launch.DenseForward(batch, 1), x, linearWeight, linearBias, output, batch);
         }
 
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
@@ -82,13 +82,13 @@ partial class LinearRegression : global::Compiled.Gpu.IGpuModel
             global::ILGPU.ArrayView<float> linearGrad = ws.SubView(1 * cap, batch * 1);
 
             // ── forward ──
-            _k.LinearForward(global::Compiled.Gpu.GpuLaunch.DenseForward(batch, 1), x, linearWeight, linearBias, output, batch);
+            _k.LinearForward(global::Compiled.Gpu.CompilerServices.Launch.DenseForward(batch, 1), x, linearWeight, linearBias, output, batch);
             // ── loss ──
-            _k.Loss(global::Compiled.Gpu.GpuLaunch.Loss, output, t, linearGrad, loss, batch);
+            _k.Loss(global::Compiled.Gpu.CompilerServices.Launch.Loss, output, t, linearGrad, loss, batch);
             // ── backward ──
-            _k.LinearBackward(global::Compiled.Gpu.GpuLaunch.DenseBackwardWeights(13, 1), dLinearWeight, dLinearBias, linearGrad, x, batch);
+            _k.LinearBackward(global::Compiled.Gpu.CompilerServices.Launch.DenseBackwardWeights(13, 1), dLinearWeight, dLinearBias, linearGrad, x, batch);
             // ── regularisation ──
-            _k.LinearL2(global::Compiled.Gpu.GpuLaunch.Loss, linearWeight, dLinearWeight, loss);
+            _k.LinearL2(global::Compiled.Gpu.CompilerServices.Launch.Loss, linearWeight, dLinearWeight, loss);
         }
     }
 }

@@ -15,27 +15,27 @@ namespace Demo
 
         // layers.0 forward: layers0Out[B, 32] = relu(x[B, 64] · layers0Weight[32, 64]ᵀ + layers0Bias)
         private static void GpuLayers0Forward(global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> y, int batch)
-            => global::Compiled.Gpu.Kernels.GpuDense.Forward<global::Compiled.Gpu.Kernels.GpuActivations.Relu>(y, y, x, w, b, batch, 64, 32, false);
+            => global::Compiled.Gpu.CompilerServices.Dense.Forward<global::Compiled.Gpu.CompilerServices.Relu>(y, y, x, w, b, batch, 64, 32, false);
 
         // layers.1 forward: layers1Logits[B, 10] = layers0Out[B, 32] · layers1Weight[10, 32]ᵀ + layers1Bias   (Softmax is fused into the loss when training)
         private static void GpuLayers1Forward(global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> y, int batch)
-            => global::Compiled.Gpu.Kernels.GpuDense.Forward<global::Compiled.Gpu.Kernels.GpuActivations.Identity>(y, y, x, w, b, batch, 32, 10, false);
+            => global::Compiled.Gpu.CompilerServices.Dense.Forward<global::Compiled.Gpu.CompilerServices.Identity>(y, y, x, w, b, batch, 32, 10, false);
 
         // layers.1 softmax: output[B, 10] = softmax(layers1Logits) by row
         private static void GpuLayers1Softmax(global::ILGPU.ArrayView<float> z, global::ILGPU.ArrayView<float> y, int batch)
-            => global::Compiled.Gpu.Kernels.GpuActivationKernels.Softmax(y, z, batch, 10);
+            => global::Compiled.Gpu.CompilerServices.Activations.Softmax(y, z, batch, 10);
 
         // loss: output = softmax(layers1Logits); loss[0] = mean(−Σ t·log output); layers1Grad = (output − t) / B
         private static void GpuLoss(global::ILGPU.ArrayView<float> logits, global::ILGPU.ArrayView<float> targets, global::ILGPU.ArrayView<float> probs, global::ILGPU.ArrayView<float> dlogits, global::ILGPU.ArrayView<float> loss, int batch)
-            => global::Compiled.Gpu.Kernels.GpuLosses.SoftmaxCrossEntropy(probs, dlogits, loss, logits, targets, batch, 10);
+            => global::Compiled.Gpu.CompilerServices.Losses.SoftmaxCrossEntropy(probs, dlogits, loss, logits, targets, batch, 10);
 
         // layers.1 backward: dLayers1Weight = dzᵀ·layers0Out; dLayers1Bias = Σ_B dz; layers0Grad = dz · layers1Weight ⊙ Relu'(layers0Out)
         private static void GpuLayers1Backward(global::ILGPU.ArrayView<float> dx, global::ILGPU.ArrayView<float> dw, global::ILGPU.ArrayView<float> db, global::ILGPU.ArrayView<float> dz, global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> prevOut, int batch)
-            => global::Compiled.Gpu.Kernels.GpuDense.Backward<global::Compiled.Gpu.Kernels.GpuActivations.Relu>(dx, dw, db, dz, x, w, prevOut, prevOut, batch, 32, 10);
+            => global::Compiled.Gpu.CompilerServices.Dense.Backward<global::Compiled.Gpu.CompilerServices.Relu>(dx, dw, db, dz, x, w, prevOut, prevOut, batch, 32, 10);
 
         // layers.0 backward (first layer, no input gradient): dLayers0Weight = dzᵀ·x; dLayers0Bias = Σ_B dz
         private static void GpuLayers0Backward(global::ILGPU.ArrayView<float> dw, global::ILGPU.ArrayView<float> db, global::ILGPU.ArrayView<float> dz, global::ILGPU.ArrayView<float> x, int batch)
-            => global::Compiled.Gpu.Kernels.GpuDense.BackwardWeights(dw, db, dz, x, batch, 64, 32);
+            => global::Compiled.Gpu.CompilerServices.Dense.BackwardWeights(dw, db, dz, x, batch, 64, 32);
 
         /// <summary>The model's kernels, compiled for one device; <see cref="global::Compiled.Gpu.GpuDevice.Kernels{TKernels}"/> caches one per device.</summary>
         private sealed class GpuKernels
@@ -82,9 +82,9 @@ namespace Demo
                 global::ILGPU.ArrayView<float> layers0Out = ws.SubView(0 * cap, batch * 32);
                 global::ILGPU.ArrayView<float> layers1Logits = ws.SubView(32 * cap, batch * 10);
 
-                _k.Layers0Forward(global::Compiled.Gpu.GpuLaunch.DenseForward(batch, 32), x, layers0Weight, layers0Bias, layers0Out, batch);
-                _k.Layers1Forward(global::Compiled.Gpu.GpuLaunch.DenseForward(batch, 10), layers0Out, layers1Weight, layers1Bias, layers1Logits, batch);
-                _k.Layers1Softmax(global::Compiled.Gpu.GpuLaunch.Rows(batch), layers1Logits, output, batch);
+                _k.Layers0Forward(global::Compiled.Gpu.CompilerServices.Launch.DenseForward(batch, 32), x, layers0Weight, layers0Bias, layers0Out, batch);
+                _k.Layers1Forward(global::Compiled.Gpu.CompilerServices.Launch.DenseForward(batch, 10), layers0Out, layers1Weight, layers1Bias, layers1Logits, batch);
+                _k.Layers1Softmax(global::Compiled.Gpu.CompilerServices.Launch.Rows(batch), layers1Logits, output, batch);
             }
 
             [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
@@ -111,13 +111,13 @@ namespace Demo
                 global::ILGPU.ArrayView<float> layers1Grad = ws.SubView(84 * cap, batch * 10);
 
                 // ── forward ──
-                _k.Layers0Forward(global::Compiled.Gpu.GpuLaunch.DenseForward(batch, 32), x, layers0Weight, layers0Bias, layers0Out, batch);
-                _k.Layers1Forward(global::Compiled.Gpu.GpuLaunch.DenseForward(batch, 10), layers0Out, layers1Weight, layers1Bias, layers1Logits, batch);
+                _k.Layers0Forward(global::Compiled.Gpu.CompilerServices.Launch.DenseForward(batch, 32), x, layers0Weight, layers0Bias, layers0Out, batch);
+                _k.Layers1Forward(global::Compiled.Gpu.CompilerServices.Launch.DenseForward(batch, 10), layers0Out, layers1Weight, layers1Bias, layers1Logits, batch);
                 // ── loss ──
-                _k.Loss(global::Compiled.Gpu.GpuLaunch.Loss, layers1Logits, t, output, layers1Grad, loss, batch);
+                _k.Loss(global::Compiled.Gpu.CompilerServices.Launch.Loss, layers1Logits, t, output, layers1Grad, loss, batch);
                 // ── backward ──
-                _k.Layers1Backward(global::Compiled.Gpu.GpuLaunch.DenseBackward(batch, 32, 10), layers0Grad, dLayers1Weight, dLayers1Bias, layers1Grad, layers0Out, layers1Weight, layers0Out, batch);
-                _k.Layers0Backward(global::Compiled.Gpu.GpuLaunch.DenseBackwardWeights(64, 32), dLayers0Weight, dLayers0Bias, layers0Grad, x, batch);
+                _k.Layers1Backward(global::Compiled.Gpu.CompilerServices.Launch.DenseBackward(batch, 32, 10), layers0Grad, dLayers1Weight, dLayers1Bias, layers1Grad, layers0Out, layers1Weight, layers0Out, batch);
+                _k.Layers0Backward(global::Compiled.Gpu.CompilerServices.Launch.DenseBackwardWeights(64, 32), dLayers0Weight, dLayers0Bias, layers0Grad, x, batch);
             }
         }
     }

@@ -15,31 +15,31 @@ namespace Demo
 
         // layers.0 forward: layers0Out[B, 8] = sigmoid(x[B, 4] · layers0Weight[8, 4]ᵀ + layers0Bias)
         private static void GpuLayers0Forward(global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> y, int batch)
-            => global::Compiled.Gpu.Kernels.GpuDense.Forward<global::Compiled.Gpu.Kernels.GpuActivations.Sigmoid>(y, y, x, w, b, batch, 4, 8, false);
+            => global::Compiled.Gpu.CompilerServices.Dense.Forward<global::Compiled.Gpu.CompilerServices.Sigmoid>(y, y, x, w, b, batch, 4, 8, false);
 
         // layers.1 forward: layers1Logits[B, 3] = layers0Out[B, 8] · layers1Weight[3, 8]ᵀ + layers1Bias
         private static void GpuLayers1Forward(global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> y, int batch)
-            => global::Compiled.Gpu.Kernels.GpuDense.Forward<global::Compiled.Gpu.Kernels.GpuActivations.Identity>(y, y, x, w, b, batch, 8, 3, false);
+            => global::Compiled.Gpu.CompilerServices.Dense.Forward<global::Compiled.Gpu.CompilerServices.Identity>(y, y, x, w, b, batch, 8, 3, false);
 
         // layers.1 softmax: output[B, 3] = softmax(layers1Logits) by row
         private static void GpuLayers1Softmax(global::ILGPU.ArrayView<float> z, global::ILGPU.ArrayView<float> y, int batch)
-            => global::Compiled.Gpu.Kernels.GpuActivationKernels.Softmax(y, z, batch, 3);
+            => global::Compiled.Gpu.CompilerServices.Activations.Softmax(y, z, batch, 3);
 
         // loss: loss[0] = mean((output − t)²); layers1Grad = 2(output − t) / (B·3)
         private static void GpuLoss(global::ILGPU.ArrayView<float> y, global::ILGPU.ArrayView<float> targets, global::ILGPU.ArrayView<float> dy, global::ILGPU.ArrayView<float> loss, int batch)
-            => global::Compiled.Gpu.Kernels.GpuLosses.MeanSquaredError(dy, loss, y, targets, batch, 3);
+            => global::Compiled.Gpu.CompilerServices.Losses.MeanSquaredError(dy, loss, y, targets, batch, 3);
 
         // layers.1 softmax backward: layers1Grad = y ⊙ (layers1Grad − Σ layers1Grad⊙y)
         private static void GpuLayers1SoftmaxBackward(global::ILGPU.ArrayView<float> grad, global::ILGPU.ArrayView<float> y, int batch)
-            => global::Compiled.Gpu.Kernels.GpuActivationKernels.SoftmaxBackward(grad, y, batch, 3);
+            => global::Compiled.Gpu.CompilerServices.Activations.SoftmaxBackward(grad, y, batch, 3);
 
         // layers.1 backward: dLayers1Weight = dzᵀ·layers0Out; dLayers1Bias = Σ_B dz; layers0Grad = dz · layers1Weight ⊙ Sigmoid'(layers0Out)
         private static void GpuLayers1Backward(global::ILGPU.ArrayView<float> dx, global::ILGPU.ArrayView<float> dw, global::ILGPU.ArrayView<float> db, global::ILGPU.ArrayView<float> dz, global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> prevOut, int batch)
-            => global::Compiled.Gpu.Kernels.GpuDense.Backward<global::Compiled.Gpu.Kernels.GpuActivations.Sigmoid>(dx, dw, db, dz, x, w, prevOut, prevOut, batch, 8, 3);
+            => global::Compiled.Gpu.CompilerServices.Dense.Backward<global::Compiled.Gpu.CompilerServices.Sigmoid>(dx, dw, db, dz, x, w, prevOut, prevOut, batch, 8, 3);
 
         // layers.0 backward (first layer, no input gradient): dLayers0Weight = dzᵀ·x; dLayers0Bias = Σ_B dz
         private static void GpuLayers0Backward(global::ILGPU.ArrayView<float> dw, global::ILGPU.ArrayView<float> db, global::ILGPU.ArrayView<float> dz, global::ILGPU.ArrayView<float> x, int batch)
-            => global::Compiled.Gpu.Kernels.GpuDense.BackwardWeights(dw, db, dz, x, batch, 4, 8);
+            => global::Compiled.Gpu.CompilerServices.Dense.BackwardWeights(dw, db, dz, x, batch, 4, 8);
 
         /// <summary>The model's kernels, compiled for one device; <see cref="global::Compiled.Gpu.GpuDevice.Kernels{TKernels}"/> caches one per device.</summary>
         private sealed class GpuKernels
@@ -88,9 +88,9 @@ namespace Demo
                 global::ILGPU.ArrayView<float> layers0Out = ws.SubView(0 * cap, batch * 8);
                 global::ILGPU.ArrayView<float> layers1Logits = ws.SubView(8 * cap, batch * 3);
 
-                _k.Layers0Forward(global::Compiled.Gpu.GpuLaunch.DenseForward(batch, 8), x, layers0Weight, layers0Bias, layers0Out, batch);
-                _k.Layers1Forward(global::Compiled.Gpu.GpuLaunch.DenseForward(batch, 3), layers0Out, layers1Weight, layers1Bias, layers1Logits, batch);
-                _k.Layers1Softmax(global::Compiled.Gpu.GpuLaunch.Rows(batch), layers1Logits, output, batch);
+                _k.Layers0Forward(global::Compiled.Gpu.CompilerServices.Launch.DenseForward(batch, 8), x, layers0Weight, layers0Bias, layers0Out, batch);
+                _k.Layers1Forward(global::Compiled.Gpu.CompilerServices.Launch.DenseForward(batch, 3), layers0Out, layers1Weight, layers1Bias, layers1Logits, batch);
+                _k.Layers1Softmax(global::Compiled.Gpu.CompilerServices.Launch.Rows(batch), layers1Logits, output, batch);
             }
 
             [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
@@ -117,15 +117,15 @@ namespace Demo
                 global::ILGPU.ArrayView<float> layers1Grad = ws.SubView(22 * cap, batch * 3);
 
                 // ── forward ──
-                _k.Layers0Forward(global::Compiled.Gpu.GpuLaunch.DenseForward(batch, 8), x, layers0Weight, layers0Bias, layers0Out, batch);
-                _k.Layers1Forward(global::Compiled.Gpu.GpuLaunch.DenseForward(batch, 3), layers0Out, layers1Weight, layers1Bias, layers1Logits, batch);
-                _k.Layers1Softmax(global::Compiled.Gpu.GpuLaunch.Rows(batch), layers1Logits, output, batch);
+                _k.Layers0Forward(global::Compiled.Gpu.CompilerServices.Launch.DenseForward(batch, 8), x, layers0Weight, layers0Bias, layers0Out, batch);
+                _k.Layers1Forward(global::Compiled.Gpu.CompilerServices.Launch.DenseForward(batch, 3), layers0Out, layers1Weight, layers1Bias, layers1Logits, batch);
+                _k.Layers1Softmax(global::Compiled.Gpu.CompilerServices.Launch.Rows(batch), layers1Logits, output, batch);
                 // ── loss ──
-                _k.Loss(global::Compiled.Gpu.GpuLaunch.Loss, output, t, layers1Grad, loss, batch);
+                _k.Loss(global::Compiled.Gpu.CompilerServices.Launch.Loss, output, t, layers1Grad, loss, batch);
                 // ── backward ──
-                _k.Layers1SoftmaxBackward(global::Compiled.Gpu.GpuLaunch.Rows(batch), layers1Grad, output, batch);
-                _k.Layers1Backward(global::Compiled.Gpu.GpuLaunch.DenseBackward(batch, 8, 3), layers0Grad, dLayers1Weight, dLayers1Bias, layers1Grad, layers0Out, layers1Weight, layers0Out, batch);
-                _k.Layers0Backward(global::Compiled.Gpu.GpuLaunch.DenseBackwardWeights(4, 8), dLayers0Weight, dLayers0Bias, layers0Grad, x, batch);
+                _k.Layers1SoftmaxBackward(global::Compiled.Gpu.CompilerServices.Launch.Rows(batch), layers1Grad, output, batch);
+                _k.Layers1Backward(global::Compiled.Gpu.CompilerServices.Launch.DenseBackward(batch, 8, 3), layers0Grad, dLayers1Weight, dLayers1Bias, layers1Grad, layers0Out, layers1Weight, layers0Out, batch);
+                _k.Layers0Backward(global::Compiled.Gpu.CompilerServices.Launch.DenseBackwardWeights(4, 8), dLayers0Weight, dLayers0Bias, layers0Grad, x, batch);
             }
         }
     }

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using ILGPU;
 
-namespace Compiled.Gpu.Kernels;
+namespace Compiled.Gpu.CompilerServices;
 
 /// <summary>
 /// The fully connected layer's device functions: tiled GEMMs with fused epilogues. Weights are [units, inputs]
@@ -9,14 +9,14 @@ namespace Compiled.Gpu.Kernels;
 /// </summary>
 /// <remarks>
 /// <para>Every function here is the body of a thin generated kernel that passes the layer's sizes as literals; after
-/// ILGPU inlines it, the loop bounds, strides and tile counts are constants. Launch with <see cref="GpuLaunch"/>.</para>
+/// ILGPU inlines it, the loop bounds, strides and tile counts are constants. Launch with <see cref="Launch"/>.</para>
 /// <para>The GEMM: a group of <see cref="GroupSize"/> threads (16×16) computes a <see cref="Tile"/>×<see cref="Tile"/>
 /// block of C, each thread a 4×4 register tile (rows ty + 16i, columns tx + 16j). A and B are staged through shared
 /// memory in slabs of <see cref="TileK"/> along the reduction, loaded so consecutive threads read consecutive
 /// addresses whichever dimension of the operand is contiguous, and stored with a padded row (65 floats) so the stores
 /// are free of bank conflicts. Edges are bounds-checked (zero-filled loads, guarded stores).</para>
 /// </remarks>
-public static class GpuDense
+public static class Dense
 {
     /// <summary>The block tile: each group computes Tile×Tile outputs.</summary>
     public const int Tile = 64;
@@ -36,7 +36,7 @@ public static class GpuDense
     /// <summary>
     /// y[batch, units] = f(x[batch, inputs] · w[units, inputs]ᵀ + b[units]), bias and activation fused into the GEMM
     /// epilogue; when <paramref name="storePreActivation"/> is set, z = x·wᵀ + b is stored too (GELU's backward reads it).
-    /// Launch: <see cref="GpuLaunch.DenseForward"/>.
+    /// Launch: <see cref="Launch.DenseForward"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Forward<TAct>(ArrayView<float> y, ArrayView<float> z, ArrayView<float> x, ArrayView<float> w,
@@ -56,7 +56,7 @@ public static class GpuDense
     /// ones in x, so db comes out of the same GEMM); the rest write the previous layer's pre-activation gradient
     /// dx = (dz·w) ⊙ f'(prev), its activation derivative fused into the epilogue (<typeparamref name="TPrevAct"/>,
     /// with its output <paramref name="prevOut"/> and pre-activation <paramref name="prevPre"/>; Identity when dx is
-    /// wanted as is). Everything is overwritten, not accumulated. Launch: <see cref="GpuLaunch.DenseBackward"/>.
+    /// wanted as is). Everything is overwritten, not accumulated. Launch: <see cref="Launch.DenseBackward"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Backward<TPrevAct>(ArrayView<float> dx, ArrayView<float> dw, ArrayView<float> db, ArrayView<float> dz,
@@ -82,7 +82,7 @@ public static class GpuDense
 
     /// <summary>
     /// The first layer's backward: dw = dzᵀ·x and db = Σ_batch dz only (nothing needs the input gradient).
-    /// Launch: <see cref="GpuLaunch.DenseBackwardWeights"/>.
+    /// Launch: <see cref="Launch.DenseBackwardWeights"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void BackwardWeights(ArrayView<float> dw, ArrayView<float> db, ArrayView<float> dz, ArrayView<float> x,

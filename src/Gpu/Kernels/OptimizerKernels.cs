@@ -1,9 +1,9 @@
 using System.Runtime.CompilerServices;
 using ILGPU;
 
-namespace Compiled.Gpu.Kernels;
+namespace Compiled.Gpu.CompilerServices;
 
-/// <summary>SGD's per-step scalars (see <see cref="GpuOptimizerKernels.Sgd"/>).</summary>
+/// <summary>SGD's per-step scalars (see <see cref="OptimizerKernels.Sgd"/>).</summary>
 public struct SgdArgs
 {
     /// <summary>−learning rate.</summary>
@@ -57,11 +57,11 @@ public struct RmsPropArgs
 /// <summary>
 /// Optimizer updates over a whole parameter arena, one launch per step (two with gradient clipping), with the update
 /// rules of <c>torch.optim</c> and of the CPU optimizers in <c>Compiled</c> (same float operations in the same order).
-/// Grid-stride loops: launch with <see cref="GpuLaunch.Elementwise"/>. When clipping, <c>normSquared[0]</c> holds
+/// Grid-stride loops: launch with <see cref="Launch.Elementwise"/>. When clipping, <c>normSquared[0]</c> holds
 /// Σ g² from <see cref="SumOfSquares"/>, and each thread applies coef = clip / (‖g‖ + 10⁻⁶) when it is below 1, writing
 /// the clipped gradient back like <c>clip_grad_norm_</c>.
 /// </summary>
-public static class GpuOptimizerKernels
+public static class OptimizerKernels
 {
     /// <summary>
     /// SGD: d = g + wd·p; buf = μ·buf + d (buf starts at zero, so the first step stores d as PyTorch does);
@@ -141,12 +141,12 @@ public static class GpuOptimizerKernels
         }
     }
 
-    /// <summary>normSquared[0] = Σ values², one group of <see cref="GpuLosses.GroupSize"/> threads (deterministic order).</summary>
+    /// <summary>normSquared[0] = Σ values², one group of <see cref="Losses.GroupSize"/> threads (deterministic order).</summary>
     public static void SumOfSquares(ArrayView<float> values, ArrayView<float> normSquared)
     {
         int n = (int)values.Length;
         float local = 0f;
-        for (int i = Group.IdxX; i < n; i += GpuLosses.GroupSize)
+        for (int i = Group.IdxX; i < n; i += Losses.GroupSize)
         {
             float v = values[i];
             local += v * v;

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using ILGPU;
 
-namespace Compiled.Gpu.Kernels;
+namespace Compiled.Gpu.CompilerServices;
 
 /// <summary>
 /// Loss kernels, the GPU forms of <c>Compiled.CompilerServices.Losses</c>: each takes the final layer's logits (or outputs), writes
@@ -10,12 +10,12 @@ namespace Compiled.Gpu.Kernels;
 /// slot in the twin's loss ring, so a whole run of steps' losses comes back in one small download.
 /// </summary>
 /// <remarks>
-/// Each runs as one group of <see cref="GroupSize"/> threads (<see cref="GpuLaunch.Loss"/>): threads stride over rows
+/// Each runs as one group of <see cref="GroupSize"/> threads (<see cref="Launch.Loss"/>): threads stride over rows
 /// (or elements), then a shared-memory tree adds the per-thread sums in a fixed order, so the loss is deterministic and
 /// no atomics or zeroing launch are needed. Fine for the outputs of a classifier (batch × classes in the thousands);
 /// a vocabulary-sized output would want a warp per row.
 /// </remarks>
-public static class GpuLosses
+public static class Losses
 {
     /// <summary>Threads in the one group a loss kernel runs as.</summary>
     public const int GroupSize = 256;
@@ -198,18 +198,18 @@ public static class GpuLosses
     }
 }
 
-/// <summary>Block-wide reductions for groups of <see cref="GpuLosses.GroupSize"/> threads.</summary>
+/// <summary>Block-wide reductions for groups of <see cref="Losses.GroupSize"/> threads.</summary>
 internal static class GroupReduce
 {
     /// <summary>The sum of <paramref name="value"/> over the group, in a fixed tree order; every thread gets it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(float value)
     {
-        var shared = SharedMemory.Allocate<float>(GpuLosses.GroupSize);
+        var shared = SharedMemory.Allocate<float>(Losses.GroupSize);
         int t = Group.IdxX;
         shared[t] = value;
         Group.Barrier();
-        for (int s = GpuLosses.GroupSize / 2; s > 0; s >>= 1)
+        for (int s = Losses.GroupSize / 2; s > 0; s >>= 1)
         {
             if (t < s) shared[t] += shared[t + s];
             Group.Barrier();

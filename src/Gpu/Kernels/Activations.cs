@@ -1,14 +1,14 @@
 using System.Runtime.CompilerServices;
 using ILGPU;
 
-namespace Compiled.Gpu.Kernels;
+namespace Compiled.Gpu.CompilerServices;
 
 /// <summary>
 /// Activation work that does not fuse into a GEMM epilogue: the stand-alone element-wise backward (when no Dense
 /// backward precedes it), and row-wise softmax with its backward. Grid-stride loops: launch with
-/// <see cref="GpuLaunch.Elementwise"/> or <see cref="GpuLaunch.Rows"/>.
+/// <see cref="Launch.Elementwise"/> or <see cref="Launch.Rows"/>.
 /// </summary>
-public static class GpuActivationKernels
+public static class Activations
 {
     /// <summary>In place: grad[i] ← grad[i]·f'(output[i], preActivation[i]) for i &lt; <paramref name="count"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
