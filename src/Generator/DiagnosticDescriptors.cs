@@ -38,11 +38,6 @@ internal static class DiagnosticDescriptors
         "The layer attributes of model '{0}' are spread over several partial declarations, so their order is ambiguous; move them all onto one declaration",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
-    public static readonly DiagnosticDescriptor UnsupportedCombination = new(
-        "CMP007", "Unsupported layer combination",
-        "{0}",
-        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
-
     public static readonly DiagnosticDescriptor UnsupportedType = new(
         "CMP008", "Unsupported model type",
         "'{0}' cannot be a model: {1}",
@@ -58,6 +53,31 @@ internal static class DiagnosticDescriptors
         "Layer name '{0}' {1}",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+    public static readonly DiagnosticDescriptor InputNotFirst = new(
+        "CMP011", "[Input] is not the first layer attribute",
+        "[Input] must come before the layers of model '{0}': move it above the first layer attribute",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor NoLayers = new(
+        "CMP012", "Model has no layers",
+        "Model '{0}' has no layers; add at least one, such as [Dense(10, Activation.Softmax)]",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor ShapeMismatch = new(
+        "CMP013", "A layer does not fit its input's shape",
+        "{0}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor ModelTooLarge = new(
+        "CMP014", "Model is too large",
+        "Model '{0}' is too large: it needs {1} floats in one arena, more than the limit of {2}; use fewer or smaller layers",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor InvalidArgument = new(
+        "CMP015", "A layer argument is out of range",
+        "{0}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
     public static readonly DiagnosticDescriptor InternalError = new(
         "CMP999", "The generator failed",
         "Compiled could not generate model '{0}': {1}. This is a bug in Compiled; please report it with the model's definition.",
@@ -71,10 +91,14 @@ internal static class DiagnosticDescriptors
         [LossDoesNotFitOutput.Id] = LossDoesNotFitOutput,
         [NonPositiveSize.Id] = NonPositiveSize,
         [LayersSplitOverPartials.Id] = LayersSplitOverPartials,
-        [UnsupportedCombination.Id] = UnsupportedCombination,
         [UnsupportedType.Id] = UnsupportedType,
         [UnknownEnumValue.Id] = UnknownEnumValue,
         [InvalidLayerName.Id] = InvalidLayerName,
+        [InputNotFirst.Id] = InputNotFirst,
+        [NoLayers.Id] = NoLayers,
+        [ShapeMismatch.Id] = ShapeMismatch,
+        [ModelTooLarge.Id] = ModelTooLarge,
+        [InvalidArgument.Id] = InvalidArgument,
         [InternalError.Id] = InternalError,
     };
 

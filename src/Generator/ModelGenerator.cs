@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using System.Linq;
 using Compiled.Generator.Emit;
 using Compiled.Generator.Model;
@@ -9,8 +8,9 @@ namespace Compiled.Generator;
 
 /// <summary>
 /// The entry point. For each class carrying Compiled's attributes:
-/// parse (syntax + symbols → <see cref="ModelSpec"/>, diagnostics as data) → lower (op list, memory plan) → emit.
-/// The diagnostics and the code are separate outputs, so a diagnostic-only change does not regenerate code.
+/// parse (syntax + symbols) → check (shapes, diagnostics as data) → lower (op list, memory plan) → emit.
+/// The diagnostics and the code are separate outputs, and the model carries no location, so a diagnostic-only change
+/// (or a blank line above the class) does not regenerate code.
 /// </summary>
 [Generator(LanguageNames.CSharp)]
 public sealed class ModelGenerator : IIncrementalGenerator
@@ -24,6 +24,10 @@ public sealed class ModelGenerator : IIncrementalGenerator
     /// <summary>Tracking name of the valid models that reach the emitter.</summary>
     public const string ModelStep = "Compiled.Models";
 
+    /// <summary>Tracking name of the diagnostics output's input.</summary>
+    public const string DiagnosticsStep = "Compiled.Diagnostics";
+
+    /// <inheritdoc/>
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
         // The GPU twin is emitted only when the project references Compiled.Gpu (a bool, so edits stay cached).
@@ -42,10 +46,11 @@ public sealed class ModelGenerator : IIncrementalGenerator
                 .Select(static (r, _) => r!)
                 .WithTrackingName(ParseStep);
 
-            context.RegisterSourceOutput(results.Select(static (r, _) => r.Diagnostics), static (spc, diagnostics) =>
-            {
-                foreach (DiagnosticInfo diagnostic in diagnostics) spc.ReportDiagnostic(diagnostic.ToDiagnostic());
-            });
+            context.RegisterSourceOutput(results.Select(static (r, _) => r.Diagnostics).WithTrackingName(DiagnosticsStep),
+                static (spc, diagnostics) =>
+                {
+                    foreach (DiagnosticInfo diagnostic in diagnostics) spc.ReportDiagnostic(diagnostic.ToDiagnostic());
+                });
 
             IncrementalValuesProvider<(ModelSpec Model, string HintName)> models = results
                 .Where(static r => r.Model is not null)

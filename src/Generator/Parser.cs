@@ -4,6 +4,7 @@ using System.Collections.Immutable;
 using System.Linq;
 using System.Text;
 using System.Threading;
+using Compiled.Generator.Layers;
 using Compiled.Generator.Model;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
@@ -12,27 +13,25 @@ using Microsoft.CodeAnalysis.CSharp.Syntax;
 namespace Compiled.Generator;
 
 /// <summary>
-/// Reads a model class's attributes into a <see cref="ModelSpec"/> and checks it. Layer order comes from the
-/// syntax (the order of the attributes in the class declaration), arguments from the semantic model.
-/// Every problem becomes a <see cref="DiagnosticInfo"/>; nothing here throws on bad input.
+/// The first stage: reads a model class's declaration and attributes into a <see cref="ParsedModel"/>. Layer order
+/// comes from the syntax (the order of the attributes in the class declaration), arguments from the semantic model,
+/// each layer's through its row of the <see cref="LayerTable"/>. Every problem becomes a <see cref="DiagnosticInfo"/>;
+/// nothing here throws on bad input. The <see cref="Checker"/> then infers the shapes.
 /// </summary>
 internal static class Parser
 {
     public const string InputAttribute = "Compiled.InputAttribute";
-    public const string DenseAttribute = "Compiled.DenseAttribute";
     public const string LossAttribute = "Compiled.LossAttribute";
-
-    /// <summary>The layer attributes, whose order is the model's order.</summary>
-    private static readonly string[] s_layerAttributes = { InputAttribute, DenseAttribute };
 
     /// <summary>
     /// The attributes the generator is triggered by, most decisive first. A class is parsed once, by the first
     /// of these it carries, so a model with [Input] and [Loss] is not reported twice.
     /// </summary>
-    public static readonly string[] TriggerAttributes = { InputAttribute, LossAttribute, DenseAttribute };
+    public static readonly string[] TriggerAttributes =
+        new[] { InputAttribute, LossAttribute }.Concat(LayerTable.AttributeNames).ToArray();
 
     /// <summary>
-    /// Parses the class <paramref name="context"/> points at, when <paramref name="trigger"/> is the attribute
+    /// Parses and checks the class <paramref name="context"/> points at, when <paramref name="trigger"/> is the attribute
     /// responsible for it (see <see cref="TriggerAttributes"/>); otherwise returns null.
     /// </summary>
     public static ModelResult? Parse(GeneratorAttributeSyntaxContext context, string trigger, CancellationToken ct)
@@ -44,9 +43,12 @@ internal static class Parser
 
         string fullName = type.ToDisplayString(SymbolDisplayFormat.CSharpErrorMessageFormat);
         string hintName = HintName(type);
+        var diagnostics = new List<DiagnosticInfo>();
         try
         {
-            return new Run(type, fullName, hintName, ct).Execute();
+            ParsedModel? parsed = new Run(type, context.SemanticModel, fullName, diagnostics, ct).Execute();
+            ModelSpec? model = parsed is null ? null : Checker.Check(parsed, diagnostics);
+            return new ModelResult(diagnostics.Count == 0 ? model : null, diagnostics.ToEquatableArray(), hintName);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -81,49 +83,42 @@ internal static class Parser
 
     private static string HintName(INamedTypeSymbol type)
     {
-        var builder = new StringBuilder(type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat).Replace("global::", ""));
+        // Keyword names are written @class: the hint name drops the '@' (it is not a valid file-name character here).
+        var builder = new StringBuilder(type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat).Replace("global::", "").Replace("@", ""));
         foreach (char c in new[] { '<', '>', ',', ' ' }) builder.Replace(c, '_');
         return builder.Append(".g.cs").ToString();
     }
 
-    /// <summary>The largest arena, in floats: a .NET array of float, indexed by int.</summary>
-    private const long MaxArena = 0x7FFFFFC7;
-
-    /// <summary>Members the generator writes; a user member with one of these names would clash.</summary>
-    private static readonly string[] s_generatedMembers =
+    /// <summary>Members the generator writes whatever the layers; a user member with one of these names would clash.</summary>
+    internal static readonly string[] GeneratedMembers =
     {
         "InputSize", "OutputSize", "TargetSize", "ParameterCount", "WorkspacePerSample", "Loss", "Parameters", "Gradients",
-        "Tensors", "Initialize", "Forward", "ComputeGradients", "Load", "EnsureCapacity",
-        "s_tensors", "_parameters", "_gradients", "_workspace", "_capacity",
+        "Tensors", "Initialize", "Forward", "ComputeGradients", "Load", "EnsureCapacity", "Random", "GpuTwin", "GpuKernels",
+        "CreateGpuTwin", "s_tensors", "_parameters", "_gradients", "_workspace", "_capacity", "_random",
     };
 
     /// <summary>One parse of one class.</summary>
     private sealed class Run
     {
         private readonly INamedTypeSymbol _type;
+        private readonly SemanticModel _semanticModel;
         private readonly string _fullName;
-        private readonly string _hintName;
         private readonly CancellationToken _ct;
-        private readonly List<DiagnosticInfo> _diagnostics = new();
+        private readonly List<DiagnosticInfo> _diagnostics;
 
-        public Run(INamedTypeSymbol type, string fullName, string hintName, CancellationToken ct)
+        public Run(INamedTypeSymbol type, SemanticModel semanticModel, string fullName, List<DiagnosticInfo> diagnostics, CancellationToken ct)
         {
             _type = type;
+            _semanticModel = semanticModel;
             _fullName = fullName;
-            _hintName = hintName;
+            _diagnostics = diagnostics;
             _ct = ct;
         }
-
-        private void Report(DiagnosticDescriptor descriptor, SyntaxNode? at, params string[] args)
-            => Report(descriptor, LocationInfo.From(at), args);
 
         private void Report(DiagnosticDescriptor descriptor, LocationInfo? at, params string[] args)
             => _diagnostics.Add(new DiagnosticInfo(descriptor.Id, at, args.ToEquatableArray()));
 
-        private ModelResult Result(ModelSpec? model) => new(
-            _diagnostics.Count == 0 ? model : null, _diagnostics.ToEquatableArray(), _hintName);
-
-        public ModelResult Execute()
+        public ParsedModel? Execute()
         {
             var declarations = _type.DeclaringSyntaxReferences
                 .Select(r => r.GetSyntax(_ct)).OfType<TypeDeclarationSyntax>().ToList();
@@ -132,109 +127,91 @@ internal static class Parser
             CheckType(declarations, classAt);
 
             // Every Compiled attribute on the class, with its syntax.
-            var attributes = new List<(AttributeData Data, AttributeSyntax Syntax, TypeDeclarationSyntax Declaration)>();
+            var attributes = new List<(AttributeData Data, AttributeSyntax Syntax, TypeDeclarationSyntax Declaration, string Name)>();
             foreach (AttributeData data in _type.GetAttributes())
             {
                 string? name = data.AttributeClass?.ToDisplayString();
-                if (name is not (InputAttribute or DenseAttribute or LossAttribute)) continue;
+                if (name is null || !(name is InputAttribute or LossAttribute || LayerTable.ByAttribute(name) is not null)) continue;
                 if (data.ApplicationSyntaxReference?.GetSyntax(_ct) is not AttributeSyntax syntax) continue;
                 if (syntax.FirstAncestorOrSelf<TypeDeclarationSyntax>() is not { } declaration) continue;
                 // Arguments the compiler could not bind: it reports them itself.
                 if (data.AttributeConstructor is null
                     || data.ConstructorArguments.Any(a => a.Kind == TypedConstantKind.Error)
                     || data.NamedArguments.Any(a => a.Value.Kind == TypedConstantKind.Error))
-                    return Result(null);
-                attributes.Add((data, syntax, declaration));
+                    return null;
+                attributes.Add((data, syntax, declaration, name));
             }
 
-            var layerAttributes = attributes.Where(a => s_layerAttributes.Contains(a.Data.AttributeClass!.ToDisplayString())).ToList();
+            var layerAttributes = attributes.Where(a => a.Name != LossAttribute).ToList();
             var layerDeclarations = layerAttributes.Select(a => a.Declaration).Distinct().ToList();
             if (layerDeclarations.Count > 1)
             {
                 Report(DiagnosticDescriptors.LayersSplitOverPartials, ClassIdentifier(layerDeclarations[1]), _fullName);
-                return Result(null);
+                return null;
             }
             layerAttributes.Sort((a, b) => a.Syntax.SpanStart.CompareTo(b.Syntax.SpanStart));
 
             // [Input] comes first.
-            var inputs = layerAttributes.Where(a => Is(a.Data, InputAttribute)).ToList();
-            int[] inputShape = Array.Empty<int>();
-            if (inputs.Count == 0)
+            var input = layerAttributes.FirstOrDefault(a => a.Name == InputAttribute);
+            int[]? inputShape = null;
+            if (input.Data is null)
             {
                 Report(DiagnosticDescriptors.MissingInput, classAt, _fullName);
             }
             else
             {
-                var input = inputs[0];
                 if (layerAttributes[0].Syntax != input.Syntax)
-                    Report(DiagnosticDescriptors.UnsupportedCombination, input.Syntax,
-                        $"[Input] must come before the layers of model '{_fullName}'; move it above the first layer attribute");
-                inputShape = ReadInputShape(input.Data, input.Syntax);
+                    Report(DiagnosticDescriptors.InputNotFirst, LocationInfo.From(input.Syntax), _fullName);
+                inputShape = ReadInputShape(new AttributeReader(input.Data, LocationInfo.From(input.Syntax), _diagnostics));
             }
 
-            // The layers, in source order.
+            // The layers, in source order, each read by its row of the layer table.
             var layers = new List<LayerSpec>();
+            var locations = new List<LocationInfo?>();
             var names = new HashSet<string>(StringComparer.Ordinal);
             var identifiers = new HashSet<string>(StringComparer.Ordinal);
+            int index = 0;
             foreach (var attribute in layerAttributes)
             {
-                if (!Is(attribute.Data, DenseAttribute)) continue;
-                LayerSpec? layer = ReadDense(attribute.Data, attribute.Syntax, layers.Count);
+                if (attribute.Name == InputAttribute) continue;
+                LocationInfo? at = LocationInfo.From(attribute.Syntax);
+                var reader = new AttributeReader(attribute.Data, at, _diagnostics);
+                string? name = reader.Named<string?>("Name", null);
+                if (name is not null && Naming.NameProblem(name) is { } problem)
+                {
+                    Report(DiagnosticDescriptors.InvalidLayerName, at, name, problem);
+                    name = null;
+                }
+                LayerSpec? layer = LayerTable.ByAttribute(attribute.Name)!.Read(reader, index++, name);
                 if (layer is null) continue;
-                string name = Naming.LayerName(layer);
-                if (!names.Add(name) || !identifiers.Add(Naming.Identifier(name)))
-                    Report(DiagnosticDescriptors.InvalidLayerName, attribute.Syntax, name,
+                if (!names.Add(layer.LayerName) || !identifiers.Add(Naming.Pascal(layer.LayerName)))
+                    Report(DiagnosticDescriptors.InvalidLayerName, at, layer.LayerName,
                         "is used by more than one layer (or differs from another only in punctuation); give each layer its own Name");
                 layers.Add(layer);
+                locations.Add(at);
             }
-            if (inputs.Count > 0 && !layerAttributes.Any(a => Is(a.Data, DenseAttribute)))
-                Report(DiagnosticDescriptors.UnsupportedCombination, classAt,
-                    $"Model '{_fullName}' has no layers; add at least one, e.g. [Dense(10, Activation.Softmax)]");
+            if (input.Data is not null && index == 0)
+                Report(DiagnosticDescriptors.NoLayers, classAt, _fullName);
 
-            // Shapes: every layer here takes a flat vector.
-            if (inputShape.Length > 1 && inputShape.All(d => d > 0) && layers.Count > 0)
-                Report(DiagnosticDescriptors.UnsupportedCombination, layerAttributes.First(a => Is(a.Data, DenseAttribute)).Syntax,
-                    $"Dense needs a flat input, but [Input] gives shape [{string.Join(", ", inputShape)}]; declare the input flat, e.g. [Input({Product(inputShape)})]");
-
-            // Every arena must be addressable with an int.
-            long parameters = 0, perSample = 0;
-            long width = Product(inputShape);
-            foreach (LayerSpec layer in layers)
-            {
-                parameters += (width + 1) * layer.Units;
-                perSample += 4L * layer.Units;
-                width = layer.Units;
-            }
-            if (parameters > MaxArena || perSample > MaxArena)
-                Report(DiagnosticDescriptors.UnsupportedCombination, classAt,
-                    $"Model '{_fullName}' is too large: it needs {Math.Max(parameters, perSample)} floats in one arena, more than the limit of {MaxArena}; use fewer or smaller layers");
-
-            // [Loss], and whether it fits the output.
-            var lossAttribute = attributes.FirstOrDefault(a => Is(a.Data, LossAttribute));
-            Loss loss = Loss.MeanSquaredError;
+            // [Loss].
+            var lossAttribute = attributes.FirstOrDefault(a => a.Name == LossAttribute);
+            Loss? loss = null;
             if (lossAttribute.Data is null)
             {
-                if (inputs.Count > 0) Report(DiagnosticDescriptors.MissingLoss, classAt, _fullName);
+                if (input.Data is not null) Report(DiagnosticDescriptors.MissingLoss, classAt, _fullName);
             }
             else
             {
-                loss = (Loss)(int)lossAttribute.Data.ConstructorArguments[0].Value!;
-                if (!Enum.IsDefined(typeof(Loss), loss))
-                    Report(DiagnosticDescriptors.UnknownEnumValue, lossAttribute.Syntax, ((int)loss).ToString(), nameof(Loss));
-                else if (layers.Count > 0)
-                    CheckLossFits(loss, layers[layers.Count - 1], lossAttribute.Syntax);
+                var reader = new AttributeReader(lossAttribute.Data, LocationInfo.From(lossAttribute.Syntax), _diagnostics);
+                int before = reader.DiagnosticCount;
+                Loss value = reader.Enum(0, Loss.MeanSquaredError);
+                if (!reader.HasErrors(before)) loss = value;
             }
 
-            var model = new ModelSpec(
+            return new ParsedModel(
                 _type.ContainingNamespace is { IsGlobalNamespace: false } ns ? ns.ToDisplayString() : null,
-                ContainingTypes(),
-                _type.Name,
-                _fullName,
-                inputShape.ToEquatableArray(),
-                layers.ToEquatableArray(),
-                loss,
-                LocationInfo.From(lossAttribute.Syntax));
-            return Result(model);
+                ContainingTypes(), _type.Name, _fullName, inputShape is null ? null : new Shape(inputShape), layers, locations,
+                loss, LocationInfo.From(lossAttribute.Syntax), classAt, MemberNames(), ChooseAliases(declarations[0]));
         }
 
         private void CheckType(List<TypeDeclarationSyntax> declarations, LocationInfo? classAt)
@@ -257,7 +234,7 @@ internal static class Parser
             foreach (ISymbol member in _type.GetMembers())
             {
                 if (member.IsImplicitlyDeclared) continue;
-                bool clash = s_generatedMembers.Contains(member.Name)
+                bool clash = GeneratedMembers.Contains(member.Name)
                     || member is IMethodSymbol { MethodKind: MethodKind.Constructor, IsStatic: false, Parameters.Length: 1 } ctor
                         && ctor.Parameters[0].Type.SpecialType == SpecialType.System_Int32;
                 if (!clash) continue;
@@ -279,6 +256,45 @@ internal static class Parser
             }
         }
 
+        /// <summary>The names of the class's own members and its bases' (the generated views must not hide or clash with them).</summary>
+        private EquatableArray<string> MemberNames()
+        {
+            var names = new SortedSet<string>(StringComparer.Ordinal);
+            for (INamedTypeSymbol? t = _type; t is not null && t.SpecialType != SpecialType.System_Object; t = t.BaseType)
+                foreach (ISymbol member in t.GetMembers())
+                    if (!member.IsImplicitlyDeclared) names.Add(member.Name);
+            return names.ToEquatableArray();
+        }
+
+        /// <summary>Alias names for the generated files that no type, namespace or member visible in the class has.</summary>
+        private Aliases ChooseAliases(TypeDeclarationSyntax declaration)
+        {
+            var taken = new HashSet<string>(StringComparer.Ordinal);
+            int position = declaration.SpanStart;
+            string Free(params string[] candidates)
+            {
+                foreach (string candidate in candidates)
+                {
+                    if (taken.Contains(candidate) || GeneratedMembers.Contains(candidate)) continue;
+                    if (!_semanticModel.LookupNamespacesAndTypes(position, name: candidate).IsEmpty) continue;
+                    if (IsMember(candidate)) continue;
+                    taken.Add(candidate);
+                    return candidate;
+                }
+                return "__" + candidates[0];
+            }
+            return new Aliases(Free("Cpu", "CpuOps", "CompiledCpu"), Free("Gpu", "GpuOps", "CompiledGpu"),
+                Free("View", "DeviceView", "CompiledView"));
+        }
+
+        private bool IsMember(string name)
+        {
+            for (INamedTypeSymbol? outer = _type; outer is not null; outer = outer.ContainingType)
+                for (INamedTypeSymbol? t = outer; t is not null; t = t.BaseType)
+                    if (!t.GetMembers(name).IsEmpty || !t.GetTypeMembers(name).IsEmpty) return true;
+            return false;
+        }
+
         private EquatableArray<string> ContainingTypes()
         {
             var names = new List<string>();
@@ -287,85 +303,28 @@ internal static class Parser
             return names.ToEquatableArray();
         }
 
-        private int[] ReadInputShape(AttributeData data, AttributeSyntax syntax)
+        private int[]? ReadInputShape(AttributeReader reader)
         {
-            if (data.ConstructorArguments.Length != 1) return Array.Empty<int>();
-            TypedConstant argument = data.ConstructorArguments[0];
-            int[] shape = argument.Kind == TypedConstantKind.Array
-                ? argument.Values.Select(v => v.Value is int i ? i : 0).ToArray()
-                : new[] { argument.Value is int single ? single : 0 };
+            int before = reader.DiagnosticCount;
+            int[] shape = reader.Ints(0);
             if (shape.Length == 0)
-                Report(DiagnosticDescriptors.NonPositiveSize, syntax, "The rank of [Input]", "0 (no dimensions); give the sample's shape, e.g. [Input(784)]");
+                reader.Report(DiagnosticDescriptors.NonPositiveSize, "The rank of [Input]", "0 (no dimensions); give the sample's shape, e.g. [Input(784)]");
             for (int i = 0; i < shape.Length; i++)
                 if (shape[i] <= 0)
-                    Report(DiagnosticDescriptors.NonPositiveSize, syntax, $"Dimension {i} of [Input]", shape[i].ToString());
-            return shape;
-        }
-
-        private LayerSpec? ReadDense(AttributeData data, AttributeSyntax syntax, int index)
-        {
-            if (data.ConstructorArguments.Length < 1) return null;
-            int units = data.ConstructorArguments[0].Value is int u ? u : 0;
-            var activation = data.ConstructorArguments.Length > 1 && data.ConstructorArguments[1].Value is int a
-                ? (Activation)a : Activation.None;
-            string? name = null;
-            double l2 = 0;
-            foreach (KeyValuePair<string, TypedConstant> named in data.NamedArguments)
-            {
-                if (named.Key == "Name") name = named.Value.Value as string;
-                else if (named.Key == "L2") l2 = named.Value.Value is double d ? d : 0;
-            }
-
-            bool ok = true;
-            if (units <= 0)
-            {
-                Report(DiagnosticDescriptors.NonPositiveSize, syntax, $"The units of Dense layer {index}", units.ToString());
-                ok = false;
-            }
-            if (!Enum.IsDefined(typeof(Activation), activation))
-            {
-                Report(DiagnosticDescriptors.UnknownEnumValue, syntax, ((int)activation).ToString(), nameof(Activation));
-                ok = false;
-            }
-            if (double.IsNaN(l2) || double.IsInfinity(l2) || l2 < 0)
-            {
-                Report(DiagnosticDescriptors.UnsupportedCombination, syntax,
-                    $"L2 of Dense layer {index} must be a finite number ≥ 0, but it is {l2.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
-                ok = false;
-            }
-            if (name is not null && Naming.NameProblem(name) is { } problem)
-            {
-                Report(DiagnosticDescriptors.InvalidLayerName, syntax, name, problem);
-                ok = false;
-            }
-            return ok ? new LayerSpec(LayerKind.Dense, index, units, activation, name, l2, LocationInfo.From(syntax)) : null;
-        }
-
-        private void CheckLossFits(Loss loss, LayerSpec last, AttributeSyntax at)
-        {
-            string? problem = loss switch
-            {
-                Loss.SparseCategoricalCrossEntropy or Loss.CategoricalCrossEntropy when last.Activation != Activation.Softmax =>
-                    $"it needs a Softmax output, but the last layer's activation is {last.Activation}; end with [Dense({last.Units}, Activation.Softmax)]",
-                Loss.SparseCategoricalCrossEntropy or Loss.CategoricalCrossEntropy when last.Units < 2 =>
-                    $"it needs at least 2 classes, but the last layer has {last.Units} unit; for two classes use 2 Softmax units, or 1 Sigmoid unit with Loss.BinaryCrossEntropy",
-                Loss.BinaryCrossEntropy when last.Activation != Activation.Sigmoid =>
-                    $"it needs a Sigmoid output, but the last layer's activation is {last.Activation}; end with [Dense({last.Units}, Activation.Sigmoid)]",
-                _ => null,
-            };
-            if (problem is not null)
-                Report(DiagnosticDescriptors.LossDoesNotFitOutput, at, loss.ToString(), _fullName, problem);
+                    reader.Report(DiagnosticDescriptors.NonPositiveSize, $"Dimension {Naming.Int(i)} of [Input]", Naming.Int(shape[i]));
+            return reader.HasErrors(before) ? null : shape;
         }
 
         /// <summary>Class-level diagnostics point at the class's name.</summary>
         private static LocationInfo? ClassIdentifier(TypeDeclarationSyntax declaration)
             => LocationInfo.From(declaration.Identifier);
-
-        private static long Product(int[] shape)
-        {
-            long n = 1;
-            foreach (int d in shape) n = Math.Min(n * Math.Max(d, 0), MaxArena + 1);
-            return n;
-        }
     }
 }
+
+/// <summary>
+/// What the parser hands the checker: what it could read (a part is null where it was missing or wrong) and, beside it,
+/// the locations diagnostics point at — which never enter the cached <see cref="ModelSpec"/>.
+/// </summary>
+internal sealed record ParsedModel(string? Namespace, EquatableArray<string> ContainingTypes, string ClassName, string FullName,
+    Shape? InputShape, List<LayerSpec> Layers, List<LocationInfo?> LayerLocations, Loss? Loss, LocationInfo? LossLocation,
+    LocationInfo? ClassLocation, EquatableArray<string> MemberNames, Aliases Aliases);

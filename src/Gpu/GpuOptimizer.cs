@@ -7,8 +7,8 @@ namespace Compiled.Gpu;
 /// <summary>
 /// An optimizer whose state (moments, momentum) lives on the device and whose update is one kernel over the whole
 /// parameter arena (two with gradient clipping). Update rules, defaults and hyper-parameters are those of
-/// <c>torch.optim</c> and of the CPU optimizers in <c>Compiled</c> (Sgd, Adam, AdamW, RmsProp): make one with the
-/// factory of the same name.
+/// <c>torch.optim</c> and of the CPU optimizers in <c>Compiled</c> (Sgd, Adam, AdamW, RmsProp): make one from the CPU
+/// optimizer with <see cref="From"/>, so both share one set of defaults and argument checks.
 /// </summary>
 /// <remarks>
 /// Like a CPU optimizer it belongs to one arena: its state is allocated on the first step, sized to that arena, and
@@ -26,42 +26,9 @@ public sealed class GpuOptimizer : IDisposable
 
     private GpuOptimizer(Kind kind, double learningRate, double clipNorm)
     {
-        CheckNonNegative(learningRate, nameof(learningRate));
-        CheckNonNegative(clipNorm, nameof(clipNorm));
         _kind = kind;
         LearningRate = learningRate;
         ClipNorm = clipNorm;
-    }
-
-    /// <summary>SGD with optional momentum, Nesterov momentum and L2 weight decay (<c>torch.optim.SGD</c>, dampening 0).</summary>
-    public static GpuOptimizer Sgd(double learningRate, double momentum = 0, bool nesterov = false, double weightDecay = 0, double clipNorm = 0)
-    {
-        CheckNonNegative(momentum, nameof(momentum));
-        CheckNonNegative(weightDecay, nameof(weightDecay));
-        if (nesterov && momentum <= 0) throw new ArgumentException("Nesterov momentum needs momentum > 0.", nameof(nesterov));
-        return new GpuOptimizer(Kind.Sgd, learningRate, clipNorm) { Momentum = momentum, Nesterov = nesterov, WeightDecay = weightDecay };
-    }
-
-    /// <summary>Adam with bias correction and coupled L2 weight decay (<c>torch.optim.Adam</c>, amsgrad off).</summary>
-    public static GpuOptimizer Adam(double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8,
-        double weightDecay = 0, double clipNorm = 0) => MakeAdam(Kind.Adam, learningRate, beta1, beta2, epsilon, weightDecay, clipNorm);
-
-    /// <summary>Adam with decoupled weight decay (<c>torch.optim.AdamW</c>; note the default decay 0.01).</summary>
-    public static GpuOptimizer AdamW(double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8,
-        double weightDecay = 0.01, double clipNorm = 0) => MakeAdam(Kind.AdamW, learningRate, beta1, beta2, epsilon, weightDecay, clipNorm);
-
-    /// <summary>RMSprop, not centered (<c>torch.optim.RMSprop</c>).</summary>
-    public static GpuOptimizer RmsProp(double learningRate = 0.01, double alpha = 0.99, double epsilon = 1e-8, double momentum = 0,
-        double weightDecay = 0, double clipNorm = 0)
-    {
-        CheckNonNegative(alpha, nameof(alpha));
-        CheckNonNegative(epsilon, nameof(epsilon));
-        CheckNonNegative(momentum, nameof(momentum));
-        CheckNonNegative(weightDecay, nameof(weightDecay));
-        return new GpuOptimizer(Kind.RmsProp, learningRate, clipNorm)
-        {
-            Alpha = alpha, Epsilon = epsilon, Momentum = momentum, WeightDecay = weightDecay,
-        };
     }
 
     /// <summary>
@@ -75,24 +42,25 @@ public sealed class GpuOptimizer : IDisposable
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         double lr = optimizer.CurrentLearningRate, clip = optimizer.ClipNorm;
+        // The CPU optimizer checked every hyper-parameter when it was made: one set of defaults and checks.
         return optimizer switch
         {
-            Compiled.Sgd s => Sgd(lr, s.Momentum, s.Nesterov, s.WeightDecay, clip),
-            Compiled.AdamW a => AdamW(lr, a.Beta1, a.Beta2, a.Epsilon, a.WeightDecay, clip),
-            Compiled.Adam a => Adam(lr, a.Beta1, a.Beta2, a.Epsilon, a.WeightDecay, clip),
-            Compiled.RmsProp r => RmsProp(lr, r.Alpha, r.Epsilon, r.Momentum, r.WeightDecay, clip),
+            Compiled.Sgd s => new GpuOptimizer(Kind.Sgd, lr, clip) { Momentum = s.Momentum, Nesterov = s.Nesterov, WeightDecay = s.WeightDecay },
+            Compiled.AdamW a => new GpuOptimizer(Kind.AdamW, lr, clip)
+            {
+                Beta1 = a.Beta1, Beta2 = a.Beta2, Epsilon = a.Epsilon, WeightDecay = a.WeightDecay,
+            },
+            Compiled.Adam a => new GpuOptimizer(Kind.Adam, lr, clip)
+            {
+                Beta1 = a.Beta1, Beta2 = a.Beta2, Epsilon = a.Epsilon, WeightDecay = a.WeightDecay,
+            },
+            Compiled.RmsProp r => new GpuOptimizer(Kind.RmsProp, lr, clip)
+            {
+                Alpha = r.Alpha, Epsilon = r.Epsilon, Momentum = r.Momentum, WeightDecay = r.WeightDecay,
+            },
             _ => throw new NotSupportedException(
                 $"The GPU backend has no kernel for {optimizer.GetType().Name}; use Sgd, Adam, AdamW or RmsProp, or train on the CPU."),
         };
-    }
-
-    private static GpuOptimizer MakeAdam(Kind kind, double learningRate, double beta1, double beta2, double epsilon, double weightDecay, double clipNorm)
-    {
-        CheckFraction(beta1, nameof(beta1));
-        CheckFraction(beta2, nameof(beta2));
-        CheckNonNegative(epsilon, nameof(epsilon));
-        CheckNonNegative(weightDecay, nameof(weightDecay));
-        return new GpuOptimizer(kind, learningRate, clipNorm) { Beta1 = beta1, Beta2 = beta2, Epsilon = epsilon, WeightDecay = weightDecay };
     }
 
     /// <summary>The learning rate of the next step (a schedule may change it between steps).</summary>
@@ -245,9 +213,4 @@ public sealed class GpuOptimizer : IDisposable
             throw new ArgumentOutOfRangeException(name, value, $"{name} must be a finite number ≥ 0.");
     }
 
-    private static void CheckFraction(double value, string name)
-    {
-        if (!(value >= 0 && value < 1))
-            throw new ArgumentOutOfRangeException(name, value, $"{name} must be in [0, 1).");
-    }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Compiled.CompilerServices;
 
 namespace Compiled.Gpu;
@@ -59,92 +58,9 @@ public static class GpuTraining
 
         using var gpuOptimizer = GpuOptimizer.From(optimizer);
         using GpuTwin twin = model.CreateGpuTwin(device);
-        var results = new History(Math.Min(epochs, 1024));
-        var rng = new Rng(seed);
-        var order = new int[train.Count];
-        for (int i = 0; i < order.Length; i++) order[i] = i;
-        int inSize = model.InputSize, tSize = model.TargetSize;
-        int batches = (train.Count + batchSize - 1) / batchSize;
-        int reportEvery = Math.Max(GpuTwin.LossRingSize, (batches + 49) / 50); // the CPU trainer's ~50 reports an epoch
-        bool hasAccuracy = Metrics.HasAccuracy(model.Loss);
-        // Early stopping compares epochs on the host: the arena is downloaded here once per epoch, never into the model
-        // itself, so a device failure still leaves the model as it was before the call.
-        float[]? hostParameters = earlyStopping is null ? null : new float[model.Parameters.Length];
-        earlyStopping?.Begin(model.Parameters.Length);
-        bool cancelled = false;
-
-        for (int epoch = 0; epoch < epochs && !cancelled; epoch++)
-        {
-            long started = Stopwatch.GetTimestamp();
-            optimizer.BeginEpoch(epoch);
-            gpuOptimizer.LearningRate = optimizer.CurrentLearningRate;
-            if (shuffle) rng.Shuffle(order);
-            int done = 0, reported = 0;
-            for (int start = 0; start < order.Length; start += batchSize)
-            {
-                if (cancellationToken.IsCancellationRequested)
-                {
-                    cancelled = true;
-                    break;
-                }
-                int batch = Math.Min(batchSize, order.Length - start);
-                // Gather straight into pinned staging while the device still runs the previous step.
-                twin.Stage(batch, out Span<float> x, out Span<float> t);
-                for (int r = 0; r < batch; r++)
-                {
-                    int s = order[start + r];
-                    train.FeaturesOf(s).CopyTo(x.Slice(r * inSize, inSize));
-                    train.TargetsOf(s).CopyTo(t.Slice(r * tSize, tSize));
-                }
-                twin.TrainStaged(batch, gpuOptimizer);
-                done++;
-                // Report what has come back from the device, without waiting for it: the ring drains on its own.
-                if (progress is not null && done - reported >= reportEvery && done < batches &&
-                    twin.PeekLosses(out int steps, out double sum, out long seen, out double right) && steps > reported)
-                {
-                    reported = steps;
-                    progress.Report(new TrainingProgress(epoch + 1, epochs, steps, batches, sum / seen,
-                        hasAccuracy ? right / seen : double.NaN));
-                }
-            }
-            int stepsRun = twin.ReadLosses(default, out double lossSum, out long samples, out double correct);
-            if (stepsRun == 0) break; // cancelled before this epoch's first batch
-            double loss = lossSum / samples;
-            double accuracy = hasAccuracy ? correct / samples : double.NaN;
-            double? validationLoss = null, validationAccuracy = null;
-            if (validation is not null && !cancelled)
-            {
-                (double vl, double va) = Evaluate(twin, validation, batchSize);
-                validationLoss = vl;
-                validationAccuracy = va;
-            }
-            var metrics = new EpochMetrics(epoch + 1, loss, accuracy, validationLoss, validationAccuracy,
-                optimizer.CurrentLearningRate, Stopwatch.GetElapsedTime(started), (int)samples);
-            results.Add(metrics);
-            // The epoch-end report, as the CPU trainer makes it (Batch == Batches unless cancelled mid-epoch).
-            progress?.Report(new TrainingProgress(epoch + 1, epochs, stepsRun, batches, loss, accuracy,
-                validationLoss, validationAccuracy));
-            if (cancelled) break;
-            if (earlyStopping is not null)
-            {
-                twin.DownloadParameters(hostParameters);
-                if (earlyStopping.EndEpoch(metrics, hostParameters))
-                {
-                    results.StoppedEpoch = metrics.Epoch;
-                    break;
-                }
-            }
-        }
-        results.Cancelled = cancelled;
-        twin.DownloadParameters();
-        if (earlyStopping is not null)
-        {
-            results.BestEpoch = earlyStopping.BestEpoch == 0 ? null : earlyStopping.BestEpoch;
-            // A cancelled run keeps the weights it has; a finished or stopped one gets the best epoch's back.
-            if (earlyStopping.RestoreBestWeights && !cancelled)
-                results.RestoredBestWeights = earlyStopping.Restore(model.Parameters);
-        }
-        return results;
+        var backend = new GpuTrainingBackend(twin, train, gpuOptimizer, batchSize, validation, earlyStopping is not null);
+        return TrainingLoop.Run(model, backend, train.Count, epochs, batchSize, optimizer, validation, progress, earlyStopping,
+            shuffle, seed, cancellationToken);
     }
 
     /// <summary>
@@ -167,4 +83,74 @@ public static class GpuTraining
         Evaluation result = new Evaluator(twin.Model, batchSize, data.Count, twin.Forward).Run(twin.Model, data);
         return (result.Loss, result.Accuracy);
     }
+}
+
+/// <summary>
+/// Training on a GPU twin behind the one epoch loop: each batch is gathered straight into pinned staging while the device
+/// still runs the previous step; the losses stay on the device in a ring and are counted when it drains. Early stopping
+/// compares epochs on the host: the arena is downloaded into a host buffer once per epoch, never into the model itself,
+/// so a device failure leaves the model as it was before the call.
+/// </summary>
+internal sealed class GpuTrainingBackend : TrainingBackend
+{
+    private readonly GpuTwin _twin;
+    private readonly Dataset _data;
+    private readonly GpuOptimizer _optimizer;
+    private readonly int _batchSize;
+    private readonly float[]? _hostParameters;
+
+    public GpuTrainingBackend(GpuTwin twin, Dataset data, GpuOptimizer optimizer, int batchSize, Dataset? validation, bool keepsBest)
+    {
+        _twin = twin;
+        _data = data;
+        _optimizer = optimizer;
+        _batchSize = batchSize;
+        _hostParameters = keepsBest ? new float[twin.Model.Parameters.Length] : null;
+    }
+
+    public override int MinReportInterval => GpuTwin.LossRingSize;
+
+    public override void BeginEpoch(Optimizer optimizer) => _optimizer.LearningRate = optimizer.CurrentLearningRate;
+
+    public override void Step(ReadOnlySpan<int> rows, bool contiguous)
+    {
+        int batch = rows.Length, inSize = _data.FeatureSize, tSize = _data.TargetSize;
+        _twin.Stage(batch, out Span<float> x, out Span<float> t);
+        for (int r = 0; r < batch; r++)
+        {
+            _data.FeaturesOf(rows[r]).CopyTo(x.Slice(r * inSize, inSize));
+            _data.TargetsOf(rows[r]).CopyTo(t.Slice(r * tSize, tSize));
+        }
+        _twin.TrainStaged(batch, _optimizer);
+    }
+
+    public override bool Peek(out EpochTotals totals)
+    {
+        bool any = _twin.PeekLosses(out int steps, out double sum, out long samples, out double correct);
+        totals = new EpochTotals { Loss = sum, Correct = correct, Samples = (int)samples, Batches = steps };
+        return any;
+    }
+
+    public override EpochTotals EndEpoch()
+    {
+        int steps = _twin.ReadLosses(default, out double sum, out long samples, out double correct);
+        return new EpochTotals { Loss = sum, Correct = correct, Samples = (int)samples, Batches = steps };
+    }
+
+    public override Evaluation Evaluate(Dataset data)
+    {
+        (double loss, double accuracy) = GpuTraining.Evaluate(_twin, data, _batchSize);
+        return new Evaluation(loss, accuracy);
+    }
+
+    public override ReadOnlySpan<float> Parameters
+    {
+        get
+        {
+            _twin.DownloadParameters(_hostParameters);
+            return _hostParameters;
+        }
+    }
+
+    public override void Finish() => _twin.DownloadParameters();
 }

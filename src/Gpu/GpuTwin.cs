@@ -29,13 +29,13 @@ public abstract class GpuTwin : IDisposable
     public const int LossSlotSize = 2;
 
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _parameters, _gradients, _lossRing, _loss;
-    private MemoryBuffer1D<float, Stride1D.Dense>? _workspace, _inputs, _targets, _outputs;
+    private MemoryBuffer1D<float, Stride1D.Dense>? _workspace, _inputs, _targets;
     private readonly PageLockedArray1D<float>?[] _stageInputs = new PageLockedArray1D<float>?[2];
     private readonly PageLockedArray1D<float>?[] _stageTargets = new PageLockedArray1D<float>?[2];
     private readonly float[] _lossScratch = new float[LossRingSize * LossSlotSize];
     private readonly int[] _ringBatch = new int[LossRingSize];
     private readonly float[] _lossHost = new float[LossSlotSize];
-    private readonly int _workspacePerSample, _trainingOutputOffset;
+    private readonly int _workspacePerSample, _outputOffset;
     private int _capacity, _stage, _ringCount, _drainedCount;
     private long _steps;
     private long _drainedSamples;
@@ -46,15 +46,15 @@ public abstract class GpuTwin : IDisposable
     /// <param name="model">The CPU model this twin mirrors (its arena layout and sizes).</param>
     /// <param name="device">Where the twin lives.</param>
     /// <param name="workspacePerSample">The generated <c>WorkspacePerSample</c>: floats of workspace per sample of capacity.</param>
-    /// <param name="trainingOutputOffset">Where the model's <c>output</c> buffer starts in the training workspace, per sample.</param>
-    protected GpuTwin(IModel model, GpuDevice device, int workspacePerSample, int trainingOutputOffset)
+    /// <param name="outputOffset">Where the model's output buffer starts in the workspace, per sample of capacity.</param>
+    protected GpuTwin(IModel model, GpuDevice device, int workspacePerSample, int outputOffset)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(device);
         Model = model;
         Device = device;
         _workspacePerSample = workspacePerSample;
-        _trainingOutputOffset = trainingOutputOffset;
+        _outputOffset = outputOffset;
         int n = model.Parameters.Length;
         _parameters = device.Allocate(n, $"parameter arena ({n:N0} floats)");
         _gradients = device.Allocate(n, $"gradient arena ({n:N0} floats)");
@@ -92,9 +92,9 @@ public abstract class GpuTwin : IDisposable
 
     /// <summary>
     /// Generated: launches the inference pass for <paramref name="batch"/> samples of <see cref="Inputs"/>, writing the
-    /// finished outputs (after softmax or sigmoid) to <paramref name="output"/> [batch, OutputSize].
+    /// finished outputs (after softmax or sigmoid) to the model's output buffer in the workspace.
     /// </summary>
-    protected abstract void EnqueueForward(int batch, ArrayView<float> output);
+    protected abstract void EnqueueForward(int batch);
 
     /// <summary>
     /// Generated: launches forward, loss and backward for <paramref name="batch"/> samples of <see cref="Inputs"/> and
@@ -173,9 +173,8 @@ public abstract class GpuTwin : IDisposable
             Device.Accelerator.Synchronize();
             var stream = Device.Accelerator.DefaultStream;
             Inputs(batch).CopyFrom(stream, _stageInputs[s]!.ArrayView.SubView(0, x.Length));
-            ArrayView<float> output = ((ArrayView<float>)_outputs!.View).SubView(0, (long)batch * Model.OutputSize);
-            EnqueueForward(batch, output);
-            output.CopyToCPU(outputs.Slice(0, batch * Model.OutputSize));
+            EnqueueForward(batch);
+            OutputView(batch).CopyToCPU(outputs.Slice(0, batch * Model.OutputSize));
         }
         catch (Exception e) when (e is not GpuException)
         {
@@ -205,7 +204,7 @@ public abstract class GpuTwin : IDisposable
             Targets(batch).CopyFrom(stream, _stageTargets[s]!.ArrayView.SubView(0, t.Length));
             EnqueueGradients(batch, _loss.View);
             ((ArrayView<float>)_loss.View).CopyToCPU(_lossHost.AsSpan());
-            if (!outputs.IsEmpty) TrainingOutput(batch).CopyToCPU(outputs.Slice(0, batch * Model.OutputSize));
+            if (!outputs.IsEmpty) OutputView(batch).CopyToCPU(outputs.Slice(0, batch * Model.OutputSize));
         }
         catch (Exception e) when (e is not GpuException)
         {
@@ -326,8 +325,8 @@ public abstract class GpuTwin : IDisposable
         _ringCount = 0;
     }
 
-    private ArrayView<float> TrainingOutput(int batch) =>
-        Workspace.SubView((long)_trainingOutputOffset * _capacity, (long)batch * Model.OutputSize);
+    private ArrayView<float> OutputView(int batch) =>
+        Workspace.SubView((long)_outputOffset * _capacity, (long)batch * Model.OutputSize);
 
     /// <summary>Class labels are checked on the host, where the error can say which sample is wrong.</summary>
     private void CheckTargets(ReadOnlySpan<float> targets)
@@ -345,7 +344,6 @@ public abstract class GpuTwin : IDisposable
         _workspace = Device.Allocate((long)batch * _workspacePerSample, $"workspace for batch {batch} ({_workspacePerSample} floats per sample)");
         _inputs = Device.Allocate((long)batch * Model.InputSize, $"input buffer for batch {batch}");
         _targets = Device.Allocate((long)batch * Model.TargetSize, $"target buffer for batch {batch}");
-        _outputs = Device.Allocate((long)batch * Model.OutputSize, $"output buffer for batch {batch}");
         for (int s = 0; s < 2; s++)
         {
             _stageInputs[s] = Device.AllocateStaging((long)batch * Model.InputSize);
@@ -359,7 +357,6 @@ public abstract class GpuTwin : IDisposable
         _workspace?.Dispose();
         _inputs?.Dispose();
         _targets?.Dispose();
-        _outputs?.Dispose();
         for (int s = 0; s < 2; s++)
         {
             _stageInputs[s]?.Dispose();

@@ -141,7 +141,9 @@ public class DiagnosticTests
             using Compiled;
             [Input(28, 28, 1)] [Dense(10, Activation.Softmax)] [Loss(Loss.SparseCategoricalCrossEntropy)]
             public partial class Net;
-            """, "CMP007", "Dense(10, Activation.Softmax)");
+            """, "CMP013", "Dense(10, Activation.Softmax)");
+        Assert.Contains("gets 28x28x1", d.GetMessage());
+        Assert.Contains("add [Flatten]", d.GetMessage());
         Assert.Contains("[Input(784)]", d.GetMessage());
     }
 
@@ -152,7 +154,7 @@ public class DiagnosticTests
             using Compiled;
             [Dense(10)] [Input(4)] [Loss(Loss.MeanSquaredError)]
             public partial class Net;
-            """, "CMP007", "Input(4)");
+            """, "CMP011", "Input(4)");
     }
 
     [Fact]
@@ -162,7 +164,7 @@ public class DiagnosticTests
             using Compiled;
             [Input(4)] [Loss(Loss.MeanSquaredError)]
             public partial class Net;
-            """, "CMP007", "Net");
+            """, "CMP012", "Net");
         Assert.Contains("has no layers", d.GetMessage());
     }
 
@@ -173,7 +175,7 @@ public class DiagnosticTests
             using Compiled;
             [Input(4)] [Dense(1, L2 = -0.5)] [Loss(Loss.MeanSquaredError)]
             public partial class Net;
-            """, "CMP007", "Dense(1, L2 = -0.5)");
+            """, "CMP015", "Dense(1, L2 = -0.5)");
     }
 
     [Theory]

@@ -63,6 +63,44 @@ public class IncrementalityTests
         Assert.Contains("ParameterCount = 50890", result.GeneratedSources.Single().SourceText.ToString());
     }
 
+    [Fact]
+    public void BlankLineAboveTheModelKeepsTheModelAndTheEmitCached()
+    {
+        CSharpCompilation compilation = GeneratorHarness.Compile(Model);
+        GeneratorDriver driver = GeneratorHarness.CreateDriver().RunGenerators(compilation, TestContext.Current.CancellationToken);
+        SyntaxTree old = compilation.SyntaxTrees.Single();
+        var edited = compilation.ReplaceSyntaxTree(old, CSharpSyntaxTree.ParseText(
+            Model.Replace("namespace Demo;\n", "namespace Demo;\n\n"), GeneratorHarness.ParseOptions, path: old.FilePath,
+            cancellationToken: TestContext.Current.CancellationToken));
+
+        driver = driver.RunGenerators(edited, TestContext.Current.CancellationToken);
+        GeneratorRunResult result = driver.GetRunResult().Results.Single();
+
+        // Whether or not the parse re-ran on the edited tree, its result (no location in the model) is the same, so the model
+        // and the emitted source stay cached.
+        AssertAllCached(result);
+    }
+
+    [Fact]
+    public void DiagnosticsFollowTheAttributeAfterABlankLine()
+    {
+        string broken = Model.Replace("Dense(128", "Dense(0");
+        CSharpCompilation compilation = GeneratorHarness.Compile(broken);
+        GeneratorDriver driver = GeneratorHarness.CreateDriver().RunGenerators(compilation, TestContext.Current.CancellationToken);
+        Diagnostic before = Assert.Single(driver.GetRunResult().Diagnostics);
+        SyntaxTree old = compilation.SyntaxTrees.Single();
+        var edited = compilation.ReplaceSyntaxTree(old, CSharpSyntaxTree.ParseText(
+            broken.Replace("namespace Demo;\n", "namespace Demo;\n\n"), GeneratorHarness.ParseOptions, path: old.FilePath,
+            cancellationToken: TestContext.Current.CancellationToken));
+
+        driver = driver.RunGenerators(edited, TestContext.Current.CancellationToken);
+        Diagnostic after = Assert.Single(driver.GetRunResult().Diagnostics);
+
+        Assert.Equal("CMP005", after.Id);
+        Assert.Equal(before.Location.GetLineSpan().StartLinePosition.Line + 1, after.Location.GetLineSpan().StartLinePosition.Line);
+        Assert.Equal("Dense(0, Activation.Relu)", edited.SyntaxTrees.Single().GetText(TestContext.Current.CancellationToken).ToString(after.Location.SourceSpan));
+    }
+
     private static void AssertAllCached(GeneratorRunResult result)
     {
         Assert.NotEmpty(result.TrackedSteps[ModelGenerator.ParseStep]);

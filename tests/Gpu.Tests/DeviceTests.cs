@@ -85,7 +85,7 @@ public class DeviceTests(ITestOutputHelper output)
         output.WriteLine(e.Message);
         Assert.Contains("computing gradients of TinySoftmaxMse", e.Message);
         Assert.Contains("dispose this GpuDevice", e.Message);
-        using var sgd = GpuOptimizer.Sgd(0.1);
+        using var sgd = GpuOptimizer.From(new Sgd(0.1));
         var step = Assert.Throws<GpuKernelException>(() => twin.TrainStep(x, t, 3, sgd));
         Assert.Contains("training step 1", step.Message);
         AssertCpuTrainingWorks();
@@ -98,7 +98,7 @@ public class DeviceTests(ITestOutputHelper output)
 
         private static void Fill(ArrayView<float> a) => a[Grid.GlobalIndex.X] = 1f;
 
-        protected override void EnqueueForward(int batch, ArrayView<float> output) => _fill(new KernelConfig(1, 4096), output);
+        protected override void EnqueueForward(int batch) => _fill(new KernelConfig(1, 4096), Workspace);
 
         protected override void EnqueueGradients(int batch, ArrayView<float> loss) => _fill(new KernelConfig(1, 4096), loss);
     }

@@ -123,7 +123,7 @@ public class KernelTests(ITestOutputHelper output)
         {
             Activations.Forward<TCpu>(prevOut, prevPre); // x of this layer is the previous layer's output
             Dense.Backward(dxRef, dwRef, dbRef, dz, prevOut, w, Batch, In, Units);
-            Activations.Backward<TCpu>(dxRef, prevOut, prevPre);
+            Activations.Backward<TCpu>(dxRef, prevOut, prevPre, dxRef.Length);
             return Device.Accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(
                 DenseBackwardK<TGpu>);
         }
@@ -153,11 +153,11 @@ public class KernelTests(ITestOutputHelper output)
         float[] z = Check.Random(count, 31, -3f, 3f), grad = Check.Random(count, 32);
         foreach (var (name, cpu, kernel) in new (string, Action<float[], float[]>, Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>)[]
         {
-            ("Relu", (g, y) => { Activations.Forward<Relu>(y, z); Activations.Backward<Relu>(g, y, z); },
+            ("Relu", (g, y) => { Activations.Forward<Relu>(y, z); Activations.Backward<Relu>(g, y, z, g.Length); },
                 Device.Accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ActivationBackwardK<G.Relu>)),
-            ("Gelu", (g, y) => { Activations.Forward<Gelu>(y, z); Activations.Backward<Gelu>(g, y, z); },
+            ("Gelu", (g, y) => { Activations.Forward<Gelu>(y, z); Activations.Backward<Gelu>(g, y, z, g.Length); },
                 Device.Accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ActivationBackwardK<G.Gelu>)),
-            ("Sigmoid", (g, y) => { Activations.Forward<Sigmoid>(y, z); Activations.Backward<Sigmoid>(g, y, z); },
+            ("Sigmoid", (g, y) => { Activations.Forward<Sigmoid>(y, z); Activations.Backward<Sigmoid>(g, y, z, g.Length); },
                 Device.Accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ActivationBackwardK<G.Sigmoid>)),
         })
         {

@@ -52,7 +52,7 @@ public class OptimizerTests(ITestOutputHelper output)
     public void State_belongs_to_one_arena()
     {
         GpuDevice device = Simulator.Device;
-        using GpuOptimizer gpu = GpuOptimizer.Adam();
+        using GpuOptimizer gpu = GpuOptimizer.From(new Adam(1e-3));
         using var a = device.Allocate(10, "a");
         using var b = device.Allocate(12, "b");
         gpu.Enqueue(device, a.View, a.View);

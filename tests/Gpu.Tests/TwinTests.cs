@@ -188,7 +188,7 @@ public class TwinTests(ITestOutputHelper output)
         int afterFirst = device.LoadedKernelSets;
         using (new TinySoftmaxMse(2).CreateGpuTwin(device)) { }
         using var twin = new TinySoftmaxMse(3).CreateGpuTwin(device);
-        twin.TrainStep(Check.Random(8, 1), Check.Random(6, 2), 2, GpuOptimizer.Sgd(0.1));
+        twin.TrainStep(Check.Random(8, 1), Check.Random(6, 2), 2, GpuOptimizer.From(new Sgd(0.1)));
         twin.ReadLosses(default, out _, out _);
         Assert.Equal(1, afterFirst); // the model's kernel set
         Assert.Equal(2, device.LoadedKernelSets); // + the runtime's optimizer kernels, once

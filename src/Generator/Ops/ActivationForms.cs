@@ -1,17 +1,18 @@
 namespace Compiled.Generator.Ops;
 
-/// <summary>How each activation appears in generated CPU code, and how it is initialised for.</summary>
+/// <summary>How each activation appears in generated code, and how its layer is initialised.</summary>
 internal static class ActivationForms
 {
-    /// <summary>The runtime struct that implements the activation (see Compiled.CompilerServices.IActivation).</summary>
-    public static string CpuType(Activation activation) => "global::Compiled.CompilerServices." + activation switch
+    /// <summary>The activation struct's name in Compiled.CompilerServices (CPU) and Compiled.Gpu.CompilerServices (GPU);
+    /// Softmax is row-wise and has kernels of its own, None is Identity.</summary>
+    public static string Struct(Activation activation) => activation switch
     {
         Activation.Relu => "Relu",
         Activation.LeakyRelu => "LeakyRelu",
         Activation.Sigmoid => "Sigmoid",
         Activation.Tanh => "Tanh",
         Activation.Gelu => "Gelu",
-        _ => "Identity", // None; Softmax is row-wise and has kernels of its own
+        _ => "Identity",
     };
 
     /// <summary>True when the backward pass reads the pre-activation, so the forward pass must keep it.</summary>

@@ -1,87 +1,54 @@
-using Compiled.Generator.Emit;
 using static Compiled.Generator.Naming;
 
 namespace Compiled.Generator.Ops;
 
 /// <summary>
-/// The loss, fused with the output activation where that is stable and cheap (softmax + cross-entropy,
-/// sigmoid + binary cross-entropy: gradient p − t at the logits). Writes the mean loss to <c>loss</c>, the
-/// finished outputs to <see cref="Output"/> and dL/d(its input) to <see cref="Grad"/>.
+/// The loss, fused with the output activation where that is stable and cheap (softmax + cross-entropy, sigmoid +
+/// binary cross-entropy: gradient p − t at the logits). Writes the mean loss to <c>loss</c>, the finished outputs to the
+/// model's output buffer and dL/d(its input) to the output's gradient buffer.
 /// </summary>
 internal sealed class LossOp
 {
-    public LossOp(Loss loss, bool fused, WorkspaceBuffer input, WorkspaceBuffer output, WorkspaceBuffer grad, int outputs)
+    private readonly ModelPlan _plan;
+    private readonly Op _last;
+
+    public LossOp(ModelPlan plan, Loss loss, Op last)
     {
+        _plan = plan;
+        _last = last;
         Loss = loss;
-        Fused = fused;
-        Input = input;
-        Output = output;
-        Grad = grad;
-        Outputs = outputs;
     }
 
     public Loss Loss { get; }
-    public bool Fused { get; }
-    /// <summary>The logits when <see cref="Fused"/>, else the finished outputs.</summary>
-    public WorkspaceBuffer Input { get; }
-    public WorkspaceBuffer Output { get; }
-    public WorkspaceBuffer Grad { get; }
-    public int Outputs { get; }
 
     /// <summary>1 for sparse class labels, else one target per output.</summary>
-    public int TargetSize => Loss == Loss.SparseCategoricalCrossEntropy ? 1 : Outputs;
+    public int TargetSize => Loss == Loss.SparseCategoricalCrossEntropy ? 1 : _last.Output.Size;
 
-    public void EmitForward(CodeWriter w)
+    /// <summary>The statement that computes the loss and its gradient, on both targets.</summary>
+    public Step Forward()
     {
-        string n = Int(Outputs);
-        string losses = "global::Compiled.CompilerServices.Losses";
-        switch (Loss)
+        string cpu = _plan.Spec.Aliases.Cpu, gpu = _plan.Spec.Aliases.Gpu;
+        string n = Int(_last.Output.Size);
+        string y = _last.Output.Ref, dy = _last.Output.Grad!.Property;
+        string z = _last.Logits?.Property ?? y;
+        (string comment, string function) = Loss switch
         {
-            case Loss.SparseCategoricalCrossEntropy:
-                w.Line($"// loss = mean(−log softmax({Input.Local})[label]);  {Grad.Local} = (softmax − onehot(label)) / B   (fused, stable)");
-                w.Line($"float loss = {losses}.SoftmaxCrossEntropySparse({Output.Local}, {Grad.Local}, {Input.Local}, t, batch, {n});");
-                break;
-            case Loss.CategoricalCrossEntropy:
-                w.Line($"// loss = mean(−Σ t · log softmax({Input.Local}));  {Grad.Local} = (softmax − t) / B   (fused, stable)");
-                w.Line($"float loss = {losses}.SoftmaxCrossEntropy({Output.Local}, {Grad.Local}, {Input.Local}, t, batch, {n});");
-                break;
-            case Loss.BinaryCrossEntropy:
-                w.Line($"// loss = mean(BCE(sigmoid({Input.Local}), t)) on logits;  {Grad.Local} = (sigmoid − t) / (B·{n})   (fused, stable)");
-                w.Line($"float loss = {losses}.SigmoidBinaryCrossEntropy({Output.Local}, {Grad.Local}, {Input.Local}, t, batch, {n});");
-                break;
-            default:
-                w.Line($"// loss = mean((y − t)²);  {Grad.Local} = 2(y − t) / (B·{n})");
-                w.Line($"float loss = {losses}.MeanSquaredError({Grad.Local}, {Output.Local}, t, batch, {n});");
-                break;
-        }
-    }
-
-    /// <summary>GPU form: one launch writing the mean loss to <c>loss[0]</c>, the samples right to <c>loss[1]</c>, and the gradient.</summary>
-    public void EmitGpuForward(GpuContext gpu)
-    {
-        string n = Int(Outputs);
-        string losses = GpuContext.Kernels + ".Losses";
-        GpuKernel kernel = Loss switch
-        {
-            Loss.SparseCategoricalCrossEntropy => new GpuKernel("Loss",
-                $"loss: {Output.Local} = softmax({Input.Local}); loss[0] = mean(−log {Output.Local}[label]); {Grad.Local} = ({Output.Local} − onehot) / B",
-                new[] { "logits", "labels", "probs", "dlogits", "loss" }, "batch",
-                $"{losses}.SoftmaxCrossEntropySparse(probs, dlogits, loss, logits, labels, batch, {n})"),
-            Loss.CategoricalCrossEntropy => new GpuKernel("Loss",
-                $"loss: {Output.Local} = softmax({Input.Local}); loss[0] = mean(−Σ t·log {Output.Local}); {Grad.Local} = ({Output.Local} − t) / B",
-                new[] { "logits", "targets", "probs", "dlogits", "loss" }, "batch",
-                $"{losses}.SoftmaxCrossEntropy(probs, dlogits, loss, logits, targets, batch, {n})"),
-            Loss.BinaryCrossEntropy => new GpuKernel("Loss",
-                $"loss: {Output.Local} = σ({Input.Local}); loss[0] = mean BCE on logits; {Grad.Local} = ({Output.Local} − t) / (B·{n})",
-                new[] { "logits", "targets", "probs", "dlogits", "loss" }, "batch",
-                $"{losses}.SigmoidBinaryCrossEntropy(probs, dlogits, loss, logits, targets, batch, {n})"),
-            _ => new GpuKernel("Loss",
-                $"loss: loss[0] = mean(({Output.Local} − t)²); {Grad.Local} = 2({Output.Local} − t) / (B·{n})",
-                new[] { "y", "targets", "dy", "loss" }, "batch",
-                $"{losses}.MeanSquaredError(dy, loss, y, targets, batch, {n})"),
+            Loss.SparseCategoricalCrossEntropy =>
+                ($"loss = mean(−log softmax({z})[label]);  {dy} = (softmax − onehot(label)) / B   (fused, stable)", "SoftmaxCrossEntropySparse"),
+            Loss.CategoricalCrossEntropy =>
+                ($"loss = mean(−Σ t · log softmax({z}));  {dy} = (softmax − t) / B   (fused, stable)", "SoftmaxCrossEntropy"),
+            Loss.BinaryCrossEntropy =>
+                ($"loss = mean(BCE(sigmoid({z}), t)) on logits;  {dy} = (sigmoid − t) / (B·{n})   (fused, stable)", "SigmoidBinaryCrossEntropy"),
+            _ => ($"loss = mean(({y} − t)²);  {dy} = 2({y} − t) / (B·{n})", "MeanSquaredError"),
         };
-        gpu.Launch(kernel, GpuContext.Launches + ".Loss", Fused
-            ? new[] { Input.Local, "t", Output.Local, Grad.Local, "loss" }
-            : new[] { Output.Local, "t", Grad.Local, "loss" });
+        if (Loss == Loss.MeanSquaredError)
+        {
+            return new Step(comment, $"float loss = {cpu}.Losses.{function}({dy}, {y}, t, batch, {n});",
+                new GpuCall("Loss", $"{gpu}.Losses.{function}(dy, loss, y, t, batch, {n})",
+                    new[] { "dy", "loss", "y", "t" }, new[] { dy, "loss", y, "t" }, $"{gpu}.Launch.Loss"));
+        }
+        return new Step(comment, $"float loss = {cpu}.Losses.{function}({y}, {dy}, {z}, t, batch, {n});",
+            new GpuCall("Loss", $"{gpu}.Losses.{function}(p, dz, loss, z, t, batch, {n})",
+                new[] { "p", "dz", "loss", "z", "t" }, new[] { y, dy, "loss", z, "t" }, $"{gpu}.Launch.Loss"));
     }
 }

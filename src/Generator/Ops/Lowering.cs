@@ -1,80 +1,107 @@
-using System.Linq;
+using Compiled.Generator.Layers;
 using Compiled.Generator.Model;
 
 namespace Compiled.Generator.Ops;
 
 /// <summary>
-/// Lowers a checked <see cref="ModelSpec"/> to a <see cref="ModelPlan"/>: the op list, the parameter arena
-/// (PyTorch order: each layer's weight then bias) and the activation workspace.
+/// Lowers a checked <see cref="ModelSpec"/> to a <see cref="ModelPlan"/>: each layer's row of the table adds its
+/// parameters (PyTorch <c>state_dict</c> order), buffers and ops; then the gradient buffers, the loss, and the fusion
+/// decisions the op contract allows.
 /// </summary>
 /// <remarks>
 /// Workspace buffers are laid out per sample: buffer k occupies <c>[Offset_k · cap, (Offset_k + PerSample_k) · cap)</c>
-/// for a workspace of capacity <c>cap</c> samples, so every buffer is a contiguous [batch, features] matrix for any
-/// batch ≤ cap. No buffer is reused: the forward pass keeps every activation the backward pass reads.
+/// for a workspace of capacity <c>cap</c> samples, so every buffer is a contiguous [batch, ...] tensor for any batch ≤ cap.
+/// No buffer is reused: the forward pass keeps every activation the backward pass reads.
 /// </remarks>
 internal static class Lowering
 {
     public static ModelPlan Lower(ModelSpec spec)
     {
         var plan = new ModelPlan(spec);
-        plan.InputSize = spec.InputShape.Aggregate(1, (a, b) => a * b);
-
-        // Parameters first, in layer order, so the arena matches a PyTorch state_dict's order.
-        var weights = new ParameterTensor[spec.Layers.Count];
-        var biases = new ParameterTensor[spec.Layers.Count];
-        int inputs = plan.InputSize;
+        Tensor current = plan.AddTensor(spec.InputShape, null);
         for (int i = 0; i < spec.Layers.Count; i++)
         {
             LayerSpec layer = spec.Layers[i];
-            string name = Naming.LayerName(layer);
-            weights[i] = plan.AddParameter(name + ".weight", layer.Units, inputs);
-            biases[i] = plan.AddParameter(name + ".bias", layer.Units);
-            inputs = layer.Units;
+            var context = new LoweringContext(plan, layer, current, isLast: i == spec.Layers.Count - 1);
+            LayerTable.Kind(layer).Lower(layer, context);
+            current = context.Current;
         }
 
-        // Then the workspace: forward buffers, then gradient buffers.
-        string input = "x";
-        inputs = plan.InputSize;
-        WorkspaceBuffer? previousOutput = null;
-        var outputs = new WorkspaceBuffer[spec.Layers.Count];
-        var pres = new WorkspaceBuffer?[spec.Layers.Count];
-        int last = spec.Layers.Count - 1;
-        bool fused = ActivationForms.FusesInto(spec.Loss, spec.Layers[last].Activation);
-        for (int i = 0; i < spec.Layers.Count; i++)
+        // Gradients: every tensor but the model input gets one, after the forward buffers.
+        foreach (Tensor tensor in plan.Tensors)
         {
-            LayerSpec layer = spec.Layers[i];
-            string id = Naming.Identifier(Naming.LayerName(layer));
-            bool isLast = i == last;
-            pres[i] = ActivationForms.NeedsPreActivation(layer.Activation) || (isLast && fused)
-                ? plan.AddBuffer(id + (layer.Activation == Activation.Softmax || isLast && fused ? "Logits" : "Pre"),
-                    $"{Naming.LayerName(layer)} pre-activation z", layer.Units)
-                : null;
-            outputs[i] = isLast
-                ? plan.AddBuffer("output", "the model's output" + (fused ? $" ({layer.Activation} of the logits)" : ""), layer.Units)
-                : plan.AddBuffer(id + "Out", $"{Naming.LayerName(layer)} output y", layer.Units);
-        }
-        var grads = new WorkspaceBuffer[spec.Layers.Count];
-        for (int i = 0; i < spec.Layers.Count; i++)
-        {
-            LayerSpec layer = spec.Layers[i];
-            string id = Naming.Identifier(Naming.LayerName(layer));
-            grads[i] = plan.AddBuffer(id + "Grad", $"dL/d{Naming.LayerName(layer)} (output, then pre-activation)", layer.Units);
+            if (tensor.IsModelInput) continue;
+            tensor.Grad = plan.AddBuffer("d" + tensor.Buffer!.Property, $"dL/d({tensor.Buffer.Property})", tensor.Size, BufferRole.Gradient);
         }
 
-        for (int i = 0; i < spec.Layers.Count; i++)
-        {
-            LayerSpec layer = spec.Layers[i];
-            plan.Ops.Add(new DenseOp(Naming.LayerName(layer), inputs, layer.Units, layer.Activation,
-                fusedIntoLoss: i == last && fused, layer.L2, weights[i], biases[i],
-                input, i == 0 ? null : grads[i - 1], outputs[i], pres[i], grads[i]));
-            previousOutput = outputs[i];
-            input = previousOutput.Local;
-            inputs = layer.Units;
-        }
+        Op last = plan.Ops[plan.Ops.Count - 1];
+        plan.Loss = new LossOp(plan, spec.Loss, last);
 
-        plan.OutputSize = spec.Layers[last].Units;
-        plan.LossOp = new LossOp(spec.Loss, fused, fused ? pres[last]! : outputs[last], outputs[last], grads[last], plan.OutputSize);
-        plan.TargetSize = plan.LossOp.TargetSize;
+        // GPU: a consumer that can apply its producer's activation derivative in its own backward kernel does so.
+        foreach (Op op in plan.Ops)
+        {
+            if (op.Activated is not { } activated || op.FusedIntoLoss || activated.Activation is Activation.None or Activation.Softmax) continue;
+            if (plan.SoleConsumer(op.Output) is { } consumer && consumer.FusesInputActivation(Target.Gpu))
+            {
+                op.GpuDerivativeByConsumer = true;
+                consumer.GpuInputActivation = activated;
+            }
+        }
         return plan;
+    }
+}
+
+/// <summary>What a layer's row sees while lowering it: the plan, its input tensor, and helpers that name what it adds.</summary>
+internal sealed class LoweringContext
+{
+    private readonly LayerSpec _layer;
+
+    public LoweringContext(ModelPlan plan, LayerSpec layer, Tensor input, bool isLast)
+    {
+        Plan = plan;
+        _layer = layer;
+        Input = input;
+        Current = input;
+        IsLast = isLast;
+    }
+
+    public ModelPlan Plan { get; }
+
+    /// <summary>The tensor the layer reads.</summary>
+    public Tensor Input { get; }
+
+    /// <summary>The tensor the next layer reads (the last op's output).</summary>
+    public Tensor Current { get; private set; }
+
+    /// <summary>Whether this is the model's last layer (its output is the model's output).</summary>
+    public bool IsLast { get; }
+
+    /// <summary>The layer's identifier stem: <c>Layers0</c>.</summary>
+    public string Stem => Naming.Pascal(_layer.LayerName);
+
+    /// <summary>Adds <c>&lt;layer&gt;.&lt;suffix&gt;</c> to the parameter arena.</summary>
+    public ParameterTensor Parameter(string suffix, params int[] shape) => Plan.AddParameter(_layer.LayerName + "." + suffix, shape);
+
+    /// <summary>Adds a buffer named <c>&lt;Stem&gt;&lt;suffix&gt;</c> (the model's output is always <c>Output</c>).</summary>
+    public Buffer Buffer(string suffix, string what, int perSample, BufferRole role)
+        => Plan.AddBuffer(Stem + suffix, $"{_layer.LayerName} {what}", perSample, role);
+
+    /// <summary>The layer's output tensor: a new activation buffer, named <c>Output</c> for the last layer.</summary>
+    public Tensor OutputTensor(Shape shape, string suffix = "Out", string what = "output y")
+    {
+        Buffer buffer = IsLast
+            ? Plan.AddBuffer("Output", $"{_layer.LayerName} output, the model's output", (int)shape.Size, BufferRole.Activation)
+            : Buffer(suffix, what, (int)shape.Size, BufferRole.Activation);
+        return Plan.AddTensor(shape, buffer);
+    }
+
+    /// <summary>True when this layer ends the model and the loss absorbs <paramref name="activation"/>.</summary>
+    public bool ActivationFusesIntoLoss(Activation activation)
+        => IsLast && ActivationForms.FusesInto(Plan.Spec.Loss, activation);
+
+    public void Add(Op op)
+    {
+        Plan.Ops.Add(op);
+        Current = op.Output;
     }
 }

@@ -1,4 +1,5 @@
-using Compiled.Generator.Emit;
+using System.Collections.Generic;
+using System.Linq;
 
 namespace Compiled.Generator.Ops;
 
@@ -9,43 +10,106 @@ internal enum Pass
     Training,
 }
 
+/// <summary>Where the code runs: the CPU file or the GPU twin.</summary>
+internal enum Target
+{
+    Cpu,
+    Gpu,
+}
+
 /// <summary>
-/// One row of the op table: an op knows its shape (fixed at lowering), the parameters and buffers it owns,
-/// and writes its own forward and backward code. Emitters walk the op list and never look at layers.
+/// One statement of a pass, with its math-and-shape comment: the CPU call and the GPU launch it is written as. Both
+/// forms share the comment, so the twin reads like the CPU file. A form is null where that target has nothing to do.
+/// </summary>
+internal sealed record Step(string Comment, string? Cpu, GpuCall? Gpu);
+
+/// <summary>
+/// A GPU launch: a thin kernel <c>Gpu&lt;Op&gt;&lt;Kernel&gt;</c> whose body is one device-function call with literal sizes,
+/// and the launch of it. <paramref name="Parameters"/> are the kernel's view parameters, bound to
+/// <paramref name="Arguments"/> (the twin's views); <paramref name="Scalar"/> is its trailing int parameter (the batch
+/// or an element count) or null, passed as <paramref name="ScalarArgument"/>; <paramref name="Extra"/> are further scalar
+/// parameters after it, as "type name" (the twin passes the local of that name, such as the step's <c>seed</c>).
+/// </summary>
+internal sealed record GpuCall(string Kernel, string Body, string[] Parameters, string[] Arguments, string Config,
+    string? Scalar = "batch", string? ScalarArgument = null, string[]? Extra = null);
+
+/// <summary>What the backward pass of an activation needs: the function, its output and, when it reads it, its input.</summary>
+internal sealed record ActivatedOutput(Activation Activation, Tensor Output, Buffer? PreActivation);
+
+/// <summary>
+/// One op of the plan: its inputs and output tensors (by id, so a graph needs no new representation), the parameters
+/// and buffers it owns, and its forward and backward steps for both targets. Emitters walk the op list and read only
+/// this contract: they never cast to a concrete op or look at buffer names.
 /// </summary>
 internal abstract class Op
 {
-    /// <summary>The checkpoint-style name of the layer this op came from, e.g. <c>layers.0</c>.</summary>
-    public abstract string Name { get; }
+    protected Op(ModelPlan plan, string name, IReadOnlyList<Tensor> inputs, Tensor output)
+    {
+        Plan = plan;
+        Name = name;
+        Inputs = inputs;
+        Output = output;
+    }
 
-    /// <summary>A one-line description for comments and the model summary, e.g. <c>Dense(128, Relu)</c>.</summary>
+    public ModelPlan Plan { get; }
+
+    /// <summary>The checkpoint-style name of the layer this op came from, e.g. <c>layers.0</c>.</summary>
+    public string Name { get; }
+
+    /// <summary>A PascalCase form of <see cref="Name"/> for kernel names: <c>Layers0</c>.</summary>
+    public string Pascal => Naming.Pascal(Name);
+
+    /// <summary>The tensors it reads (by id: <see cref="Tensor.Id"/>).</summary>
+    public IReadOnlyList<Tensor> Inputs { get; }
+
+    public Tensor Input => Inputs[0];
+
+    public Tensor Output { get; }
+
+    /// <summary>One line for comments and summaries, e.g. <c>Dense(128, Relu)</c>.</summary>
     public abstract string Summary { get; }
 
-    /// <summary>Writes the statements that initialise this op's parameters (<c>rng</c> and <c>p</c> are in scope).</summary>
-    public abstract void EmitInitialize(CodeWriter w);
+    /// <summary>The statements that initialise its parameters (<c>rng</c> is in scope).</summary>
+    public virtual IEnumerable<string> Initialize() => Enumerable.Empty<string>();
 
-    /// <summary>Writes the forward statements for <paramref name="pass"/>.</summary>
-    public abstract void EmitForward(CodeWriter w, Pass pass);
-
-    /// <summary>Writes the backward statements: gradient at the op's output in, parameter and input gradients out.</summary>
-    public abstract void EmitBackward(CodeWriter w);
-
-    /// <summary>Writes statements that add regularisation terms to <c>loss</c> and the gradients, if any.</summary>
-    public virtual void EmitRegularization(CodeWriter w)
-    {
-    }
-
-    /// <summary>GPU form: launches the forward kernels for <paramref name="pass"/> (declaring them on first use).</summary>
-    public abstract void EmitGpuForward(GpuContext gpu, Pass pass);
+    /// <summary>The forward steps of <paramref name="pass"/>.</summary>
+    public abstract IEnumerable<Step> Forward(Pass pass);
 
     /// <summary>
-    /// GPU form: launches the backward kernels. <paramref name="previous"/> is the op that produced this op's input
-    /// (null for the first): on the GPU its activation derivative is applied by this op's backward, in the same launch.
+    /// The backward steps on <paramref name="target"/>: dL/d(output) is in <c>Output.Grad</c>; they write the parameter
+    /// gradients and, unless the input is the model's, dL/d(input) into <c>Input.Grad</c> (overwritten).
     /// </summary>
-    public abstract void EmitGpuBackward(GpuContext gpu, Op? previous);
+    public abstract IEnumerable<Step> Backward(Target target);
 
-    /// <summary>GPU form of <see cref="EmitRegularization"/>.</summary>
-    public virtual void EmitGpuRegularization(GpuContext gpu)
-    {
-    }
+    /// <summary>Steps adding a penalty to the loss and its gradient (L2), after the backward pass.</summary>
+    public virtual IEnumerable<Step> Regularization() => Enumerable.Empty<Step>();
+
+    // ── the contract the plan and emitters read ──
+
+    /// <summary>The activation this op applies last, when its backward starts by applying the derivative (null: none).</summary>
+    public virtual ActivatedOutput? Activated => null;
+
+    /// <summary>Whether, on <paramref name="target"/>, this op's backward can apply its producer's activation derivative
+    /// to dL/d(input) in the same kernel (saving the producer a pass).</summary>
+    public virtual bool FusesInputActivation(Target target) => false;
+
+    /// <summary>Set by the plan: the consumer applies this op's activation derivative on the GPU (skip it here).</summary>
+    public bool GpuDerivativeByConsumer { get; set; }
+
+    /// <summary>Set by the plan: the producer's activation whose derivative this op applies on the GPU, or null.</summary>
+    public ActivatedOutput? GpuInputActivation { get; set; }
+
+    /// <summary>The loss applies this op's output activation (softmax + CE, sigmoid + BCE): in training the forward
+    /// pass writes only <see cref="Logits"/>, and backward starts from dL/d(logits).</summary>
+    public bool FusedIntoLoss { get; protected set; }
+
+    /// <summary>The pre-activation the loss reads when <see cref="FusedIntoLoss"/>.</summary>
+    public virtual Buffer? Logits => null;
+
+    /// <summary>Whether its training forward draws from the step's random seed (<c>seed</c> in scope).</summary>
+    public virtual bool UsesStepSeed => false;
+
+    protected string Cpu => Plan.Spec.Aliases.Cpu;
+
+    protected string Gpu => Plan.Spec.Aliases.Gpu;
 }

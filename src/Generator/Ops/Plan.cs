@@ -12,8 +12,8 @@ internal sealed class ParameterTensor
         Name = name;
         Shape = shape;
         Offset = offset;
-        Local = Naming.Identifier(name);
-        GradLocal = "d" + Naming.Pascal(name);
+        Property = Naming.Pascal(name);
+        GradProperty = "d" + Property;
     }
 
     /// <summary>The checkpoint name, e.g. <c>layers.0.weight</c>.</summary>
@@ -21,63 +21,143 @@ internal sealed class ParameterTensor
     public int[] Shape { get; }
     public int Offset { get; }
     public int Length => Shape.Aggregate(1, (a, b) => a * b);
-    /// <summary>The local that views it in generated code: <c>layers0Weight</c>.</summary>
-    public string Local { get; }
-    /// <summary>The local that views its gradient: <c>dLayers0Weight</c>.</summary>
-    public string GradLocal { get; }
+    /// <summary>The generated view of it: <c>Layers0Weight</c>.</summary>
+    public string Property { get; }
+    /// <summary>The generated view of its gradient: <c>dLayers0Weight</c>.</summary>
+    public string GradProperty { get; }
     public string ShapeText => "[" + string.Join(", ", Shape) + "]";
 }
 
-/// <summary>An activation-sized buffer in the workspace: <see cref="PerSample"/> floats for each sample in the batch.</summary>
-internal sealed class WorkspaceBuffer
+/// <summary>What a workspace buffer holds, which decides the passes that touch it.</summary>
+internal enum BufferRole
 {
-    public WorkspaceBuffer(string local, string description, int perSample, int offset)
+    /// <summary>A tensor of the forward pass (both passes).</summary>
+    Activation,
+    /// <summary>Kept by the training forward for the backward pass only (pre-activations, masks, argmax).</summary>
+    Saved,
+    /// <summary>dL/d(a tensor), written by the backward pass.</summary>
+    Gradient,
+}
+
+/// <summary>An activation-sized buffer in the workspace: <see cref="PerSample"/> floats for each sample in the batch.</summary>
+internal sealed class Buffer
+{
+    public Buffer(string property, string description, int perSample, int offset, BufferRole role)
     {
-        Local = local;
+        Property = property;
         Description = description;
         PerSample = perSample;
         Offset = offset;
+        Role = role;
     }
 
-    public string Local { get; }
+    /// <summary>The generated view of it: <c>Layers0Out</c>.</summary>
+    public string Property { get; }
     public string Description { get; }
     public int PerSample { get; }
-    /// <summary>Where it starts, in floats per sample of capacity: the buffer is <c>ws[Offset·cap ..]</c>.</summary>
+    /// <summary>Where it starts, in floats per sample of capacity: the buffer is <c>ws[Offset·cap, (Offset + PerSample)·cap)</c>.</summary>
     public int Offset { get; }
+    public BufferRole Role { get; }
+    /// <summary>Used by the inference pass (activations only).</summary>
+    public bool Inference => Role == BufferRole.Activation;
+}
+
+/// <summary>A tensor flowing between ops: the model input <c>x</c>, or an op's output buffer, with its gradient buffer.</summary>
+internal sealed class Tensor
+{
+    public Tensor(int id, Shape shape, Buffer? buffer)
+    {
+        Id = id;
+        Shape = shape;
+        Buffer = buffer;
+    }
+
+    public int Id { get; }
+    public Shape Shape { get; }
+    /// <summary>Null for the model input, which is the caller's span.</summary>
+    public Buffer? Buffer { get; }
+    /// <summary>dL/d(this), when an op needs it (null for the model input).</summary>
+    public Buffer? Grad { get; set; }
+    public bool IsModelInput => Buffer is null;
+    /// <summary>How generated code names it: <c>x</c> or the buffer's view.</summary>
+    public string Ref => Buffer?.Property ?? "x";
+    public int Size => (int)Shape.Size;
 }
 
 /// <summary>
-/// The static memory plan and op list of one model: every parameter's offset in the arenas, every
-/// activation buffer's offset in the workspace, and the ops in execution order. Built by <see cref="Lowering"/>.
+/// The static memory plan and op list of one model: every parameter's offset in the arenas, every buffer's offset in
+/// the workspace with its role, the tensors, and the ops in execution order. Built by <see cref="Lowering"/>.
 /// </summary>
 internal sealed class ModelPlan
 {
     public ModelPlan(ModelSpec spec) => Spec = spec;
 
     public ModelSpec Spec { get; }
-    public int InputSize { get; set; }
-    public int OutputSize { get; set; }
-    public int TargetSize { get; set; }
     public List<ParameterTensor> Parameters { get; } = new();
     public int ParameterCount { get; private set; }
-    public List<WorkspaceBuffer> Buffers { get; } = new();
+    public List<Buffer> Buffers { get; } = new();
     public int WorkspacePerSample { get; private set; }
+    public List<Tensor> Tensors { get; } = new();
     public List<Op> Ops { get; } = new();
-    public LossOp LossOp { get; set; } = null!;
+    public LossOp Loss { get; set; } = null!;
+    public Tensor Input => Tensors[0];
+    public Tensor Output => Ops[Ops.Count - 1].Output;
+    public int InputSize => Input.Size;
+    public int OutputSize => Output.Size;
+    public int TargetSize => Loss.TargetSize;
+
+    /// <summary>Whether the training pass draws a random seed per step (an op such as Dropout uses it).</summary>
+    public bool UsesStepSeed => Ops.Any(o => o.UsesStepSeed);
+
+    /// <summary>Set when an arena would exceed <see cref="Checker.MaxArena"/> floats (the checker reports it; nothing is emitted).</summary>
+    public bool Overflow { get; private set; }
+
+    /// <summary>The size the overflowing arena asked for, in floats.</summary>
+    public long RequestedFloats { get; private set; }
 
     public ParameterTensor AddParameter(string name, params int[] shape)
     {
+        long length = shape.Aggregate(1L, (a, b) => System.Math.Min(a * b, Checker.MaxArena + 1));
+        Grow(ParameterCount, length);
         var tensor = new ParameterTensor(name, shape, ParameterCount);
         Parameters.Add(tensor);
-        ParameterCount += tensor.Length;
+        if (!Overflow) ParameterCount += (int)length;
         return tensor;
     }
 
-    public WorkspaceBuffer AddBuffer(string local, string description, int perSample)
+    public Buffer AddBuffer(string property, string description, int perSample, BufferRole role)
     {
-        var buffer = new WorkspaceBuffer(local, description, perSample, WorkspacePerSample);
+        Grow(WorkspacePerSample, perSample);
+        var buffer = new Buffer(property, description, perSample, WorkspacePerSample, role);
         Buffers.Add(buffer);
-        WorkspacePerSample += perSample;
+        if (!Overflow) WorkspacePerSample += perSample;
         return buffer;
+    }
+
+    private void Grow(long size, long more)
+    {
+        if (Overflow || size + more <= Checker.MaxArena) return;
+        Overflow = true;
+        RequestedFloats = size + more;
+    }
+
+    public Tensor AddTensor(Shape shape, Buffer? buffer)
+    {
+        var tensor = new Tensor(Tensors.Count, shape, buffer);
+        Tensors.Add(tensor);
+        return tensor;
+    }
+
+    /// <summary>The op that reads <paramref name="tensor"/>, when exactly one does.</summary>
+    public Op? SoleConsumer(Tensor tensor)
+    {
+        Op? found = null;
+        foreach (Op op in Ops)
+        {
+            if (!op.Inputs.Contains(tensor)) continue;
+            if (found is not null) return null;
+            found = op;
+        }
+        return found;
     }
 }

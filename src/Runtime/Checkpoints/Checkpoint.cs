@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
@@ -218,5 +219,5 @@ public static partial class Checkpoint
         BinaryPrimitives.ReverseEndianness(bits, bits);
     }
 
-    private static string Format(int[] shape) => "[" + string.Join(", ", shape) + "]";
+    private static string Format(ImmutableArray<int> shape) => "[" + string.Join(", ", shape) + "]";
 }

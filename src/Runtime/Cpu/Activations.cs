@@ -36,25 +36,39 @@ public interface IActivation
 /// <summary>f(z) = z.</summary>
 public readonly struct Identity : IActivation
 {
+    /// <inheritdoc/>
     public static float Apply(float z) => z;
+    /// <inheritdoc/>
     public static float Derivative(float y, float z) => 1f;
+    /// <inheritdoc/>
     public static bool NeedsPreActivation => false;
+    /// <inheritdoc/>
     public static Vector512<float> Apply(Vector512<float> z) => z;
+    /// <inheritdoc/>
     public static Vector512<float> Derivative(Vector512<float> y, Vector512<float> z) => Vector512<float>.One;
+    /// <inheritdoc/>
     public static Vector256<float> Apply(Vector256<float> z) => z;
+    /// <inheritdoc/>
     public static Vector256<float> Derivative(Vector256<float> y, Vector256<float> z) => Vector256<float>.One;
 }
 
 /// <summary>f(z) = max(0, z).</summary>
 public readonly struct Relu : IActivation
 {
+    /// <inheritdoc/>
     public static float Apply(float z) => z > 0f ? z : 0f;
+    /// <inheritdoc/>
     public static float Derivative(float y, float z) => y > 0f ? 1f : 0f;
+    /// <inheritdoc/>
     public static bool NeedsPreActivation => false;
+    /// <inheritdoc/>
     public static Vector512<float> Apply(Vector512<float> z) => Vector512.MaxNative(z, Vector512<float>.Zero);
+    /// <inheritdoc/>
     public static Vector512<float> Derivative(Vector512<float> y, Vector512<float> z) =>
         Vector512.GreaterThan(y, Vector512<float>.Zero) & Vector512<float>.One;
+    /// <inheritdoc/>
     public static Vector256<float> Apply(Vector256<float> z) => Vector256.MaxNative(z, Vector256<float>.Zero);
+    /// <inheritdoc/>
     public static Vector256<float> Derivative(Vector256<float> y, Vector256<float> z) =>
         Vector256.GreaterThan(y, Vector256<float>.Zero) & Vector256<float>.One;
 }
@@ -62,16 +76,24 @@ public readonly struct Relu : IActivation
 /// <summary>f(z) = z for z &gt; 0, else 0.01·z.</summary>
 public readonly struct LeakyRelu : IActivation
 {
+    /// <summary>The slope for negative inputs (PyTorch's default).</summary>
     public const float Slope = 0.01f;
+    /// <inheritdoc/>
     public static float Apply(float z) => z > 0f ? z : Slope * z;
+    /// <inheritdoc/>
     public static float Derivative(float y, float z) => y > 0f ? 1f : Slope;
+    /// <inheritdoc/>
     public static bool NeedsPreActivation => false;
+    /// <inheritdoc/>
     public static Vector512<float> Apply(Vector512<float> z) =>
         Vector512.ConditionalSelect(Vector512.GreaterThan(z, Vector512<float>.Zero), z, z * Slope);
+    /// <inheritdoc/>
     public static Vector512<float> Derivative(Vector512<float> y, Vector512<float> z) =>
         Vector512.ConditionalSelect(Vector512.GreaterThan(y, Vector512<float>.Zero), Vector512<float>.One, Vector512.Create(Slope));
+    /// <inheritdoc/>
     public static Vector256<float> Apply(Vector256<float> z) =>
         Vector256.ConditionalSelect(Vector256.GreaterThan(z, Vector256<float>.Zero), z, z * Slope);
+    /// <inheritdoc/>
     public static Vector256<float> Derivative(Vector256<float> y, Vector256<float> z) =>
         Vector256.ConditionalSelect(Vector256.GreaterThan(y, Vector256<float>.Zero), Vector256<float>.One, Vector256.Create(Slope));
 }
@@ -79,25 +101,39 @@ public readonly struct LeakyRelu : IActivation
 /// <summary>f(z) = 1 / (1 + e^−z).</summary>
 public readonly struct Sigmoid : IActivation
 {
+    /// <inheritdoc/>
     public static float Apply(float z) => 1f / (1f + MathF.Exp(-z));
+    /// <inheritdoc/>
     public static float Derivative(float y, float z) => y * (1f - y);
+    /// <inheritdoc/>
     public static bool NeedsPreActivation => false;
     // exp(−z) overflows to +∞ for z < −88, and 1 / (1 + ∞) = 0: no NaN for any finite z.
+    /// <inheritdoc/>
     public static Vector512<float> Apply(Vector512<float> z) => Vector512<float>.One / (Vector512<float>.One + Vector512.Exp(-z));
+    /// <inheritdoc/>
     public static Vector512<float> Derivative(Vector512<float> y, Vector512<float> z) => y * (Vector512<float>.One - y);
+    /// <inheritdoc/>
     public static Vector256<float> Apply(Vector256<float> z) => Vector256<float>.One / (Vector256<float>.One + Vector256.Exp(-z));
+    /// <inheritdoc/>
     public static Vector256<float> Derivative(Vector256<float> y, Vector256<float> z) => y * (Vector256<float>.One - y);
 }
 
 /// <summary>f(z) = tanh(z).</summary>
 public readonly struct Tanh : IActivation
 {
+    /// <inheritdoc/>
     public static float Apply(float z) => MathF.Tanh(z);
+    /// <inheritdoc/>
     public static float Derivative(float y, float z) => 1f - y * y;
+    /// <inheritdoc/>
     public static bool NeedsPreActivation => false;
+    /// <inheritdoc/>
     public static Vector512<float> Apply(Vector512<float> z) => VectorMath.Tanh(z);
+    /// <inheritdoc/>
     public static Vector512<float> Derivative(Vector512<float> y, Vector512<float> z) => Vector512<float>.One - y * y;
+    /// <inheritdoc/>
     public static Vector256<float> Apply(Vector256<float> z) => VectorMath.Tanh(z);
+    /// <inheritdoc/>
     public static Vector256<float> Derivative(Vector256<float> y, Vector256<float> z) => Vector256<float>.One - y * y;
 }
 
@@ -107,8 +143,10 @@ public readonly struct Gelu : IActivation
     private const float C = 0.7978845608028654f; // sqrt(2/pi)
     private const float A = 0.044715f;
 
+    /// <inheritdoc/>
     public static float Apply(float z) => 0.5f * z * (1f + MathF.Tanh(C * (z + A * z * z * z)));
 
+    /// <inheritdoc/>
     public static float Derivative(float y, float z)
     {
         float u = C * (z + A * z * z * z);
@@ -116,9 +154,11 @@ public readonly struct Gelu : IActivation
         return 0.5f * (1f + t) + 0.5f * z * (1f - t * t) * C * (1f + 3f * A * z * z);
     }
 
+    /// <inheritdoc/>
     public static bool NeedsPreActivation => true;
 
     // Vector forms use the identity ½(1 + tanh u) = σ(2u): one exp, and no cancellation in the negative tail.
+    /// <inheritdoc/>
     public static Vector512<float> Apply(Vector512<float> z)
     {
         Vector512<float> u2 = (2f * C) * (z + A * z * z * z);
@@ -126,6 +166,7 @@ public readonly struct Gelu : IActivation
     }
 
     // f' = ½(1 + t) + ½z(1 − t²)·C(1 + 3Az²) with s = ½(1 + t) = σ(2u) and 1 − t² = 4s(1 − s).
+    /// <inheritdoc/>
     public static Vector512<float> Derivative(Vector512<float> y, Vector512<float> z)
     {
         Vector512<float> z2 = z * z;
@@ -133,12 +174,14 @@ public readonly struct Gelu : IActivation
         return s + (2f * C) * z * s * (Vector512<float>.One - s) * (Vector512<float>.One + (3f * A) * z2);
     }
 
+    /// <inheritdoc/>
     public static Vector256<float> Apply(Vector256<float> z)
     {
         Vector256<float> u2 = (2f * C) * (z + A * z * z * z);
         return z / (Vector256<float>.One + Vector256.Exp(-u2));
     }
 
+    /// <inheritdoc/>
     public static Vector256<float> Derivative(Vector256<float> y, Vector256<float> z)
     {
         Vector256<float> z2 = z * z;
@@ -173,20 +216,21 @@ public static unsafe class Activations
     }
 
     /// <summary>
-    /// In place: grad ← grad ⊙ f'(z). <paramref name="output"/> is y = f(z); <paramref name="preActivation"/>
-    /// is z and may be empty unless the activation needs it.
+    /// In place over the first <paramref name="count"/> elements: grad ← grad ⊙ f'(z). <paramref name="output"/> is
+    /// y = f(z); <paramref name="preActivation"/> is z and may be empty unless the activation needs it.
     /// </summary>
-    public static void Backward<TAct>(Span<float> grad, ReadOnlySpan<float> output, ReadOnlySpan<float> preActivation)
+    public static void Backward<TAct>(Span<float> grad, ReadOnlySpan<float> output, ReadOnlySpan<float> preActivation, int count)
         where TAct : struct, IActivation
     {
-        if (output.Length < grad.Length) ThrowShort(nameof(output));
+        if ((uint)count > (uint)grad.Length) ThrowShort(nameof(grad));
+        if (output.Length < count) ThrowShort(nameof(output));
         bool needsZ = TAct.NeedsPreActivation;
-        if (needsZ && preActivation.Length < grad.Length) ThrowShort(nameof(preActivation));
+        if (needsZ && preActivation.Length < count) ThrowShort(nameof(preActivation));
         if (Gemm.Isa == KernelIsa.Vector512)
         {
             fixed (float* pg = grad, py = output, pz = preActivation)
             {
-                int n = grad.Length, i = 0;
+                int n = count, i = 0;
                 for (; i + 16 <= n; i += 16)
                 {
                     Vector512<float> z = needsZ ? Vector512.Load(pz + i) : default;
@@ -204,11 +248,11 @@ public static unsafe class Activations
         }
         if (needsZ)
         {
-            for (int i = 0; i < grad.Length; i++) grad[i] *= TAct.Derivative(output[i], preActivation[i]);
+            for (int i = 0; i < count; i++) grad[i] *= TAct.Derivative(output[i], preActivation[i]);
         }
         else
         {
-            for (int i = 0; i < grad.Length; i++) grad[i] *= TAct.Derivative(output[i], 0f);
+            for (int i = 0; i < count; i++) grad[i] *= TAct.Derivative(output[i], 0f);
         }
     }
 

@@ -10,6 +10,8 @@ namespace Compiled;
 [Conditional("COMPILED_KEEP_ATTRIBUTES")]
 public sealed class InputAttribute : Attribute
 {
+    /// <summary>Declares the input.</summary>
+    /// <param name="shape">One sample's shape, outermost first: <c>784</c>, or <c>28, 28, 1</c> for an image (height, width, channels).</param>
     public InputAttribute(params int[] shape) => Shape = shape;
 
     /// <summary>The shape of one sample, outermost first.</summary>
@@ -21,6 +23,9 @@ public sealed class InputAttribute : Attribute
 [Conditional("COMPILED_KEEP_ATTRIBUTES")]
 public sealed class DenseAttribute : Attribute
 {
+    /// <summary>Declares the layer.</summary>
+    /// <param name="units">The number of outputs.</param>
+    /// <param name="activation">The activation applied to them.</param>
     public DenseAttribute(int units, Activation activation = Activation.None)
     {
         Units = units;
@@ -48,6 +53,8 @@ public sealed class DenseAttribute : Attribute
 [Conditional("COMPILED_KEEP_ATTRIBUTES")]
 public sealed class LossAttribute : Attribute
 {
+    /// <summary>Declares the loss.</summary>
+    /// <param name="loss">The loss function.</param>
     public LossAttribute(Loss loss) => Loss = loss;
 
     /// <summary>The loss function.</summary>

@@ -1,3 +1,5 @@
+using System.Collections.Immutable;
+
 namespace Compiled;
 
 /// <summary>
@@ -28,6 +30,12 @@ public interface IModel
     /// <summary>The named tensors in the parameter arena, in order.</summary>
     ReadOnlySpan<TensorInfo> Tensors { get; }
 
+    /// <summary>
+    /// The random stream training steps draw from (dropout masks: one draw per step). <c>Initialize(seed)</c> seeds it, so
+    /// a seeded model trains the same way every run; saving and restoring it repeats a step's draws exactly.
+    /// </summary>
+    Rng Random { get; set; }
+
     /// <summary>Runs the model on <paramref name="batch"/> samples and writes the outputs.</summary>
     void Forward(ReadOnlySpan<float> inputs, Span<float> outputs, int batch);
 
@@ -38,11 +46,11 @@ public interface IModel
     float ComputeGradients(ReadOnlySpan<float> inputs, ReadOnlySpan<float> targets, Span<float> outputs, int batch);
 }
 
-/// <summary>One named tensor in a model's parameter arena.</summary>
+/// <summary>One named tensor in a model's parameter arena. Immutable: its shape is a copy.</summary>
 /// <param name="Name">The checkpoint name, PyTorch style (<c>layers.0.weight</c>).</param>
 /// <param name="Offset">Where it starts in the arena, in floats.</param>
 /// <param name="Shape">Its shape, outermost first (<c>[out, in]</c> for a Dense weight).</param>
-public sealed record TensorInfo(string Name, int Offset, int[] Shape)
+public sealed record TensorInfo(string Name, int Offset, ImmutableArray<int> Shape)
 {
     /// <summary>The number of floats.</summary>
     public int Length
@@ -53,5 +61,19 @@ public sealed record TensorInfo(string Name, int Offset, int[] Shape)
             foreach (int d in Shape) n *= d;
             return n;
         }
+    }
+
+    /// <summary>Equal when the name, offset and every dimension are.</summary>
+    public bool Equals(TensorInfo? other) =>
+        other is not null && Name == other.Name && Offset == other.Offset && Shape.AsSpan().SequenceEqual(other.Shape.AsSpan());
+
+    /// <inheritdoc/>
+    public override int GetHashCode()
+    {
+        var hash = new HashCode();
+        hash.Add(Name);
+        hash.Add(Offset);
+        foreach (int d in Shape) hash.Add(d);
+        return hash.ToHashCode();
     }
 }

@@ -8,6 +8,7 @@ public struct Rng
 {
     private uint _s0, _s1, _s2, _s3;
 
+    /// <summary>Seeds the generator; the same seed gives the same sequence.</summary>
     public Rng(long seed)
     {
         ulong z = unchecked((ulong)seed);

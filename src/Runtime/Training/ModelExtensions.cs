@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
 using System.Runtime.CompilerServices;
 
 namespace Compiled;
@@ -50,55 +49,9 @@ public static class ModelExtensions
             throw new ArgumentException(
                 $"This optimizer holds state for {optimizer.StateLength} parameters, but the model has " +
                 $"{model.Parameters.Length}: use a new optimizer per model, or call optimizer.Reset() first.", nameof(optimizer));
-        var trainer = new Trainer(model, train, optimizer, batchSize, shuffle, seed);
-        Evaluator? evaluator = validation is null ? null : new Evaluator(model, batchSize, validation.Count);
-        var history = new History(Math.Min(epochs, 1024));
-        earlyStopping?.Begin(model.Parameters.Length);
-
-        for (int epoch = 0; epoch < epochs; epoch++)
-        {
-            long started = Stopwatch.GetTimestamp();
-            Trainer.EpochTotals totals = trainer.RunEpoch(epoch, epochs, progress, cancellationToken);
-            if (totals.Samples == 0)
-            {
-                history.Cancelled = true; // cancelled before this epoch's first batch
-                break;
-            }
-
-            double loss = totals.MeanLoss, accuracy = totals.Accuracy(trainer.HasAccuracy);
-            double? validationLoss = null, validationAccuracy = null;
-            if (evaluator is not null && !totals.Cancelled)
-            {
-                (double vl, double va) = evaluator.Run(model, validation!);
-                validationLoss = vl;
-                validationAccuracy = va;
-            }
-            var metrics = new EpochMetrics(epoch + 1, loss, accuracy, validationLoss, validationAccuracy,
-                optimizer.CurrentLearningRate, Stopwatch.GetElapsedTime(started), totals.Samples);
-            history.Add(metrics);
-            progress?.Report(new TrainingProgress(epoch + 1, epochs, totals.Batches, trainer.Batches, loss, accuracy,
-                validationLoss, validationAccuracy));
-
-            if (totals.Cancelled)
-            {
-                history.Cancelled = true;
-                break;
-            }
-            if (earlyStopping is not null && earlyStopping.EndEpoch(metrics, model.Parameters))
-            {
-                history.StoppedEpoch = metrics.Epoch;
-                break;
-            }
-        }
-
-        if (earlyStopping is not null)
-        {
-            history.BestEpoch = earlyStopping.BestEpoch == 0 ? null : earlyStopping.BestEpoch;
-            // A cancelled run keeps the weights it has; a finished or stopped one gets the best epoch's back.
-            if (earlyStopping.RestoreBestWeights && !history.Cancelled)
-                history.RestoredBestWeights = earlyStopping.Restore(model.Parameters);
-        }
-        return history;
+        var backend = new CpuTrainingBackend(model, train, optimizer, batchSize, shuffle, validation);
+        return TrainingLoop.Run(model, backend, train.Count, epochs, batchSize, optimizer, validation, progress, earlyStopping,
+            shuffle, seed, cancellationToken);
     }
 
     /// <summary>

@@ -401,6 +401,7 @@ public sealed class CheckpointTests
         public Span<float> Parameters => parameters;
         public Span<float> Gradients => Span<float>.Empty;
         public ReadOnlySpan<TensorInfo> Tensors => tensors;
+        public Rng Random { get; set; }
         public void Forward(ReadOnlySpan<float> inputs, Span<float> outputs, int batch) => throw new NotSupportedException();
         public float ComputeGradients(ReadOnlySpan<float> inputs, ReadOnlySpan<float> targets, Span<float> outputs, int batch) =>
             throw new NotSupportedException();

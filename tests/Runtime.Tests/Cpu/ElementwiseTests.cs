@@ -79,7 +79,7 @@ public class ElementwiseTests
             foreach (KernelIsa isa in Support.Isas())
             {
                 float[] grad = (float[])g.Clone();
-                Support.With(isa, false, () => Activations.Backward<TAct>(grad, yf, TAct.NeedsPreActivation ? z : default));
+                Support.With(isa, false, () => Activations.Backward<TAct>(grad, yf, TAct.NeedsPreActivation ? z : default, grad.Length));
                 Support.Close(grad, expected, scale, 2e-6, 0, $"{typeof(TAct).Name} backward {isa}");
             }
         }

@@ -25,7 +25,7 @@ public class RuntimeBehaviourTests
             Dense.Forward<Identity>(Logits, default, H, W2, B2, Batch, 128, 10);
             float loss = Losses.SoftmaxCrossEntropySparse(Probs, DLogits, Logits, Labels, Batch, 10);
             Dense.Backward(DH, DW2, DB2, DLogits, H, W2, Batch, 128, 10);
-            Activations.Backward<Relu>(DH, H, default);
+            Activations.Backward<Relu>(DH, H, default, DH.Length);
             Dense.Backward(default, DW1, DB1, DH, X, W1, Batch, 784, 128);
             return loss;
         }
