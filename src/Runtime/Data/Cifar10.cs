@@ -108,7 +108,7 @@ public static class Cifar10
             Decode(paths[f], bytes, features.AsSpan(sample * FeatureSize, records * FeatureSize), targets.AsSpan(sample, records));
             sample += records;
         }
-        return new Dataset(features, targets, FeatureSize, 1);
+        return new Dataset(features, targets, FeatureSize, 1, owned: true);
     }
 
     /// <summary>Checks a batch file's length and returns its record count.</summary>

@@ -72,7 +72,7 @@ public static class Mnist
                 $"{imagesPath} holds {images.Count} images, but {labelsPath} holds {labels.Length} labels; they must be the same count.");
         var targets = new float[labels.Length];
         for (int i = 0; i < labels.Length; i++) targets[i] = labels[i];
-        return new Dataset(images.Pixels, targets, images.Rows * images.Columns, 1);
+        return new Dataset(images.Pixels, targets, images.Rows * images.Columns, 1, owned: true);
     }
 
     /// <summary>Reads an IDX image file (magic <c>0x00000803</c>), raw or <c>.gz</c>, scaling pixels to [0, 1].</summary>
