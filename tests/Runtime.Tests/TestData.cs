@@ -1,16 +1,17 @@
 namespace Compiled.Runtime.Tests;
 
-/// <summary>Finds the shared data sets and the repository's own files from wherever the test executable runs.</summary>
+/// <summary>
+/// Finds the data the tests read, all inside the repository (no folder beside the checkout is needed): the MNIST
+/// copy the sample ships in <c>samples/Mnist/data</c> and the small tables in <c>tests/Runtime.Tests/TestData</c>
+/// (checksums in that folder's README).
+/// </summary>
 internal static class TestData
 {
-    private static readonly Lazy<string> s_sharedData = new(() => FindUp(Path.Combine("shared", "data"), Directory.Exists,
-        "the shared data folder (CI keeps 'shared' beside the repository checkout, so ../shared/data from the repository root)"));
+    /// <summary>The real MNIST files, the four official <c>.gz</c> files shipped with the sample.</summary>
+    public static string MnistDirectory => Path.GetDirectoryName(RepoFile("samples/Mnist/data/t10k-labels-idx1-ubyte.gz"))!;
 
-    /// <summary>The <c>shared/data</c> folder: the nearest one found walking up from the test binaries.</summary>
-    public static string SharedData => s_sharedData.Value;
-
-    /// <summary>The real MNIST files (<c>shared/data/mnist</c>).</summary>
-    public static string MnistDirectory => Path.Combine(SharedData, "mnist");
+    /// <summary>A table shipped in <c>tests/Runtime.Tests/TestData</c> (for example <c>iris.csv</c>).</summary>
+    public static string Table(string name) => RepoFile("tests/Runtime.Tests/TestData/" + name);
 
     /// <summary>A file of this repository, by its path from the repository root (for checked-in fixtures and scripts).</summary>
     public static string RepoFile(string relativePath) =>

@@ -32,7 +32,10 @@ public static partial class Checkpoint
     /// <paramref name="path"/>. On failure the temporary file is removed and an existing file is left untouched.
     /// </summary>
     /// <exception cref="InvalidOperationException">The model's tensor table is inconsistent (a generator bug).</exception>
-    /// <exception cref="IOException">The file cannot be written.</exception>
+    /// <exception cref="IOException">The file cannot be written (<see cref="DirectoryNotFoundException"/> when its directory
+    /// is missing); the message names <paramref name="path"/>, and the cause (for example an
+    /// <see cref="UnauthorizedAccessException"/> from a read-only directory) is the inner exception. Temporary files left by
+    /// earlier saves of the same path whose process died are removed.</exception>
     public static void Save(this IModel model, string path)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -51,25 +54,38 @@ public static partial class Checkpoint
 
     /// <summary>
     /// Loads the parameters saved at <paramref name="path"/> into <paramref name="model"/>. The file must hold
-    /// exactly the model's tensors, as F32 with the model's shapes; otherwise nothing changes and it throws.
+    /// exactly the model's tensors, as F32 with the model's shapes, every value finite; otherwise nothing changes and
+    /// it throws.
+    /// </summary>
+    /// <remarks>A NaN or infinite parameter is refused because a model holding one predicts NaN for every input, which
+    /// would otherwise surface far from its cause. To load such a file anyway (to inspect a diverged run), pass
+    /// <c>allowNonFinite: true</c> to <see cref="Load(IModel, string, bool)"/>.</remarks>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="IOException">The path is a directory, or not a regular file (a pipe, socket or device), or
+    /// cannot be read.</exception>
+    /// <exception cref="InvalidDataException">The file is malformed, does not fit the model, or holds a NaN or infinity;
+    /// the message names the file, the tensor and the problem (for example <c>layers.0.weight in mnist.safetensors has
+    /// shape [64, 784], but the model expects [128, 784]</c>).</exception>
+    public static void Load(IModel model, string path) => Load(model, path, allowNonFinite: false);
+
+    /// <summary>
+    /// Loads the parameters saved at <paramref name="path"/> into <paramref name="model"/>, as
+    /// <see cref="Load(IModel, string)"/> does; with <paramref name="allowNonFinite"/> a file holding NaN or infinite
+    /// values loads too (bit for bit) instead of being refused.
     /// </summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
-    /// <exception cref="InvalidDataException">The file is malformed or does not fit the model; the message names the file,
-    /// the tensor and the problem (for example <c>layers.0.weight in mnist.safetensors has shape [64, 784], but the model
-    /// expects [128, 784]</c>).</exception>
-    public static void Load(IModel model, string path)
+    /// <exception cref="IOException">The path is a directory or not a regular file, or cannot be read.</exception>
+    /// <exception cref="InvalidDataException">The file is malformed or does not fit the model; the model is unchanged.</exception>
+    public static void Load(IModel model, string path, bool allowNonFinite)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrEmpty(path);
         TensorInfo[] tensors = CheckLayout(model);
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"The checkpoint '{Path.GetFullPath(path)}' does not exist.", path);
-
-        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
+        using FileStream file = OpenCheckpoint(path);
         SafetensorsHeader header = SafetensorsHeader.Read(file, path);
         SafetensorsEntry[] entries = Match(header, tensors, model, path);
 
-        // Stage everything; the model is written only after every byte has been read.
+        // Stage everything; the model is written only after every byte has been read and checked.
         float[] staging = model.Parameters.ToArray();
         for (int i = 0; i < tensors.Length; i++)
         {
@@ -84,19 +100,54 @@ public static partial class Checkpoint
                 throw new InvalidDataException($"{path} ended while reading {tensors[i].Name}; it changed while being loaded.", ex);
             }
             if (!BitConverter.IsLittleEndian) ReverseEndianness(target);
+            if (!allowNonFinite && FloatChecks.IndexOfNonFinite(target) is int bad and >= 0)
+                throw new InvalidDataException(
+                    $"{tensors[i].Name} in {path} holds {FloatChecks.Describe(target[bad])} at index {bad} (shape {Format(tensors[i].Shape)}); " +
+                    "a model with a non-finite parameter predicts NaN. The run that saved it probably diverged: lower the learning rate " +
+                    "or clip gradients. To load it anyway, call Checkpoint.Load(model, path, allowNonFinite: true).");
         }
         staging.CopyTo(model.Parameters);
     }
 
-    /// <summary>Loads the parameters saved at <paramref name="path"/> into this model; see <see cref="Load"/>.</summary>
+    /// <summary>Loads the parameters saved at <paramref name="path"/> into this model; see <see cref="Load(IModel, string)"/>.</summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="IOException">The path is a directory or not a regular file, or cannot be read.</exception>
+    /// <exception cref="InvalidDataException">The file is malformed, does not fit the model or holds a NaN or infinity;
+    /// the model is unchanged.</exception>
+    public static void LoadWeights(this IModel model, string path) => Load(model, path, allowNonFinite: false);
+
+    /// <summary>Loads the parameters saved at <paramref name="path"/> into this model; see <see cref="Load(IModel, string, bool)"/>.</summary>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="IOException">The path is a directory or not a regular file, or cannot be read.</exception>
     /// <exception cref="InvalidDataException">The file is malformed or does not fit the model; the model is unchanged.</exception>
-    public static void LoadWeights(this IModel model, string path) => Load(model, path);
+    public static void LoadWeights(this IModel model, string path, bool allowNonFinite) => Load(model, path, allowNonFinite);
+
+    /// <summary>
+    /// Opens a checkpoint for reading after checking, before opening, that it is an existing regular file: opening a
+    /// FIFO would block until some other process writes to it, and a directory is not "missing".
+    /// </summary>
+    private static FileStream OpenCheckpoint(string path)
+    {
+        string full = Path.GetFullPath(path);
+        if (Directory.Exists(path))
+            throw new IOException($"The checkpoint path '{full}' is a directory, not a file. Give the path of a .safetensors file.");
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"The checkpoint '{full}' does not exist.", path);
+        DataFile.RequireRegularFile(path, "checkpoint");
+        try
+        {
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            throw new IOException($"Cannot read the checkpoint '{full}': permission denied ({ex.Message}).", ex);
+        }
+    }
 
     /// <summary>Reads every tensor of a safetensors file (which must be all F32), for tests and tools.</summary>
     internal static Dictionary<string, (int[] Shape, float[] Data)> ReadAll(string path, out Dictionary<string, string> metadata)
     {
-        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        using FileStream file = OpenCheckpoint(path);
         SafetensorsHeader header = SafetensorsHeader.Read(file, path);
         metadata = header.Metadata;
         var result = new Dictionary<string, (int[], float[])>(StringComparer.Ordinal);

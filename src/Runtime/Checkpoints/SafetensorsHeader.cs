@@ -101,6 +101,11 @@ internal sealed class SafetensorsHeader
         {
             throw new InvalidDataException($"The header of {path} is not valid JSON: {ex.Message}", ex);
         }
+        catch (InvalidOperationException ex)
+        {
+            // GetString on a string whose escapes are not valid UTF-16 (a lone surrogate such as "\ud800").
+            throw new InvalidDataException($"The header of {path} holds a string that is not valid Unicode: {ex.Message}", ex);
+        }
         return (entries, metadata);
     }
 

@@ -76,6 +76,7 @@ public static class Cifar10
 
     /// <summary>Reads one or more batch files into one <see cref="Dataset"/>, records in file order.</summary>
     /// <exception cref="FileNotFoundException">A file does not exist.</exception>
+    /// <exception cref="IOException">A path is a FIFO, socket or device rather than a regular file.</exception>
     /// <exception cref="InvalidDataException">A file is malformed.</exception>
     public static Dataset Read(params ReadOnlySpan<string> paths)
     {
@@ -88,6 +89,7 @@ public static class Cifar10
             ArgumentException.ThrowIfNullOrEmpty(path, nameof(paths));
             if (!File.Exists(path))
                 throw new FileNotFoundException($"The CIFAR-10 batch file '{Path.GetFullPath(path)}' does not exist.", path);
+            DataFile.RequireRegularFile(path, "CIFAR-10 batch");
             counts[f] = CheckLength(path, new FileInfo(path).Length);
             total += counts[f];
         }
@@ -106,7 +108,7 @@ public static class Cifar10
             Decode(paths[f], bytes, features.AsSpan(sample * FeatureSize, records * FeatureSize), targets.AsSpan(sample, records));
             sample += records;
         }
-        return new Dataset(features, targets, FeatureSize, 1);
+        return new Dataset(features, targets, FeatureSize, 1, owned: true);
     }
 
     /// <summary>Checks a batch file's length and returns its record count.</summary>

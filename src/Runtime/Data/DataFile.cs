@@ -1,9 +1,10 @@
 using System.IO.Compression;
+using System.Runtime.InteropServices;
 
 namespace Compiled;
 
 /// <summary>File plumbing shared by the data set readers: existence checks, gzip sniffing, full reads with clear errors.</summary>
-internal static class DataFile
+internal static partial class DataFile
 {
     /// <summary>The first two bytes of every gzip file (RFC 1952).</summary>
     public static bool HasGzipSignature(ReadOnlySpan<byte> start) => start.Length >= 2 && start[0] == 0x1F && start[1] == 0x8B;
@@ -16,8 +17,56 @@ internal static class DataFile
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!File.Exists(path))
             throw new FileNotFoundException($"The {what} file '{Path.GetFullPath(path)}' does not exist.", path);
+        RequireRegularFile(path, what);
         return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
     }
+
+    /// <summary>
+    /// Throws <see cref="IOException"/> when <paramref name="path"/> (an existing path, not a directory) is a FIFO, socket or
+    /// device rather than a regular file. Checked before opening, because opening a FIFO for reading blocks until another
+    /// process opens it for writing. On Linux the type comes from <c>statx</c>; elsewhere (or where it is unavailable) a
+    /// path that reports a length of 0 is opened only after this check passes, and the readers refuse empty files anyway.
+    /// </summary>
+    public static void RequireRegularFile(string path, string what)
+    {
+        string? kind = NonRegularKind(path);
+        if (kind is not null)
+            throw new IOException(
+                $"The {what} path '{Path.GetFullPath(path)}' is {kind}, not a regular file; reading it could block or never end. Give the path of a file.");
+    }
+
+    /// <summary>"a FIFO (named pipe)", "a socket", ... for a non-regular file; null for a regular file or when unknown.</summary>
+    internal static string? NonRegularKind(string path)
+    {
+        if (!OperatingSystem.IsLinux()) return null;
+        const int AtFdCwd = -100, StatxType = 0x1;
+        const ushort TypeMask = 0xF000;
+        Span<byte> buffer = stackalloc byte[256]; // struct statx; stx_mode is the u16 at offset 28 on every architecture
+        int rc;
+        try
+        {
+            rc = Statx(AtFdCwd, path, 0, StatxType, ref MemoryMarshal.GetReference(buffer));
+        }
+        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return null;
+        }
+        if (rc != 0) return null; // the open that follows reports the real error
+        ushort type = (ushort)(BitConverter.ToUInt16(buffer[28..]) & TypeMask);
+        return type switch
+        {
+            0x8000 => null,            // S_IFREG
+            0x4000 => "a directory",   // S_IFDIR
+            0x1000 => "a FIFO (named pipe)",
+            0xC000 => "a socket",
+            0x2000 => "a character device",
+            0x6000 => "a block device",
+            _ => null,
+        };
+    }
+
+    [LibraryImport("libc", EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8, SetLastError = false)]
+    private static partial int Statx(int dirfd, string path, int flags, uint mask, ref byte buffer);
 
     /// <summary>Reads until <paramref name="buffer"/> is full or the stream ends; turns a gzip failure into a message naming the file.</summary>
     public static int ReadFully(Stream source, Span<byte> buffer, string path)

@@ -10,7 +10,17 @@ public sealed class Dataset
     private readonly float[] _targets;
 
     /// <summary>Wraps the arrays (no copy). Their lengths must be whole multiples of the sizes.</summary>
+    /// <remarks>The caller keeps its references to the arrays and may change them, so a data set built this way is
+    /// checked (finite features, labels in range) by every <c>Fit</c> and <c>Evaluate</c>. Data sets the library builds
+    /// itself (the MNIST and CIFAR-10 readers, <see cref="Take"/>, <see cref="OneHot"/> of such a set) own their arrays,
+    /// which nothing can change through the read-only spans, so they are checked once per model shape and loss.</remarks>
     public Dataset(float[] features, float[] targets, int featureSize, int targetSize)
+        : this(features, targets, featureSize, targetSize, owned: false)
+    {
+    }
+
+    /// <summary>Wraps the arrays; <paramref name="owned"/> says that no one outside holds a reference to them.</summary>
+    internal Dataset(float[] features, float[] targets, int featureSize, int targetSize, bool owned)
     {
         ArgumentNullException.ThrowIfNull(features);
         ArgumentNullException.ThrowIfNull(targets);
@@ -27,7 +37,14 @@ public sealed class Dataset
         FeatureSize = featureSize;
         TargetSize = targetSize;
         Count = count;
+        Owned = owned;
     }
+
+    /// <summary>Whether the arrays belong to this instance alone (then its content can never change).</summary>
+    internal bool Owned { get; }
+
+    /// <summary>The last data check this owned set passed (see <c>Metrics.CheckData</c>), or null.</summary>
+    internal object? Checked { get; set; }
 
     /// <summary>The number of samples.</summary>
     public int Count { get; }
@@ -56,7 +73,7 @@ public sealed class Dataset
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         count = Math.Min(count, Count);
         return new Dataset(_features.AsSpan(0, count * FeatureSize).ToArray(), _targets.AsSpan(0, count * TargetSize).ToArray(),
-            FeatureSize, TargetSize);
+            FeatureSize, TargetSize, owned: true);
     }
 
     /// <summary>Class labels (TargetSize 1) turned into one-hot rows of <paramref name="classes"/>.</summary>
@@ -73,6 +90,6 @@ public sealed class Dataset
                 throw new InvalidOperationException($"Sample {i} has label {label}, which is not a class in [0, {classes - 1}].");
             targets[i * classes + (int)label] = 1f;
         }
-        return new Dataset(_features, targets, FeatureSize, classes);
+        return new Dataset(_features, targets, FeatureSize, classes, owned: Owned);
     }
 }

@@ -72,7 +72,7 @@ public static class Mnist
                 $"{imagesPath} holds {images.Count} images, but {labelsPath} holds {labels.Length} labels; they must be the same count.");
         var targets = new float[labels.Length];
         for (int i = 0; i < labels.Length; i++) targets[i] = labels[i];
-        return new Dataset(images.Pixels, targets, images.Rows * images.Columns, 1);
+        return new Dataset(images.Pixels, targets, images.Rows * images.Columns, 1, owned: true);
     }
 
     /// <summary>Reads an IDX image file (magic <c>0x00000803</c>), raw or <c>.gz</c>, scaling pixels to [0, 1].</summary>
@@ -162,41 +162,55 @@ public static class Mnist
                 $"{path} has a header declaring {dims} ({expected} bytes of {payload}), but a gzip file of {fileLength} bytes cannot hold that much; it is truncated or its header is wrong.");
         }
 
+        // A raw file's length was checked against the header, so its payload is allocated at once. A gzip file's header
+        // could promise up to ~1000x the file's size, so its arrays start at a size the file can plausibly hold and
+        // grow only as decompressed bytes actually arrive (real MNIST files fit the first guess: one allocation).
+        int capacity = gzipName ? (int)Math.Min(expected, (ulong)fileLength * 8 + (1 << 16)) : (int)expected;
         Array data;
-        long read;
-        if (images)
+        long read = 0;
+        byte[] chunk = ArrayPool<byte>.Shared.Rent(1 << 18);
+        try
         {
-            // Decompress and convert in cache-sized chunks: no byte copy of the whole payload is ever held.
-            float[] pixels = GC.AllocateUninitializedArray<float>((int)expected);
-            byte[] chunk = ArrayPool<byte>.Shared.Rent(1 << 18);
-            try
+            // Decompress and convert in cache-sized chunks: no byte copy of the whole image payload is ever held.
+            float[] pixels = images ? GC.AllocateUninitializedArray<float>(capacity) : [];
+            byte[] labels = images ? [] : GC.AllocateUninitializedArray<byte>(capacity);
+            while ((ulong)read < expected)
             {
-                read = 0;
-                while ((ulong)read < expected)
+                int want = (int)Math.Min((ulong)chunk.Length, expected - (ulong)read);
+                int got = DataFile.ReadFully(source, chunk.AsSpan(0, want), path);
+                if (images)
                 {
-                    int want = (int)Math.Min((ulong)chunk.Length, expected - (ulong)read);
-                    int got = DataFile.ReadFully(source, chunk.AsSpan(0, want), path);
+                    if (read + got > pixels.Length) pixels = Grow(pixels, read, read + got, expected);
                     PixelConversion.ToUnitRange(chunk.AsSpan(0, got), pixels.AsSpan((int)read, got));
-                    read += got;
-                    if (got < want) break;
                 }
+                else
+                {
+                    if (read + got > labels.Length) labels = Grow(labels, read, read + got, expected);
+                    chunk.AsSpan(0, got).CopyTo(labels.AsSpan((int)read));
+                }
+                read += got;
+                if (got < want) break;
             }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(chunk);
-            }
-            data = pixels;
+            data = images ? pixels : labels;
         }
-        else
+        finally
         {
-            byte[] labels = GC.AllocateUninitializedArray<byte>((int)expected);
-            read = DataFile.ReadFully(source, labels, path);
-            data = labels;
+            ArrayPool<byte>.Shared.Return(chunk);
         }
         if ((ulong)read < expected) throw Truncated(path, expected, read, headerSize, payload, dims, after);
         long extra = DataFile.CountRemaining(source, path);
         if (extra > 0) throw Trailing(path, expected, (ulong)extra, payload, dims);
         return (data, (int)count, (int)rows, (int)cols);
+    }
+
+    /// <summary>A larger array holding the first <paramref name="used"/> items: at least <paramref name="needed"/>, twice the
+    /// old size where that is more, never more than <paramref name="limit"/>.</summary>
+    private static T[] Grow<T>(T[] array, long used, long needed, ulong limit)
+    {
+        long size = (long)Math.Min(limit, (ulong)Math.Max(needed, Math.Min((long)array.Length * 2, Array.MaxLength)));
+        T[] larger = GC.AllocateUninitializedArray<T>((int)size);
+        array.AsSpan(0, (int)used).CopyTo(larger);
+        return larger;
     }
 
     private static bool IsIdxMagic(int magic) => (magic & unchecked((int)0xFFFF0000)) == 0 && ((magic >> 8) & 0xFF) is >= 0x08 and <= 0x0E;

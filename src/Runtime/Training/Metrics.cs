@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 
 namespace Compiled;
 
@@ -47,12 +48,30 @@ internal static class Metrics
                 $"{name} has {data.FeatureSize} features per sample, but the model takes {model.InputSize} inputs.", name);
     }
 
-    /// <summary>Checks that <paramref name="data"/> fits the model: input size, target size, at least one sample.</summary>
+    /// <summary>
+    /// Checks that <paramref name="data"/> fits the model (input size, target size, at least one sample) and holds
+    /// nothing that would silently poison training: every feature and target finite; for
+    /// <see cref="Loss.SparseCategoricalCrossEntropy"/> every label a whole number in [0, classes); for
+    /// <see cref="Loss.BinaryCrossEntropy"/> every target in [0, 1]; for <see cref="Loss.CategoricalCrossEntropy"/> every
+    /// target row a probability distribution (values in [0, 1] summing to 1, as one-hot rows do). The scans are
+    /// vectorised; a data set that owns its arrays (<see cref="Dataset.Owned"/>) is scanned once per loss and class count.
+    /// </summary>
+    /// <exception cref="ArgumentException">The message names the data set (<paramref name="name"/>, e.g. "train" or
+    /// "validation"), the sample index and the value.</exception>
     public static void CheckData(IModel model, Dataset data, string name)
     {
         ArgumentNullException.ThrowIfNull(data, name);
         if (data.Count == 0) throw new ArgumentException($"{name} holds no samples.", name);
         CheckFeatures(model, data, name);
+        CheckTargetSize(model, data, name);
+        var key = (model.Loss, model.OutputSize, model.TargetSize);
+        if (data.Owned && data.Checked is ValueTuple<Loss, int, int> done && done == key) return;
+        CheckValues(model.Loss, model.OutputSize, data, name);
+        if (data.Owned) data.Checked = key;
+    }
+
+    private static void CheckTargetSize(IModel model, Dataset data, string name)
+    {
         if (data.TargetSize == model.TargetSize) return;
         if (data.TargetSize == 1 && model.TargetSize == model.OutputSize)
             throw new ArgumentException(
@@ -65,5 +84,118 @@ internal static class Metrics
                 $"sample ({model.Loss}): pass the labels, or train with Loss.CategoricalCrossEntropy.", name);
         throw new ArgumentException(
             $"{name} has {data.TargetSize} targets per sample, but the model expects {model.TargetSize}.", name);
+    }
+
+    /// <summary>The value checks of <see cref="CheckData"/>, without the cache.</summary>
+    internal static void CheckValues(Loss loss, int classes, Dataset data, string name)
+    {
+        ReadOnlySpan<float> features = data.Features;
+        int bad = FloatChecks.IndexOfNonFinite(features);
+        if (bad >= 0)
+            throw new ArgumentException(
+                $"{name} sample {bad / data.FeatureSize} has feature {bad % data.FeatureSize} = {FloatChecks.Describe(features[bad])}; " +
+                "every feature must be finite (one NaN or infinity turns every weight it reaches into NaN).", name);
+
+        ReadOnlySpan<float> targets = data.Targets;
+        int t = data.TargetSize;
+        bad = FloatChecks.IndexOfNonFinite(targets);
+        if (bad >= 0)
+            throw new ArgumentException(
+                $"{name} sample {bad / t} has target {FloatChecks.Describe(targets[bad])}" + (t > 1 ? $" at position {bad % t}" : "") +
+                "; every target must be finite.", name);
+
+        switch (loss)
+        {
+            case Loss.SparseCategoricalCrossEntropy:
+                bad = IndexOfNonLabel(targets, classes);
+                if (bad >= 0)
+                    throw new ArgumentException(
+                        $"{name} sample {bad} has label {FloatChecks.Describe(targets[bad])}, but {loss} needs a whole-number class " +
+                        $"label in [0, {classes - 1}] (the model has {classes} outputs).", name);
+                break;
+            case Loss.BinaryCrossEntropy:
+                bad = IndexOfOutside(targets, 0f, 1f);
+                if (bad >= 0)
+                    throw new ArgumentException(
+                        $"{name} sample {bad / t} has target {FloatChecks.Describe(targets[bad])}" + (t > 1 ? $" at position {bad % t}" : "") +
+                        $", but {loss} needs targets in [0, 1].", name);
+                break;
+            case Loss.CategoricalCrossEntropy:
+                bad = IndexOfOutside(targets, 0f, 1f);
+                if (bad >= 0)
+                    throw new ArgumentException(
+                        $"{name} sample {bad / t} has target {FloatChecks.Describe(targets[bad])} at position {bad % t}, but {loss} needs " +
+                        "one-hot (or probability) rows: every value in [0, 1], each row summing to 1.", name);
+                for (int i = 0; i < data.Count; i++)
+                {
+                    float sum = TensorPrimitives.Sum(targets.Slice(i * t, t));
+                    if (MathF.Abs(sum - 1f) > 1e-3f)
+                        throw new ArgumentException(
+                            $"{name} sample {i} has a target row summing to {FloatChecks.Describe(sum)}, but {loss} needs one-hot " +
+                            "(or probability) rows summing to 1.", name);
+                }
+                break;
+        }
+    }
+
+    /// <summary>The index of the first value that is not a whole number in [0, classes), or -1.</summary>
+    private static int IndexOfNonLabel(ReadOnlySpan<float> labels, int classes)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Vector512<float> top = Vector512.Create((float)classes);
+            for (; i + Vector512<float>.Count <= labels.Length; i += Vector512<float>.Count)
+            {
+                Vector512<float> v = Vector512.Create(labels.Slice(i, Vector512<float>.Count));
+                Vector512<float> ok = Vector512.GreaterThanOrEqual(v, Vector512<float>.Zero) & Vector512.LessThan(v, top) &
+                    Vector512.Equals(Vector512.Floor(v), v);
+                if (!Vector512.EqualsAll(ok.AsUInt32(), Vector512<uint>.AllBitsSet)) break;
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<float> top = Vector256.Create((float)classes);
+            for (; i + Vector256<float>.Count <= labels.Length; i += Vector256<float>.Count)
+            {
+                Vector256<float> v = Vector256.Create(labels.Slice(i, Vector256<float>.Count));
+                Vector256<float> ok = Vector256.GreaterThanOrEqual(v, Vector256<float>.Zero) & Vector256.LessThan(v, top) &
+                    Vector256.Equals(Vector256.Floor(v), v);
+                if (!Vector256.EqualsAll(ok.AsUInt32(), Vector256<uint>.AllBitsSet)) break;
+            }
+        }
+        for (; i < labels.Length; i++)
+        {
+            float v = labels[i];
+            if (!(v >= 0 && v < classes && MathF.Floor(v) == v)) return i;
+        }
+        return -1;
+    }
+
+    /// <summary>The index of the first value outside [low, high] (NaN included), or -1.</summary>
+    private static int IndexOfOutside(ReadOnlySpan<float> values, float low, float high)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Vector512<float> lo = Vector512.Create(low), hi = Vector512.Create(high);
+            for (; i + Vector512<float>.Count <= values.Length; i += Vector512<float>.Count)
+            {
+                Vector512<float> v = Vector512.Create(values.Slice(i, Vector512<float>.Count));
+                if (!Vector512.GreaterThanOrEqualAll(v, lo) || !Vector512.LessThanOrEqualAll(v, hi)) break;
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<float> lo = Vector256.Create(low), hi = Vector256.Create(high);
+            for (; i + Vector256<float>.Count <= values.Length; i += Vector256<float>.Count)
+            {
+                Vector256<float> v = Vector256.Create(values.Slice(i, Vector256<float>.Count));
+                if (!Vector256.GreaterThanOrEqualAll(v, lo) || !Vector256.LessThanOrEqualAll(v, hi)) break;
+            }
+        }
+        for (; i < values.Length; i++)
+            if (!(values[i] >= low && values[i] <= high)) return i;
+        return -1;
     }
 }

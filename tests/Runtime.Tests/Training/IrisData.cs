@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Compiled.Runtime.Tests.Training;
 
 /// <summary>
-/// The iris table from shared/data/tabular/iris.csv (first line: sample count, feature count, class names; then
+/// The iris table shipped in tests/Runtime.Tests/TestData/iris.csv (first line: sample count, feature count, class names; then
 /// rows of features and a class label), standardised and split 120 / 30 with a seeded shuffle.
 /// </summary>
 internal static class IrisData
@@ -18,22 +18,9 @@ internal static class IrisData
     /// <summary>The 30 held-out samples, class labels.</summary>
     public static Dataset Test => s_split.Value.Test;
 
-    /// <summary>The shared data folder, found by walking up from the test binaries (CI keeps ../shared beside the repo).</summary>
-    public static string DataDirectory()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "shared", "data");
-            if (Directory.Exists(candidate)) return candidate;
-        }
-        throw new DirectoryNotFoundException(
-            $"No shared/data directory above {AppContext.BaseDirectory}. The trainer tests need the shared data " +
-            "(shared/data/tabular/iris.csv) in a folder named 'shared' beside (or above) the repository checkout.");
-    }
-
     private static (Dataset, Dataset) Load()
     {
-        string path = Path.Combine(DataDirectory(), "tabular", "iris.csv");
+        string path = TestData.Table("iris.csv");
         string[] lines = File.ReadAllLines(path);
         string[] header = lines[0].Split(',');
         int count = int.Parse(header[0], CultureInfo.InvariantCulture);
