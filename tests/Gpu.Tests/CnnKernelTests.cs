@@ -85,15 +85,31 @@ public class CnnKernelTests(ITestOutputHelper output)
 
     // ---- convolution ----
 
+    public static TheoryData<int, string> ConvActivationCases =>
+        new() { { 0, "Relu" }, { 1, "Relu" }, { 0, "Identity" }, { 1, "Sigmoid" }, { 1, "Gelu" } };
+
     [Theory]
-    [MemberData(nameof(ConvCases))]
-    public void Conv2D_forward_with_bias_and_relu_matches_reference(int which)
+    [MemberData(nameof(ConvActivationCases))]
+    public void Conv2D_forward_with_bias_and_activation_matches_reference(int which, string activation)
     {
         Conv2DShape s = ConvShape(which);
         float[] x = Check.Random(Batch * s.InSize, 1), w = Check.Random(s.WeightSize, 2, -0.5f, 0.5f), b = Check.Random(s.Filters, 3);
         double[] z = ConvRef(x, w, b, Batch, s);
-        var kernel = Device.Accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, Conv2DShape>(
-            ConvForwardK<G.Relu>);
+        var kernel = activation switch
+        {
+            "Identity" => Load<G.Identity>(),
+            "Relu" => Load<G.Relu>(),
+            "Sigmoid" => Load<G.Sigmoid>(),
+            "Gelu" => Load<G.Gelu>(),
+            _ => throw new ArgumentOutOfRangeException(nameof(activation)),
+        };
+        Func<double, double> f = activation switch
+        {
+            "Identity" => v => v,
+            "Relu" => v => Math.Max(v, 0),
+            "Sigmoid" => v => 1 / (1 + Math.Exp(-v)),
+            _ => v => 0.5 * v * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v))),
+        };
         using var dX = Check.Upload(Device, x);
         using var dW = Check.Upload(Device, w);
         using var dB = Check.Upload(Device, b);
@@ -102,7 +118,12 @@ public class CnnKernelTests(ITestOutputHelper output)
         kernel(G.Conv2D.ForwardLaunch(Batch, s), dY.View, dZ.View, dX.View, dW.View, dB.View, Batch, s);
         Device.Synchronize();
         Check.Close(output, $"Conv2D.Forward z {s}", F(z), Check.Download(dZ, Batch * s.OutSize), Tolerance);
-        Check.Close(output, $"Conv2D.Forward<Relu> y {s}", F(z.Select(v => Math.Max(v, 0)).ToArray()), Check.Download(dY, Batch * s.OutSize), Tolerance);
+        Check.Close(output, $"Conv2D.Forward<{activation}> y {s}", F(z.Select(f).ToArray()), Check.Download(dY, Batch * s.OutSize), Tolerance);
+
+        static Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, Conv2DShape> Load<TAct>()
+            where TAct : struct, G.IGpuActivation
+            => Device.Accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, Conv2DShape>(
+                ConvForwardK<TAct>);
     }
 
     [Theory]
