@@ -10,14 +10,14 @@ namespace Compiled.CompilerServices;
 /// variance and updates the running statistics with the unbiased one; inference uses the running statistics.
 /// </summary>
 /// <remarks>
-/// <para>Every loop is vectorised across channels (<see cref="Gemm.Isa"/> picks 16 or 8 lanes, the remaining channels go
-/// one at a time) and runs the rows in order, so a channel's sums see the same additions in the same order whatever the
-/// instruction set or core count: the results are bit-identical everywhere (the activation, applied by
+/// <para>Every pass sweeps the rows in order (sequential memory) and is vectorised across a row's channels
+/// (<see cref="Gemm.Isa"/> picks 16 or 8 lanes, the remaining channels go one at a time), so a channel's sums see the
+/// same additions in the same order whatever the instruction set or core count: the results are bit-identical everywhere (the activation, applied by
 /// <see cref="Activations.Forward{TAct}"/>, is as exact as that kernel is). Single-threaded; nothing is allocated.</para>
 /// <para>Forward passes save what the backward pass needs, as llm.c's layernorm: the batch mean and 1/√(var + eps) per
 /// channel; the backward pass recomputes x̂ = (x − mean)·invStd from x rather than keeping a [rows, channels] copy.</para>
 /// </remarks>
-public static class BatchNorm
+public static unsafe class BatchNorm
 {
     /// <summary>PyTorch's default momentum for the running statistics.</summary>
     public const float DefaultMomentum = 0.1f;
@@ -59,13 +59,8 @@ public static class BatchNorm
         Need(gamma, channels, nameof(gamma)); Need(beta, channels, nameof(beta));
 
         Span<float> z = preActivation.IsEmpty ? y : preActivation;
-        int c = Gemm.Isa switch
-        {
-            KernelIsa.Vector512 => Training<Lanes512>(z, mean, invStd, runningMean, runningVar, x, gamma, beta, rows, channels, momentum, eps, 0),
-            KernelIsa.Vector256 => Training<Lanes256>(z, mean, invStd, runningMean, runningVar, x, gamma, beta, rows, channels, momentum, eps, 0),
-            _ => 0,
-        };
-        Training<Lane1>(z, mean, invStd, runningMean, runningVar, x, gamma, beta, rows, channels, momentum, eps, c);
+        fixed (float* pz = z, pm = mean, pi = invStd, prm = runningMean, prv = runningVar, px = x, pg = gamma, pb = beta)
+            Training(pz, pm, pi, prm, prv, px, pg, pb, rows, channels, momentum, eps);
         Activate<TAct>(y, z, (int)size);
     }
 
@@ -91,13 +86,8 @@ public static class BatchNorm
         Need(x, size, nameof(x)); Need(y, size, nameof(y));
         Need(gamma, channels, nameof(gamma)); Need(beta, channels, nameof(beta));
         Need(runningMean, channels, nameof(runningMean)); Need(runningVar, channels, nameof(runningVar));
-        int c = Gemm.Isa switch
-        {
-            KernelIsa.Vector512 => Inference<Lanes512>(y, x, gamma, beta, runningMean, runningVar, rows, channels, eps, 0),
-            KernelIsa.Vector256 => Inference<Lanes256>(y, x, gamma, beta, runningMean, runningVar, rows, channels, eps, 0),
-            _ => 0,
-        };
-        Inference<Lane1>(y, x, gamma, beta, runningMean, runningVar, rows, channels, eps, c);
+        fixed (float* py = y, px = x, pg = gamma, pb = beta, prm = runningMean, prv = runningVar)
+            Inference(py, px, pg, pb, prm, prv, rows, channels, eps);
         Activate<TAct>(y, y, (int)size);
     }
 
@@ -128,105 +118,238 @@ public static class BatchNorm
         if (!dx.IsEmpty) Need(dx, size, nameof(dx));
         Need(dgamma, channels, nameof(dgamma)); Need(dbeta, channels, nameof(dbeta));
         Need(mean, channels, nameof(mean)); Need(invStd, channels, nameof(invStd)); Need(gamma, channels, nameof(gamma));
-        int c = Gemm.Isa switch
-        {
-            KernelIsa.Vector512 => Gradients<Lanes512>(dx, dgamma, dbeta, dz, x, mean, invStd, gamma, rows, channels, 0),
-            KernelIsa.Vector256 => Gradients<Lanes256>(dx, dgamma, dbeta, dz, x, mean, invStd, gamma, rows, channels, 0),
-            _ => 0,
-        };
-        Gradients<Lane1>(dx, dgamma, dbeta, dz, x, mean, invStd, gamma, rows, channels, c);
+        fixed (float* pdx = dx, pdg = dgamma, pdb = dbeta, pdz = dz, px = x, pm = mean, pi = invStd, pg = gamma)
+            Gradients(dx.IsEmpty ? null : pdx, pdg, pdb, pdz, px, pm, pi, pg, rows, channels);
     }
 
-    // The loops below take channels [c, c + TL.Count) at a time from `c` and return where they stopped; Lane1 finishes.
+    // Every pass sweeps x row by row (sequential memory), and within a row the channels [c, c + TL.Count) at a time from
+    // `c`, returning where it stopped (Lane1 finishes the row). Per-channel sums accumulate in an output that is written
+    // anyway (mean, invStd, dgamma, dbeta), so nothing is allocated, and each channel still adds its rows in order.
     // Subtraction is written a + (−1·b), which is exactly a − b in IEEE arithmetic (the lanes have no operator −).
 
-    private static int Training<TL>(Span<float> z, Span<float> mean, Span<float> invStd, Span<float> runningMean, Span<float> runningVar,
-        ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, int rows, int channels, float momentum, float eps, int c)
-        where TL : struct, ILanes<TL>
+    private interface IRowOp
     {
-        ref float px = ref MemoryMarshal.GetReference(x), pz = ref MemoryMarshal.GetReference(z);
-        TL n = TL.Splat(rows), n1 = TL.Splat(rows - 1), minusOne = TL.Splat(-1f), one = TL.Splat(1f), epsV = TL.Splat(eps);
-        TL mom = TL.Splat(momentum), keep = TL.Splat(1f - momentum);
-        for (; c + TL.Count <= channels; c += TL.Count)
-        {
-            TL sum = TL.Splat(0f);
-            for (int r = 0; r < rows; r++) sum += TL.Load(ref px, (nuint)((long)r * channels + c));
-            TL mu = sum / n, negMu = mu * minusOne;
-            TL squares = TL.Splat(0f);
-            for (int r = 0; r < rows; r++)
-            {
-                TL d = TL.Load(ref px, (nuint)((long)r * channels + c)) + negMu;
-                squares += d * d;
-            }
-            TL inv = one / TL.Sqrt(squares / n + epsV);
-            TL.Store(mu, ref MemoryMarshal.GetReference(mean), (nuint)c);
-            TL.Store(inv, ref MemoryMarshal.GetReference(invStd), (nuint)c);
-            ref float rm = ref MemoryMarshal.GetReference(runningMean), rv = ref MemoryMarshal.GetReference(runningVar);
-            TL.Store(mom * mu + keep * TL.Load(ref rm, (nuint)c), ref rm, (nuint)c);
-            TL.Store(mom * (squares / n1) + keep * TL.Load(ref rv, (nuint)c), ref rv, (nuint)c);
-
-            TL g = TL.Load(ref MemoryMarshal.GetReference(gamma), (nuint)c), b = TL.Load(ref MemoryMarshal.GetReference(beta), (nuint)c);
-            for (int r = 0; r < rows; r++)
-            {
-                nuint i = (nuint)((long)r * channels + c);
-                TL.Store((TL.Load(ref px, i) + negMu) * inv * g + b, ref pz, i);
-            }
-        }
-        return c;
+        int Run<TL>(nint row, int c) where TL : struct, ILanes<TL>;
     }
 
-    private static int Inference<TL>(Span<float> y, ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
-        ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, int rows, int channels, float eps, int c) where TL : struct, ILanes<TL>
+    private interface IChannelOp
     {
-        ref float px = ref MemoryMarshal.GetReference(x), py = ref MemoryMarshal.GetReference(y);
-        TL minusOne = TL.Splat(-1f), epsV = TL.Splat(eps);
-        for (; c + TL.Count <= channels; c += TL.Count)
-        {
-            TL scale = TL.Load(ref MemoryMarshal.GetReference(gamma), (nuint)c)
-                / TL.Sqrt(TL.Load(ref MemoryMarshal.GetReference(runningVar), (nuint)c) + epsV);
-            TL shift = TL.Load(ref MemoryMarshal.GetReference(beta), (nuint)c)
-                + TL.Load(ref MemoryMarshal.GetReference(runningMean), (nuint)c) * scale * minusOne;
-            for (int r = 0; r < rows; r++)
-            {
-                nuint i = (nuint)((long)r * channels + c);
-                TL.Store(TL.Load(ref px, i) * scale + shift, ref py, i);
-            }
-        }
-        return c;
+        int Run<TL>(int c) where TL : struct, ILanes<TL>;
     }
 
-    private static int Gradients<TL>(Span<float> dx, Span<float> dgamma, Span<float> dbeta, ReadOnlySpan<float> dz, ReadOnlySpan<float> x,
-        ReadOnlySpan<float> mean, ReadOnlySpan<float> invStd, ReadOnlySpan<float> gamma, int rows, int channels, int c) where TL : struct, ILanes<TL>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void EachRow<TOp>(TOp op, int rows) where TOp : struct, IRowOp
     {
-        ref float px = ref MemoryMarshal.GetReference(x), pdz = ref MemoryMarshal.GetReference(dz), pdx = ref MemoryMarshal.GetReference(dx);
-        bool wantDx = !dx.IsEmpty;
-        TL n = TL.Splat(rows), minusOne = TL.Splat(-1f);
-        for (; c + TL.Count <= channels; c += TL.Count)
+        KernelIsa isa = Gemm.Isa;
+        for (nint r = 0; r < rows; r++)
         {
-            TL negMu = TL.Load(ref MemoryMarshal.GetReference(mean), (nuint)c) * minusOne;
-            TL inv = TL.Load(ref MemoryMarshal.GetReference(invStd), (nuint)c);
-            TL db = TL.Splat(0f), dg = TL.Splat(0f);
-            for (int r = 0; r < rows; r++)
+            int c = isa switch
             {
-                nuint i = (nuint)((long)r * channels + c);
-                TL d = TL.Load(ref pdz, i);
-                db += d;
-                dg += d * ((TL.Load(ref px, i) + negMu) * inv);
-            }
-            TL.Store(db, ref MemoryMarshal.GetReference(dbeta), (nuint)c);
-            TL.Store(dg, ref MemoryMarshal.GetReference(dgamma), (nuint)c);
-            if (!wantDx) continue;
-
-            TL k = TL.Load(ref MemoryMarshal.GetReference(gamma), (nuint)c) * inv / n;
-            TL negDb = db * minusOne, negDg = dg * minusOne;
-            for (int r = 0; r < rows; r++)
-            {
-                nuint i = (nuint)((long)r * channels + c);
-                TL xhat = (TL.Load(ref px, i) + negMu) * inv;
-                TL.Store(k * (n * TL.Load(ref pdz, i) + negDb + xhat * negDg), ref pdx, i);
-            }
+                KernelIsa.Vector512 => op.Run<Lanes512>(r, 0),
+                KernelIsa.Vector256 => op.Run<Lanes256>(r, 0),
+                _ => 0,
+            };
+            op.Run<Lane1>(r, c);
         }
-        return c;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void EachChannel<TOp>(TOp op) where TOp : struct, IChannelOp
+    {
+        int c = Gemm.Isa switch
+        {
+            KernelIsa.Vector512 => op.Run<Lanes512>(0),
+            KernelIsa.Vector256 => op.Run<Lanes256>(0),
+            _ => 0,
+        };
+        op.Run<Lane1>(c);
+    }
+
+    private static unsafe void Training(float* z, float* mean, float* invStd, float* runningMean, float* runningVar,
+        float* x, float* gamma, float* beta, int rows, int channels, float momentum, float eps)
+    {
+        new Span<float>(mean, channels).Clear();   // Σ x
+        new Span<float>(invStd, channels).Clear(); // Σ (x − mean)²
+        EachRow(new AddRow { Acc = mean, X = x, Channels = channels }, rows);
+        EachChannel(new DivideByRows { Acc = mean, Rows = rows, Channels = channels });
+        EachRow(new AddSquaredDeviation { Acc = invStd, X = x, Mean = mean, Channels = channels }, rows);
+        EachChannel(new FinishStatistics
+        {
+            Mean = mean, InvStd = invStd, RunningMean = runningMean, RunningVar = runningVar,
+            Rows = rows, Channels = channels, Momentum = momentum, Eps = eps,
+        });
+        EachRow(new Normalise { Z = z, X = x, Mean = mean, InvStd = invStd, Gamma = gamma, Beta = beta, Channels = channels }, rows);
+    }
+
+    private unsafe struct AddRow : IRowOp
+    {
+        public float* Acc, X;
+        public int Channels;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly int Run<TL>(nint row, int c) where TL : struct, ILanes<TL>
+        {
+            float* x = X + row * Channels;
+            for (; c + TL.Count <= Channels; c += TL.Count)
+                TL.Store(TL.Load(ref Acc[c], 0) + TL.Load(ref x[c], 0), ref Acc[c], 0);
+            return c;
+        }
+    }
+
+    private unsafe struct DivideByRows : IChannelOp
+    {
+        public float* Acc;
+        public int Rows, Channels;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly int Run<TL>(int c) where TL : struct, ILanes<TL>
+        {
+            TL n = TL.Splat(Rows);
+            for (; c + TL.Count <= Channels; c += TL.Count) TL.Store(TL.Load(ref Acc[c], 0) / n, ref Acc[c], 0);
+            return c;
+        }
+    }
+
+    private unsafe struct AddSquaredDeviation : IRowOp
+    {
+        public float* Acc, X, Mean;
+        public int Channels;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly int Run<TL>(nint row, int c) where TL : struct, ILanes<TL>
+        {
+            float* x = X + row * Channels;
+            TL minusOne = TL.Splat(-1f);
+            for (; c + TL.Count <= Channels; c += TL.Count)
+            {
+                TL d = TL.Load(ref x[c], 0) + TL.Load(ref Mean[c], 0) * minusOne;
+                TL.Store(TL.Load(ref Acc[c], 0) + d * d, ref Acc[c], 0);
+            }
+            return c;
+        }
+    }
+
+    private unsafe struct FinishStatistics : IChannelOp
+    {
+        public float* Mean, InvStd, RunningMean, RunningVar;
+        public int Rows, Channels;
+        public float Momentum, Eps;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly int Run<TL>(int c) where TL : struct, ILanes<TL>
+        {
+            TL n = TL.Splat(Rows), n1 = TL.Splat(Rows - 1), one = TL.Splat(1f), eps = TL.Splat(Eps);
+            TL mom = TL.Splat(Momentum), keep = TL.Splat(1f - Momentum);
+            for (; c + TL.Count <= Channels; c += TL.Count)
+            {
+                TL squares = TL.Load(ref InvStd[c], 0);
+                TL.Store(mom * TL.Load(ref Mean[c], 0) + keep * TL.Load(ref RunningMean[c], 0), ref RunningMean[c], 0);
+                TL.Store(mom * (squares / n1) + keep * TL.Load(ref RunningVar[c], 0), ref RunningVar[c], 0);
+                TL.Store(one / TL.Sqrt(squares / n + eps), ref InvStd[c], 0);
+            }
+            return c;
+        }
+    }
+
+    private unsafe struct Normalise : IRowOp
+    {
+        public float* Z, X, Mean, InvStd, Gamma, Beta;
+        public int Channels;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly int Run<TL>(nint row, int c) where TL : struct, ILanes<TL>
+        {
+            float* x = X + row * Channels, z = Z + row * Channels;
+            TL minusOne = TL.Splat(-1f);
+            for (; c + TL.Count <= Channels; c += TL.Count)
+            {
+                TL xhat = (TL.Load(ref x[c], 0) + TL.Load(ref Mean[c], 0) * minusOne) * TL.Load(ref InvStd[c], 0);
+                TL.Store(xhat * TL.Load(ref Gamma[c], 0) + TL.Load(ref Beta[c], 0), ref z[c], 0);
+            }
+            return c;
+        }
+    }
+
+    private static unsafe void Inference(float* y, float* x, float* gamma, float* beta, float* runningMean, float* runningVar,
+        int rows, int channels, float eps)
+        => EachRow(new ScaleShift { Y = y, X = x, Gamma = gamma, Beta = beta, RunningMean = runningMean, RunningVar = runningVar,
+            Channels = channels, Eps = eps }, rows);
+
+    // scale and shift are recomputed per row (two loads, a square root and a division per lane) rather than kept in scratch
+    // memory; inference is memory-bound and the channel vectors stay in L1.
+    private unsafe struct ScaleShift : IRowOp
+    {
+        public float* Y, X, Gamma, Beta, RunningMean, RunningVar;
+        public int Channels;
+        public float Eps;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly int Run<TL>(nint row, int c) where TL : struct, ILanes<TL>
+        {
+            float* x = X + row * Channels, y = Y + row * Channels;
+            TL minusOne = TL.Splat(-1f), eps = TL.Splat(Eps);
+            for (; c + TL.Count <= Channels; c += TL.Count)
+            {
+                TL scale = TL.Load(ref Gamma[c], 0) / TL.Sqrt(TL.Load(ref RunningVar[c], 0) + eps);
+                TL shift = TL.Load(ref Beta[c], 0) + TL.Load(ref RunningMean[c], 0) * scale * minusOne;
+                TL.Store(TL.Load(ref x[c], 0) * scale + shift, ref y[c], 0);
+            }
+            return c;
+        }
+    }
+
+    private static unsafe void Gradients(float* dx, float* dgamma, float* dbeta, float* dz, float* x, float* mean, float* invStd,
+        float* gamma, int rows, int channels)
+    {
+        new Span<float>(dgamma, channels).Clear();
+        new Span<float>(dbeta, channels).Clear();
+        EachRow(new AddGradients { DGamma = dgamma, DBeta = dbeta, Dz = dz, X = x, Mean = mean, InvStd = invStd, Channels = channels }, rows);
+        if (dx != null)
+            EachRow(new InputGradient { Dx = dx, DGamma = dgamma, DBeta = dbeta, Dz = dz, X = x, Mean = mean, InvStd = invStd, Gamma = gamma,
+                Rows = rows, Channels = channels }, rows);
+    }
+
+    private unsafe struct AddGradients : IRowOp
+    {
+        public float* DGamma, DBeta, Dz, X, Mean, InvStd;
+        public int Channels;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly int Run<TL>(nint row, int c) where TL : struct, ILanes<TL>
+        {
+            float* x = X + row * Channels, dz = Dz + row * Channels;
+            TL minusOne = TL.Splat(-1f);
+            for (; c + TL.Count <= Channels; c += TL.Count)
+            {
+                TL d = TL.Load(ref dz[c], 0);
+                TL xhat = (TL.Load(ref x[c], 0) + TL.Load(ref Mean[c], 0) * minusOne) * TL.Load(ref InvStd[c], 0);
+                TL.Store(TL.Load(ref DBeta[c], 0) + d, ref DBeta[c], 0);
+                TL.Store(TL.Load(ref DGamma[c], 0) + d * xhat, ref DGamma[c], 0);
+            }
+            return c;
+        }
+    }
+
+    private unsafe struct InputGradient : IRowOp
+    {
+        public float* Dx, DGamma, DBeta, Dz, X, Mean, InvStd, Gamma;
+        public int Rows, Channels;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly int Run<TL>(nint row, int c) where TL : struct, ILanes<TL>
+        {
+            float* x = X + row * Channels, dz = Dz + row * Channels, dx = Dx + row * Channels;
+            TL n = TL.Splat(Rows), minusOne = TL.Splat(-1f);
+            for (; c + TL.Count <= Channels; c += TL.Count)
+            {
+                TL inv = TL.Load(ref InvStd[c], 0);
+                TL xhat = (TL.Load(ref x[c], 0) + TL.Load(ref Mean[c], 0) * minusOne) * inv;
+                TL k = TL.Load(ref Gamma[c], 0) * inv / n;
+                TL.Store(k * (n * TL.Load(ref dz[c], 0) + TL.Load(ref DBeta[c], 0) * minusOne + xhat * (TL.Load(ref DGamma[c], 0) * minusOne)),
+                    ref dx[c], 0);
+            }
+            return c;
+        }
     }
 
     /// <summary>y = f(z) over the first <paramref name="count"/> values (z may be y itself); nothing to do for the identity in place.</summary>
