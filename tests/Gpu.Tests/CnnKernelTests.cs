@@ -39,12 +39,19 @@ public class CnnKernelTests(ITestOutputHelper output)
 
     // ---- thin kernels, as the generator writes them, except that the geometry is a kernel argument: a Conv2DShape or
     // Pool2DShape cannot be built inside a kernel, since its constructor validates and throws, and ILGPU rejects `throw`
-    // ("Not supported IL instruction of type 'Throw'"). The generator must pass the geometry in (or the shapes need a
-    // constructor that does not check). ----
+    // ("Not supported IL instruction of type 'Throw'"). The generator can pass it as SpecializedValue<Conv2DShape>, which
+    // ILGPU folds in as constants per distinct value (ConvForwardSpecializedK), or the shapes need a constructor that
+    // does not check. ----
 
     private static void ConvForwardK<TAct>(ArrayView<float> y, ArrayView<float> z, ArrayView<float> x, ArrayView<float> w, ArrayView<float> b,
         int batch, Conv2DShape s) where TAct : struct, G.IGpuActivation
         => G.Conv2D.Forward<TAct>(y, z, x, w, b, batch, s, true);
+
+    // The geometry as an ILGPU specialisation constant: ILGPU compiles the kernel once per distinct value, with every size
+    // folded in, as if the generator had written literals (Conv2DShape is unmanaged and IEquatable, as SpecializedValue needs).
+    private static void ConvForwardSpecializedK(ArrayView<float> y, ArrayView<float> z, ArrayView<float> x, ArrayView<float> w, ArrayView<float> b,
+        int batch, SpecializedValue<Conv2DShape> s)
+        => G.Conv2D.Forward<G.Relu>(y, z, x, w, b, batch, s.Value, false);
 
     private static void ConvBackwardDataK(ArrayView<float> dx, ArrayView<float> dz, ArrayView<float> w, int batch, Conv2DShape s)
         => G.Conv2D.BackwardData(dx, dz, w, batch, s);
@@ -124,6 +131,25 @@ public class CnnKernelTests(ITestOutputHelper output)
             where TAct : struct, G.IGpuActivation
             => Device.Accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, Conv2DShape>(
                 ConvForwardK<TAct>);
+    }
+
+    [Theory]
+    [MemberData(nameof(ConvCases))]
+    public void Conv2D_forward_takes_its_geometry_as_a_specialized_constant(int which)
+    {
+        Conv2DShape s = ConvShape(which);
+        float[] x = Check.Random(Batch * s.InSize, 4), w = Check.Random(s.WeightSize, 5, -0.5f, 0.5f), b = Check.Random(s.Filters, 6);
+        double[] z = ConvRef(x, w, b, Batch, s);
+        var kernel = Device.Accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int,
+            SpecializedValue<Conv2DShape>>(ConvForwardSpecializedK);
+        using var dX = Check.Upload(Device, x);
+        using var dW = Check.Upload(Device, w);
+        using var dB = Check.Upload(Device, b);
+        using var dY = Device.Allocate(Batch * s.OutSize, "y");
+        kernel(G.Conv2D.ForwardLaunch(Batch, s), dY.View, dY.View, dX.View, dW.View, dB.View, Batch, SpecializedValue.New(s));
+        Device.Synchronize();
+        Check.Close(output, $"Conv2D.Forward<Relu> (specialized geometry) y {s}", F(z.Select(v => Math.Max(v, 0)).ToArray()),
+            Check.Download(dY, Batch * s.OutSize), Tolerance);
     }
 
     [Theory]
@@ -356,7 +382,7 @@ public class CnnKernelTests(ITestOutputHelper output)
         using var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_90), CudaArchitecture.SM_90,
             CudaInstructionSet.ISA_80, null);
         var kernels = typeof(CnnKernelTests).GetMethods(BindingFlags.NonPublic | BindingFlags.Static)
-            .Where(m => m.Name.EndsWith('K'))
+            .Where(m => m.Name.EndsWith('K') && !m.Name.Contains("Specialized"))
             .Select(m => m.IsGenericMethodDefinition ? m.MakeGenericMethod(typeof(G.Gelu)) : m)
             .ToList();
         Assert.True(kernels.Count >= 14, $"found {kernels.Count} kernels");
