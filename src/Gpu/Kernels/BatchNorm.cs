@@ -11,16 +11,20 @@ namespace Compiled.Gpu.CompilerServices;
 /// variance; inference uses the running statistics.
 /// </summary>
 /// <remarks>
-/// Correctness first: the training passes give each channel to one thread (grid-stride over channels,
-/// <see cref="ChannelsLaunch"/>), which sums its column in row order and then writes it, so results are deterministic
-/// and one launch does the whole step. Fine for the small channel counts of a CNN; a tuned version would give each
-/// channel block a group that reduces rows with a shared-memory tree and writes coalesced rows (or run a statistics
-/// launch then an element-wise one). Inference is element-wise (<see cref="InferenceLaunch"/>).
+/// Correctness first: the training passes give each channel a group of <see cref="GroupSize"/> threads (grid-stride over
+/// channels, <see cref="ChannelsLaunch"/>); thread t takes rows t, t + 256, … in order and a shared-memory tree adds the
+/// partial sums in a fixed order, so results are deterministic (not bit-equal to the CPU kernel, whose order differs) and
+/// one launch does the whole step. A tuned version would give a group a block of channels, its threads laid out
+/// [rows × channels] so the reads coalesce, and split very tall columns across groups (two launches). Inference is
+/// element-wise (<see cref="InferenceLaunch"/>).
 /// </remarks>
 public static class BatchNorm
 {
-    /// <summary><see cref="ForwardTraining{TAct}"/> and <see cref="Backward"/>: a thread per channel.</summary>
-    public static KernelConfig ChannelsLaunch(int channels) => Launch.Rows(channels);
+    /// <summary>Threads per group of the training passes.</summary>
+    public const int GroupSize = GroupSums.GroupSize;
+
+    /// <summary><see cref="ForwardTraining{TAct}"/> and <see cref="Backward"/>: a group per channel.</summary>
+    public static KernelConfig ChannelsLaunch(int channels) => GroupSums.Launch(channels);
 
     /// <summary><see cref="ForwardInference{TAct}"/>: a thread per element of [rows, channels].</summary>
     public static KernelConfig InferenceLaunch(int rows, int channels) => Launch.Elementwise((long)rows * channels);
@@ -36,25 +40,30 @@ public static class BatchNorm
         ArrayView<float> runningMean, ArrayView<float> runningVar, ArrayView<float> x, ArrayView<float> gamma, ArrayView<float> beta,
         int rows, int channels, float momentum, float eps, bool storePreActivation) where TAct : struct, IGpuActivation
     {
-        int stride = Grid.DimX * Group.DimX;
-        for (int c = Grid.GlobalIndex.X; c < channels; c += stride)
+        var shared = SharedMemory.Allocate<float>(GroupSize);
+        int t = Group.IdxX;
+        for (int c = Grid.IdxX; c < channels; c += Grid.DimX)
         {
             float sum = 0f;
-            for (int r = 0; r < rows; r++) sum += x[r * channels + c];
-            float mu = sum / rows;
+            for (int r = t; r < rows; r += GroupSize) sum += x[r * channels + c];
+            float mu = GroupSums.Sum(shared, sum) / rows;
             float squares = 0f;
-            for (int r = 0; r < rows; r++)
+            for (int r = t; r < rows; r += GroupSize)
             {
                 float d = x[r * channels + c] - mu;
                 squares += d * d;
             }
+            squares = GroupSums.Sum(shared, squares);
             float inv = 1f / MathF.Sqrt(squares / rows + eps);
-            mean[c] = mu;
-            invStd[c] = inv;
-            runningMean[c] = momentum * mu + (1f - momentum) * runningMean[c];
-            runningVar[c] = momentum * (squares / (rows - 1)) + (1f - momentum) * runningVar[c];
+            if (t == 0)
+            {
+                mean[c] = mu;
+                invStd[c] = inv;
+                runningMean[c] = momentum * mu + (1f - momentum) * runningMean[c];
+                runningVar[c] = momentum * (squares / (rows - 1)) + (1f - momentum) * runningVar[c];
+            }
             float g = gamma[c], b = beta[c];
-            for (int r = 0; r < rows; r++)
+            for (int r = t; r < rows; r += GroupSize)
             {
                 int i = r * channels + c;
                 float v = (x[i] - mu) * inv * g + b;
@@ -86,35 +95,78 @@ public static class BatchNorm
     /// <summary>
     /// Given dz[rows, channels] at the normalised output (the activation's derivative already applied): dβ = Σ dz,
     /// dγ = Σ dz·x̂ with x̂ = (x − mean)·invStd, and, when <paramref name="wantInputGradient"/> is set,
-    /// dx = γ·invStd/n · (n·dz − dβ − x̂·dγ). Overwritten, not accumulated. Launch: <see cref="ChannelsLaunch"/>.
+    /// dx = γ·invStd/n · (n·dz − dβ − x̂·dγ). Overwritten, not accumulated. A group per channel, as
+    /// <see cref="ForwardTraining{TAct}"/>. Launch: <see cref="ChannelsLaunch"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Backward(ArrayView<float> dx, ArrayView<float> dgamma, ArrayView<float> dbeta, ArrayView<float> dz,
         ArrayView<float> x, ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> gamma, int rows, int channels,
         bool wantInputGradient)
     {
-        int stride = Grid.DimX * Group.DimX;
-        for (int c = Grid.GlobalIndex.X; c < channels; c += stride)
+        var shared = SharedMemory.Allocate<float>(GroupSize);
+        int t = Group.IdxX;
+        for (int c = Grid.IdxX; c < channels; c += Grid.DimX)
         {
             float mu = mean[c], inv = invStd[c];
             float db = 0f, dg = 0f;
-            for (int r = 0; r < rows; r++)
+            for (int r = t; r < rows; r += GroupSize)
             {
                 int i = r * channels + c;
                 float d = dz[i];
                 db += d;
                 dg += d * ((x[i] - mu) * inv);
             }
-            dbeta[c] = db;
-            dgamma[c] = dg;
+            db = GroupSums.Sum(shared, db);
+            dg = GroupSums.Sum(shared, dg);
+            if (t == 0)
+            {
+                dbeta[c] = db;
+                dgamma[c] = dg;
+            }
             if (!wantInputGradient) continue;
             float k = gamma[c] * inv / rows;
-            for (int r = 0; r < rows; r++)
+            for (int r = t; r < rows; r += GroupSize)
             {
                 int i = r * channels + c;
                 float xhat = (x[i] - mu) * inv;
                 dx[i] = k * (rows * dz[i] - db - xhat * dg);
             }
         }
+    }
+}
+
+/// <summary>
+/// The fixed-order sum of one value per thread of a group of <see cref="GroupSize"/> threads, for the kernels that give a
+/// group to each sum (batch-norm statistics, convolution weight gradients): deterministic on any device. (Losses.cs has a
+/// similar helper for its one-group kernels; this one takes its shared memory from the caller, so a kernel that sums
+/// several times allocates once, and carries the launch shape.)
+/// </summary>
+internal static class GroupSums
+{
+    /// <summary>Threads per group; the kernels that call <see cref="Sum"/> must be launched with exactly this many.</summary>
+    public const int GroupSize = 256;
+
+    /// <summary>A group per item for <paramref name="items"/> items, grid-stride past <see cref="Launch.MaxElementwiseGroups"/>.</summary>
+    public static KernelConfig Launch(int items) =>
+        new(Math.Clamp(items, 1, CompilerServices.Launch.MaxElementwiseGroups), GroupSize);
+
+    /// <summary>
+    /// Σ value over the group's threads, as a tree in <paramref name="shared"/> (<see cref="GroupSize"/> floats): every
+    /// thread gets the total. All threads of the group must call it (it has barriers).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(ArrayView<float> shared, float value)
+    {
+        int t = Group.IdxX;
+        shared[t] = value;
+        Group.Barrier();
+        for (int half = GroupSize / 2; half > 0; half >>= 1)
+        {
+            if (t < half) shared[t] += shared[t + half];
+            Group.Barrier();
+        }
+        float total = shared[0];
+        Group.Barrier(); // everyone has read the total before the next call overwrites it
+        return total;
     }
 }

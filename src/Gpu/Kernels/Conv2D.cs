@@ -12,14 +12,16 @@ namespace Compiled.Gpu.CompilerServices;
 /// (oy·StrideY − PadTop + i, ox·StrideX − PadLeft + j), zeros outside the image (<see cref="Conv2DShape"/>).
 /// </summary>
 /// <remarks>
-/// <para>Each function is the body of a thin generated kernel that passes the geometry as a <see cref="Conv2DShape"/>
-/// built from literals, so after ILGPU inlines it every bound and stride is a constant; the batch is a variable.</para>
-/// <para>Correctness first: a thread per output element, grid-stride loops (<see cref="Launch.Elementwise"/> shapes,
-/// given by the <c>…Launch</c> methods here), each element's sum taken in a fixed order, so results are deterministic
-/// and nothing is accumulated across threads (no atomics, no zeroing launch). A tuned version would run the forward
-/// and backward-data passes as implicit GEMMs on <see cref="Dense"/>'s 64×64 shared-memory tiles (M = batch·OH·OW,
-/// N = filters, K = C·KH·KW, the im2col gather done while staging A), and split backward-weights' long reduction
-/// (batch·OH·OW) across a group with a shared-memory tree.</para>
+/// <para>Each function is the body of a thin generated kernel. The geometry cannot be built from literals inside the
+/// kernel (<see cref="Conv2DShape"/>'s constructor validates and throws, which ILGPU rejects); the thin kernel takes it
+/// as <c>SpecializedValue&lt;Conv2DShape&gt;</c> and passes <c>s.Value</c>, and ILGPU compiles one kernel per distinct
+/// geometry with every bound and stride a constant. The batch is a variable.</para>
+/// <para>Correctness first: forward and backward-data run a thread per output element, grid-stride
+/// (<see cref="Launch.Elementwise"/> shapes, given by the <c>…Launch</c> methods here); backward-weights a group per
+/// weight with a fixed-order tree. Every sum is taken in a fixed order, so results are deterministic, and nothing is
+/// accumulated across launches (no atomics, no zeroing launch). A tuned version would run forward and backward-data as
+/// implicit GEMMs on <see cref="Dense"/>'s 64×64 shared-memory tiles (M = batch·OH·OW, N = filters, K = C·KH·KW, the
+/// im2col gather done while staging A), and backward-weights as one with K = batch·OH·OW.</para>
 /// </remarks>
 public static class Conv2D
 {
@@ -29,8 +31,9 @@ public static class Conv2D
     /// <summary><see cref="BackwardData"/>: a thread per element of dx[batch, H, W, C].</summary>
     public static KernelConfig BackwardDataLaunch(int batch, Conv2DShape s) => Launch.Elementwise((long)batch * s.InSize);
 
-    /// <summary><see cref="BackwardWeights"/>: a thread per element of dw[F, C, KH, KW], then one per element of db[F].</summary>
-    public static KernelConfig BackwardWeightsLaunch(Conv2DShape s) => Launch.Elementwise((long)s.WeightSize + s.Filters);
+    /// <summary><see cref="BackwardWeights"/>: a group per element of dw[F, C, KH, KW] and of db[F] (grid-stride past
+    /// <see cref="Launch.MaxElementwiseGroups"/>).</summary>
+    public static KernelConfig BackwardWeightsLaunch(Conv2DShape s) => GroupSums.Launch(s.WeightSize + s.Filters);
 
     /// <summary>
     /// y[n, oy, ox, f] = act(z), z = b[f] + Σ_{c,i,j} x[n, oy·sy − pt + i, ox·sx − pl + j, c]·w[f, c, i, j]; z is stored too
@@ -113,48 +116,52 @@ public static class Conv2D
     }
 
     /// <summary>
-    /// dw[f, c, i, j] = Σ_{n,oy,ox} dz[n, oy, ox, f]·x[n, oy·sy − pt + i, ox·sx − pl + j, c] and db[f] = Σ_{n,oy,ox} dz[n, oy, ox, f],
-    /// each summed in order (n, oy, ox) by one thread, so the result is deterministic. Overwritten, not accumulated.
-    /// Launch: <see cref="BackwardWeightsLaunch"/>.
+    /// dw[f, c, i, j] = Σ_{n,oy,ox} dz[n, oy, ox, f]·x[n, oy·sy − pt + i, ox·sx − pl + j, c] and db[f] = Σ_{n,oy,ox} dz[n, oy, ox, f].
+    /// A group of <see cref="ReductionGroupSize"/> threads per element of dw (then of db), grid-stride over them: thread t
+    /// adds pixels t, t + 256, … in order, then a shared-memory tree adds the 256 partial sums in a fixed order, so the
+    /// result is deterministic. Overwritten, not accumulated. Launch: <see cref="BackwardWeightsLaunch"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void BackwardWeights(ArrayView<float> dw, ArrayView<float> db, ArrayView<float> dz, ArrayView<float> x, int batch, Conv2DShape s)
     {
+        var shared = SharedMemory.Allocate<float>(ReductionGroupSize);
         int h = s.InHeight, wd = s.InWidth, ch = s.InChannels, kh = s.KernelHeight, kw = s.KernelWidth, f = s.Filters;
         int oh = s.OutHeight, ow = s.OutWidth, sy = s.StrideY, sx = s.StrideX, pt = s.PadTop, pl = s.PadLeft;
         int weights = f * ch * kh * kw;
         int total = weights + f;
-        int stride = Grid.DimX * Group.DimX;
-        for (int e = Grid.GlobalIndex.X; e < total; e += stride)
+        int pixels = batch * oh * ow;
+        int t = Group.IdxX;
+        for (int e = Grid.IdxX; e < total; e += Grid.DimX)
         {
+            float acc = 0f;
             if (e >= weights)
             {
                 int fb = e - weights;
-                float sum = 0f;
-                int pixels = batch * oh * ow;
-                for (int q = 0; q < pixels; q++) sum += dz[q * f + fb];
-                db[fb] = sum;
-                continue;
+                for (int q = t; q < pixels; q += ReductionGroupSize) acc += dz[q * f + fb];
             }
-            int j = e % kw, p = e / kw;
-            int i = p % kh; p /= kh;
-            int c = p % ch, o = p / ch;
-            float acc = 0f;
-            for (int n = 0; n < batch; n++)
+            else
             {
-                for (int oy = 0; oy < oh; oy++)
+                int j = e % kw, p = e / kw;
+                int i = p % kh; p /= kh;
+                int c = p % ch, o = p / ch;
+                for (int q = t; q < pixels; q += ReductionGroupSize)
                 {
-                    int iy = oy * sy - pt + i;
-                    if (iy < 0 || iy >= h) continue;
-                    for (int ox = 0; ox < ow; ox++)
-                    {
-                        int ix = ox * sx - pl + j;
-                        if (ix < 0 || ix >= wd) continue;
-                        acc += dz[((n * oh + oy) * ow + ox) * f + o] * x[((n * h + iy) * wd + ix) * ch + c];
-                    }
+                    int ox = q % ow, r = q / ow;
+                    int oy = r % oh, n = r / oh;
+                    int iy = oy * sy - pt + i, ix = ox * sx - pl + j;
+                    if (iy < 0 || iy >= h || ix < 0 || ix >= wd) continue;
+                    acc += dz[q * f + o] * x[((n * h + iy) * wd + ix) * ch + c];
                 }
             }
-            dw[e] = acc;
+            float sum = GroupSums.Sum(shared, acc);
+            if (t == 0)
+            {
+                if (e >= weights) db[e - weights] = sum;
+                else dw[e] = sum;
+            }
         }
     }
+
+    /// <summary>Threads per group of <see cref="BackwardWeights"/> (and of the other group-per-sum kernels).</summary>
+    public const int ReductionGroupSize = GroupSums.GroupSize;
 }
