@@ -60,6 +60,20 @@ internal static class ModelSources
             internal partial class SoftmaxRegression { }
             """,
 
+        // Dropout between two layers: a training-only mask buffer, the step's seed, the identity when predicting.
+        ["DropoutMlp"] = """
+            using Compiled;
+
+            namespace Demo;
+
+            [Input(784)]
+            [Dense(256, Activation.Relu)]
+            [Dropout(0.5)]
+            [Dense(10, Activation.Softmax)]
+            [Loss(Loss.SparseCategoricalCrossEntropy)]
+            public partial class DropoutMlp;
+            """,
+
         // Categorical (one-hot) cross-entropy.
         ["OneHotClassifier"] = """
             using Compiled;

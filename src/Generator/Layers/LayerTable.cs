@@ -13,6 +13,7 @@ internal static class LayerTable
     public static readonly LayerKind[] Rows =
     {
         DenseLayer.Instance,
+        DropoutLayer.Instance,
     };
 
     private static readonly Dictionary<string, LayerKind> s_byAttribute = Rows.ToDictionary(r => r.AttributeName);
