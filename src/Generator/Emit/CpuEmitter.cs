@@ -157,7 +157,19 @@ internal static class CpuEmitter
         foreach (ParameterTensor t in plan.Parameters)
             w.Line($"private {Span} {t.GradProperty} => new(_gradients, {Int(t.Offset)}, {Int(t.Length)});");
         foreach (Buffer b in plan.Buffers)
-            w.Line($"private {Span} {b.Property} => new(_workspace, {Int(b.Offset)} * _capacity, {Int(b.PerSample)} * _capacity);");
+        {
+            string view = $"new {Span}(_workspace, {Int(b.Offset)} * _capacity, {Int(b.PerSample)} * _capacity)";
+            w.Statement(b.IsInt
+                ? $"private global::System.Span<int> {b.Property} => global::System.Runtime.InteropServices.MemoryMarshal.Cast<float, int>({view});"
+                : $"private {Span} {b.Property} => new(_workspace, {Int(b.Offset)} * _capacity, {Int(b.PerSample)} * _capacity);");
+        }
+        var declarations = plan.Ops.SelectMany(o => o.Declarations()).ToList();
+        if (declarations.Count > 0)
+        {
+            w.Line();
+            w.Line("// The geometry of each convolution and pooling layer, every size a literal.");
+            foreach (string declaration in declarations) w.Statement(declaration);
+        }
         w.Line();
     }
 

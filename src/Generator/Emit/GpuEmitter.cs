@@ -64,11 +64,15 @@ internal static class GpuEmitter
     private static IEnumerable<string> Scalars(GpuCall call)
         => (call.Scalar is null ? Enumerable.Empty<string>() : new[] { "int " + call.Scalar }).Concat(call.Extra ?? System.Array.Empty<string>());
 
+    /// <summary>A view parameter's type: the float view alias, or an int view for the names in <see cref="GpuCall.IntViews"/>.</summary>
+    private static string ViewType(GpuCall call, string parameter, string view)
+        => call.IntViews is not null && call.IntViews.Contains(parameter) ? "global::ILGPU.ArrayView<int>" : view;
+
     private static string Parameters(GpuCall call, string view)
-        => string.Join(", ", call.Parameters.Select(p => $"{view} {p}").Concat(Scalars(call)));
+        => string.Join(", ", call.Parameters.Select(p => $"{ViewType(call, p, view)} {p}").Concat(Scalars(call)));
 
     private static string TypeArguments(GpuCall call, string view)
-        => string.Join(", ", call.Parameters.Select(_ => view).Concat(Scalars(call).Select(s => s.Split(' ')[0])));
+        => string.Join(", ", call.Parameters.Select(p => ViewType(call, p, view)).Concat(Scalars(call).Select(s => s.Split(' ')[0])));
 
     /// <summary>The launches of one pass, as text; declares each kernel the first time a step uses it.</summary>
     private static string Launches(ModelPlan plan, List<Kernel> kernels, Dictionary<string, Kernel> byName, Pass pass)
@@ -153,7 +157,9 @@ internal static class GpuEmitter
             foreach (ParameterTensor t in plan.Parameters)
                 w.Line($"private {view} {t.GradProperty} => Gradients.SubView({Int(t.Offset)}, {Int(t.Length)});");
             foreach (Buffer b in plan.Buffers)
-                w.Line($"private {view} {b.Property} => Workspace.SubView({Int(b.Offset)}L * Capacity, {Int(b.PerSample)}L * Capacity);");
+                w.Line(b.IsInt
+                    ? $"private global::ILGPU.ArrayView<int> {b.Property} => Workspace.SubView({Int(b.Offset)}L * Capacity, {Int(b.PerSample)}L * Capacity).Cast<int>();"
+                    : $"private {view} {b.Property} => Workspace.SubView({Int(b.Offset)}L * Capacity, {Int(b.PerSample)}L * Capacity);");
             w.Line();
             w.Line(CpuEmitter.GeneratedCode);
             using (w.Block("protected override void EnqueueForward(int batch)"))

@@ -45,9 +45,18 @@ internal sealed class AttributeReader
 
     public LocationInfo? Location { get; }
 
+    /// <summary>The position of the constructor parameter named <paramref name="name"/> in the constructor used, or −1.</summary>
+    public int Parameter(string name)
+    {
+        if (_data.AttributeConstructor is not { } ctor) return -1;
+        for (int i = 0; i < ctor.Parameters.Length; i++)
+            if (ctor.Parameters[i].Name == name) return i;
+        return -1;
+    }
+
     /// <summary>The constructor argument at <paramref name="index"/> as an int (default when absent).</summary>
     public int Int(int index, int fallback = 0)
-        => index < _data.ConstructorArguments.Length && _data.ConstructorArguments[index].Value is int i ? i : fallback;
+        => index >= 0 && index < _data.ConstructorArguments.Length && _data.ConstructorArguments[index].Value is int i ? i : fallback;
 
     /// <summary>The constructor argument at <paramref name="index"/> as a double (ints widen).</summary>
     public double Double(int index, double fallback = 0)
@@ -70,7 +79,7 @@ internal sealed class AttributeReader
     /// <summary>An enum constructor argument (its underlying int), checked to be a named value of <typeparamref name="TEnum"/>.</summary>
     public TEnum Enum<TEnum>(int index, TEnum fallback) where TEnum : struct, Enum
     {
-        if (index >= _data.ConstructorArguments.Length || _data.ConstructorArguments[index].Value is not int value) return fallback;
+        if (index < 0 || index >= _data.ConstructorArguments.Length || _data.ConstructorArguments[index].Value is not int value) return fallback;
         var result = (TEnum)(object)value;
         if (!System.Enum.IsDefined(typeof(TEnum), result))
         {

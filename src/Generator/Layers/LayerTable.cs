@@ -14,6 +14,11 @@ internal static class LayerTable
     {
         DenseLayer.Instance,
         DropoutLayer.Instance,
+        Conv2DLayer.Instance,
+        Pool2DLayer.MaxInstance,
+        Pool2DLayer.AvgInstance,
+        GlobalAveragePool2DLayer.Instance,
+        FlattenLayer.Instance,
     };
 
     private static readonly Dictionary<string, LayerKind> s_byAttribute = Rows.ToDictionary(r => r.AttributeName);

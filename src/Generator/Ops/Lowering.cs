@@ -83,8 +83,8 @@ internal sealed class LoweringContext
     public ParameterTensor Parameter(string suffix, params int[] shape) => Plan.AddParameter(_layer.LayerName + "." + suffix, shape);
 
     /// <summary>Adds a buffer named <c>&lt;Stem&gt;&lt;suffix&gt;</c> (the model's output is always <c>Output</c>).</summary>
-    public Buffer Buffer(string suffix, string what, int perSample, BufferRole role)
-        => Plan.AddBuffer(Stem + suffix, $"{_layer.LayerName} {what}", perSample, role);
+    public Buffer Buffer(string suffix, string what, int perSample, BufferRole role, bool isInt = false)
+        => Plan.AddBuffer(Stem + suffix, $"{_layer.LayerName} {what}", perSample, role, isInt);
 
     /// <summary>The layer's output tensor: a new activation buffer, named <c>Output</c> for the last layer.</summary>
     public Tensor OutputTensor(Shape shape, string suffix = "Out", string what = "output y")

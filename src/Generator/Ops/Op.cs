@@ -31,7 +31,7 @@ internal sealed record Step(string Comment, string? Cpu, GpuCall? Gpu);
 /// parameters after it, as "type name" (the twin passes the local of that name, such as the step's <c>seed</c>).
 /// </summary>
 internal sealed record GpuCall(string Kernel, string Body, string[] Parameters, string[] Arguments, string Config,
-    string? Scalar = "batch", string? ScalarArgument = null, string[]? Extra = null);
+    string? Scalar = "batch", string? ScalarArgument = null, string[]? Extra = null, string[]? IntViews = null);
 
 /// <summary>What the backward pass of an activation needs: the function, its output and, when it reads it, its input.</summary>
 internal sealed record ActivatedOutput(Activation Activation, Tensor Output, Buffer? PreActivation);
@@ -68,6 +68,9 @@ internal abstract class Op
 
     /// <summary>One line for comments and summaries, e.g. <c>Dense(128, Relu)</c>.</summary>
     public abstract string Summary { get; }
+
+    /// <summary>Members the CPU file declares once for this op (a static geometry its kernels take), one per line.</summary>
+    public virtual IEnumerable<string> Declarations() => Enumerable.Empty<string>();
 
     /// <summary>The statements that initialise its parameters (<c>rng</c> is in scope).</summary>
     public virtual IEnumerable<string> Initialize() => Enumerable.Empty<string>();

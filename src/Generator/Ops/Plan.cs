@@ -42,8 +42,9 @@ internal enum BufferRole
 /// <summary>An activation-sized buffer in the workspace: <see cref="PerSample"/> floats for each sample in the batch.</summary>
 internal sealed class Buffer
 {
-    public Buffer(string property, string description, int perSample, int offset, BufferRole role)
+    public Buffer(string property, string description, int perSample, int offset, BufferRole role, bool isInt = false)
     {
+        IsInt = isInt;
         Property = property;
         Description = description;
         PerSample = perSample;
@@ -58,6 +59,8 @@ internal sealed class Buffer
     /// <summary>Where it starts, in floats per sample of capacity: the buffer is <c>ws[Offset·cap, (Offset + PerSample)·cap)</c>.</summary>
     public int Offset { get; }
     public BufferRole Role { get; }
+    /// <summary>Holds ints (argmax indices) in the float workspace's floats, viewed as <c>Span&lt;int&gt;</c>.</summary>
+    public bool IsInt { get; }
     /// <summary>Used by the inference pass (activations only).</summary>
     public bool Inference => Role == BufferRole.Activation;
 }
@@ -125,10 +128,10 @@ internal sealed class ModelPlan
         return tensor;
     }
 
-    public Buffer AddBuffer(string property, string description, int perSample, BufferRole role)
+    public Buffer AddBuffer(string property, string description, int perSample, BufferRole role, bool isInt = false)
     {
         Grow(WorkspacePerSample, perSample);
-        var buffer = new Buffer(property, description, perSample, WorkspacePerSample, role);
+        var buffer = new Buffer(property, description, perSample, WorkspacePerSample, role, isInt);
         Buffers.Add(buffer);
         if (!Overflow) WorkspacePerSample += perSample;
         return buffer;

@@ -68,7 +68,7 @@ public static class Conv2D
                     for (int c = 0; c < ch; c++) acc += x[xo + c] * w[wo + c * taps];
                 }
             }
-            float v = acc + b[o];
+            float v = b.Length > 0 ? acc + b[o] : acc; // UseBias = false passes an empty view
             if (storePreActivation) z[e] = v;
             y[e] = default(TAct).Apply(v);
         }
@@ -156,7 +156,7 @@ public static class Conv2D
             float sum = GroupSums.Sum(shared, acc);
             if (t == 0)
             {
-                if (e >= weights) db[e - weights] = sum;
+                if (e >= weights) { if (db.Length > 0) db[e - weights] = sum; }
                 else dw[e] = sum;
             }
         }

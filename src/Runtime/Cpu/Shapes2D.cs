@@ -15,8 +15,7 @@ namespace Compiled.CompilerServices;
 [StructLayout(LayoutKind.Sequential)]
 public readonly struct Conv2DShape : IEquatable<Conv2DShape>
 {
-    /// <summary>Makes the geometry; the output size must be the one the padding and strides give.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">A size is not positive, or the last window starts past the input.</exception>
+    /// <summary>Makes the geometry (unchecked; see <see cref="Validate"/>).</summary>
     public Conv2DShape(int inHeight, int inWidth, int inChannels, int kernelHeight, int kernelWidth, int filters,
         int strideY, int strideX, int padTop, int padLeft, int outHeight, int outWidth)
     {
@@ -24,7 +23,6 @@ public readonly struct Conv2DShape : IEquatable<Conv2DShape>
         KernelHeight = kernelHeight; KernelWidth = kernelWidth; Filters = filters;
         StrideY = strideY; StrideX = strideX; PadTop = padTop; PadLeft = padLeft;
         OutHeight = outHeight; OutWidth = outWidth;
-        Validate();
     }
 
     /// <summary>Input rows.</summary>
@@ -70,7 +68,12 @@ public readonly struct Conv2DShape : IEquatable<Conv2DShape>
     public static int PadBefore(int input, int kernel, int stride, bool same)
         => same ? Math.Max((OutputSize(input, kernel, stride, true) - 1) * stride + kernel - input, 0) / 2 : 0;
 
-    private void Validate()
+    /// <summary>
+    /// Throws unless every size is positive and the last window starts inside the input. The constructor does not check
+    /// (a GPU kernel builds the shape from literals, and device code cannot throw); the generator only writes valid ones.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The shape is not valid.</exception>
+    public void Validate()
     {
         if (InHeight <= 0 || InWidth <= 0 || InChannels <= 0 || KernelHeight <= 0 || KernelWidth <= 0 || Filters <= 0
             || StrideY <= 0 || StrideX <= 0 || OutHeight <= 0 || OutWidth <= 0 || PadTop < 0 || PadLeft < 0)
@@ -106,14 +109,19 @@ public readonly struct Conv2DShape : IEquatable<Conv2DShape>
 [StructLayout(LayoutKind.Sequential)]
 public readonly struct Pool2DShape : IEquatable<Pool2DShape>
 {
-    /// <summary>Makes the geometry.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">A size is not positive.</exception>
+    /// <summary>Makes the geometry (unchecked; see <see cref="Validate"/>).</summary>
     public Pool2DShape(int inHeight, int inWidth, int channels, int poolHeight, int poolWidth,
         int strideY, int strideX, int padTop, int padLeft, int outHeight, int outWidth)
     {
         InHeight = inHeight; InWidth = inWidth; Channels = channels;
         PoolHeight = poolHeight; PoolWidth = poolWidth; StrideY = strideY; StrideX = strideX;
         PadTop = padTop; PadLeft = padLeft; OutHeight = outHeight; OutWidth = outWidth;
+    }
+
+    /// <summary>Throws unless every size is positive (the constructor does not check; see <see cref="Conv2DShape.Validate"/>).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A size is not positive.</exception>
+    public void Validate()
+    {
         if (InHeight <= 0 || InWidth <= 0 || Channels <= 0 || PoolHeight <= 0 || PoolWidth <= 0 || StrideY <= 0 || StrideX <= 0
             || OutHeight <= 0 || OutWidth <= 0 || PadTop < 0 || PadLeft < 0)
             throw new ArgumentOutOfRangeException(null, $"Every size of {this} must be positive (paddings ≥ 0).");
