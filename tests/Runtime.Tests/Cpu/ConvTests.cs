@@ -214,7 +214,7 @@ public class ConvTests
         Assert.Equal(0, allocated);
     }
 
-    /// <summary>GFLOP/s of each kernel on the MNIST-CNN and CIFAR-CNN layers at batch 64 (set CONV_SPEED=1 to run).</summary>
+    /// <summary>GFLOP/s of each kernel on the MNIST-CNN and CIFAR-CNN layers at batch 64 (set CONV_SPEED=1 to run; CONV_SPEED_FILE=path also appends the lines to a file).</summary>
     [Fact]
     public void Speed_report()
     {
@@ -232,6 +232,10 @@ public class ConvTests
             ("cifar-same conv2", Shape(16, 16, 32, 3, 3, 64, 1, 1, true)),
             ("cifar-same conv3", Shape(8, 8, 64, 3, 3, 128, 1, 1, true)),
         };
+        double probe = PeakProbe();
+        string head = $"FMA peak probe now, one core: {probe:F1} GFLOP/s (nominal 307); fractions below are of 613 GFLOP/s (two cores)";
+        Support.Log(head);
+        if (Environment.GetEnvironmentVariable("CONV_SPEED_FILE") is { Length: > 0 } file0) File.AppendAllText(file0, head + Environment.NewLine);
         foreach (var (name, s) in layers)
         {
             float[] x = Support.Random(batch * s.InSize, 1), w = Support.Random(s.WeightSize, 2), b = Support.Random(s.Filters, 3);
@@ -250,12 +254,57 @@ public class ConvTests
                 return best;
             }
             double f = Time(() => Conv2D.Forward<Relu>(y, default, x, w, b, batch, s));
+            double f1;
+            Worker.Disabled = true;
+            try { f1 = Time(() => Conv2D.Forward<Relu>(y, default, x, w, b, batch, s)); }
+            finally { Worker.Disabled = false; }
             double d = Time(() => Conv2D.BackwardData(dx, y, w, batch, s));
             double g = Time(() => Conv2D.BackwardWeights(dw, db, y, x, batch, s));
-            Support.Log($"{name,-17} {s}: forward {flops / f / 1e9,6:F1} GFLOP/s ({flops / f / 1e9 / peak:P0}) {f * 1e3:F3} ms | "
+            string line = $"{name,-17} {s}: forward {flops / f / 1e9,6:F1} GFLOP/s ({flops / f / 1e9 / peak:P0}) {f * 1e3:F3} ms (one core {flops / f1 / 1e9:F1}) | "
                 + $"backward-data {flops / d / 1e9,6:F1} ({flops / d / 1e9 / peak:P0}) {d * 1e3:F3} ms | "
-                + $"backward-weights {flops / g / 1e9,6:F1} ({flops / g / 1e9 / peak:P0}) {g * 1e3:F3} ms");
+                + $"backward-weights {flops / g / 1e9,6:F1} ({flops / g / 1e9 / peak:P0}) {g * 1e3:F3} ms";
+            Support.Log(line);
+            if (Environment.GetEnvironmentVariable("CONV_SPEED_FILE") is { Length: > 0 } file) File.AppendAllText(file, line + Environment.NewLine);
         }
+    }
+
+    /// <summary>One core's FMA throughput right now (16 independent zmm chains, best of 5 × 2·10⁷ FMAs): tells a busy
+    /// machine from a slow kernel.</summary>
+    private static double PeakProbe()
+    {
+        if (!System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated) return 0;
+        double best = 0;
+        for (int r = 0; r < 5; r++)
+        {
+            var sw = Stopwatch.StartNew();
+            var v = FmaChains(1_250_000);
+            double t = sw.Elapsed.TotalSeconds;
+            Assert.False(float.IsNaN(v));
+            best = Math.Max(best, 1_250_000.0 * 16 * 16 * 2 / t / 1e9);
+        }
+        return best;
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static float FmaChains(int n)
+    {
+        var m = System.Runtime.Intrinsics.Vector512.Create(0.999f);
+        var a = System.Runtime.Intrinsics.Vector512.Create(0.001f);
+        System.Runtime.Intrinsics.Vector512<float> c0 = a, c1 = a, c2 = a, c3 = a, c4 = a, c5 = a, c6 = a, c7 = a,
+            c8 = a, c9 = a, c10 = a, c11 = a, c12 = a, c13 = a, c14 = a, c15 = a;
+        for (int i = 0; i < n; i++)
+        {
+            c0 = System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(c0, m, a); c1 = System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(c1, m, a);
+            c2 = System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(c2, m, a); c3 = System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(c3, m, a);
+            c4 = System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(c4, m, a); c5 = System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(c5, m, a);
+            c6 = System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(c6, m, a); c7 = System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(c7, m, a);
+            c8 = System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(c8, m, a); c9 = System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(c9, m, a);
+            c10 = System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(c10, m, a); c11 = System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(c11, m, a);
+            c12 = System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(c12, m, a); c13 = System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(c13, m, a);
+            c14 = System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(c14, m, a); c15 = System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(c15, m, a);
+        }
+        var s = c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11 + c12 + c13 + c14 + c15;
+        return System.Runtime.Intrinsics.Vector512.Sum(s);
     }
 }
 
