@@ -206,37 +206,58 @@ public static unsafe class Conv2D
     /// <summary>
     /// Packs w[filters, c, kh, kw] as panels [⌈outputs/nr⌉][kh][kw][inputs][nr], zero past the last output. Forward:
     /// outputs = filters, inputs = c. Transposed (for the input gradient): outputs = c, inputs = filters, taps flipped.
+    /// Panels are independent, so large weights are packed on both cores.
     /// </summary>
     private static void PackWeights(float* dst, float* w, int filters, int c, int kh, int kw, int nr, bool transpose)
     {
-        int outputs = transpose ? c : filters, inputs = transpose ? filters : c;
-        int panels = (outputs + nr - 1) / nr;
-        for (int p = 0; p < panels; p++)
+        var job = new PackJob { Dst = dst, W = w, Filters = filters, C = c, KH = kh, KW = kw, Nr = nr, Transpose = transpose };
+        int outputs = transpose ? c : filters;
+        Run(&PackPanel, &job, (outputs + nr - 1) / nr, (long)filters * c * kh * kw * 16);
+    }
+
+    private struct PackJob
+    {
+        public float* Dst, W;
+        public int Filters, C, KH, KW, Nr;
+        public bool Transpose;
+    }
+
+    private static void PackPanel(void* argument, int p)
+    {
+        PackJob* j = (PackJob*)argument;
+        int c = j->C, kh = j->KH, kw = j->KW, nr = j->Nr;
+        int outputs = j->Transpose ? c : j->Filters, inputs = j->Transpose ? j->Filters : c;
+        float* w = j->W;
+        float* panel = j->Dst + (nint)p * kh * kw * inputs * nr;
+        for (int jj = 0; jj < nr; jj++)
+        {
+            int o = p * nr + jj;
+            float* d = panel + jj;
             for (int ky = 0; ky < kh; ky++)
                 for (int kx = 0; kx < kw; kx++)
-                    for (int i = 0; i < inputs; i++)
-                    {
-                        float* d = dst + ((((nint)p * kh + ky) * kw + kx) * inputs + i) * nr;
-                        for (int j = 0; j < nr; j++)
-                        {
-                            int o = p * nr + j;
-                            d[j] = o >= outputs ? 0f
-                                : transpose ? w[(((nint)i * c + o) * kh + (kh - 1 - ky)) * kw + (kw - 1 - kx)]
-                                : w[(((nint)o * c + i) * kh + ky) * kw + kx];
-                        }
-                    }
+                    for (int i = 0; i < inputs; i++, d += nr)
+                        *d = o >= outputs ? 0f
+                            : j->Transpose ? w[(((nint)i * c + o) * kh + (kh - 1 - ky)) * kw + (kw - 1 - kx)]
+                            : w[(((nint)o * c + i) * kh + ky) * kw + kx];
+        }
     }
 
     /// <summary>Sample <paramref name="n"/>'s image: the source itself, or a copy placed into this thread's zeroed scratch.</summary>
     private static float* Image(ConvJob* j, int n)
     {
-        nint srcSize = (nint)j->SrcH * j->SrcW * j->C;
-        float* src = j->Src + n * srcSize;
-        if (j->Direct) return src;
+        if (j->Direct) return j->Src + n * ((nint)j->SrcH * j->SrcW * j->C);
+        float* img = ConvScratch.Get(1, (nint)j->ImgH * j->ImgW * j->C);
+        Place(j, n, img);
+        return img;
+    }
+
+    /// <summary>Writes sample <paramref name="n"/> of the source into the zero image <paramref name="img"/> (ImgH × ImgW × C),
+    /// at (row·DilY + OffY, col·DilX + OffX); what falls outside is dropped.</summary>
+    private static void Place(ConvJob* j, int n, float* img)
+    {
         int c = j->C;
-        nint size = (nint)j->ImgH * j->ImgW * c;
-        float* img = ConvScratch.Get(1, size);
-        new Span<float>(img, (int)size).Clear();
+        float* src = j->Src + n * ((nint)j->SrcH * j->SrcW * c);
+        new Span<float>(img, j->ImgH * j->ImgW * c).Clear();
         for (int r = 0; r < j->SrcH; r++)
         {
             int row = r * j->DilY + j->OffY;
@@ -255,7 +276,6 @@ public static unsafe class Conv2D
                 new ReadOnlySpan<float>(s + (nint)q * c, c).CopyTo(new Span<float>(d + (nint)col * c, c));
             }
         }
-        return img;
     }
 
     /// <summary>One sample of a forward-style convolution: every filter panel × every block of 8 output pixels.</summary>
@@ -362,80 +382,100 @@ public static unsafe class Conv2D
     }
 
     /// <summary>
-    /// One sample group of the weight gradient: for each of its samples in order, every (8 rows of K) × (filter panel)
-    /// tile accumulates over all output pixels into the group's partial [Kp][Fp] (the first sample overwrites), and the
-    /// bias gradient sums dz's rows into the group's [Fp].
+    /// One sample group of the weight gradient. Its samples are taken SampleBlock at a time: every (8 rows of K) ×
+    /// (filter panel) tile accumulates over all output pixels of those samples in registers, then is stored into the
+    /// group's partial [Kp][Fp] (the first block) or added to it. The bias gradient sums dz's rows into the group's [Fp].
+    /// Samples are always visited in order, so the group's sums do not depend on the thread that runs it.
     /// </summary>
     private static void WeightsGroup<T>(void* argument, int g) where T : struct, IConvLanes<T>
     {
         ConvJob* j = (ConvJob*)argument;
         int lo = (int)((long)j->Batch * g / j->Groups), hi = (int)((long)j->Batch * (g + 1) / j->Groups);
         int c = j->C, f = j->F, nr = j->Nr, pixels = j->OH * j->OW, run = j->KW * c, k = j->KH * run;
-        nint rowStride = (nint)j->ImgW * c;
+        nint rowStride = (nint)j->ImgW * c, imgSize = (nint)j->ImgH * rowStride, dzSize = (nint)pixels * f;
         float* part = j->Partial + g * (nint)j->Kp * j->Fp;
         float* dbp = j->DbPartial + g * (nint)j->Fp;
         new Span<float>(dbp, j->Fp).Clear();
-        nint* koff = stackalloc nint[MR];
-        for (int n = lo; n < hi; n++)
+        nint* koff = stackalloc nint[MR * ((MaxK + MR - 1) / MR)];
+        bool offsetsKnown = false;
+        float* imgs = j->Direct ? null : ConvScratch.Get(1, SampleBlock * imgSize);
+        for (int n0 = lo; n0 < hi; n0 += SampleBlock)
         {
-            float* img = Image(j, n);
-            float* dz = j->Dz + (nint)n * pixels * f;
-            for (int p0 = 0; p0 < f; p0 += nr)
+            int count = Math.Min(SampleBlock, hi - n0);
+            float* img;
+            if (j->Direct) img = j->Src + n0 * imgSize;
+            else
             {
-                int cols = Math.Min(nr, f - p0);
-                for (int k0 = 0; k0 < k; k0 += MR)
-                {
+                for (int i = 0; i < count; i++) Place(j, n0 + i, imgs + i * imgSize);
+                img = imgs;
+            }
+            float* dz = j->Dz + n0 * dzSize;
+            for (int k0 = 0; k0 < k; k0 += MR)
+            {
+                nint* o = k <= MaxK ? koff + k0 : koff;
+                if (k > MaxK || !offsetsKnown)
                     for (int i = 0; i < MR; i++)
                     {
                         int kk = Math.Min(k0 + i, k - 1);
                         int ky = kk / run;
-                        koff[i] = ky * rowStride + (kk - ky * run);
+                        o[i] = ky * rowStride + (kk - ky * run);
                     }
-                    WeightsTile<T>(img, koff, (nint)j->SY * rowStride, (nint)j->SX * c, j->OH, j->OW, dz + p0, f, cols,
-                        part + (nint)k0 * j->Fp + p0, j->Fp, n == lo);
-                }
+                for (int p0 = 0; p0 < f; p0 += nr)
+                    WeightsTile<T>(img, imgSize, count, o, (nint)j->SY * rowStride, (nint)j->SX * c, j->OH, j->OW, dz + p0,
+                        dzSize, f, Math.Min(nr, f - p0), part + (nint)k0 * j->Fp + p0, j->Fp, n0 == lo);
             }
-            ColumnSum<T>(dbp, dz, pixels, f);
+            offsetsKnown = true;
+            for (int i = 0; i < count; i++) ColumnSum<T>(dbp, dz + i * dzSize, pixels, f);
         }
     }
 
+    /// <summary>Samples whose pixels one weight-gradient tile sums in registers before touching memory.</summary>
+    private const int SampleBlock = 4;
+    /// <summary>Rows of K (taps × channels) whose offsets are kept from one sample block to the next.</summary>
+    private const int MaxK = 2048;
+
     /// <summary>
-    /// acc[i] = Σ over output pixels of x(pixel, koff[i]) · dz[pixel, 2 vectors], for 8 (tap, channel) rows; stored
-    /// (first) or added to dst[i·ldd ..]. Filter tails read dz masked, so the padded columns are zero.
+    /// acc[i] = Σ over <paramref name="samples"/> images and their output pixels of x(pixel, koff[i]) · dz[pixel, 2 vectors],
+    /// for 8 (tap, channel) rows; stored (first) or added to dst[i·ldd ..]. Filter tails read dz masked, so the padded
+    /// columns are zero.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WeightsTile<T>(float* img, nint* koff, nint rowStep, nint colStep, int oh, int ow, float* dz,
-        nint ldz, int cols, float* dst, nint ldd, bool first) where T : struct, IConvLanes<T>
+    private static void WeightsTile<T>(float* img, nint imgSize, int samples, nint* koff, nint rowStep, nint colStep, int oh, int ow,
+        float* dz, nint dzSize, nint ldz, int cols, float* dst, nint ldd, bool first) where T : struct, IConvLanes<T>
     {
         int w = T.Count;
         nint o0 = koff[0], o1 = koff[1], o2 = koff[2], o3 = koff[3], o4 = koff[4], o5 = koff[5], o6 = koff[6], o7 = koff[7];
         T c00 = T.Zero, c01 = T.Zero, c10 = T.Zero, c11 = T.Zero, c20 = T.Zero, c21 = T.Zero, c30 = T.Zero, c31 = T.Zero;
         T c40 = T.Zero, c41 = T.Zero, c50 = T.Zero, c51 = T.Zero, c60 = T.Zero, c61 = T.Zero, c70 = T.Zero, c71 = T.Zero;
         bool full = cols == 2 * w;
-        for (int oy = 0; oy < oh; oy++)
+        for (int sIndex = 0; sIndex < samples; sIndex++, img += imgSize)
         {
-            float* q = img + oy * rowStep;
-            for (int ox = 0; ox < ow; ox++, q += colStep, dz += ldz)
+            float* d = dz + sIndex * dzSize;
+            for (int oy = 0; oy < oh; oy++)
             {
-                T b0, b1;
-                if (full) { b0 = T.Load(dz); b1 = T.Load(dz + w); }
-                else { b0 = T.LoadPart(dz, cols); b1 = T.LoadPart(dz + w, cols - w); }
-                T x0 = T.Splat(q[o0]);
-                c00 = T.Fma(x0, b0, c00); c01 = T.Fma(x0, b1, c01);
-                T x1 = T.Splat(q[o1]);
-                c10 = T.Fma(x1, b0, c10); c11 = T.Fma(x1, b1, c11);
-                T x2 = T.Splat(q[o2]);
-                c20 = T.Fma(x2, b0, c20); c21 = T.Fma(x2, b1, c21);
-                T x3 = T.Splat(q[o3]);
-                c30 = T.Fma(x3, b0, c30); c31 = T.Fma(x3, b1, c31);
-                T x4 = T.Splat(q[o4]);
-                c40 = T.Fma(x4, b0, c40); c41 = T.Fma(x4, b1, c41);
-                T x5 = T.Splat(q[o5]);
-                c50 = T.Fma(x5, b0, c50); c51 = T.Fma(x5, b1, c51);
-                T x6 = T.Splat(q[o6]);
-                c60 = T.Fma(x6, b0, c60); c61 = T.Fma(x6, b1, c61);
-                T x7 = T.Splat(q[o7]);
-                c70 = T.Fma(x7, b0, c70); c71 = T.Fma(x7, b1, c71);
+                float* q = img + oy * rowStep;
+                for (int ox = 0; ox < ow; ox++, q += colStep, d += ldz)
+                {
+                    T b0, b1;
+                    if (full) { b0 = T.Load(d); b1 = T.Load(d + w); }
+                    else { b0 = T.LoadPart(d, cols); b1 = T.LoadPart(d + w, cols - w); }
+                    T x0 = T.Splat(q[o0]);
+                    c00 = T.Fma(x0, b0, c00); c01 = T.Fma(x0, b1, c01);
+                    T x1 = T.Splat(q[o1]);
+                    c10 = T.Fma(x1, b0, c10); c11 = T.Fma(x1, b1, c11);
+                    T x2 = T.Splat(q[o2]);
+                    c20 = T.Fma(x2, b0, c20); c21 = T.Fma(x2, b1, c21);
+                    T x3 = T.Splat(q[o3]);
+                    c30 = T.Fma(x3, b0, c30); c31 = T.Fma(x3, b1, c31);
+                    T x4 = T.Splat(q[o4]);
+                    c40 = T.Fma(x4, b0, c40); c41 = T.Fma(x4, b1, c41);
+                    T x5 = T.Splat(q[o5]);
+                    c50 = T.Fma(x5, b0, c50); c51 = T.Fma(x5, b1, c51);
+                    T x6 = T.Splat(q[o6]);
+                    c60 = T.Fma(x6, b0, c60); c61 = T.Fma(x6, b1, c61);
+                    T x7 = T.Splat(q[o7]);
+                    c70 = T.Fma(x7, b0, c70); c71 = T.Fma(x7, b1, c71);
+                }
             }
         }
         Accumulate(dst, c00, c01, first);

@@ -14,7 +14,8 @@ public class ConvTests
             Conv2DShape.OutputSize(h, kh, sy, same), Conv2DShape.OutputSize(w, kw, sx, same));
 
     // h, w, c, kh, kw, filters, strideY, strideX, same, batch: the MNIST and CIFAR layers, stride 2, same padding with
-    // even and odd kernels, non-square kernels, 1/3/5/17/32/64 channels, filter counts that are not multiples of 16.
+    // even and odd kernels, non-square kernels, 1/3/5/17/32/64 channels, filter counts that are not multiples of 16,
+    // batches of several weight-gradient sample blocks per group, and more than MaxK (2048) taps × channels.
     public static TheoryData<int, int, int, int, int, int, int, int, bool, int> Shapes => new()
     {
         { 28, 28, 1, 3, 3, 32, 1, 1, false, 3 },
@@ -28,6 +29,9 @@ public class ConvTests
         { 6, 7, 32, 2, 3, 3, 1, 1, true, 3 },
         { 4, 4, 1, 5, 5, 1, 3, 3, true, 1 },
         { 12, 8, 3, 2, 2, 48, 2, 2, false, 6 },
+        { 6, 5, 3, 3, 3, 20, 1, 1, true, 19 },
+        { 5, 6, 2, 2, 3, 7, 2, 1, false, 18 },
+        { 7, 7, 64, 6, 6, 17, 1, 1, false, 2 },
     };
 
     [Theory]
