@@ -225,50 +225,70 @@ public class ConvTests
         Assert.SkipUnless(Environment.GetEnvironmentVariable("CONV_SPEED") == "1", "Set CONV_SPEED=1 for the speed report.");
         const int batch = 64;
         const double peak = 613; // GFLOP/s, two cores' FMA peak measured on these machines
-        var layers = new (string Name, Conv2DShape S)[]
+        // Each model's conv layers, the first flagged (its input gradient is never needed), each followed by a 2x2 max pool.
+        var models = new (string Name, (string Name, Conv2DShape S, bool First)[] Layers)[]
         {
-            ("mnist conv1", Shape(28, 28, 1, 3, 3, 32, 1, 1, false)),
-            ("mnist conv2", Shape(13, 13, 32, 3, 3, 64, 1, 1, false)),
-            ("cifar conv1", Shape(32, 32, 3, 3, 3, 32, 1, 1, false)),
-            ("cifar conv2", Shape(15, 15, 32, 3, 3, 64, 1, 1, false)),
-            ("cifar conv3", Shape(6, 6, 64, 3, 3, 128, 1, 1, false)),
-            ("cifar-same conv1", Shape(32, 32, 3, 3, 3, 32, 1, 1, true)),
-            ("cifar-same conv2", Shape(16, 16, 32, 3, 3, 64, 1, 1, true)),
-            ("cifar-same conv3", Shape(8, 8, 64, 3, 3, 128, 1, 1, true)),
+            ("MNIST CNN", [("conv1", Shape(28, 28, 1, 3, 3, 32, 1, 1, false), true), ("conv2", Shape(13, 13, 32, 3, 3, 64, 1, 1, false), false)]),
+            ("CIFAR CNN", [("conv1", Shape(32, 32, 3, 3, 3, 32, 1, 1, false), true), ("conv2", Shape(15, 15, 32, 3, 3, 64, 1, 1, false), false),
+                ("conv3", Shape(6, 6, 64, 3, 3, 128, 1, 1, false), false)]),
+            ("CIFAR CNN, same padding", [("conv1", Shape(32, 32, 3, 3, 3, 32, 1, 1, true), true), ("conv2", Shape(16, 16, 32, 3, 3, 64, 1, 1, true), false),
+                ("conv3", Shape(8, 8, 64, 3, 3, 128, 1, 1, true), false)]),
         };
-        double probe = PeakProbe();
-        string head = $"FMA peak probe now, one core: {probe:F1} GFLOP/s (nominal 307); fractions below are of 613 GFLOP/s (two cores)";
-        Support.Log(head);
-        if (Environment.GetEnvironmentVariable("CONV_SPEED_FILE") is { Length: > 0 } file0) File.AppendAllText(file0, head + Environment.NewLine);
-        foreach (var (name, s) in layers)
+        string? file = Environment.GetEnvironmentVariable("CONV_SPEED_FILE");
+        void Report(string line)
         {
-            float[] x = Support.Random(batch * s.InSize, 1), w = Support.Random(s.WeightSize, 2), b = Support.Random(s.Filters, 3);
-            float[] y = new float[batch * s.OutSize], dx = new float[x.Length], dw = new float[w.Length], db = new float[s.Filters];
-            double flops = 2.0 * s.MultiplyAdds * batch;
-            double Time(Action a)
-            {
-                for (int i = 0; i < 3; i++) a();
-                double best = double.MaxValue;
-                for (int r = 0; r < 5; r++)
-                {
-                    var sw = Stopwatch.StartNew();
-                    for (int i = 0; i < 5; i++) a();
-                    best = Math.Min(best, sw.Elapsed.TotalSeconds / 5);
-                }
-                return best;
-            }
-            double f = Time(() => Conv2D.Forward<Relu>(y, default, x, w, b, batch, s));
-            double f1;
-            Worker.Disabled = true;
-            try { f1 = Time(() => Conv2D.Forward<Relu>(y, default, x, w, b, batch, s)); }
-            finally { Worker.Disabled = false; }
-            double d = Time(() => Conv2D.BackwardData(dx, y, w, batch, s));
-            double g = Time(() => Conv2D.BackwardWeights(dw, db, y, x, batch, s));
-            string line = $"{name,-17} {s}: forward {flops / f / 1e9,6:F1} GFLOP/s ({flops / f / 1e9 / peak:P0}) {f * 1e3:F3} ms (one core {flops / f1 / 1e9:F1}) | "
-                + $"backward-data {flops / d / 1e9,6:F1} ({flops / d / 1e9 / peak:P0}) {d * 1e3:F3} ms | "
-                + $"backward-weights {flops / g / 1e9,6:F1} ({flops / g / 1e9 / peak:P0}) {g * 1e3:F3} ms";
             Support.Log(line);
-            if (Environment.GetEnvironmentVariable("CONV_SPEED_FILE") is { Length: > 0 } file) File.AppendAllText(file, line + Environment.NewLine);
+            if (!string.IsNullOrEmpty(file)) File.AppendAllText(file, line + Environment.NewLine);
+        }
+        static double Time(Action a)
+        {
+            for (int i = 0; i < 3; i++) a();
+            double best = double.MaxValue;
+            for (int r = 0; r < 9; r++)
+            {
+                var sw = Stopwatch.StartNew();
+                for (int i = 0; i < 5; i++) a();
+                best = Math.Min(best, sw.Elapsed.TotalSeconds / 5);
+            }
+            return best;
+        }
+        static (double Two, double One) Both(Action a)
+        {
+            double two = Time(a);
+            Worker.Disabled = true;
+            try { return (two, Time(a)); }
+            finally { Worker.Disabled = false; }
+        }
+        static string G(double flops, (double Two, double One) t) =>
+            $"{flops / t.Two / 1e9,5:F0} GFLOP/s {flops / t.Two / 1e9 / peak,4:P0} ({t.Two * 1e3:F3} ms; one core {flops / t.One / 1e9:F0} = {flops / t.One / 1e9 / (peak / 2):P0} of a core)";
+        Report($"FMA peak probe now, one core: {PeakProbe():F1} GFLOP/s (nominal 307); percentages are of 613 GFLOP/s (two cores) unless marked; load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
+        foreach (var (model, layers) in models)
+        {
+            double stepFlops = 0, stepTime = 0, stepTime1 = 0, poolTime = 0;
+            foreach (var (name, s, first) in layers)
+            {
+                float[] x = Support.Random(batch * s.InSize, 1), w = Support.Random(s.WeightSize, 2), b = Support.Random(s.Filters, 3);
+                float[] y = new float[batch * s.OutSize], dx = new float[x.Length], dw = new float[w.Length], db = new float[s.Filters];
+                double flops = 2.0 * s.MultiplyAdds * batch;
+                var f = Both(() => Conv2D.Forward<Relu>(y, default, x, w, b, batch, s));
+                var d = Both(() => Conv2D.BackwardData(dx, y, w, batch, s));
+                var g = Both(() => Conv2D.BackwardWeights(dw, db, y, x, batch, s));
+                var p = new Pool2DShape(s.OutHeight, s.OutWidth, s.Filters, 2, 2, 2, 2, 0, 0, s.OutHeight / 2, s.OutWidth / 2);
+                float[] py = new float[batch * p.OutSize];
+                int[] arg = new int[py.Length];
+                var pool = Both(() => { Pooling.MaxForward(py, arg, y, batch, p); Pooling.MaxBackward(y, py, arg, batch, p); });
+                Report($"{model} {name} {s}, batch {batch}:");
+                Report($"    forward          {G(flops, f)}");
+                Report($"    backward-data    {G(flops, d)}{(first ? "  (first layer: not needed in training)" : "")}");
+                Report($"    backward-weights {G(flops, g)}");
+                Report($"    max pool 2x2 forward + backward {pool.Two * 1e3:F3} ms (one core {pool.One * 1e3:F3} ms)");
+                int products = first ? 2 : 3;
+                stepFlops += products * flops;
+                stepTime += f.Two + g.Two + (first ? 0 : d.Two) + pool.Two;
+                stepTime1 += f.One + g.One + (first ? 0 : d.One) + pool.One;
+                poolTime += pool.Two;
+            }
+            Report($"{model}: conv + pool part of a training step {stepTime * 1e3:F2} ms (pooling {poolTime * 1e3:F2} ms), {stepFlops / stepTime / 1e9:F0} GFLOP/s = {stepFlops / stepTime / 1e9 / peak:P0} of two cores; one core {stepFlops / stepTime1 / 1e9:F0} GFLOP/s = {stepFlops / stepTime1 / 1e9 / (peak / 2):P0} of a core");
         }
     }
 
