@@ -34,6 +34,8 @@ internal unsafe interface IConvLanes<T> where T : struct, IConvLanes<T>
     /// <summary>mask ? a : b per lane.</summary>
     static abstract T Select(T mask, T a, T b);
     static abstract T Apply<TAct>(T z) where TAct : struct, IActivation;
+    /// <summary>The sum of the lanes, in a fixed order.</summary>
+    static abstract float Sum(T v);
 }
 
 internal readonly unsafe struct ConvLanes512 : IConvLanes<ConvLanes512>
@@ -78,6 +80,8 @@ internal readonly unsafe struct ConvLanes512 : IConvLanes<ConvLanes512>
     public static ConvLanes512 Select(ConvLanes512 mask, ConvLanes512 a, ConvLanes512 b) => new(Vector512.ConditionalSelect(mask._v, a._v, b._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ConvLanes512 Apply<TAct>(ConvLanes512 z) where TAct : struct, IActivation => new(TAct.Apply(z._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(ConvLanes512 v) => Vector512.Sum(v._v);
 }
 
 internal readonly unsafe struct ConvLanes256 : IConvLanes<ConvLanes256>
@@ -125,6 +129,8 @@ internal readonly unsafe struct ConvLanes256 : IConvLanes<ConvLanes256>
     public static ConvLanes256 Select(ConvLanes256 mask, ConvLanes256 a, ConvLanes256 b) => new(Vector256.ConditionalSelect(mask._v, a._v, b._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ConvLanes256 Apply<TAct>(ConvLanes256 z) where TAct : struct, IActivation => new(TAct.Apply(z._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(ConvLanes256 v) => Vector256.Sum(v._v);
 }
 
 internal readonly unsafe struct ConvLane1 : IConvLanes<ConvLane1>
@@ -165,6 +171,8 @@ internal readonly unsafe struct ConvLane1 : IConvLanes<ConvLane1>
     public static ConvLane1 Select(ConvLane1 mask, ConvLane1 a, ConvLane1 b) => BitConverter.SingleToInt32Bits(mask._v) != 0 ? a : b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ConvLane1 Apply<TAct>(ConvLane1 z) where TAct : struct, IActivation => new(TAct.Apply(z._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(ConvLane1 v) => v._v;
 }
 
 /// <summary>Per-thread scratch for the convolution kernels: two growable 64-byte-aligned native buffers (slot 0 for the

@@ -12,7 +12,8 @@ namespace Compiled.CompilerServices;
 /// pixels × 32 filters in 16 accumulators, broadcasting one input value per pixel and tap and fusing bias and
 /// activation into the store. Padded inputs are first copied, one sample at a time, into a zero-bordered per-thread
 /// scratch (valid convolutions read the input in place). The input gradient is the same kernel run over the output
-/// gradient, dilated by the stride and padded by kernel − 1 − pad, with the weight flipped and transposed. The weight
+/// gradient, dilated by the stride and padded by kernel − 1 − pad, with the weight flipped and transposed (inputs with few
+    /// channels, where a filter panel would be mostly padding, take dot products along the filters instead). The weight
 /// gradient accumulates 8 (tap, channel) rows × 32 filters over every output pixel, per group of samples, then sums
 /// the groups in a fixed order.</para>
 /// <para>Work is split across the <see cref="Worker"/> by samples (forward, input gradient) and by fixed sample groups
@@ -77,6 +78,11 @@ public static unsafe class Conv2D
         fixed (float* pdx = dx, pdz = dz, pw = w)
         {
             int nr = 2 * Lanes();
+            if (s.InChannels * 4 <= nr)
+            {
+                FewChannelsBackwardData(pdx, pdz, pw, batch, s);
+                return;
+            }
             // A stride-1 convolution of dz dilated by the stride and padded by k − 1 − pad, with the weight flipped
             // and transposed: dx[iy, ix, c] = Σ dz[oy, ox, f]·w[f, c, iy + pad − oy·s, ix + pad − ox·s].
             var job = new ConvJob
@@ -156,6 +162,67 @@ public static unsafe class Conv2D
                     }
             if (!db.IsEmpty) new ReadOnlySpan<float>(job.DbPartial, f).CopyTo(db);
         }
+    }
+
+    /// <summary>
+    /// The input gradient when the input has few channels (the first layer's 1 or 3): a filter panel would be mostly
+    /// padding, so instead each input value is a dot product along the filters, dx[iy, ix, c] = Σ over the taps that
+    /// reach it of Σ_f dz[oy, ox, f]·wᵀ[c, ky, kx, f], with wᵀ packed [c][kh][kw][filters].
+    /// </summary>
+    private static void FewChannelsBackwardData(float* dx, float* dz, float* w, int batch, in Conv2DShape s)
+    {
+        int c = s.InChannels, kh = s.KernelHeight, kw = s.KernelWidth, f = s.Filters;
+        float* wt = ConvScratch.Get(0, (nint)c * kh * kw * f);
+        for (int fi = 0; fi < f; fi++)
+            for (int ci = 0; ci < c; ci++)
+                for (int ky = 0; ky < kh; ky++)
+                    for (int kx = 0; kx < kw; kx++)
+                        wt[(((nint)ci * kh + ky) * kw + kx) * f + fi] = w[(((nint)fi * c + ci) * kh + ky) * kw + kx];
+        var job = new FewChannelsJob { Dx = dx, Dz = dz, Wt = wt, S = s };
+        delegate*<void*, int, void> part = Gemm.Isa switch
+        {
+            KernelIsa.Vector512 => &FewChannelsSample<ConvLanes512>,
+            KernelIsa.Vector256 => &FewChannelsSample<ConvLanes256>,
+            _ => &FewChannelsSample<ConvLane1>,
+        };
+        Run(part, &job, batch, s.MultiplyAdds * batch);
+    }
+
+    private struct FewChannelsJob
+    {
+        public float* Dx, Dz, Wt;
+        public Conv2DShape S;
+    }
+
+    private static void FewChannelsSample<T>(void* argument, int n) where T : struct, IConvLanes<T>
+    {
+        FewChannelsJob* j = (FewChannelsJob*)argument;
+        Conv2DShape s = j->S;
+        int c = s.InChannels, kh = s.KernelHeight, kw = s.KernelWidth, f = s.Filters, lanes = T.Count;
+        float* dx = j->Dx + (nint)n * s.InSize;
+        float* dz = j->Dz + (nint)n * s.OutSize;
+        for (int iy = 0; iy < s.InHeight; iy++)
+            for (int ix = 0; ix < s.InWidth; ix++, dx += c)
+                for (int ci = 0; ci < c; ci++)
+                {
+                    T acc = T.Zero;
+                    for (int ky = 0; ky < kh; ky++)
+                    {
+                        int ty = iy + s.PadTop - ky;
+                        if (ty < 0 || ty % s.StrideY != 0 || ty / s.StrideY >= s.OutHeight) continue;
+                        for (int kx = 0; kx < kw; kx++)
+                        {
+                            int tx = ix + s.PadLeft - kx;
+                            if (tx < 0 || tx % s.StrideX != 0 || tx / s.StrideX >= s.OutWidth) continue;
+                            float* g = dz + ((nint)(ty / s.StrideY) * s.OutWidth + tx / s.StrideX) * f;
+                            float* wv = j->Wt + (((nint)ci * kh + ky) * kw + kx) * f;
+                            int fi = 0;
+                            for (; fi + lanes <= f; fi += lanes) acc = T.Fma(T.Load(g + fi), T.Load(wv + fi), acc);
+                            if (fi < f) acc = T.Fma(T.LoadPart(g + fi, f - fi), T.LoadPart(wv + fi, f - fi), acc);
+                        }
+                    }
+                    dx[ci] = T.Sum(acc);
+                }
     }
 
     /// <summary>Floats in one ISA's vector.</summary>

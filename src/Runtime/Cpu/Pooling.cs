@@ -90,7 +90,7 @@ public static unsafe class Pooling
         }
     }
 
-    /// <summary>y[batch, c] = the mean of x[batch, h, w, c] over the h·w pixels (pixels added in order, then divided).</summary>
+    /// <summary>y[batch, c] = the mean of x[batch, h, w, c] over the h·w pixels (pixels added in order, then scaled by 1/(h·w)).</summary>
     public static void GlobalAvgForward(Span<float> y, ReadOnlySpan<float> x, int batch, int h, int w, int c)
     {
         Check(batch, h, w, c);
@@ -108,7 +108,7 @@ public static unsafe class Pooling
         }
     }
 
-    /// <summary>dx[batch, h, w, c] = dy[batch, c] / (h·w) (overwritten).</summary>
+    /// <summary>dx[batch, h, w, c] = dy[batch, c] · 1/(h·w) (overwritten).</summary>
     public static void GlobalAvgBackward(Span<float> dx, ReadOnlySpan<float> dy, int batch, int h, int w, int c)
     {
         Check(batch, h, w, c);
