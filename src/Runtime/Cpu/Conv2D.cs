@@ -201,20 +201,28 @@ public static unsafe class Conv2D
         int c = s.InChannels, kh = s.KernelHeight, kw = s.KernelWidth, f = s.Filters, lanes = T.Count;
         float* dx = j->Dx + (nint)n * s.InSize;
         float* dz = j->Dz + (nint)n * s.OutSize;
+        int sy = s.StrideY, sx = s.StrideX;
         for (int iy = 0; iy < s.InHeight; iy++)
+        {
+            // The taps ky ≡ iy + pad (mod stride) reach output row oy = (iy + pad − ky) / stride, falling as ky rises.
+            int ry = iy + s.PadTop;
             for (int ix = 0; ix < s.InWidth; ix++, dx += c)
+            {
+                int rx = ix + s.PadLeft, kx0 = rx % sx;
                 for (int ci = 0; ci < c; ci++)
                 {
                     T acc = T.Zero;
-                    for (int ky = 0; ky < kh; ky++)
+                    for (int ky = ry % sy; ky < kh; ky += sy)
                     {
-                        int ty = iy + s.PadTop - ky;
-                        if (ty < 0 || ty % s.StrideY != 0 || ty / s.StrideY >= s.OutHeight) continue;
-                        for (int kx = 0; kx < kw; kx++)
+                        int oy = sy == 1 ? ry - ky : (ry - ky) / sy;
+                        if (oy < 0) break;
+                        if (oy >= s.OutHeight) continue;
+                        for (int kx = kx0; kx < kw; kx += sx)
                         {
-                            int tx = ix + s.PadLeft - kx;
-                            if (tx < 0 || tx % s.StrideX != 0 || tx / s.StrideX >= s.OutWidth) continue;
-                            float* g = dz + ((nint)(ty / s.StrideY) * s.OutWidth + tx / s.StrideX) * f;
+                            int ox = sx == 1 ? rx - kx : (rx - kx) / sx;
+                            if (ox < 0) break;
+                            if (ox >= s.OutWidth) continue;
+                            float* g = dz + ((nint)oy * s.OutWidth + ox) * f;
                             float* wv = j->Wt + (((nint)ci * kh + ky) * kw + kx) * f;
                             int fi = 0;
                             for (; fi + lanes <= f; fi += lanes) acc = T.Fma(T.Load(g + fi), T.Load(wv + fi), acc);
@@ -223,6 +231,8 @@ public static unsafe class Conv2D
                     }
                     dx[ci] = T.Sum(acc);
                 }
+            }
+        }
     }
 
     /// <summary>Floats in one ISA's vector.</summary>
