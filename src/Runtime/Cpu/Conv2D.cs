@@ -27,6 +27,9 @@ public static unsafe class Conv2D
     private const int MR = 8;
     /// <summary>Sample groups of the weight gradient, at most: each holds a partial sum reduced in a fixed order.</summary>
     private const int MaxGroups = 4;
+    /// <summary>Weight-gradient chunks to aim for: each group's rows of K are cut into ranges until there are this many,
+    /// so a late or descheduled core holds up little work.</summary>
+    private const int TargetChunks = 16;
     /// <summary>Multiply-adds below which the second core is not worth waking.</summary>
     private const long ParallelMinWork = 1 << 16;
 
@@ -132,6 +135,7 @@ public static unsafe class Conv2D
             job.Direct = s.PadTop == 0 && s.PadLeft == 0 && job.ImgH <= s.InHeight && job.ImgW <= s.InWidth;
             if (job.Direct) { job.ImgH = s.InHeight; job.ImgW = s.InWidth; }
             nint partial = (nint)job.Kp * job.Fp;
+            job.KRanges = Math.Max(1, Math.Min(job.Kp / MR, TargetChunks / job.Groups));
             job.Partial = ConvScratch.Get(0, job.Groups * (partial + job.Fp));
             job.DbPartial = job.Partial + job.Groups * partial;
 
@@ -141,7 +145,7 @@ public static unsafe class Conv2D
                 KernelIsa.Vector256 => &WeightsGroup<ConvLanes256>,
                 _ => &WeightsGroup<ConvLane1>,
             };
-            Run(part, &job, job.Groups, s.MultiplyAdds * batch);
+            Run(part, &job, job.Groups * job.KRanges, s.MultiplyAdds * batch);
 
             // Sum the groups in order into group 0, then scatter [k][f] to OIHW.
             float* p0 = job.Partial;
@@ -251,7 +255,7 @@ public static unsafe class Conv2D
         public float* Packed, Bias, Y, Z;
         // Weight gradient: dz, sample groups, partial sums [group][Kp][Fp] and [group][Fp].
         public float* Dz, Partial, DbPartial;
-        public int Batch, Groups, Kp, Fp;
+        public int Batch, Groups, KRanges, Kp, Fp;
     }
 
     private static void RunImplicit<TAct>(ConvJob* job, int batch, long multiplyAddsPerSample) where TAct : struct, IActivation
@@ -459,20 +463,24 @@ public static unsafe class Conv2D
     }
 
     /// <summary>
-    /// One sample group of the weight gradient. Its samples are taken SampleBlock at a time: every (8 rows of K) ×
+    /// One range of K's rows (KRanges per group) of one sample group of the weight gradient; the chunks write disjoint
+    /// parts of the partials, and the first range of each group also sums the bias gradient. Its samples are taken
+    /// SampleBlock at a time: every (8 rows of K) ×
     /// (filter panel) tile accumulates over all output pixels of those samples in registers, then is stored into the
     /// group's partial [Kp][Fp] (the first block) or added to it. The bias gradient sums dz's rows into the group's [Fp].
     /// Samples are always visited in order, so the group's sums do not depend on the thread that runs it.
     /// </summary>
-    private static void WeightsGroup<T>(void* argument, int g) where T : struct, IConvLanes<T>
+    private static void WeightsGroup<T>(void* argument, int chunk) where T : struct, IConvLanes<T>
     {
         ConvJob* j = (ConvJob*)argument;
+        int g = chunk / j->KRanges, range = chunk - g * j->KRanges, blocks = j->Kp / MR;
+        int kFirst = blocks * range / j->KRanges * MR, kEnd = blocks * (range + 1) / j->KRanges * MR;
         int lo = (int)((long)j->Batch * g / j->Groups), hi = (int)((long)j->Batch * (g + 1) / j->Groups);
         int c = j->C, f = j->F, nr = j->Nr, pixels = j->OH * j->OW, run = j->KW * c, k = j->KH * run;
         nint rowStride = (nint)j->ImgW * c, imgSize = (nint)j->ImgH * rowStride, dzSize = (nint)pixels * f;
         float* part = j->Partial + g * (nint)j->Kp * j->Fp;
         float* dbp = j->DbPartial + g * (nint)j->Fp;
-        new Span<float>(dbp, j->Fp).Clear();
+        if (range == 0) new Span<float>(dbp, j->Fp).Clear();
         nint* koff = stackalloc nint[MR * ((MaxK + MR - 1) / MR)];
         bool offsetsKnown = false;
         float* imgs = j->Direct ? null : ConvScratch.Get(1, SampleBlock * imgSize);
@@ -487,7 +495,7 @@ public static unsafe class Conv2D
                 img = imgs;
             }
             float* dz = j->Dz + n0 * dzSize;
-            for (int k0 = 0; k0 < k; k0 += MR)
+            for (int k0 = kFirst; k0 < kEnd; k0 += MR)
             {
                 nint* o = k <= MaxK ? koff + k0 : koff;
                 if (k > MaxK || !offsetsKnown)
@@ -502,7 +510,8 @@ public static unsafe class Conv2D
                         dzSize, f, Math.Min(nr, f - p0), part + (nint)k0 * j->Fp + p0, j->Fp, n0 == lo);
             }
             offsetsKnown = true;
-            for (int i = 0; i < count; i++) ColumnSum<T>(dbp, dz + i * dzSize, pixels, f);
+            if (range == 0)
+                for (int i = 0; i < count; i++) ColumnSum<T>(dbp, dz + i * dzSize, pixels, f);
         }
     }
 
