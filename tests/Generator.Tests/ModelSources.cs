@@ -74,6 +74,24 @@ internal static class ModelSources
             public partial class DropoutMlp;
             """,
 
+        // The primer's MNIST CNN: convolutions, max pooling, Flatten to PyTorch's order, Dense.
+        ["MnistCnn"] = """
+            using Compiled;
+
+            namespace Demo;
+
+            [Input(28, 28, 1)]
+            [Conv2D(32, 3, Activation.Relu)]
+            [MaxPool2D(2)]
+            [Conv2D(64, 3, Activation.Relu)]
+            [MaxPool2D(2)]
+            [Flatten]
+            [Dense(128, Activation.Relu)]
+            [Dense(10, Activation.Softmax)]
+            [Loss(Loss.SparseCategoricalCrossEntropy)]
+            public partial class MnistCnn;
+            """,
+
         // Categorical (one-hot) cross-entropy.
         ["OneHotClassifier"] = """
             using Compiled;
