@@ -5,9 +5,8 @@ using System.Runtime.Intrinsics.X86;
 namespace Compiled.CompilerServices;
 
 /// <summary>
-/// AVX-512 micro-kernels. <see cref="TilePacked"/>, used by the packed GEMM: a 14 × 32 tile in 28 zmm accumulators
-/// over a packed A panel (one pointer, broadcasts at constant offsets). <see cref="Tile"/>: an 8 × 32 tile that
-/// broadcasts eight A values per k step straight from A's storage. Column edges use masked
+/// AVX-512 micro-kernel: an 8 × 32 tile in 16 zmm accumulators. Each k step loads two vectors of the packed B
+/// panel and broadcasts eight A values (one per row, straight from A's storage), 16 FMAs. Column edges use masked
 /// loads and stores; row edges point the spare rows at row 0 and do not store them.
 /// </summary>
 internal readonly unsafe struct Kernel512 : IKernel
@@ -65,91 +64,6 @@ internal readonly unsafe struct Kernel512 : IKernel
         if (rows > 5) StoreRow<TAct>(c + 5 * ldc, pre == null ? null : pre + 5 * ldc, c50, c51, bias0, bias1, first, last, cols);
         if (rows > 6) StoreRow<TAct>(c + 6 * ldc, pre == null ? null : pre + 6 * ldc, c60, c61, bias0, bias1, first, last, cols);
         if (rows > 7) StoreRow<TAct>(c + 7 * ldc, pre == null ? null : pre + 7 * ldc, c70, c71, bias0, bias1, first, last, cols);
-    }
-
-    /// <summary>Rows of the packed-A micro-kernel: 14 × 32 holds 28 zmm accumulators, two B vectors and a broadcast
-    /// (31 of 32 registers), 28 FMAs per 2 loads and 14 broadcasts.</summary>
-    public static int PackedMR => 14;
-
-    /// <summary>Floats per k step of a packed A panel (14 rows padded to 16, so 16 × 16 transposes can write it).</summary>
-    public const int PackedLd = 16;
-
-    /// <summary>The C tile (rows × cols) of a packed A panel ap[k·16 + r] times the packed B panel bp over kc; every
-    /// element is the same FMA sequence over k as <see cref="Tile"/>'s, so results do not depend on the kernel.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void TilePacked<TAct>(float* ap, float* bp, int kc, float* c, nint ldc,
-        float* pre, float* bias, int rows, int cols, bool first, bool last) where TAct : struct, IActivation
-    {
-        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default, c80 = default, c81 = default, c90 = default, c91 = default, c100 = default, c101 = default, c110 = default, c111 = default, c120 = default, c121 = default, c130 = default, c131 = default;
-        for (int k = 0; k < kc; k++)
-        {
-            Vector512<float> b0 = Vector512.Load(bp), b1 = Vector512.Load(bp + 16), x;
-            x = Vector512.Create(ap[0]); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
-            x = Vector512.Create(ap[1]); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
-            x = Vector512.Create(ap[2]); c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
-            x = Vector512.Create(ap[3]); c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
-            x = Vector512.Create(ap[4]); c40 = Vector512.FusedMultiplyAdd(x, b0, c40); c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
-            x = Vector512.Create(ap[5]); c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
-            x = Vector512.Create(ap[6]); c60 = Vector512.FusedMultiplyAdd(x, b0, c60); c61 = Vector512.FusedMultiplyAdd(x, b1, c61);
-            x = Vector512.Create(ap[7]); c70 = Vector512.FusedMultiplyAdd(x, b0, c70); c71 = Vector512.FusedMultiplyAdd(x, b1, c71);
-            x = Vector512.Create(ap[8]); c80 = Vector512.FusedMultiplyAdd(x, b0, c80); c81 = Vector512.FusedMultiplyAdd(x, b1, c81);
-            x = Vector512.Create(ap[9]); c90 = Vector512.FusedMultiplyAdd(x, b0, c90); c91 = Vector512.FusedMultiplyAdd(x, b1, c91);
-            x = Vector512.Create(ap[10]); c100 = Vector512.FusedMultiplyAdd(x, b0, c100); c101 = Vector512.FusedMultiplyAdd(x, b1, c101);
-            x = Vector512.Create(ap[11]); c110 = Vector512.FusedMultiplyAdd(x, b0, c110); c111 = Vector512.FusedMultiplyAdd(x, b1, c111);
-            x = Vector512.Create(ap[12]); c120 = Vector512.FusedMultiplyAdd(x, b0, c120); c121 = Vector512.FusedMultiplyAdd(x, b1, c121);
-            x = Vector512.Create(ap[13]); c130 = Vector512.FusedMultiplyAdd(x, b0, c130); c131 = Vector512.FusedMultiplyAdd(x, b1, c131);
-            bp += 32;
-            ap += PackedLd;
-        }
-        Vector512<float> bias0 = default, bias1 = default;
-        if (bias != null)
-        {
-            bias0 = Avx512F.MaskLoad(bias, Mask(cols), Vector512<float>.Zero);
-            bias1 = Avx512F.MaskLoad(bias + 16, Mask(cols - 16), Vector512<float>.Zero);
-        }
-        StoreRow<TAct>(c, pre, c00, c01, bias0, bias1, first, last, cols);
-        if (rows > 1) StoreRow<TAct>(c + 1 * ldc, pre == null ? null : pre + 1 * ldc, c10, c11, bias0, bias1, first, last, cols);
-        if (rows > 2) StoreRow<TAct>(c + 2 * ldc, pre == null ? null : pre + 2 * ldc, c20, c21, bias0, bias1, first, last, cols);
-        if (rows > 3) StoreRow<TAct>(c + 3 * ldc, pre == null ? null : pre + 3 * ldc, c30, c31, bias0, bias1, first, last, cols);
-        if (rows > 4) StoreRow<TAct>(c + 4 * ldc, pre == null ? null : pre + 4 * ldc, c40, c41, bias0, bias1, first, last, cols);
-        if (rows > 5) StoreRow<TAct>(c + 5 * ldc, pre == null ? null : pre + 5 * ldc, c50, c51, bias0, bias1, first, last, cols);
-        if (rows > 6) StoreRow<TAct>(c + 6 * ldc, pre == null ? null : pre + 6 * ldc, c60, c61, bias0, bias1, first, last, cols);
-        if (rows > 7) StoreRow<TAct>(c + 7 * ldc, pre == null ? null : pre + 7 * ldc, c70, c71, bias0, bias1, first, last, cols);
-        if (rows > 8) StoreRow<TAct>(c + 8 * ldc, pre == null ? null : pre + 8 * ldc, c80, c81, bias0, bias1, first, last, cols);
-        if (rows > 9) StoreRow<TAct>(c + 9 * ldc, pre == null ? null : pre + 9 * ldc, c90, c91, bias0, bias1, first, last, cols);
-        if (rows > 10) StoreRow<TAct>(c + 10 * ldc, pre == null ? null : pre + 10 * ldc, c100, c101, bias0, bias1, first, last, cols);
-        if (rows > 11) StoreRow<TAct>(c + 11 * ldc, pre == null ? null : pre + 11 * ldc, c110, c111, bias0, bias1, first, last, cols);
-        if (rows > 12) StoreRow<TAct>(c + 12 * ldc, pre == null ? null : pre + 12 * ldc, c120, c121, bias0, bias1, first, last, cols);
-        if (rows > 13) StoreRow<TAct>(c + 13 * ldc, pre == null ? null : pre + 13 * ldc, c130, c131, bias0, bias1, first, last, cols);
-    }
-
-    /// <summary>Packs A(m.., pc..) of rows × kc (rows ≤ 14) into dst[k·16 + r]; rows past <paramref name="rows"/> are zero.</summary>
-    public static void PackA(GemmArgs* g, int m, int rows, int pc, int kc, float* dst)
-    {
-        nint rs = g->RsA, cs = g->CsA;
-        float* src = g->A + m * rs + pc * cs;
-        if (rs == 1)
-        {
-            // Columns of A are contiguous (A = dzᵀ): one masked copy per k.
-            Vector512<float> mask = Mask(rows);
-            for (int k = 0; k < kc; k++, src += cs, dst += PackedLd)
-                Avx512F.MaskLoad(src, mask, Vector512<float>.Zero).Store(dst);
-        }
-        else if (cs == 1)
-        {
-            // Rows of A are contiguous (A = x): transpose 16 × 16 blocks in registers.
-            int k = 0;
-            for (; k + 16 <= kc; k += 16) Transpose16(src + k, rs, rows, dst + k * PackedLd, PackedLd);
-            for (; k < kc; k++)
-                for (int r = 0; r < PackedLd; r++)
-                    dst[k * PackedLd + r] = r < rows ? src[r * rs + k] : 0f;
-        }
-        else
-        {
-            for (int k = 0; k < kc; k++)
-                for (int r = 0; r < PackedLd; r++)
-                    dst[k * PackedLd + r] = r < rows ? src[r * rs + k * cs] : 0f;
-        }
     }
 
     /// <summary>Lanes below <paramref name="count"/> set (all bits), the rest clear.</summary>
@@ -241,9 +155,9 @@ internal readonly unsafe struct Kernel512 : IKernel
         }
     }
 
-    /// <summary>dst[k·ld + j] = src[j·stride + k] for a 16 × 16 block; source rows at or past <paramref name="valid"/> read as zero.</summary>
+    /// <summary>dst[k·32 + j] = src[j·stride + k] for a 16 × 16 block; source rows at or past <paramref name="valid"/> read as zero.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose16(float* src, nint stride, int valid, float* dst, nint ld = 32)
+    private static void Transpose16(float* src, nint stride, int valid, float* dst)
     {
         Vector512<float> r0 = Row(src, stride, 0, valid), r1 = Row(src, stride, 1, valid), r2 = Row(src, stride, 2, valid), r3 = Row(src, stride, 3, valid);
         Vector512<float> r4 = Row(src, stride, 4, valid), r5 = Row(src, stride, 5, valid), r6 = Row(src, stride, 6, valid), r7 = Row(src, stride, 7, valid);
@@ -262,10 +176,10 @@ internal readonly unsafe struct Kernel512 : IKernel
         Vector512<float> u30 = Avx512F.Shuffle(t12, t14, 0x44), u31 = Avx512F.Shuffle(t12, t14, 0xEE), u32 = Avx512F.Shuffle(t13, t15, 0x44), u33 = Avx512F.Shuffle(t13, t15, 0xEE);
 
         // Lane L of u_ge holds rows 4g..4g+3 at k = 4L + e: transpose the 4 × 4 grid of 128-bit blocks.
-        Blocks(u00, u10, u20, u30, dst, 0, ld);
-        Blocks(u01, u11, u21, u31, dst, 1, ld);
-        Blocks(u02, u12, u22, u32, dst, 2, ld);
-        Blocks(u03, u13, u23, u33, dst, 3, ld);
+        Blocks(u00, u10, u20, u30, dst, 0);
+        Blocks(u01, u11, u21, u31, dst, 1);
+        Blocks(u02, u12, u22, u32, dst, 2);
+        Blocks(u03, u13, u23, u33, dst, 3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -273,14 +187,14 @@ internal readonly unsafe struct Kernel512 : IKernel
         j < valid ? Vector512.Load(src + j * stride) : Vector512<float>.Zero;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Blocks(Vector512<float> u0, Vector512<float> u1, Vector512<float> u2, Vector512<float> u3, float* dst, int e, nint ld)
+    private static void Blocks(Vector512<float> u0, Vector512<float> u1, Vector512<float> u2, Vector512<float> u3, float* dst, int e)
     {
         Vector512<float> v0 = Avx512F.Shuffle4x128(u0, u1, 0x44), v1 = Avx512F.Shuffle4x128(u0, u1, 0xEE);
         Vector512<float> v2 = Avx512F.Shuffle4x128(u2, u3, 0x44), v3 = Avx512F.Shuffle4x128(u2, u3, 0xEE);
-        Avx512F.Shuffle4x128(v0, v2, 0x88).Store(dst + e * ld);
-        Avx512F.Shuffle4x128(v0, v2, 0xDD).Store(dst + (4 + e) * ld);
-        Avx512F.Shuffle4x128(v1, v3, 0x88).Store(dst + (8 + e) * ld);
-        Avx512F.Shuffle4x128(v1, v3, 0xDD).Store(dst + (12 + e) * ld);
+        Avx512F.Shuffle4x128(v0, v2, 0x88).Store(dst + e * 32);
+        Avx512F.Shuffle4x128(v0, v2, 0xDD).Store(dst + (4 + e) * 32);
+        Avx512F.Shuffle4x128(v1, v3, 0x88).Store(dst + (8 + e) * 32);
+        Avx512F.Shuffle4x128(v1, v3, 0xDD).Store(dst + (12 + e) * 32);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

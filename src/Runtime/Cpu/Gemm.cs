@@ -46,9 +46,6 @@ internal static unsafe partial class Gemm
     public const int NC = 512;
     /// <summary>Rows of A at or below which a product with K-contiguous B (x·wᵀ) uses dot products instead of packing.</summary>
     public const int DotMaxRows = 4;
-    /// <summary>Rows of a part from which the AVX-512 GEMM packs A and runs the 14 × 32 kernel: below, the rows wasted
-    /// in the last 14-row panel and the packing cost more than the larger tile gains (64 rows: 8 × 8 tiles waste none).</summary>
-    public const int PackedMinRows = 256;
     /// <summary>Multiply-adds below which the second core is not worth waking.</summary>
     public const long ParallelMinWork = 1 << 17;
     /// <summary>The same for the dot path (a few rows against wᵀ, e.g. one prediction): it is bound by reading w, and
@@ -169,11 +166,6 @@ internal static unsafe partial class Gemm
     private static void PackedBody<TK, TAct>(GemmArgs* g, int m0, int m1, int n0, int n1)
         where TK : struct, IKernel where TAct : struct, IActivation
     {
-        if (typeof(TK) == typeof(Kernel512) && m1 - m0 >= PackedMinRows)
-        {
-            PackedBody512<TAct>(g, m0, m1, n0, n1);
-            return;
-        }
         int mr = TK.MR, nr = TK.NR, k = g->K;
         int blocks = (k + KC - 1) / KC;
         int kcStep = (k + blocks - 1) / blocks; // equal blocks: 784 → 4 × 196, not 3 × 256 + 16
@@ -202,50 +194,6 @@ internal static unsafe partial class Gemm
                         TK.Tile<TAct>(g->A + m * g->RsA + pc * g->CsA, g->RsA, g->CsA, bp, kc,
                             g->C + cOff, g->LdC, last && g->Pre != null ? g->Pre + cOff : null, bias,
                             Math.Min(mr, m1 - m), cols, first, last);
-                    }
-                }
-            }
-        }
-    }
-
-    /// <summary>
-    /// The AVX-512 blocked loops: NC columns, then KC depth (pack the kc × nc block of B: 512 KiB, kept in L2), then
-    /// 14-row panels of A (packed: 14 KiB, kept in L1, and free of the 4 KiB aliasing of rows read in place), then
-    /// every NR panel of B. The KC blocks and the order of the k sum are those of <see cref="PackedBody"/>, so every
-    /// element gets the same bits.
-    /// </summary>
-    private static void PackedBody512<TAct>(GemmArgs* g, int m0, int m1, int n0, int n1) where TAct : struct, IActivation
-    {
-        const int nr = 32;
-        int mr = Kernel512.PackedMR, k = g->K;
-        int blocks = (k + KC - 1) / KC;
-        int kcStep = (k + blocks - 1) / blocks;
-        float* pack = PackBuffer.Get();
-        float* apack = pack + KC * NC;
-        for (int nc0 = n0; nc0 < n1; nc0 += NC)
-        {
-            int nc = Math.Min(NC, n1 - nc0);
-            int panels = (nc + nr - 1) / nr;
-            for (int pc = 0; pc < k; pc += kcStep)
-            {
-                int kc = Math.Min(kcStep, k - pc);
-                bool first = pc == 0, last = pc + kc == k;
-                for (int p = 0; p < panels; p++)
-                {
-                    int n = nc0 + p * nr;
-                    Kernel512.PackB(g, pc, kc, n, Math.Min(nr, nc0 + nc - n), pack + (nint)p * kc * nr);
-                }
-                for (int m = m0; m < m1; m += mr)
-                {
-                    int rows = Math.Min(mr, m1 - m);
-                    Kernel512.PackA(g, m, rows, pc, kc, apack);
-                    for (int p = 0; p < panels; p++)
-                    {
-                        int n = nc0 + p * nr, cols = Math.Min(nr, nc0 + nc - n);
-                        nint cOff = m * g->LdC + n;
-                        Kernel512.TilePacked<TAct>(apack, pack + (nint)p * kc * nr, kc, g->C + cOff, g->LdC,
-                            last && g->Pre != null ? g->Pre + cOff : null, last && g->Bias != null ? g->Bias + n : null,
-                            rows, cols, first, last);
                     }
                 }
             }
@@ -314,15 +262,14 @@ internal unsafe interface IKernel
     static abstract void Epilogue<TAct>(float* c, float* pre, float* bias, int n) where TAct : struct, IActivation;
 }
 
-/// <summary>The packing buffer of the current thread: KC × NC floats of B, then KC × 16 of A; 64-byte aligned, freed
-/// when the thread ends.</summary>
+/// <summary>The packing buffer of the current thread: KC × NC floats, 64-byte aligned, freed when the thread ends.</summary>
 internal sealed unsafe class PackBuffer
 {
     [ThreadStatic] private static PackBuffer? t_buffer;
     private readonly float* _data;
 
     private PackBuffer() =>
-        _data = (float*)NativeMemory.AlignedAlloc((nuint)((Gemm.KC * Gemm.NC + Gemm.KC * Kernel512.PackedLd) * sizeof(float)), 64);
+        _data = (float*)NativeMemory.AlignedAlloc((nuint)(Gemm.KC * Gemm.NC * sizeof(float)), 64);
 
     ~PackBuffer() => NativeMemory.AlignedFree(_data);
 
