@@ -20,14 +20,16 @@ internal sealed record RunSettings(double WarmupSeconds, double RoundSeconds, in
 
 internal static class Bench
 {
-    public static Result Run(Workload workload, Peer peer, RunSettings settings)
+    /// <summary>Times <paramref name="workload"/> against <paramref name="peer"/>, or alone when it is null (peer
+    /// times NaN).</summary>
+    public static Result Run(Workload workload, Peer? peer, RunSettings settings)
     {
         // Warm-up: run each side in doubling batches until it has run for WarmupSeconds (tiered JIT, caches,
         // torch's allocator); the best of the later batches sizes a round.
         double oursUs = WarmUp(n => TicksToUs(workload.Run(n)) / n, settings.WarmupSeconds);
-        double peerUs = WarmUp(n => peer.Run(workload.Name, n).Microseconds, settings.WarmupSeconds);
+        double peerUs = peer is null ? 0 : WarmUp(n => peer.Run(workload.Name, n).Microseconds, settings.WarmupSeconds);
         int oursN = IterationsPerRound(oursUs, settings.RoundSeconds);
-        int peerN = IterationsPerRound(peerUs, settings.RoundSeconds);
+        int peerN = peer is null ? 0 : IterationsPerRound(peerUs, settings.RoundSeconds);
 
         // Slow workloads (a naive kernel can take seconds per step) get fewer rounds, never fewer than 3.
         double roundSeconds = (oursN * oursUs + peerN * peerUs) / 1e6;
@@ -39,7 +41,7 @@ internal static class Bench
         for (int r = 0; r < rounds; r++)
         {
             ours[r] = TicksToUs(workload.Run(oursN)) / oursN;
-            (theirs[r], peerLoss) = peer.Run(workload.Name, peerN);
+            (theirs[r], peerLoss) = peer is null ? (double.NaN, float.NaN) : peer.Run(workload.Name, peerN);
         }
         return new Result(workload.Name, workload.Description, Median(ours), Median(theirs), ours.Min(), theirs.Min(),
             rounds, oursN, peerN, workload.LastLoss(), peerLoss, workload.Flops);

@@ -14,6 +14,7 @@ internal sealed class Options
           --python PATH       the Python with torch (default $COMPILED_BENCH_PYTHON, else /usr/bin/python3)
           --peer-threads N    torch.set_num_threads(N) for the peer (default: this machine's cores)
           --peer-blas-threads N  OPENBLAS_NUM_THREADS for the peer (default 1)
+          --no-peer           time our side only (no PyTorch needed; peer columns are blank)
           --device cpu|gpu    gpu: our generated GPU twins (ILGPU, CUDA) against PyTorch on CUDA (default cpu);
                               gpu-simulator runs our GPU kernels on ILGPU's CPU accelerator (a smoke test, not numbers)
         Run `dotnet build-server shutdown` first so no build server competes for the cores.
@@ -21,6 +22,7 @@ internal sealed class Options
 
     public string? JsonPath { get; private set; }
     public bool Quick { get; private set; }
+    public bool NoPeer { get; private set; }
     public bool Help { get; private set; }
     public int? Rounds { get; private set; }
     public List<string> Only { get; } = [];
@@ -43,6 +45,7 @@ internal sealed class Options
             {
                 case "--json": o.JsonPath = Value(); break;
                 case "--quick": o.Quick = true; break;
+                case "--no-peer": o.NoPeer = true; break;
                 case "--rounds": o.Rounds = Count(); break;
                 case "--only": o.Only.Add(Value()); break;
                 case "--python": o.Python = Value(); break;

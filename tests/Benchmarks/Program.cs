@@ -64,23 +64,28 @@ foreach (string name in options.Only.Where(n => available.All(w => w.Name != n))
 }
 List<Workload> selected = available.Where(w => options.Only.Count == 0 || options.Only.Contains(w.Name)).ToList();
 
-Peer peer;
-try
+Peer? peer = null;
+if (!options.NoPeer)
 {
-    string script = Path.Combine(AppContext.BaseDirectory, "peer.py");
-    peer = Peer.Start(options.Python, script, options.PeerThreads, options.PeerBlasThreads, options.Device == "gpu" ? "cuda" : "cpu");
-}
-catch (Exception e) when (e is PeerUnavailableException or TimeoutException)
-{
-    Console.Error.WriteLine("error: the PyTorch peer is unavailable, so nothing can be compared.");
-    Console.Error.WriteLine(e.Message);
-    Console.Error.WriteLine("It needs Python 3 with torch: on Debian `apt-get install python3-torch libopenblas0-pthread`,");
-    Console.Error.WriteLine("then pass --python PATH (or set COMPILED_BENCH_PYTHON) if it is not /usr/bin/python3.");
-    return 2;
+    try
+    {
+        string script = Path.Combine(AppContext.BaseDirectory, "peer.py");
+        peer = Peer.Start(options.Python, script, options.PeerThreads, options.PeerBlasThreads, options.Device == "gpu" ? "cuda" : "cpu");
+    }
+    catch (Exception e) when (e is PeerUnavailableException or TimeoutException)
+    {
+        Console.Error.WriteLine("error: the PyTorch peer is unavailable, so nothing can be compared.");
+        Console.Error.WriteLine(e.Message);
+        Console.Error.WriteLine("It needs Python 3 with torch: on Debian `apt-get install python3-torch libopenblas0-pthread`,");
+        Console.Error.WriteLine("then pass --python PATH (or set COMPILED_BENCH_PYTHON) if it is not /usr/bin/python3.");
+        return 2;
+    }
 }
 
 using (peer)
 {
+    // The ceiling for every FLOP/s below: FMAs in registers on the kernels' two threads at the kernels' width.
+    double peak = gpu is null ? Compiled.Benchmarks.Peak.Measure() : 0;
     var settings = options.Quick ? RunSettings.Quick : RunSettings.Full;
     if (options.Rounds is int rounds) settings = settings with { Rounds = rounds };
 
@@ -90,7 +95,9 @@ using (peer)
         ? $"  ours: {RuntimeInformation.FrameworkDescription}, Vector512 accelerated: {Vector512.IsHardwareAccelerated}, " +
           $"{Environment.ProcessorCount} cores available to our kernels"
         : $"  ours: {RuntimeInformation.FrameworkDescription}, generated GPU twins on {gpu}");
-    Console.WriteLine($"  peer: {peer.Banner} (torch.set_num_threads({options.PeerThreads}))");
+    Console.WriteLine(peer is null ? "  peer: none (--no-peer)" : $"  peer: {peer.Banner} (torch.set_num_threads({options.PeerThreads}))");
+    if (peak > 0)
+        Console.WriteLine($"  FMA peak on the kernels' threads (caller + worker, {Compiled.Hardware.KernelIsa}): {peak / 1e9:0.0} GFLOP/s");
     Console.WriteLine($"  {settings.Rounds} alternating rounds of ~{settings.RoundSeconds * 1000:0} ms per side, " +
         $"{settings.WarmupSeconds:0.#} s warm-up per side, medians per iteration{(options.Quick ? " (--quick)" : "")}");
     Console.WriteLine();
@@ -113,12 +120,12 @@ using (peer)
     }
 
     Console.WriteLine();
-    Report.PrintTable(results, Console.Out);
+    Report.PrintTable(results, Console.Out, peak);
     Console.WriteLine($"Load average before/after: {loadBefore} / {Machine.LoadAverage()} " +
         "(other processes on these cores skew both sides; the alternation spreads it over both).");
     if (options.JsonPath is string path)
     {
-        Report.WriteJson(results, path);
+        Report.WriteJson(results, path, peak);
         Console.WriteLine($"wrote {path}");
     }
 }

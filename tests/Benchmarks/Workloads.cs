@@ -24,9 +24,10 @@ internal static class Workloads
     public static IReadOnlyList<Workload> Create(GpuDevice? gpu) => gpu is null
         ?
         [
-            Train(Names[0], "training step, 784-128-10 MLP, batch 64", new Mlp784x128(seed: 1), 64),
-            Infer(Names[1], "one-sample prediction, 784-128-10 MLP", new Mlp784x128(seed: 1)),
-            Train(Names[2], "training step, 784-1024-1024-10 MLP, batch 1024", new Mlp784x1024x1024(seed: 1), 1024),
+            Train(Names[0], "training step, 784-128-10 MLP, batch 64", new Mlp784x128(seed: 1), 64, Peak.MlpStepFlops(64, 784, 128, 10)),
+            Infer(Names[1], "one-sample prediction, 784-128-10 MLP", new Mlp784x128(seed: 1), 2.0 * (784 * 128 + 128 * 10)),
+            Train(Names[2], "training step, 784-1024-1024-10 MLP, batch 1024", new Mlp784x1024x1024(seed: 1), 1024,
+                Peak.MlpStepFlops(1024, 784, 1024, 1024, 10)),
             Sgemm1024(Names[3]),
         ]
         :
@@ -171,7 +172,7 @@ internal static class Workloads
     /// A full training step on a fixed random batch: forward, fused softmax cross-entropy, backward, Adam(1e-3).
     /// The same batch every step, like peer.py; labels are i % 10.
     /// </summary>
-    private static Workload Train(string name, string description, IModel model, int batch)
+    private static Workload Train(string name, string description, IModel model, int batch, double flops)
     {
         (float[] x, float[] y) = RandomBatch(batch, model.InputSize, model.OutputSize, seed: 7);
         var optimizer = new Adam(1e-3);
@@ -186,11 +187,11 @@ internal static class Workloads
             }
             return Stopwatch.GetTimestamp() - start;
         }
-        return new Workload(name, description, Run, () => loss);
+        return new Workload(name, description, Run, () => loss, flops);
     }
 
     /// <summary>One sample through <see cref="IModel.Forward"/> (softmax included), batch 1.</summary>
-    private static Workload Infer(string name, string description, IModel model)
+    private static Workload Infer(string name, string description, IModel model, double flops)
     {
         (float[] x, _) = RandomBatch(1, model.InputSize, model.OutputSize, seed: 7);
         var output = new float[model.OutputSize];
@@ -201,7 +202,7 @@ internal static class Workloads
             return Stopwatch.GetTimestamp() - start;
         }
         // Not a loss, but a check that the prediction is a probability distribution (sums to 1).
-        return new Workload(name, description, Run, () => output.Sum());
+        return new Workload(name, description, Run, () => output.Sum(), flops);
     }
 
     /// <summary>MNIST-shaped data: pixels uniform in [0, 1), label of sample i is i % classes.</summary>

@@ -191,7 +191,8 @@ public readonly struct Gelu : IActivation
 }
 
 /// <summary>Activation kernels that do not fuse into a GEMM: backward passes and softmax.</summary>
-/// <remarks>AVX-512 loops with masked tails where available, the scalar definitions otherwise.</remarks>
+/// <remarks>AVX-512 loops with masked tails where available, AVX2 loops with scalar tails for the element-wise
+/// forward and backward, the scalar definitions otherwise.</remarks>
 public static unsafe class Activations
 {
     /// <summary>y = f(z), element-wise.</summary>
@@ -212,7 +213,15 @@ public static unsafe class Activations
             }
             return;
         }
-        for (int i = 0; i < z.Length; i++) y[i] = TAct.Apply(z[i]);
+        int start = 0;
+        if (Gemm.Isa == KernelIsa.Vector256)
+        {
+            fixed (float* pz = z, py = y)
+            {
+                for (; start + 8 <= z.Length; start += 8) TAct.Apply(Vector256.Load(pz + start)).Store(py + start);
+            }
+        }
+        for (int i = start; i < z.Length; i++) y[i] = TAct.Apply(z[i]);
     }
 
     /// <summary>
@@ -246,13 +255,26 @@ public static unsafe class Activations
             }
             return;
         }
+        int start = 0;
+        if (Gemm.Isa == KernelIsa.Vector256)
+        {
+            // The AVX2 path (NativeAOT's default target): whole vectors here, the tail below.
+            fixed (float* pg = grad, py = output, pz = preActivation)
+            {
+                for (; start + 8 <= count; start += 8)
+                {
+                    Vector256<float> z = needsZ ? Vector256.Load(pz + start) : default;
+                    (Vector256.Load(pg + start) * TAct.Derivative(Vector256.Load(py + start), z)).Store(pg + start);
+                }
+            }
+        }
         if (needsZ)
         {
-            for (int i = 0; i < count; i++) grad[i] *= TAct.Derivative(output[i], preActivation[i]);
+            for (int i = start; i < count; i++) grad[i] *= TAct.Derivative(output[i], preActivation[i]);
         }
         else
         {
-            for (int i = 0; i < count; i++) grad[i] *= TAct.Derivative(output[i], 0f);
+            for (int i = start; i < count; i++) grad[i] *= TAct.Derivative(output[i], 0f);
         }
     }
 

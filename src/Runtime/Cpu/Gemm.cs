@@ -52,13 +52,42 @@ internal static unsafe partial class Gemm
     /// each core reads its share from its own L2, so sharing pays from a smaller size (batch-1 784 → 128: 5.4 → 3.8 µs).</summary>
     public const long DotParallelMinWork = 1 << 15;
 
-    /// <summary>The instruction set in use; tests lower it to exercise the fallbacks.</summary>
-    internal static KernelIsa Isa = DetectIsa();
+    /// <summary>The instruction set in use: the best this process can run, lowered by <c>COMPILED_ISA</c>; tests lower
+    /// it further to exercise the fallbacks.</summary>
+    internal static KernelIsa Isa = Limit(DetectIsa(), Environment.GetEnvironmentVariable("COMPILED_ISA"));
 
+    /// <summary>
+    /// The widest kernels this process can run. Under the JIT the checks see the machine's CPU. Under NativeAOT they
+    /// are fixed when the binary is compiled: ILC never checks AVX2 or AVX-512 at run time, so they answer for the
+    /// instruction set the publish targets (<c>IlcInstructionSet</c>; the package sets x86-64-v3, see
+    /// build/Compiled.targets), and the binary refuses to start on a CPU below it.
+    /// </summary>
     internal static KernelIsa DetectIsa() =>
         Vector512.IsHardwareAccelerated && Avx512F.IsSupported ? KernelIsa.Vector512
         : Vector256.IsHardwareAccelerated && Avx2.IsSupported && Fma.IsSupported ? KernelIsa.Vector256
         : KernelIsa.Scalar;
+
+    /// <summary><paramref name="best"/>, lowered to <paramref name="request"/> (<c>avx512</c>, <c>avx2</c> or
+    /// <c>scalar</c>, any case) when that is lower; a request above <paramref name="best"/> or unknown changes nothing.</summary>
+    internal static KernelIsa Limit(KernelIsa best, string? request)
+    {
+        KernelIsa? wanted = request?.Trim().ToLowerInvariant() switch
+        {
+            "avx512" or "avx-512" or "vector512" => KernelIsa.Vector512,
+            "avx2" or "vector256" => KernelIsa.Vector256,
+            "scalar" or "none" => KernelIsa.Scalar,
+            _ => null,
+        };
+        return wanted is { } w && w < best ? w : best;
+    }
+
+    /// <summary>The name of an instruction set as <see cref="Hardware.KernelIsa"/> prints it.</summary>
+    internal static string Name(KernelIsa isa) => isa switch
+    {
+        KernelIsa.Vector512 => "AVX-512",
+        KernelIsa.Vector256 => "AVX2",
+        _ => "scalar",
+    };
 
     public static void Run<TAct>(ref GemmArgs g) where TAct : struct, IActivation
     {

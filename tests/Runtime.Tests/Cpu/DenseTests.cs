@@ -8,20 +8,23 @@ namespace Compiled.Runtime.Tests.Cpu;
 public class DenseTests
 {
     // batch, inputs, units: unit and odd sizes, the MNIST shapes, every GEMM edge (rows < 8, columns < 32, K not a
-    // multiple of 16, several KC blocks, several NC blocks), the few-row dot path (batch ≤ 4) with and without two
+    // multiple of 16, several KC blocks, several NC blocks, many rows with a short last tile), the few-row dot path (batch ≤ 4) with and without two
     // cores, and empty dimensions.
     public static TheoryData<int, int, int> Shapes => new()
     {
         { 1, 1, 1 }, { 3, 17, 5 }, { 64, 784, 128 }, { 64, 128, 10 }, { 65, 129, 33 }, { 1, 784, 128 }, { 1, 128, 10 },
         { 4, 33, 7 }, { 2, 1000, 3 }, { 4, 2000, 130 }, { 5, 31, 35 }, { 9, 300, 70 }, { 8, 16, 32 }, { 7, 15, 31 },
         { 17, 257, 513 }, { 130, 600, 700 }, { 0, 5, 3 }, { 3, 0, 4 }, { 6, 4, 0 },
+        // Many rows with a short last tile, K below 16 and not a multiple of 16, several KC blocks, columns < 32,
+        // two NC blocks (sized for a packed-A path that was tried, and kept as coverage).
+        { 300, 37, 45 }, { 259, 530, 97 }, { 270, 20, 600 },
     };
 
     public static TheoryData<string, int, int, int> ActivationShapes()
     {
         var data = new TheoryData<string, int, int, int>();
         foreach (string act in new[] { "Identity", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Gelu" })
-            foreach ((int b, int i, int u) in new[] { (1, 1, 1), (3, 17, 5), (64, 784, 128), (65, 129, 33), (1, 784, 128), (4, 33, 7), (9, 300, 70), (4, 2000, 130) })
+            foreach ((int b, int i, int u) in new[] { (1, 1, 1), (3, 17, 5), (64, 784, 128), (65, 129, 33), (1, 784, 128), (4, 33, 7), (9, 300, 70), (4, 2000, 130), (300, 37, 45) })
                 data.Add(act, b, i, u);
         return data;
     }
