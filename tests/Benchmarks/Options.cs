@@ -15,6 +15,7 @@ internal sealed class Options
           --peer-threads N    torch.set_num_threads(N) for the peer (default: this machine's cores)
           --peer-blas-threads N  OPENBLAS_NUM_THREADS for the peer (default 1)
           --no-peer           time our side only (no PyTorch needed; peer columns are blank)
+          --conv-report       print the convolution kernels' GFLOP/s on the MNIST and CIFAR CNN layers and exit
           --device cpu|gpu    gpu: our generated GPU twins (ILGPU, CUDA) against PyTorch on CUDA (default cpu);
                               gpu-simulator runs our GPU kernels on ILGPU's CPU accelerator (a smoke test, not numbers)
         Run `dotnet build-server shutdown` first so no build server competes for the cores.
@@ -23,6 +24,7 @@ internal sealed class Options
     public string? JsonPath { get; private set; }
     public bool Quick { get; private set; }
     public bool NoPeer { get; private set; }
+    public bool ConvReport { get; private set; }
     public bool Help { get; private set; }
     public int? Rounds { get; private set; }
     public List<string> Only { get; } = [];
@@ -46,6 +48,7 @@ internal sealed class Options
                 case "--json": o.JsonPath = Value(); break;
                 case "--quick": o.Quick = true; break;
                 case "--no-peer": o.NoPeer = true; break;
+                case "--conv-report": o.ConvReport = true; break;
                 case "--rounds": o.Rounds = Count(); break;
                 case "--only": o.Only.Add(Value()); break;
                 case "--python": o.Python = Value(); break;

@@ -31,6 +31,11 @@ if (options.Help)
     Console.WriteLine(Options.Usage);
     return 0;
 }
+if (options.ConvReport)
+{
+    ConvReport.Run();
+    return 0;
+}
 
 foreach (string name in options.Only.Where(n => !Workloads.Names.Contains(n)))
 {
