@@ -15,7 +15,7 @@ internal static class CpuEmitter
     public const string GeneratedCode =
         "[global::System.CodeDom.Compiler.GeneratedCode(\"Compiled.Generator\", \"0.1.0\")]";
     private const string NonUserCode =
-        "[global::System.Diagnostics.DebuggerNonUserCode, global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]";
+        "[global::System.Diagnostics.DebuggerNonUserCode]\n[global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]";
     private const string Span = "global::System.Span<float>";
 
     public static string Emit(ModelPlan plan)
@@ -159,8 +159,8 @@ internal static class CpuEmitter
         foreach (Buffer b in plan.Buffers)
         {
             string view = $"new {Span}(_workspace, {Int(b.Offset)} * _capacity, {Int(b.PerSample)} * _capacity)";
-            w.Statement(b.IsInt
-                ? $"private global::System.Span<int> {b.Property} => global::System.Runtime.InteropServices.MemoryMarshal.Cast<float, int>({view});"
+            w.Line(b.IsInt
+                ? $"private global::System.Span<int> {b.Property} => global::System.Runtime.InteropServices.MemoryMarshal\n    .Cast<float, int>({view});"
                 : $"private {Span} {b.Property} => new(_workspace, {Int(b.Offset)} * _capacity, {Int(b.PerSample)} * _capacity);");
         }
         var declarations = plan.Ops.SelectMany(o => o.Declarations()).ToList();
@@ -189,7 +189,7 @@ internal static class CpuEmitter
         w.Line("/// <summary>Runs the model on <paramref name=\"batch\"/> samples: outputs[B, OutputSize] from inputs[B, InputSize].</summary>");
         w.Line(GeneratedCode);
         w.Line(NonUserCode);
-        using (w.Block("public void Forward(global::System.ReadOnlySpan<float> inputs, global::System.Span<float> outputs, int batch)"))
+        using (w.Block("public void Forward(\n    global::System.ReadOnlySpan<float> inputs, global::System.Span<float> outputs, int batch)"))
         {
             w.Line($"{cpu}.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);");
             w.Line("EnsureCapacity(batch);");
@@ -207,7 +207,7 @@ internal static class CpuEmitter
         w.Line("/// <summary>Forward, loss and backward for one batch; overwrites <see cref=\"Gradients\"/> and returns the mean loss.</summary>");
         w.Line(GeneratedCode);
         w.Line(NonUserCode);
-        using (w.Block("public float ComputeGradients(global::System.ReadOnlySpan<float> inputs, global::System.ReadOnlySpan<float> targets,\n" +
+        using (w.Block("public float ComputeGradients(\n    global::System.ReadOnlySpan<float> inputs, global::System.ReadOnlySpan<float> targets,\n" +
             "    global::System.Span<float> outputs, int batch)"))
         {
             w.Statement($"{cpu}.ModelGuard.CheckTraining(inputs.Length, targets.Length, outputs.Length, batch, InputSize, TargetSize, OutputSize);");

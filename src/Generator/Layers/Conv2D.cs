@@ -126,7 +126,7 @@ internal sealed class Conv2DOp : Op
             Shape i = Input.Shape, o = Output.Shape;
             bool same = _spec.Padding == Padding.Same;
             int top = Conv.PadBefore(i[0], _spec.KernelHeight, _spec.Stride, same), left = Conv.PadBefore(i[1], _spec.KernelWidth, _spec.Stride, same);
-            return $"global::Compiled.CompilerServices.Conv2DShape({Int(i[0])}, {Int(i[1])}, {Int(i[2])}, {Int(_spec.KernelHeight)}, " +
+            return $"{Cpu}.Conv2DShape({Int(i[0])}, {Int(i[1])}, {Int(i[2])}, {Int(_spec.KernelHeight)}, " +
                 $"{Int(_spec.KernelWidth)}, {Int(_spec.Filters)}, {Int(_spec.Stride)}, {Int(_spec.Stride)}, {Int(top)}, {Int(left)}, {Int(o[0])}, {Int(o[1])})";
         }
     }

@@ -102,7 +102,7 @@ internal sealed class Pool2DOp : Op
             Shape i = Input.Shape, o = Output.Shape;
             bool same = _spec.Padding == Padding.Same;
             int top = Conv.PadBefore(i[0], _spec.PoolHeight, _spec.Stride, same), left = Conv.PadBefore(i[1], _spec.PoolWidth, _spec.Stride, same);
-            return $"global::Compiled.CompilerServices.Pool2DShape({Int(i[0])}, {Int(i[1])}, {Int(i[2])}, {Int(_spec.PoolHeight)}, " +
+            return $"{Cpu}.Pool2DShape({Int(i[0])}, {Int(i[1])}, {Int(i[2])}, {Int(_spec.PoolHeight)}, " +
                 $"{Int(_spec.PoolWidth)}, {Int(_spec.Stride)}, {Int(_spec.Stride)}, {Int(top)}, {Int(left)}, {Int(o[0])}, {Int(o[1])})";
         }
     }

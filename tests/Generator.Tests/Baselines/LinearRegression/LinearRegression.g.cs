@@ -71,7 +71,8 @@ partial class LinearRegression : global::Compiled.IModel
 
     /// <summary>Re-initialises every parameter, and the training random stream, from <paramref name="seed"/>.</summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
-    [global::System.Diagnostics.DebuggerNonUserCode, global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
+    [global::System.Diagnostics.DebuggerNonUserCode]
+    [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
     public void Initialize(int seed)
     {
         var rng = new global::Compiled.Rng(seed);
@@ -91,8 +92,10 @@ partial class LinearRegression : global::Compiled.IModel
 
     /// <summary>Runs the model on <paramref name="batch"/> samples: outputs[B, OutputSize] from inputs[B, InputSize].</summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
-    [global::System.Diagnostics.DebuggerNonUserCode, global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
-    public void Forward(global::System.ReadOnlySpan<float> inputs, global::System.Span<float> outputs, int batch)
+    [global::System.Diagnostics.DebuggerNonUserCode]
+    [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
+    public void Forward(
+        global::System.ReadOnlySpan<float> inputs, global::System.Span<float> outputs, int batch)
     {
         Cpu.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);
         EnsureCapacity(batch);
@@ -106,8 +109,10 @@ partial class LinearRegression : global::Compiled.IModel
 
     /// <summary>Forward, loss and backward for one batch; overwrites <see cref="Gradients"/> and returns the mean loss.</summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
-    [global::System.Diagnostics.DebuggerNonUserCode, global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
-    public float ComputeGradients(global::System.ReadOnlySpan<float> inputs, global::System.ReadOnlySpan<float> targets,
+    [global::System.Diagnostics.DebuggerNonUserCode]
+    [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
+    public float ComputeGradients(
+        global::System.ReadOnlySpan<float> inputs, global::System.ReadOnlySpan<float> targets,
         global::System.Span<float> outputs, int batch)
     {
         Cpu.ModelGuard.CheckTraining(inputs.Length, targets.Length, outputs.Length,
