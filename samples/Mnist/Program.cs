@@ -9,6 +9,7 @@ var options = SampleOptions.Parse(args);
 var (train, test) = Mnist.Load(options.DataDirectory);
 if (options.Limit is int limit) train = train.Take(limit);
 Console.WriteLine($"MNIST: {train.Count:N0} training and {test.Count:N0} test images from {options.DataDirectory}");
+Console.WriteLine($"Kernels: {Hardware.KernelIsa}");
 
 var model = new MnistMlp(seed: options.Seed);
 Console.WriteLine($"Model: 784 → Dense(128, ReLU) → Dense(10, Softmax), {MnistMlp.ParameterCount:N0} parameters");
