@@ -6,7 +6,7 @@ namespace Compiled.Samples;
 /// </summary>
 internal static class SampleGpu
 {
-    public static IReadOnlyList<EpochMetrics> Fit(MnistMlp model, SampleOptions options, Dataset train, Dataset test, Optimizer optimizer)
+    public static IReadOnlyList<EpochMetrics> Fit(IModel model, SampleOptions options, Dataset train, Dataset test, Optimizer optimizer)
     {
 #if COMPILED_GPU
         Compiled.Gpu.GpuDevice device;
@@ -22,7 +22,7 @@ internal static class SampleGpu
         }
         using var _ = device;
         Console.WriteLine($"Device: {device}");
-        return Compiled.Gpu.GpuTraining.Fit(model, device, train, epochs: options.Epochs, batchSize: options.BatchSize,
+        return Compiled.Gpu.GpuTraining.Fit((Compiled.Gpu.IGpuModel)model, device, train, epochs: options.Epochs, batchSize: options.BatchSize,
             optimizer: optimizer, validation: test, progress: new ConsoleProgressBar(), seed: options.Seed);
 #else
         throw new PlatformNotSupportedException(

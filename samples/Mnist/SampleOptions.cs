@@ -1,8 +1,8 @@
 namespace Compiled.Samples;
 
-/// <summary>The sample's command line: <c>--epochs N --batch-size N --data DIR --limit N --seed N --save PATH --device cpu|gpu</c>.</summary>
+/// <summary>The sample's command line: <c>--model mlp|cnn --epochs N --batch-size N --data DIR --limit N --seed N --save PATH --device cpu|gpu</c>.</summary>
 internal sealed record SampleOptions(int Epochs, int BatchSize, string DataDirectory, int? Limit, int Seed, string CheckpointPath,
-    string Device = "cpu")
+    string Device = "cpu", string Model = "mlp")
 {
     public static SampleOptions Parse(string[] args)
     {
@@ -21,8 +21,9 @@ internal sealed record SampleOptions(int Epochs, int BatchSize, string DataDirec
                 "--seed" => options with { Seed = Number() },
                 "--save" => options with { CheckpointPath = Value() },
                 "--device" => options with { Device = ParseDevice(Value()) },
+                "--model" => options with { Model = Value() is "mlp" or "cnn" ? args[i] : throw new ArgumentException("--model takes mlp or cnn.") },
                 _ => throw new ArgumentException(
-                    $"Unknown option '{name}'. Options: --epochs N, --batch-size N, --data DIR, --limit N, --seed N, --save PATH, --device cpu|gpu."),
+                    $"Unknown option '{name}'. Options: --model mlp|cnn, --epochs N, --batch-size N, --data DIR, --limit N, --seed N, --save PATH, --device cpu|gpu."),
             };
         }
         return options;
