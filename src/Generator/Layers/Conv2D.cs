@@ -170,14 +170,7 @@ internal sealed class Conv2DOp : Op
         string dy = Output.Grad!.Property;
         if (Act != Activation.None)
         {
-            string own = ActivationForms.Struct(Act), z = _pre?.Property ?? "default";
-            string count = $"batch * {Int(Output.Size)}";
-            yield return new Step($"{Name} backward: {dy} ⊙= {Act}'({(_pre is null ? Output.Ref : _pre.Property)})",
-                $"{Cpu}.Activations.Backward<{Cpu}.{own}>({dy}, {Output.Ref}, {z}, {count});",
-                new GpuCall("ActivationBackward", $"{Gpu}.Activations.Backward<{Gpu}.{own}>(dy, y, {(_pre is null ? "y" : "z")}, count)",
-                    _pre is null ? new[] { "dy", "y" } : new[] { "dy", "y", "z" },
-                    _pre is null ? new[] { dy, Output.Ref } : new[] { dy, Output.Ref, _pre.Property },
-                    $"{Gpu}.Launch.Elementwise({count})", "count", count));
+            yield return ActivationBackward(Act, _pre);
         }
         string dw = _weight.GradProperty, db = _bias?.GradProperty ?? "default";
         yield return new Step($"{Name} backward: {dw} = Σ_B,pixels dz ⊗ patches of {Input.Ref}" + (_bias is null ? "" : $";  {db} = Σ dz"),

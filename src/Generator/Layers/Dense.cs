@@ -160,14 +160,7 @@ internal sealed class DenseOp : Op
         }
         else if (!FusedIntoLoss && Act != Activation.None && !(target == Target.Gpu && GpuDerivativeByConsumer))
         {
-            string z = _pre?.Property ?? "default";
-            string own = ActivationForms.Struct(Act);
-            yield return new Step($"{Name} backward: {dy} ⊙= {Act}'({(_pre is null ? Output.Ref : _pre.Property)})",
-                $"{Cpu}.Activations.Backward<{Cpu}.{own}>({dy}, {Output.Ref}, {z}, batch * {Int(Units)});",
-                new GpuCall("ActivationBackward", $"{Gpu}.Activations.Backward<{Gpu}.{own}>(dy, y, {(_pre is null ? "y" : "z")}, count)",
-                    _pre is null ? new[] { "dy", "y" } : new[] { "dy", "y", "z" },
-                    _pre is null ? new[] { dy, Output.Ref } : new[] { dy, Output.Ref, _pre.Property },
-                    $"{Gpu}.Launch.Elementwise(batch * {Int(Units)})", "count", $"batch * {Int(Units)}"));
+            yield return ActivationBackward(Act, _pre);
         }
 
         string dw = _weight.GradProperty, db = _bias.GradProperty, x = Input.Ref, w = _weight.Property;

@@ -112,6 +112,22 @@ internal abstract class Op
     /// <summary>Whether its training forward draws from the step's random seed (<c>seed</c> in scope).</summary>
     public virtual bool UsesStepSeed => false;
 
+    /// <summary>
+    /// The step that turns dL/d(output) into dL/d(pre-activation) in place: <c>dy ⊙= f'(z)</c>, f' read from the output
+    /// (and from <paramref name="pre"/>, the kept pre-activation, when the activation needs it).
+    /// </summary>
+    protected Step ActivationBackward(Activation activation, Buffer? pre)
+    {
+        string dy = Output.Grad!.Property, y = Output.Ref, z = pre?.Property ?? "default";
+        string own = ActivationForms.Struct(activation), count = $"batch * {Naming.Int(Output.Size)}";
+        return new Step($"{Name} backward: {dy} ⊙= {activation}'({pre?.Property ?? y})",
+            $"{Cpu}.Activations.Backward<{Cpu}.{own}>({dy}, {y}, {z}, {count});",
+            new GpuCall("ActivationBackward", $"{Gpu}.Activations.Backward<{Gpu}.{own}>(dy, y, {(pre is null ? "y" : "z")}, count)",
+                pre is null ? new[] { "dy", "y" } : new[] { "dy", "y", "z" },
+                pre is null ? new[] { dy, y } : new[] { dy, y, pre.Property },
+                $"{Gpu}.Launch.Elementwise({count})", "count", count));
+    }
+
     protected string Cpu => Plan.Spec.Aliases.Cpu;
 
     protected string Gpu => Plan.Spec.Aliases.Gpu;
