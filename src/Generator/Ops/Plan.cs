@@ -61,8 +61,6 @@ internal sealed class Buffer
     public BufferRole Role { get; }
     /// <summary>Holds ints (argmax indices) in the float workspace's floats, viewed as <c>Span&lt;int&gt;</c>.</summary>
     public bool IsInt { get; }
-    /// <summary>Used by the inference pass (activations only).</summary>
-    public bool Inference => Role == BufferRole.Activation;
 }
 
 /// <summary>A tensor flowing between ops: the model input <c>x</c>, or an op's output buffer, with its gradient buffer.</summary>
