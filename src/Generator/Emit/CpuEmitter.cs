@@ -87,6 +87,20 @@ internal static class CpuEmitter
             w.Line($"    new(\"{t.Name}\", {Int(t.Offset)}, [{string.Join(", ", t.Shape.Select(Int))}]),");
         w.Line("};");
         w.Line();
+        // new("Dense", "layers.0", Activation.Relu, [784], [128], ["layers.0.weight", "layers.0.bias"], 100480) { Units = 128, ... },
+        w.Line("private static readonly global::Compiled.LayerInfo[] s_layers =");
+        w.Line("{");
+        foreach (Op op in plan.Ops)
+        {
+            LayerDescription d = op.Describe();
+            string names = string.Join(", ", d.Parameters.Select(p => $"\"{p.Name}\""));
+            int count = d.Parameters.Sum(p => p.Length);
+            w.Line($"    new(\"{d.Kind}\", \"{op.Name}\", global::Compiled.Activation.{d.Activation}, " +
+                $"[{string.Join(", ", op.Input.Shape.Dims.Select(Int))}], [{string.Join(", ", op.Output.Shape.Dims.Select(Int))}],");
+            w.Line($"        [{names}], {Int(count)})" + (d.Settings.Count == 0 ? "," : $" {{ {string.Join(", ", d.Settings)} }},"));
+        }
+        w.Line("};");
+        w.Line();
         w.Line("private readonly float[] _parameters = new float[ParameterCount];");
         w.Line("private readonly float[] _gradients = new float[ParameterCount];");
         w.Line("private float[] _workspace = global::System.Array.Empty<float>();");
@@ -126,6 +140,8 @@ internal static class CpuEmitter
         w.Line($"public {Span} Gradients => _gradients;");
         w.Line("/// <summary>The named tensors of the parameter arena.</summary>");
         w.Line("public global::System.ReadOnlySpan<global::Compiled.TensorInfo> Tensors => s_tensors;");
+        w.Line("/// <summary>The layers in order: kind, name, activation, shapes, parameters and settings.</summary>");
+        w.Line("public global::System.ReadOnlySpan<global::Compiled.LayerInfo> Layers => s_layers;");
         w.Line("/// <summary>The random stream training steps draw from (dropout masks); seeded by <see cref=\"Initialize\"/>.</summary>");
         w.Line("public global::Compiled.Rng Random { get => _random; set => _random = value; }");
         w.Line();

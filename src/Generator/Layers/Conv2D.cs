@@ -118,6 +118,13 @@ internal sealed class Conv2DOp : Op
 
     public override ActivatedOutput? Activated => new(Act, Output, _pre);
 
+    public override LayerDescription Describe()
+        => new(_spec.Kind, Act, _bias is null ? new[] { _weight } : new[] { _weight, _bias }, new[]
+        {
+            $"Filters = {Int(_spec.Filters)}", $"KernelHeight = {Int(_spec.KernelHeight)}", $"KernelWidth = {Int(_spec.KernelWidth)}",
+            $"Stride = {Int(_spec.Stride)}", $"Padding = global::Compiled.Padding.{_spec.Padding}", $"UseBias = {(_spec.UseBias ? "true" : "false")}",
+        });
+
     /// <summary><c>new(28, 28, 1, 3, 3, 32, 1, 1, 0, 0, 26, 26)</c>: the geometry as literals.</summary>
     private string Geometry
     {

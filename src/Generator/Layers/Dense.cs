@@ -94,6 +94,9 @@ internal sealed class DenseOp : Op
 
     public override ActivatedOutput? Activated => new(Act, Output, _pre);
 
+    public override LayerDescription Describe()
+        => new(_spec.Kind, Act, new[] { _weight, _bias }, new[] { $"Units = {Int(Units)}", "UseBias = true" });
+
     public override Buffer? Logits => FusedIntoLoss ? _pre : null;
 
     public override bool FusesInputActivation(Target target) => target == Target.Gpu && !Input.IsModelInput;

@@ -70,6 +70,10 @@ internal sealed class DropoutOp : Op
 
     public override bool UsesStepSeed => true;
 
+    public override LayerDescription Describe()
+        => new(_spec.Kind, Activation.None, System.Array.Empty<ParameterTensor>(),
+            new[] { $"Rate = {_spec.Rate.ToString("R", CultureInfo.InvariantCulture)}" });
+
     public override IEnumerable<Step> Forward(Pass pass)
     {
         string x = Input.Ref, y = Output.Ref;

@@ -45,6 +45,9 @@ internal sealed class FlattenOp : Op
 
     public override string Summary => "Flatten";
 
+    public override LayerDescription Describe()
+        => new("Flatten", Activation.None, System.Array.Empty<ParameterTensor>(), System.Array.Empty<string>());
+
     private string Sizes => $"batch, {Int(Input.Shape[0])}, {Int(Input.Shape[1])}, {Int(Input.Shape[2])}";
 
     public override IEnumerable<Step> Forward(Pass pass)

@@ -95,6 +95,13 @@ internal sealed class Pool2DOp : Op
         $"{_spec.Kind}({Int(_spec.PoolHeight)}x{Int(_spec.PoolWidth)}" +
         (_spec.Stride != _spec.PoolHeight ? $", stride {Int(_spec.Stride)}" : "") + (_spec.Padding == Padding.Same ? ", same" : "") + ")";
 
+    public override LayerDescription Describe()
+        => new(_spec.Kind, Activation.None, System.Array.Empty<ParameterTensor>(), new[]
+        {
+            $"KernelHeight = {Int(_spec.PoolHeight)}", $"KernelWidth = {Int(_spec.PoolWidth)}", $"Stride = {Int(_spec.Stride)}",
+            $"Padding = global::Compiled.Padding.{_spec.Padding}",
+        });
+
     private string Geometry
     {
         get
@@ -185,6 +192,9 @@ internal sealed class GlobalAveragePool2DOp : Op
     }
 
     public override string Summary => "GlobalAveragePool2D";
+
+    public override LayerDescription Describe()
+        => new("GlobalAveragePool2D", Activation.None, System.Array.Empty<ParameterTensor>(), System.Array.Empty<string>());
 
     private string Sizes => $"batch, {Int(Input.Shape[0])}, {Int(Input.Shape[1])}, {Int(Input.Shape[2])}";
 

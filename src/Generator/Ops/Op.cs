@@ -33,6 +33,12 @@ internal sealed record Step(string Comment, string? Cpu, GpuCall? Gpu);
 internal sealed record GpuCall(string Kernel, string Body, string[] Parameters, string[] Arguments, string Config,
     string? Scalar = "batch", string? ScalarArgument = null, string[]? Extra = null, string[]? IntViews = null);
 
+/// <summary>
+/// What the runtime's <c>LayerInfo</c> says about the layer an op came from, beyond its name and shapes: the layer kind,
+/// the activation it applies last, its parameter tensors, and its settings as C# initialisers (<c>Filters = 32</c>).
+/// </summary>
+internal sealed record LayerDescription(string Kind, Activation Activation, IReadOnlyList<ParameterTensor> Parameters, IReadOnlyList<string> Settings);
+
 /// <summary>What the backward pass of an activation needs: the function, its output and, when it reads it, its input.</summary>
 internal sealed record ActivatedOutput(Activation Activation, Tensor Output, Buffer? PreActivation);
 
@@ -68,6 +74,9 @@ internal abstract class Op
 
     /// <summary>One line for comments and summaries, e.g. <c>Dense(128, Relu)</c>.</summary>
     public abstract string Summary { get; }
+
+    /// <summary>The layer as the generated <c>Layers</c> property describes it (kind, activation, parameters, settings).</summary>
+    public abstract LayerDescription Describe();
 
     /// <summary>Members the CPU file declares once for this op (a static geometry its kernels take), one per line.</summary>
     public virtual IEnumerable<string> Declarations() => Enumerable.Empty<string>();

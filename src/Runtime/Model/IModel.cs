@@ -30,6 +30,9 @@ public interface IModel
     /// <summary>The named tensors in the parameter arena, in order.</summary>
     ReadOnlySpan<TensorInfo> Tensors { get; }
 
+    /// <summary>The layers in order, as the generator saw them (see <see cref="ModelSummary"/> for a table of them).</summary>
+    ReadOnlySpan<LayerInfo> Layers { get; }
+
     /// <summary>
     /// The random stream training steps draw from (dropout masks: one draw per step). <c>Initialize(seed)</c> seeds it, so
     /// a seeded model trains the same way every run; saving and restoring it repeats a step's draws exactly.

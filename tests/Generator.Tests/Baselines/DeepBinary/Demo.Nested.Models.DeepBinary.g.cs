@@ -56,6 +56,18 @@ namespace Demo.Nested
                 new("head.bias", 4608, [1]),
             };
 
+            private static readonly global::Compiled.LayerInfo[] s_layers =
+            {
+                new("Dense", "encoder.fc1", global::Compiled.Activation.Gelu, [30], [64],
+                    ["encoder.fc1.weight", "encoder.fc1.bias"], 1984) { Units = 64, UseBias = true },
+                new("Dense", "layers.1", global::Compiled.Activation.Tanh, [64], [32],
+                    ["layers.1.weight", "layers.1.bias"], 2080) { Units = 32, UseBias = true },
+                new("Dense", "layers.2", global::Compiled.Activation.LeakyRelu, [32], [16],
+                    ["layers.2.weight", "layers.2.bias"], 528) { Units = 16, UseBias = true },
+                new("Dense", "head", global::Compiled.Activation.Sigmoid, [16], [1],
+                    ["head.weight", "head.bias"], 17) { Units = 1, UseBias = true },
+            };
+
             private readonly float[] _parameters = new float[ParameterCount];
             private readonly float[] _gradients = new float[ParameterCount];
             private float[] _workspace = global::System.Array.Empty<float>();
@@ -90,6 +102,8 @@ namespace Demo.Nested
             public global::System.Span<float> Gradients => _gradients;
             /// <summary>The named tensors of the parameter arena.</summary>
             public global::System.ReadOnlySpan<global::Compiled.TensorInfo> Tensors => s_tensors;
+            /// <summary>The layers in order: kind, name, activation, shapes, parameters and settings.</summary>
+            public global::System.ReadOnlySpan<global::Compiled.LayerInfo> Layers => s_layers;
             /// <summary>The random stream training steps draw from (dropout masks); seeded by <see cref="Initialize"/>.</summary>
             public global::Compiled.Rng Random { get => _random; set => _random = value; }
 

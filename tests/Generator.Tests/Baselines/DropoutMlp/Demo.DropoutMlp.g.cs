@@ -44,6 +44,16 @@ namespace Demo
             new("layers.2.bias", 203520, [10]),
         };
 
+        private static readonly global::Compiled.LayerInfo[] s_layers =
+        {
+            new("Dense", "layers.0", global::Compiled.Activation.Relu, [784], [256],
+                ["layers.0.weight", "layers.0.bias"], 200960) { Units = 256, UseBias = true },
+            new("Dropout", "layers.1", global::Compiled.Activation.None, [256], [256],
+                [], 0) { Rate = 0.5 },
+            new("Dense", "layers.2", global::Compiled.Activation.Softmax, [256], [10],
+                ["layers.2.weight", "layers.2.bias"], 2570) { Units = 10, UseBias = true },
+        };
+
         private readonly float[] _parameters = new float[ParameterCount];
         private readonly float[] _gradients = new float[ParameterCount];
         private float[] _workspace = global::System.Array.Empty<float>();
@@ -78,6 +88,8 @@ namespace Demo
         public global::System.Span<float> Gradients => _gradients;
         /// <summary>The named tensors of the parameter arena.</summary>
         public global::System.ReadOnlySpan<global::Compiled.TensorInfo> Tensors => s_tensors;
+        /// <summary>The layers in order: kind, name, activation, shapes, parameters and settings.</summary>
+        public global::System.ReadOnlySpan<global::Compiled.LayerInfo> Layers => s_layers;
         /// <summary>The random stream training steps draw from (dropout masks); seeded by <see cref="Initialize"/>.</summary>
         public global::Compiled.Rng Random { get => _random; set => _random = value; }
 

@@ -32,6 +32,12 @@ partial class LinearRegression : global::Compiled.IModel
         new("linear.bias", 13, [1]),
     };
 
+    private static readonly global::Compiled.LayerInfo[] s_layers =
+    {
+        new("Dense", "linear", global::Compiled.Activation.None, [13], [1],
+            ["linear.weight", "linear.bias"], 14) { Units = 1, UseBias = true },
+    };
+
     private readonly float[] _parameters = new float[ParameterCount];
     private readonly float[] _gradients = new float[ParameterCount];
     private float[] _workspace = global::System.Array.Empty<float>();
@@ -66,6 +72,8 @@ partial class LinearRegression : global::Compiled.IModel
     public global::System.Span<float> Gradients => _gradients;
     /// <summary>The named tensors of the parameter arena.</summary>
     public global::System.ReadOnlySpan<global::Compiled.TensorInfo> Tensors => s_tensors;
+    /// <summary>The layers in order: kind, name, activation, shapes, parameters and settings.</summary>
+    public global::System.ReadOnlySpan<global::Compiled.LayerInfo> Layers => s_layers;
     /// <summary>The random stream training steps draw from (dropout masks); seeded by <see cref="Initialize"/>.</summary>
     public global::Compiled.Rng Random { get => _random; set => _random = value; }
 

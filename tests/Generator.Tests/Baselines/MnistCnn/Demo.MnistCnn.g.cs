@@ -61,6 +61,24 @@ namespace Demo
             new("layers.6.bias", 225024, [10]),
         };
 
+        private static readonly global::Compiled.LayerInfo[] s_layers =
+        {
+            new("Conv2D", "layers.0", global::Compiled.Activation.Relu, [28, 28, 1], [26, 26, 32],
+                ["layers.0.weight", "layers.0.bias"], 320) { Filters = 32, KernelHeight = 3, KernelWidth = 3, Stride = 1, Padding = global::Compiled.Padding.Valid, UseBias = true },
+            new("MaxPool2D", "layers.1", global::Compiled.Activation.None, [26, 26, 32], [13, 13, 32],
+                [], 0) { KernelHeight = 2, KernelWidth = 2, Stride = 2, Padding = global::Compiled.Padding.Valid },
+            new("Conv2D", "layers.2", global::Compiled.Activation.Relu, [13, 13, 32], [11, 11, 64],
+                ["layers.2.weight", "layers.2.bias"], 18496) { Filters = 64, KernelHeight = 3, KernelWidth = 3, Stride = 1, Padding = global::Compiled.Padding.Valid, UseBias = true },
+            new("MaxPool2D", "layers.3", global::Compiled.Activation.None, [11, 11, 64], [5, 5, 64],
+                [], 0) { KernelHeight = 2, KernelWidth = 2, Stride = 2, Padding = global::Compiled.Padding.Valid },
+            new("Flatten", "layers.4", global::Compiled.Activation.None, [5, 5, 64], [1600],
+                [], 0),
+            new("Dense", "layers.5", global::Compiled.Activation.Relu, [1600], [128],
+                ["layers.5.weight", "layers.5.bias"], 204928) { Units = 128, UseBias = true },
+            new("Dense", "layers.6", global::Compiled.Activation.Softmax, [128], [10],
+                ["layers.6.weight", "layers.6.bias"], 1290) { Units = 10, UseBias = true },
+        };
+
         private readonly float[] _parameters = new float[ParameterCount];
         private readonly float[] _gradients = new float[ParameterCount];
         private float[] _workspace = global::System.Array.Empty<float>();
@@ -95,6 +113,8 @@ namespace Demo
         public global::System.Span<float> Gradients => _gradients;
         /// <summary>The named tensors of the parameter arena.</summary>
         public global::System.ReadOnlySpan<global::Compiled.TensorInfo> Tensors => s_tensors;
+        /// <summary>The layers in order: kind, name, activation, shapes, parameters and settings.</summary>
+        public global::System.ReadOnlySpan<global::Compiled.LayerInfo> Layers => s_layers;
         /// <summary>The random stream training steps draw from (dropout masks); seeded by <see cref="Initialize"/>.</summary>
         public global::Compiled.Rng Random { get => _random; set => _random = value; }
 

@@ -41,6 +41,14 @@ namespace Demo
             new("layers.1.bias", 64, [3]),
         };
 
+        private static readonly global::Compiled.LayerInfo[] s_layers =
+        {
+            new("Dense", "layers.0", global::Compiled.Activation.Sigmoid, [4], [8],
+                ["layers.0.weight", "layers.0.bias"], 40) { Units = 8, UseBias = true },
+            new("Dense", "layers.1", global::Compiled.Activation.Softmax, [8], [3],
+                ["layers.1.weight", "layers.1.bias"], 27) { Units = 3, UseBias = true },
+        };
+
         private readonly float[] _parameters = new float[ParameterCount];
         private readonly float[] _gradients = new float[ParameterCount];
         private float[] _workspace = global::System.Array.Empty<float>();
@@ -75,6 +83,8 @@ namespace Demo
         public global::System.Span<float> Gradients => _gradients;
         /// <summary>The named tensors of the parameter arena.</summary>
         public global::System.ReadOnlySpan<global::Compiled.TensorInfo> Tensors => s_tensors;
+        /// <summary>The layers in order: kind, name, activation, shapes, parameters and settings.</summary>
+        public global::System.ReadOnlySpan<global::Compiled.LayerInfo> Layers => s_layers;
         /// <summary>The random stream training steps draw from (dropout masks); seeded by <see cref="Initialize"/>.</summary>
         public global::Compiled.Rng Random { get => _random; set => _random = value; }
 

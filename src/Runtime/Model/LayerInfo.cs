@@ -1,0 +1,74 @@
+using System.Collections.Immutable;
+
+namespace Compiled;
+
+/// <summary>
+/// One layer of a compiled model as the generator saw it: its kind, name, activation, shapes, parameters and settings.
+/// The generator writes these as constants (no reflection), so tools such as <see cref="ModelSummary"/> and the ONNX
+/// exporter read a model's structure from <see cref="IModel.Layers"/>. Immutable: its arrays are copies.
+/// </summary>
+/// <param name="Kind">The layer attribute's name without <c>Attribute</c>: <c>Dense</c>, <c>Conv2D</c>, <c>MaxPool2D</c>,
+/// <c>AvgPool2D</c>, <c>GlobalAveragePool2D</c>, <c>Flatten</c>, <c>Dropout</c>.</param>
+/// <param name="Name">The checkpoint prefix of its tensors (<c>layers.0</c>, or the layer's <c>Name</c>).</param>
+/// <param name="Activation">The activation it applies last (<see cref="Activation.None"/> for layers without one).</param>
+/// <param name="InputShape">The shape of one input sample, images as (height, width, channels).</param>
+/// <param name="OutputShape">The shape of one output sample.</param>
+/// <param name="ParameterNames">The names of its tensors in <see cref="IModel.Tensors"/> (weight first, then bias).</param>
+/// <param name="ParameterCount">The number of floats in those tensors.</param>
+public sealed record LayerInfo(string Kind, string Name, Activation Activation, ImmutableArray<int> InputShape,
+    ImmutableArray<int> OutputShape, ImmutableArray<string> ParameterNames, int ParameterCount)
+{
+    /// <summary>Dense: the number of outputs (0 for other kinds).</summary>
+    public int Units { get; init; }
+
+    /// <summary>Conv2D: the number of filters (0 for other kinds).</summary>
+    public int Filters { get; init; }
+
+    /// <summary>Conv2D and pooling: the window's height (0 for other kinds).</summary>
+    public int KernelHeight { get; init; }
+
+    /// <summary>Conv2D and pooling: the window's width (0 for other kinds).</summary>
+    public int KernelWidth { get; init; }
+
+    /// <summary>Conv2D and pooling: the stride along both axes (0 for other kinds).</summary>
+    public int Stride { get; init; }
+
+    /// <summary>Conv2D and pooling: how the window treats the border.</summary>
+    public Padding Padding { get; init; }
+
+    /// <summary>Dense and Conv2D: whether the layer adds a bias.</summary>
+    public bool UseBias { get; init; }
+
+    /// <summary>Dropout: the fraction of elements dropped in training (0 for other kinds).</summary>
+    public double Rate { get; init; }
+
+    /// <summary>Equal when every field and every element of the arrays are.</summary>
+    public bool Equals(LayerInfo? other) =>
+        other is not null && Kind == other.Kind && Name == other.Name && Activation == other.Activation &&
+        InputShape.AsSpan().SequenceEqual(other.InputShape.AsSpan()) && OutputShape.AsSpan().SequenceEqual(other.OutputShape.AsSpan()) &&
+        ParameterNames.AsSpan().SequenceEqual(other.ParameterNames.AsSpan()) && ParameterCount == other.ParameterCount &&
+        Units == other.Units && Filters == other.Filters && KernelHeight == other.KernelHeight && KernelWidth == other.KernelWidth &&
+        Stride == other.Stride && Padding == other.Padding && UseBias == other.UseBias && Rate.Equals(other.Rate);
+
+    /// <inheritdoc/>
+    public override int GetHashCode()
+    {
+        var hash = new HashCode();
+        hash.Add(Kind);
+        hash.Add(Name);
+        hash.Add(Activation);
+        foreach (int d in InputShape) hash.Add(d);
+        foreach (int d in OutputShape) hash.Add(d);
+        foreach (string p in ParameterNames) hash.Add(p);
+        hash.Add(ParameterCount);
+        hash.Add(Units);
+        hash.Add(Filters);
+        hash.Add(KernelHeight);
+        hash.Add(KernelWidth);
+        hash.Add(Stride);
+        hash.Add(Padding);
+        hash.Add(UseBias);
+        hash.Add(Rate);
+        return hash.ToHashCode();
+    }
+}
