@@ -55,6 +55,7 @@ Console.WriteLine($"CIFAR-10: {train.Count:N0} training and {test.Count:N0} test
 
 var model = new CifarCnn(seed: seed);
 Console.WriteLine($"Model: 32x32x3 → 3 × (Conv2D 3x3, ReLU → MaxPool2D 2) → Flatten → Dense(512, ReLU) → Dense(10, Softmax), {CifarCnn.ParameterCount:N0} parameters");
+Console.Write(model.Summary());
 var history = model.Fit(train, epochs, batchSize, new Adam(1e-3) { Schedule = new CosineDecay(epochs) }, validation: test, seed: seed,
     progress: new Progress<TrainingProgress>(p =>
     {

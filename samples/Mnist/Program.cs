@@ -16,6 +16,7 @@ IModel model = options.Model == "cnn" ? new MnistCnn(seed: options.Seed) : new M
 Console.WriteLine(options.Model == "cnn"
     ? $"Model: 28x28x1 → Conv2D(32, 3x3, ReLU) → MaxPool2D(2) → Conv2D(64, 3x3, ReLU) → MaxPool2D(2) → Flatten → Dense(128, ReLU) → Dense(10, Softmax), {MnistCnn.ParameterCount:N0} parameters"
     : $"Model: 784 → Dense(128, ReLU) → Dense(10, Softmax), {MnistMlp.ParameterCount:N0} parameters");
+Console.Write(model.Summary());
 
 // Adam with the learning rate annealed to zero over the run (cosine).
 var optimizer = new Adam(2e-3) { Schedule = new CosineDecay(options.Epochs) };
