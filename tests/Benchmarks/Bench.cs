@@ -20,16 +20,19 @@ internal sealed record RunSettings(double WarmupSeconds, double RoundSeconds, in
 
 internal static class Bench
 {
-    /// <summary>Times <paramref name="workload"/> against <paramref name="peer"/>, or alone when it is null (peer
-    /// times NaN).</summary>
+    /// <summary>Times <paramref name="workload"/> against its in-process peer (ONNX Runtime) or <paramref name="peer"/>, or
+    /// alone when it has neither (peer times NaN).</summary>
     public static Result Run(Workload workload, Peer? peer, RunSettings settings)
     {
         // Warm-up: run each side in doubling batches until it has run for WarmupSeconds (tiered JIT, caches,
         // torch's allocator); the best of the later batches sizes a round.
+        Func<int, (double Microseconds, float Loss)>? peerRun = workload.InProcessPeer is { } inProcess
+            ? n => (TicksToUs(inProcess(n)) / n, workload.PeerCheck?.Invoke() ?? float.NaN)
+            : peer is null ? null : n => peer.Run(workload.Name, n);
         double oursUs = WarmUp(n => TicksToUs(workload.Run(n)) / n, settings.WarmupSeconds);
-        double peerUs = peer is null ? 0 : WarmUp(n => peer.Run(workload.Name, n).Microseconds, settings.WarmupSeconds);
+        double peerUs = peerRun is null ? 0 : WarmUp(n => peerRun(n).Microseconds, settings.WarmupSeconds);
         int oursN = IterationsPerRound(oursUs, settings.RoundSeconds);
-        int peerN = peer is null ? 0 : IterationsPerRound(peerUs, settings.RoundSeconds);
+        int peerN = peerRun is null ? 0 : IterationsPerRound(peerUs, settings.RoundSeconds);
 
         // Slow workloads (a naive kernel can take seconds per step) get fewer rounds, never fewer than 3.
         double roundSeconds = (oursN * oursUs + peerN * peerUs) / 1e6;
@@ -41,7 +44,7 @@ internal static class Bench
         for (int r = 0; r < rounds; r++)
         {
             ours[r] = TicksToUs(workload.Run(oursN)) / oursN;
-            (theirs[r], peerLoss) = peer is null ? (double.NaN, float.NaN) : peer.Run(workload.Name, peerN);
+            (theirs[r], peerLoss) = peerRun is null ? (double.NaN, float.NaN) : peerRun(peerN);
         }
         return new Result(workload.Name, workload.Description, Median(ours), Median(theirs), ours.Min(), theirs.Min(),
             rounds, oursN, peerN, workload.LastLoss(), peerLoss, workload.Flops);

@@ -24,3 +24,15 @@ public partial class Mlp784x1024x1024;
 [Dense(1024)]
 [Loss(Loss.MeanSquaredError)]
 public partial class Linear1024;
+
+/// <summary>The primers' MNIST CNN (samples/Mnist --model cnn), 225,034 parameters.</summary>
+[Input(28, 28, 1)]
+[Conv2D(32, 3, Activation.Relu)]
+[MaxPool2D(2)]
+[Conv2D(64, 3, Activation.Relu)]
+[MaxPool2D(2)]
+[Flatten]
+[Dense(128, Activation.Relu)]
+[Dense(10, Activation.Softmax)]
+[Loss(Loss.SparseCategoricalCrossEntropy)]
+public partial class MnistCnn;

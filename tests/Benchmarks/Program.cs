@@ -69,8 +69,9 @@ foreach (string name in options.Only.Where(n => available.All(w => w.Name != n))
 }
 List<Workload> selected = available.Where(w => options.Only.Count == 0 || options.Only.Contains(w.Name)).ToList();
 
+// The *-infer-ort rows carry their peer (ONNX Runtime, in this process); peer.py is started only when a row needs it.
 Peer? peer = null;
-if (!options.NoPeer)
+if (!options.NoPeer && selected.Any(w => w.InProcessPeer is null))
 {
     try
     {
@@ -100,7 +101,10 @@ using (peer)
         ? $"  ours: {RuntimeInformation.FrameworkDescription}, Vector512 accelerated: {Vector512.IsHardwareAccelerated}, " +
           $"{Environment.ProcessorCount} cores available to our kernels"
         : $"  ours: {RuntimeInformation.FrameworkDescription}, generated GPU twins on {gpu}");
-    Console.WriteLine(peer is null ? "  peer: none (--no-peer)" : $"  peer: {peer.Banner} (torch.set_num_threads({options.PeerThreads}))");
+    Console.WriteLine(peer is null ? "  peer: no PyTorch (--no-peer, or only *-infer-ort rows)" : $"  peer: {peer.Banner} (torch.set_num_threads({options.PeerThreads}))");
+    if (selected.Any(w => w.InProcessPeer is not null))
+        Console.WriteLine($"  *-infer-ort rows: peer = ONNX Runtime {OrtWorkloads.Version} in this process, CPU provider, " +
+            $"{OrtWorkloads.IntraOpThreads} intra-op threads, running the model Compiled.Onnx exports (same weights); ours = Forward");
     if (peak > 0)
         Console.WriteLine($"  FMA peak on the kernels' threads (caller + worker, {Compiled.Hardware.KernelIsa}): {peak / 1e9:0.0} GFLOP/s");
     Console.WriteLine($"  {settings.Rounds} alternating rounds of ~{settings.RoundSeconds * 1000:0} ms per side, " +

@@ -12,13 +12,20 @@ namespace Compiled.Benchmarks;
 /// </summary>
 /// <remarks><see cref="Flops"/>, when not zero, is the floating-point work of one iteration: the report adds the
 /// throughput of each side.</remarks>
-internal sealed record Workload(string Name, string Description, Func<int, long> Run, Func<float> LastLoss, double Flops = 0);
+/// <remarks><see cref="InProcessPeer"/>, when set, is the peer's side run in this process (ONNX Runtime), timed like ours
+/// (<see cref="PeerCheck"/> gives its last-loss column); otherwise the peer is peer.py.</remarks>
+internal sealed record Workload(string Name, string Description, Func<int, long> Run, Func<float> LastLoss, double Flops = 0)
+{
+    public Func<int, long>? InProcessPeer { get; init; }
+
+    public Func<float>? PeerCheck { get; init; }
+}
 
 internal static class Workloads
 {
     /// <summary>The workload names, whichever device runs them.</summary>
     public static IReadOnlyList<string> Names { get; } =
-        ["mlp-784-128-10-b64", "mlp-784-128-10-b1-infer", "mlp-784-1024-1024-10-b1024", "sgemm-1024", "sgemm-8192"];
+        ["mlp-784-128-10-b64", "mlp-784-128-10-b1-infer", "mlp-784-1024-1024-10-b1024", "sgemm-1024", "sgemm-8192", .. OrtWorkloads.Names];
 
     /// <summary>The workloads on the CPU, or on <paramref name="gpu"/> through the models' generated GPU twins.</summary>
     public static IReadOnlyList<Workload> Create(GpuDevice? gpu) => gpu is null
@@ -29,6 +36,7 @@ internal static class Workloads
             Train(Names[2], "training step, 784-1024-1024-10 MLP, batch 1024", new Mlp784x1024x1024(seed: 1), 1024,
                 Peak.MlpStepFlops(1024, 784, 1024, 1024, 10)),
             Sgemm1024(Names[3]),
+            .. OrtWorkloads.Create(),
         ]
         :
         [
