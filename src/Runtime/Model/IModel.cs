@@ -31,7 +31,8 @@ public interface IModel
     ReadOnlySpan<TensorInfo> Tensors { get; }
 
     /// <summary>The layers in order, as the generator saw them (see <see cref="ModelSummary"/> for a table of them).</summary>
-    ReadOnlySpan<LayerInfo> Layers { get; }
+    /// <remarks>Generated models always list their layers; a hand-written implementation may keep this default, none.</remarks>
+    ReadOnlySpan<LayerInfo> Layers => ReadOnlySpan<LayerInfo>.Empty;
 
     /// <summary>
     /// The random stream training steps draw from (dropout masks: one draw per step). <c>Initialize(seed)</c> seeds it, so
