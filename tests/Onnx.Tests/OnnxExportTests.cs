@@ -57,6 +57,22 @@ public class OnnxExportTests
     }
 
     [Fact]
+    public void TheStreamOverloadWritesTheSameBytes()
+    {
+        var model = new PaddedCnn(seed: 5);
+        using var stream = new MemoryStream();
+        model.ExportOnnx(stream);
+        Assert.Equal(model.ToOnnx(), stream.ToArray());
+    }
+
+    [Fact]
+    public void AModelWithoutLayersIsRefused()
+    {
+        var model = new FakeModel(null);
+        Assert.Equal("model", Assert.Throws<ArgumentException>(() => model.ToOnnx()).ParamName);
+    }
+
+    [Fact]
     public void NullArgumentsAreNamed()
     {
         Assert.Equal("model", Assert.Throws<ArgumentNullException>(() => OnnxExport.ToOnnx(null!)).ParamName);
@@ -99,10 +115,10 @@ public class OnnxExportTests
         Assert.True(maxOutput > 0.01, "outputs are all near zero: the comparison would prove little");
     }
 
-    /// <summary>A model with one made-up layer, to check that unknown kinds are refused by name.</summary>
-    private sealed class FakeModel(LayerInfo layer) : IModel
+    /// <summary>A hand-written model with one made-up layer (or none), to check what the exporter refuses.</summary>
+    private sealed class FakeModel(LayerInfo? layer) : IModel
     {
-        private readonly LayerInfo[] _layers = [layer];
+        private readonly LayerInfo[] _layers = layer is null ? [] : [layer];
         public int InputSize => 15;
         public int OutputSize => 8;
         public int TargetSize => 1;
