@@ -44,8 +44,13 @@ internal static class OrtWorkloads
             IntraOpNumThreads = IntraOpThreads,
             InterOpNumThreads = 1,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            GraphOptimizationLevel = Environment.GetEnvironmentVariable("COMPILED_ORT_LEVEL") == "extended"
+                ? GraphOptimizationLevel.ORT_ENABLE_EXTENDED : GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
+        // Diagnostics for "why is ORT faster here": COMPILED_ORT_LEVEL=extended leaves out the layout optimisations (the
+        // NCHWc convolutions), COMPILED_ORT_NO_PREPACK=1 stops MLAS from packing the constant weights once at load.
+        if (Environment.GetEnvironmentVariable("COMPILED_ORT_NO_PREPACK") == "1")
+            options.AddSessionConfigEntry("session.disable_prepacking", "1");
         var session = new InferenceSession(model.ToOnnx(), options);
         long[] inputShape = [batch, .. sampleShape.Select(d => (long)d)];
         OrtValue input = OrtValue.CreateTensorValueFromMemory(x, inputShape);
