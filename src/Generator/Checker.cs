@@ -74,7 +74,7 @@ internal static class Checker
             return null;
         }
         var generated = new HashSet<string>(plan.Parameters.SelectMany(p => new[] { p.Property, p.GradProperty })
-            .Concat(plan.Buffers.Select(b => b.Property)), System.StringComparer.Ordinal);
+            .Concat(plan.Buffers.Select(b => b.Property)).Concat(plan.BufferTensors.Select(b => b.Property)), System.StringComparer.Ordinal);
         foreach (string member in parsed.MemberNames)
         {
             if (!generated.Contains(member)) continue;
