@@ -76,7 +76,7 @@ internal static class CpuEmitter
         {
             w.Line("// Buffer arena (non-trainable state: no gradient, the optimizer never sees it; checkpoints save it):");
             foreach (ParameterTensor t in plan.BufferTensors)
-                w.Line($"//   {t.Name,-24} {t.ShapeText + (t.IsInt64 ? " i64" : ""),-14} @ {Int(t.Offset)}");
+                w.Line($"//   {t.Name,-32} {t.ShapeText + (t.IsInt64 ? " i64" : ""),-6} @ {Int(t.Offset)}");
         }
         w.Line("// Workspace, per sample of capacity (buffer k spans [offset·cap, (offset + size)·cap)):");
         foreach (Buffer b in plan.Buffers)
