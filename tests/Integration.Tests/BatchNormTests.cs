@@ -216,6 +216,27 @@ public class BatchNormTests
         }
     }
 
+    [Fact]
+    public void EarlyStoppingRestoresTheBestEpochsRunningStatisticsWithItsWeights()
+    {
+        var rng = new Rng(4);
+        float[] x = Random(48 * BnCnnReference.InputSize, 14);
+        float[] y = Enumerable.Range(0, 48).Select(_ => (float)rng.NextInt(3)).ToArray();
+        var data = new Dataset(x, y, BnCnnReference.InputSize, 1);
+        CancellationToken token = TestContext.Current.CancellationToken;
+
+        var once = new BnCnnReference(seed: 2);
+        once.Fit(data, epochs: 1, batchSize: 16, optimizer: new Sgd(0.1), seed: 1, cancellationToken: token);
+        // minDelta so large that only the first epoch counts as an improvement: the best epoch is 1, restored after 3.
+        var stopped = new BnCnnReference(seed: 2);
+        History history = stopped.Fit(data, epochs: 3, batchSize: 16, optimizer: new Sgd(0.1), seed: 1,
+            earlyStopping: new EarlyStopping(Metric.Loss, patience: 5, minDelta: 1e9), cancellationToken: token);
+        Assert.Equal(1, history.BestEpoch);
+        Assert.True(history.RestoredBestWeights);
+        Assert.Equal(once.Parameters.ToArray(), stopped.Parameters.ToArray());
+        Assert.Equal(once.Buffers.ToArray(), stopped.Buffers.ToArray()); // running statistics and num_batches_tracked = 3
+    }
+
     private static double MaxError(float[] ours, JsonElement theirs)
     {
         double[] expected = theirs.EnumerateArray().Select(e => e.GetDouble()).ToArray();
