@@ -33,6 +33,17 @@ public class BatchNormDiagnosticTests
         Assert.Contains("gets 5x3", d.GetMessage());
     }
 
+    [Fact]
+    public void AMemberNamedLikeTheBufferArenaClashes()
+    {
+        Diagnostic d = DiagnosticTests.Single("""
+            using Compiled;
+            [Input(4)] [Dense(3)] [BatchNorm] [Dense(2, Activation.Softmax)] [Loss(Loss.SparseCategoricalCrossEntropy)]
+            public partial class Net { public int Buffers => 0; }
+            """, "CMP008", "Net");
+        Assert.Contains("'Buffers'", d.GetMessage());
+    }
+
     [Theory]
     [InlineData("[Input(6)] [BatchNorm] [Dense(2, Activation.Softmax)]")]                        // first: normalises the input (no dx)
     [InlineData("[Input(4, 4, 2)] [BatchNorm(Activation.Relu)] [Flatten] [Dense(2, Activation.Softmax)]")]
