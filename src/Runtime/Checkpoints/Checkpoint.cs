@@ -29,7 +29,7 @@ public static partial class Checkpoint
     public const long MaxHeaderSize = SafetensorsHeader.MaxHeaderSize;
 
     /// <summary>
-    /// Saves every parameter of <paramref name="model"/> to <paramref name="path"/> as safetensors, atomically: the
+    /// Saves every parameter and buffer of <paramref name="model"/> to <paramref name="path"/> as safetensors, atomically: the
     /// file is written to a temporary file in the same directory, flushed to disk and renamed over
     /// <paramref name="path"/>. On failure the temporary file is removed and an existing file is left untouched.
     /// </summary>
@@ -55,9 +55,10 @@ public static partial class Checkpoint
     }
 
     /// <summary>
-    /// Loads the parameters saved at <paramref name="path"/> into <paramref name="model"/>. The file must hold
-    /// exactly the model's tensors, as F32 with the model's shapes, every value finite; otherwise nothing changes and
-    /// it throws.
+    /// Loads the parameters (and buffers: BatchNorm running statistics) saved at <paramref name="path"/> into
+    /// <paramref name="model"/>. The file must hold exactly the model's tensors, as F32 (I64 for a
+    /// <c>num_batches_tracked</c> counter) with the model's shapes, every float finite; otherwise nothing changes and it
+    /// throws.
     /// </summary>
     /// <remarks>A NaN or infinite parameter is refused because a model holding one predicts NaN for every input, which
     /// would otherwise surface far from its cause. To load such a file anyway (to inspect a diverged run), pass
