@@ -74,7 +74,9 @@ internal static class Checker
             return null;
         }
         var generated = new HashSet<string>(plan.Parameters.SelectMany(p => new[] { p.Property, p.GradProperty })
-            .Concat(plan.Buffers.Select(b => b.Property)), System.StringComparer.Ordinal);
+            .Concat(plan.Buffers.Select(b => b.Property)).Concat(plan.BufferTensors.Select(b => b.Property)), System.StringComparer.Ordinal);
+        // A model with a buffer arena (BatchNorm) also gets these members.
+        if (plan.BufferTensors.Count > 0) generated.UnionWith(new[] { "Buffers", "BufferTensors", "BufferFloats", "s_buffers", "_buffers" });
         foreach (string member in parsed.MemberNames)
         {
             if (!generated.Contains(member)) continue;

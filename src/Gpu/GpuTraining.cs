@@ -97,7 +97,7 @@ internal sealed class GpuTrainingBackend : TrainingBackend
     private readonly Dataset _data;
     private readonly GpuOptimizer _optimizer;
     private readonly int _batchSize;
-    private readonly float[]? _hostParameters;
+    private readonly float[]? _hostParameters, _hostBuffers;
 
     public GpuTrainingBackend(GpuTwin twin, Dataset data, GpuOptimizer optimizer, int batchSize, Dataset? validation, bool keepsBest)
     {
@@ -106,6 +106,7 @@ internal sealed class GpuTrainingBackend : TrainingBackend
         _optimizer = optimizer;
         _batchSize = batchSize;
         _hostParameters = keepsBest ? new float[twin.Model.Parameters.Length] : null;
+        _hostBuffers = keepsBest ? new float[twin.Model.Buffers.Length] : null;
     }
 
     public override int MinReportInterval => GpuTwin.LossRingSize;
@@ -149,6 +150,16 @@ internal sealed class GpuTrainingBackend : TrainingBackend
         {
             _twin.DownloadParameters(_hostParameters);
             return _hostParameters;
+        }
+    }
+
+    public override ReadOnlySpan<float> Buffers
+    {
+        get
+        {
+            if (_hostBuffers is null || _hostBuffers.Length == 0) return default;
+            _twin.DownloadBuffers(_hostBuffers);
+            return _hostBuffers;
         }
     }
 

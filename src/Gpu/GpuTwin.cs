@@ -28,7 +28,7 @@ public abstract class GpuTwin : IDisposable
     /// <summary>Floats per loss slot: the batch-mean loss, then the samples classified right (losses with an accuracy).</summary>
     public const int LossSlotSize = 2;
 
-    private readonly MemoryBuffer1D<float, Stride1D.Dense> _parameters, _gradients, _lossRing, _loss;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _parameters, _gradients, _buffers, _lossRing, _loss;
     private MemoryBuffer1D<float, Stride1D.Dense>? _workspace, _inputs, _targets;
     private readonly PageLockedArray1D<float>?[] _stageInputs = new PageLockedArray1D<float>?[2];
     private readonly PageLockedArray1D<float>?[] _stageTargets = new PageLockedArray1D<float>?[2];
@@ -58,6 +58,8 @@ public abstract class GpuTwin : IDisposable
         int n = model.Parameters.Length;
         _parameters = device.Allocate(n, $"parameter arena ({n:N0} floats)");
         _gradients = device.Allocate(n, $"gradient arena ({n:N0} floats)");
+        int state = model.Buffers.Length;
+        _buffers = device.Allocate(Math.Max(1, state), $"buffer arena ({state:N0} floats)");
         _lossRing = device.Allocate(LossRingSize * LossSlotSize, "loss ring");
         _loss = device.Allocate(LossSlotSize, "loss");
         UploadParameters();
@@ -77,6 +79,9 @@ public abstract class GpuTwin : IDisposable
 
     /// <summary>The parameter arena on the device (layout of <see cref="IModel.Tensors"/>).</summary>
     protected internal ArrayView<float> Parameters => _parameters.View;
+
+    /// <summary>The buffer arena on the device (non-trainable state, layout of <see cref="IModel.BufferTensors"/>).</summary>
+    protected internal ArrayView<float> Buffers => _buffers.View;
 
     /// <summary>The gradient arena on the device (same layout).</summary>
     protected internal ArrayView<float> Gradients => _gradients.View;
@@ -104,7 +109,7 @@ public abstract class GpuTwin : IDisposable
     /// </summary>
     protected abstract void EnqueueGradients(int batch, ArrayView<float> loss);
 
-    /// <summary>Copies <see cref="IModel.Parameters"/> to the device.</summary>
+    /// <summary>Copies <see cref="IModel.Parameters"/> and <see cref="IModel.Buffers"/> to the device.</summary>
     public void UploadParameters()
     {
         ThrowIfDisposed();
@@ -112,6 +117,8 @@ public abstract class GpuTwin : IDisposable
         {
             ReadOnlySpan<float> host = Model.Parameters;
             ((ArrayView<float>)_parameters.View).SubView(0, host.Length).CopyFromCPU(host);
+            ReadOnlySpan<float> state = Model.Buffers;
+            if (!state.IsEmpty) ((ArrayView<float>)_buffers.View).SubView(0, state.Length).CopyFromCPU(state);
         }
         catch (Exception e) when (e is not GpuException)
         {
@@ -119,8 +126,31 @@ public abstract class GpuTwin : IDisposable
         }
     }
 
-    /// <summary>Copies the device's parameters back into <see cref="IModel.Parameters"/>.</summary>
-    public void DownloadParameters() => DownloadParameters(Model.Parameters);
+    /// <summary>Copies the device's parameters and buffers back into <see cref="IModel.Parameters"/> and <see cref="IModel.Buffers"/>.</summary>
+    public void DownloadParameters()
+    {
+        DownloadParameters(Model.Parameters);
+        DownloadBuffers(Model.Buffers);
+    }
+
+    /// <summary>Copies the device's buffer arena (running statistics) into <paramref name="destination"/>.</summary>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than the arena.</exception>
+    public void DownloadBuffers(Span<float> destination)
+    {
+        ThrowIfDisposed();
+        int n = Model.Buffers.Length;
+        if (n == 0) return;
+        if (destination.Length < n)
+            throw new ArgumentException($"destination holds {destination.Length} floats; the buffer arena has {n}.", nameof(destination));
+        try
+        {
+            ((ArrayView<float>)_buffers.View).SubView(0, n).CopyToCPU(destination.Slice(0, n));
+        }
+        catch (Exception e) when (e is not GpuException)
+        {
+            throw Failed("downloading buffers", e);
+        }
+    }
 
     /// <summary>Copies the device's parameters into <paramref name="destination"/> (arena layout), leaving the model as it is.</summary>
     /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than the arena.</exception>
@@ -389,6 +419,7 @@ public abstract class GpuTwin : IDisposable
         FreeBatchBuffers();
         _parameters.Dispose();
         _gradients.Dispose();
+        _buffers.Dispose();
         _lossRing.Dispose();
         _loss.Dispose();
         GC.SuppressFinalize(this);

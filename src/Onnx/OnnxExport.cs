@@ -110,6 +110,15 @@ public static class OnnxExport
                     break;
                 case "Dropout":
                     break; // the identity when predicting
+                case "BatchNorm":
+                    // Inference: the running statistics. After an image it normalises channels (NCHW's axis 1); after a
+                    // flat layer, features ([N, C]): both are ONNX BatchNormalization's axis 1.
+                    if (layer.InputShape.Length == 3) x = ToNchw(graph, layer, x, ref nchw);
+                    x = graph.Node("BatchNormalization", layer.Name, "batchnorm",
+                        [x, Weight(graph, model, layer, 0), Weight(graph, model, layer, 1), Buffer(graph, model, layer, 0), Buffer(graph, model, layer, 1)],
+                        new OnnxAttribute("epsilon", Float: (float)layer.Epsilon));
+                    x = Activate(graph, layer, x);
+                    break;
                 default:
                     throw new NotSupportedException(
                         $"Layer '{layer.Name}' ({layer.Kind}) has no ONNX form in Compiled.Onnx {OnnxExport.Opset.ToString(CultureInfo.InvariantCulture)}; it cannot be exported.");
@@ -141,6 +150,20 @@ public static class OnnxExport
             return graph.Constant(tensor.Name, model.Parameters.Slice(tensor.Offset, tensor.Length), Longs(tensor.Shape.AsSpan()));
         }
         throw new ArgumentException($"Layer '{layer.Name}' names the tensor '{tensorName}', which is not in the model's Tensors.", nameof(model));
+    }
+
+    /// <summary>The layer's <paramref name="index"/>-th float buffer (running statistics) as an initializer.</summary>
+    private static string Buffer(OnnxGraph graph, IModel model, LayerInfo layer, int index)
+    {
+        if (index >= layer.BufferNames.Length)
+            throw new ArgumentException($"Layer '{layer.Name}' ({layer.Kind}) lists {layer.BufferNames.Length} buffers; the exporter needs {index + 1}.", nameof(model));
+        string tensorName = layer.BufferNames[index];
+        foreach (TensorInfo tensor in model.BufferTensors)
+        {
+            if (tensor.Name != tensorName || tensor.DataType != TensorDataType.Float32) continue;
+            return graph.Constant(tensor.Name, model.Buffers.Slice(tensor.Offset, tensor.Length), Longs(tensor.Shape.AsSpan()));
+        }
+        throw new ArgumentException($"Layer '{layer.Name}' names the buffer '{tensorName}', which is not a float tensor of the model's BufferTensors.", nameof(model));
     }
 
     /// <summary>Transposes an NHWC image (as the model's input comes) to NCHW once; later layers keep NCHW.</summary>

@@ -25,7 +25,7 @@ public partial class Mlp784x1024x1024;
 [Loss(Loss.MeanSquaredError)]
 public partial class Linear1024;
 
-/// <summary>The primers' MNIST CNN (samples/Mnist --model cnn), 225,034 parameters.</summary>
+/// <summary>The primers' MNIST CNN: conv 32 (3x3) → pool → conv 64 (3x3) → pool → 128 → 10, 225,034 parameters.</summary>
 [Input(28, 28, 1)]
 [Conv2D(32, 3, Activation.Relu)]
 [MaxPool2D(2)]
@@ -36,3 +36,30 @@ public partial class Linear1024;
 [Dense(10, Activation.Softmax)]
 [Loss(Loss.SparseCategoricalCrossEntropy)]
 public partial class MnistCnn;
+
+/// <summary>The primers' CIFAR-10 CNN: 3 × (conv 3x3 + pool 2), 512, 10.</summary>
+[Input(32, 32, 3)]
+[Conv2D(32, 3, Activation.Relu)]
+[MaxPool2D(2)]
+[Conv2D(64, 3, Activation.Relu)]
+[MaxPool2D(2)]
+[Conv2D(128, 3, Activation.Relu)]
+[MaxPool2D(2)]
+[Flatten]
+[Dense(512, Activation.Relu)]
+[Dense(10, Activation.Softmax)]
+[Loss(Loss.SparseCategoricalCrossEntropy)]
+public partial class CifarCnn;
+
+/// <summary>LeNet-5 on 28x28 digits (same padding first, ReLU, max pooling), 61,706 parameters.</summary>
+[Input(28, 28, 1)]
+[Conv2D(6, 5, Activation.Relu, Padding = Padding.Same)]
+[MaxPool2D(2)]
+[Conv2D(16, 5, Activation.Relu)]
+[MaxPool2D(2)]
+[Flatten]
+[Dense(120, Activation.Relu)]
+[Dense(84, Activation.Relu)]
+[Dense(10, Activation.Softmax)]
+[Loss(Loss.SparseCategoricalCrossEntropy)]
+public partial class LeNet5;

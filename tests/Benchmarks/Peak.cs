@@ -103,6 +103,26 @@ internal static unsafe class Peak
 
     /// <summary>FLOPs of one training step of a dense chain (sizes input first): forward 2·B·Σ in·out, weight gradients
     /// as much again, input gradients for every layer but the first; element-wise work and the optimizer not counted.</summary>
+    /// <summary>
+    /// FLOPs of one training step of a chain of convolutions and dense layers, given each layer's multiply-adds per sample
+    /// (first layer first; <see cref="ConvMacs"/>, or in·out for a dense layer): forward 2·B·macs, weight gradients as much
+    /// again, input gradients for every layer but the first. Pooling, activations and the optimizer are not counted.
+    /// </summary>
+    public static double StepFlops(int batch, params double[] macsPerSample)
+    {
+        double forward = 0, inputGradients = 0;
+        for (int l = 0; l < macsPerSample.Length; l++)
+        {
+            forward += 2.0 * batch * macsPerSample[l];
+            if (l > 0) inputGradients += 2.0 * batch * macsPerSample[l];
+        }
+        return 2 * forward + inputGradients;
+    }
+
+    /// <summary>Multiply-adds per sample of a convolution with a <c>outH × outW × filters</c> output.</summary>
+    public static double ConvMacs(int outH, int outW, int filters, int channels, int kh, int kw) =>
+        (double)outH * outW * filters * channels * kh * kw;
+
     public static double MlpStepFlops(int batch, params int[] sizes)
     {
         double forward = 0, inputGradients = 0;

@@ -25,7 +25,16 @@ internal static class Workloads
 {
     /// <summary>The workload names, whichever device runs them.</summary>
     public static IReadOnlyList<string> Names { get; } =
-        ["mlp-784-128-10-b64", "mlp-784-128-10-b1-infer", "mlp-784-1024-1024-10-b1024", "sgemm-1024", "sgemm-8192", .. OrtWorkloads.Names];
+        ["mlp-784-128-10-b64", "mlp-784-128-10-b1-infer", "mlp-784-1024-1024-10-b1024", "sgemm-1024", "sgemm-8192",
+         "mnist-cnn-b64", "cifar-cnn-b64", "lenet5-b64", .. OrtWorkloads.Names];
+
+    // Multiply-adds per sample of each CNN's layers (Peak.StepFlops), first layer first.
+    private static readonly double[] s_mnistCnnMacs =
+        [Peak.ConvMacs(26, 26, 32, 1, 3, 3), Peak.ConvMacs(11, 11, 64, 32, 3, 3), 1600 * 128, 128 * 10];
+    private static readonly double[] s_cifarCnnMacs =
+        [Peak.ConvMacs(30, 30, 32, 3, 3, 3), Peak.ConvMacs(13, 13, 64, 32, 3, 3), Peak.ConvMacs(4, 4, 128, 64, 3, 3), 512 * 512, 512 * 10];
+    private static readonly double[] s_leNet5Macs =
+        [Peak.ConvMacs(28, 28, 6, 1, 5, 5), Peak.ConvMacs(10, 10, 16, 6, 5, 5), 400 * 120, 120 * 84, 84 * 10];
 
     /// <summary>The workloads on the CPU, or on <paramref name="gpu"/> through the models' generated GPU twins.</summary>
     public static IReadOnlyList<Workload> Create(GpuDevice? gpu) => gpu is null
@@ -36,6 +45,9 @@ internal static class Workloads
             Train(Names[2], "training step, 784-1024-1024-10 MLP, batch 1024", new Mlp784x1024x1024(seed: 1), 1024,
                 Peak.MlpStepFlops(1024, 784, 1024, 1024, 10)),
             Sgemm1024(Names[3]),
+            Train(Names[5], "training step, the primers' MNIST CNN, batch 64", new MnistCnn(seed: 1), 64, Peak.StepFlops(64, s_mnistCnnMacs)),
+            Train(Names[6], "training step, the primers' CIFAR-10 CNN, batch 64", new CifarCnn(seed: 1), 64, Peak.StepFlops(64, s_cifarCnnMacs)),
+            Train(Names[7], "training step, LeNet-5 (28x28), batch 64", new LeNet5(seed: 1), 64, Peak.StepFlops(64, s_leNet5Macs)),
             .. OrtWorkloads.Create(),
         ]
         :
@@ -44,6 +56,9 @@ internal static class Workloads
             GpuInfer(Names[1], "one-sample prediction on the GPU twin, 784-128-10 MLP", new Mlp784x128(seed: 1), gpu),
             GpuTrain(Names[2], "training step on the GPU twin, 784-1024-1024-10 MLP, batch 1024", new Mlp784x1024x1024(seed: 1), gpu, 1024),
             GpuSgemm(Names[4], gpu),
+            GpuTrain(Names[5], "training step on the GPU twin, the primers' MNIST CNN, batch 64", new MnistCnn(seed: 1), gpu, 64),
+            GpuTrain(Names[6], "training step on the GPU twin, the primers' CIFAR-10 CNN, batch 64", new CifarCnn(seed: 1), gpu, 64),
+            GpuTrain(Names[7], "training step on the GPU twin, LeNet-5, batch 64", new LeNet5(seed: 1), gpu, 64),
         ];
 
     /// <summary>

@@ -67,6 +67,43 @@ class Train:
         return elapsed
 
 
+def mnist_cnn():
+    # MnistCnn in Models.cs, NCHW.
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 32, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(32, 64, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(1600, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
+
+
+def cifar_cnn():
+    # CifarCnn in Models.cs.
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 32, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(32, 64, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(64, 128, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(512, 512), torch.nn.ReLU(), torch.nn.Linear(512, 10))
+
+
+def lenet5():
+    # LeNet5 in Models.cs: same padding first (2 for a 5x5 kernel), 28x28 input.
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 6, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(6, 16, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(400, 120), torch.nn.ReLU(), torch.nn.Linear(120, 84), torch.nn.ReLU(),
+        torch.nn.Linear(84, 10))
+
+
+class TrainCnn(Train):
+    """A CNN's training step on NCHW images (uniform [0, 1) pixels, labels i % 10), as Train."""
+
+    def __init__(self, build, shape, batch_size):
+        self.model = build().to(DEVICE)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+        self.x = torch.rand(batch_size, *shape).to(DEVICE)
+        self.y = (torch.arange(batch_size) % 10).to(DEVICE)
+        self.loss = float("nan")
+
+
 class Infer:
     """One prediction of one sample, softmax included (the Compiled model's Forward ends with it)."""
 
@@ -115,6 +152,9 @@ WORKLOADS = {
     "sgemm-1024": lambda: Sgemm(1024),
     # The CPU simulator runs ours at 256 (a smoke test); the peer's size follows.
     "sgemm-8192": lambda: Sgemm(8192 if DEVICE == "cuda" else 256),
+    "mnist-cnn-b64": lambda: TrainCnn(mnist_cnn, (1, 28, 28), 64),
+    "cifar-cnn-b64": lambda: TrainCnn(cifar_cnn, (3, 32, 32), 64),
+    "lenet5-b64": lambda: TrainCnn(lenet5, (1, 28, 28), 64),
 }
 
 

@@ -6,7 +6,7 @@ namespace Compiled.Generator.Tests;
 public class DiagnosticTests
 {
     /// <summary>Runs the generator and returns its single diagnostic, checking where it points.</summary>
-    private static Diagnostic Single(string source, string id, string locatedText)
+    internal static Diagnostic Single(string source, string id, string locatedText)
     {
         var (result, output) = GeneratorHarness.Run(source);
         Diagnostic diagnostic = Assert.Single(result.Diagnostics);

@@ -92,6 +92,25 @@ internal static class ModelSources
             public partial class MnistCnn;
             """,
 
+        // BatchNorm2d after a bias-free conv (ReLU on the BatchNorm), BatchNorm1d after a Dense (GELU, PyTorch momentum 0.01):
+        // parameters γ/β, the buffer arena (running statistics, an int64 counter), batch statistics saved for backward.
+        ["BatchNormCnn"] = """
+            using Compiled;
+
+            namespace Demo;
+
+            [Input(28, 28, 1)]
+            [Conv2D(8, 3, UseBias = false)]
+            [BatchNorm(Activation.Relu)]
+            [MaxPool2D(2)]
+            [Flatten]
+            [Dense(32)]
+            [BatchNorm(Activation.Gelu, Momentum = 0.01)]
+            [Dense(10, Activation.Softmax)]
+            [Loss(Loss.SparseCategoricalCrossEntropy)]
+            public partial class BatchNormCnn;
+            """,
+
         // Categorical (one-hot) cross-entropy.
         ["OneHotClassifier"] = """
             using Compiled;

@@ -54,6 +54,39 @@ public class AllocationTests
     }
 
     [Fact]
+    public void BatchNormTrainingStepAndPredictionAllocateNothingAfterWarmUp()
+    {
+        var model = new BnCnnReference(seed: 1);
+        var optimizer = new Adam(1e-3);
+        var rng = new Rng(1);
+        float[] x = Enumerable.Range(0, 32 * BnCnnReference.InputSize).Select(_ => rng.NextFloat()).ToArray();
+        float[] t = Enumerable.Range(0, 32).Select(i => (float)(i % 3)).ToArray();
+        var output = new float[BnCnnReference.OutputSize];
+        for (int i = 0; i < 5; i++)
+        {
+            model.ComputeGradients(x, t, default, 32);
+            optimizer.Step(model.Parameters, model.Gradients);
+            model.Forward(x.AsSpan(0, BnCnnReference.InputSize), output, 1);
+        }
+
+        long before = AllocatedOnModelThreads();
+        for (int i = 0; i < 100; i++)
+        {
+            model.ComputeGradients(x, t, default, 32);
+            optimizer.Step(model.Parameters, model.Gradients);
+        }
+        long training = AllocatedOnModelThreads() - before;
+        before = AllocatedOnModelThreads();
+        for (int i = 0; i < 500; i++)
+            model.Forward(x.AsSpan(i % 32 * BnCnnReference.InputSize, BnCnnReference.InputSize), output, 1);
+        long prediction = AllocatedOnModelThreads() - before;
+
+        Output?.WriteLine($"BatchNorm model: allocated {training} bytes over 100 training steps, {prediction} over 500 predictions");
+        Assert.Equal(0, training);
+        Assert.Equal(0, prediction);
+    }
+
+    [Fact]
     public void TheCountSeesAllocationsOnBothThreads()
     {
         // The measure itself must be able to fail: an allocation on this thread shows up in it.

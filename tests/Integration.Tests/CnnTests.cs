@@ -43,7 +43,7 @@ public class CnnTests
     /// Central differences of the model's float loss at two steps (1e-3 and 3e-4): max pooling has kinks where a window's
     /// maximum changes hands, and a step that crosses one gives a wrong difference, so the closer of the two counts.
     /// </summary>
-    private static void CheckGradients(IModel model, float[] x, float[] t, int batch, string name)
+    internal static void CheckGradients(IModel model, float[] x, float[] t, int batch, string name)
     {
         model.ComputeGradients(x, t, default, batch);
         float[] analytic = model.Gradients.ToArray();

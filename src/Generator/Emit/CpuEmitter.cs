@@ -72,19 +72,28 @@ internal static class CpuEmitter
         w.Line("// Parameter arena (the gradient arena has the same layout):");
         foreach (ParameterTensor t in plan.Parameters)
             w.Line($"//   {t.Name,-24} {t.ShapeText,-14} @ {Int(t.Offset)}");
+        if (plan.BufferTensors.Count > 0)
+        {
+            w.Line("// Buffer arena (non-trainable state: no gradient, the optimizer never sees it; checkpoints save it):");
+            foreach (ParameterTensor t in plan.BufferTensors)
+                w.Line($"//   {t.Name,-32} {t.ShapeText + (t.IsInt64 ? " i64" : ""),-6} @ {Int(t.Offset)}");
+        }
         w.Line("// Workspace, per sample of capacity (buffer k spans [offset·cap, (offset + size)·cap)):");
         foreach (Buffer b in plan.Buffers)
             w.Line($"//   {b.Property,-24} {"[B, " + Int(b.PerSample) + "]",-14} @ {Int(b.Offset),-7} {b.Role.ToString().ToLowerInvariant()}: {b.Description}");
         w.Line($"private const int WorkspacePerSample = {Int(plan.WorkspacePerSample)};");
+        if (plan.BufferTensors.Count > 0) w.Line($"private const int BufferFloats = {Int(plan.BufferFloats)};");
         w.Line();
     }
+
+    private static string TensorInfo(ParameterTensor t)
+        => $"    new(\"{t.Name}\", {Int(t.Offset)}, [{string.Join(", ", t.Shape.Select(Int))}]{(t.IsInt64 ? ", global::Compiled.TensorDataType.Int64" : "")}),";
 
     private static void EmitFields(CodeWriter w, ModelPlan plan)
     {
         w.Line("private static readonly global::Compiled.TensorInfo[] s_tensors =");
         w.Line("{");
-        foreach (ParameterTensor t in plan.Parameters)
-            w.Line($"    new(\"{t.Name}\", {Int(t.Offset)}, [{string.Join(", ", t.Shape.Select(Int))}]),");
+        foreach (ParameterTensor t in plan.Parameters) w.Line(TensorInfo(t));
         w.Line("};");
         w.Line();
         // new("Dense", "layers.0", Activation.Relu, [784], [128], ["layers.0.weight", "layers.0.bias"], 100480) { Units = 128, ... },
@@ -101,6 +110,15 @@ internal static class CpuEmitter
         }
         w.Line("};");
         w.Line();
+        if (plan.BufferTensors.Count > 0)
+        {
+            w.Line("private static readonly global::Compiled.TensorInfo[] s_buffers =");
+            w.Line("{");
+            foreach (ParameterTensor t in plan.BufferTensors) w.Line(TensorInfo(t));
+            w.Line("};");
+            w.Line();
+            w.Line("private readonly float[] _buffers = new float[BufferFloats];");
+        }
         w.Line("private readonly float[] _parameters = new float[ParameterCount];");
         w.Line("private readonly float[] _gradients = new float[ParameterCount];");
         w.Line("private float[] _workspace = global::System.Array.Empty<float>();");
@@ -142,6 +160,13 @@ internal static class CpuEmitter
         w.Line("public global::System.ReadOnlySpan<global::Compiled.TensorInfo> Tensors => s_tensors;");
         w.Line("/// <summary>The layers in order: kind, name, activation, shapes, parameters and settings.</summary>");
         w.Line("public global::System.ReadOnlySpan<global::Compiled.LayerInfo> Layers => s_layers;");
+        if (plan.BufferTensors.Count > 0)
+        {
+            w.Line("/// <summary>The non-trainable state (running statistics), in one arena; the optimizer never touches it.</summary>");
+            w.Line($"public {Span} Buffers => _buffers;");
+            w.Line("/// <summary>The named tensors of <see cref=\"Buffers\"/>.</summary>");
+            w.Line("public global::System.ReadOnlySpan<global::Compiled.TensorInfo> BufferTensors => s_buffers;");
+        }
         w.Line("/// <summary>The random stream training steps draw from (dropout masks); seeded by <see cref=\"Initialize\"/>.</summary>");
         w.Line("public global::Compiled.Rng Random { get => _random; set => _random = value; }");
         w.Line();
@@ -172,6 +197,10 @@ internal static class CpuEmitter
             w.Line($"private {Span} {t.Property} => new(_parameters, {Int(t.Offset)}, {Int(t.Length)}); // {t.ShapeText}");
         foreach (ParameterTensor t in plan.Parameters)
             w.Line($"private {Span} {t.GradProperty} => new(_gradients, {Int(t.Offset)}, {Int(t.Length)});");
+        foreach (ParameterTensor t in plan.BufferTensors)
+            w.Line(t.IsInt64
+                ? $"private global::System.Span<long> {t.Property} => global::System.Runtime.InteropServices.MemoryMarshal\n    .Cast<float, long>(new {Span}(_buffers, {Int(t.Offset)}, {Int(t.Floats)})); // {t.ShapeText} i64"
+                : $"private {Span} {t.Property} => new(_buffers, {Int(t.Offset)}, {Int(t.Length)}); // {t.ShapeText}");
         foreach (Buffer b in plan.Buffers)
         {
             string view = $"new {Span}(_workspace, {Int(b.Offset)} * _capacity, {Int(b.PerSample)} * _capacity)";

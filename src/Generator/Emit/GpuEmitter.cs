@@ -155,6 +155,10 @@ internal static class GpuEmitter
                 w.Line($"private {view} {t.Property} => Parameters.SubView({Int(t.Offset)}, {Int(t.Length)}); // {t.ShapeText}");
             foreach (ParameterTensor t in plan.Parameters)
                 w.Line($"private {view} {t.GradProperty} => Gradients.SubView({Int(t.Offset)}, {Int(t.Length)});");
+            foreach (ParameterTensor t in plan.BufferTensors)
+                w.Line(t.IsInt64
+                    ? $"private global::ILGPU.ArrayView<int> {t.Property} => Buffers.SubView({Int(t.Offset)}, {Int(t.Floats)}).Cast<int>(); // i64 as (low, high)"
+                    : $"private {view} {t.Property} => Buffers.SubView({Int(t.Offset)}, {Int(t.Length)}); // {t.ShapeText}");
             foreach (Buffer b in plan.Buffers)
                 w.Line(b.IsInt
                     ? $"private global::ILGPU.ArrayView<int> {b.Property}\n    => Workspace.SubView({Int(b.Offset)}L * Capacity, {Int(b.PerSample)}L * Capacity).Cast<int>();"

@@ -82,6 +82,10 @@ internal sealed class LoweringContext
     /// <summary>Adds <c>&lt;layer&gt;.&lt;suffix&gt;</c> to the parameter arena.</summary>
     public ParameterTensor Parameter(string suffix, params int[] shape) => Plan.AddParameter(_layer.LayerName + "." + suffix, shape);
 
+    /// <summary>Adds <c>&lt;layer&gt;.&lt;suffix&gt;</c> to the (non-trainable) buffer arena.</summary>
+    public ParameterTensor StateBuffer(string suffix, bool isInt64, params int[] shape)
+        => Plan.AddStateBuffer(_layer.LayerName + "." + suffix, isInt64, shape);
+
     /// <summary>Adds a buffer named <c>&lt;Stem&gt;&lt;suffix&gt;</c> (the model's output is always <c>Output</c>).</summary>
     public Buffer Buffer(string suffix, string what, int perSample, BufferRole role, bool isInt = false)
         => Plan.AddBuffer(Stem + suffix, $"{_layer.LayerName} {what}", perSample, role, isInt);

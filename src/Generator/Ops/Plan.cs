@@ -4,14 +4,20 @@ using Compiled.Generator.Model;
 
 namespace Compiled.Generator.Ops;
 
-/// <summary>A named tensor in the parameter arena (and, at the same offset, in the gradient arena).</summary>
+/// <summary>
+/// A named tensor in the parameter arena (and, at the same offset, in the gradient arena), or, when
+/// <see cref="IsBuffer"/>, in the buffer arena: non-trainable state such as running statistics, which the optimizer
+/// never sees and checkpoints save.
+/// </summary>
 internal sealed class ParameterTensor
 {
-    public ParameterTensor(string name, int[] shape, int offset)
+    public ParameterTensor(string name, int[] shape, int offset, bool isBuffer = false, bool isInt64 = false)
     {
         Name = name;
         Shape = shape;
         Offset = offset;
+        IsBuffer = isBuffer;
+        IsInt64 = isInt64;
         Property = Naming.Pascal(name);
         GradProperty = "d" + Property;
     }
@@ -21,6 +27,12 @@ internal sealed class ParameterTensor
     public int[] Shape { get; }
     public int Offset { get; }
     public int Length => Shape.Aggregate(1, (a, b) => a * b);
+    /// <summary>In the buffer arena (non-trainable, no gradient).</summary>
+    public bool IsBuffer { get; }
+    /// <summary>Holds 64-bit integers (a counter), two floats' bytes each, viewed as <c>Span&lt;long&gt;</c>.</summary>
+    public bool IsInt64 { get; }
+    /// <summary>The floats of its arena it spans.</summary>
+    public int Floats => IsInt64 ? 2 * Length : Length;
     /// <summary>The generated view of it: <c>Layers0Weight</c>.</summary>
     public string Property { get; }
     /// <summary>The generated view of its gradient: <c>dLayers0Weight</c>.</summary>
@@ -96,6 +108,10 @@ internal sealed class ModelPlan
     public ModelSpec Spec { get; }
     public List<ParameterTensor> Parameters { get; } = new();
     public int ParameterCount { get; private set; }
+    /// <summary>The non-trainable buffers (running statistics), in their own arena.</summary>
+    public List<ParameterTensor> BufferTensors { get; } = new();
+    /// <summary>Floats in the buffer arena.</summary>
+    public int BufferFloats { get; private set; }
     public List<Buffer> Buffers { get; } = new();
     public int WorkspacePerSample { get; private set; }
     public List<Tensor> Tensors { get; } = new();
@@ -123,6 +139,16 @@ internal sealed class ModelPlan
         var tensor = new ParameterTensor(name, shape, ParameterCount);
         Parameters.Add(tensor);
         if (!Overflow) ParameterCount += (int)length;
+        return tensor;
+    }
+
+    /// <summary>Adds a non-trainable tensor to the buffer arena (a counter when <paramref name="isInt64"/>).</summary>
+    public ParameterTensor AddStateBuffer(string name, bool isInt64, params int[] shape)
+    {
+        var tensor = new ParameterTensor(name, shape, BufferFloats, isBuffer: true, isInt64: isInt64);
+        Grow(BufferFloats, tensor.Floats);
+        BufferTensors.Add(tensor);
+        if (!Overflow) BufferFloats += tensor.Floats;
         return tensor;
     }
 

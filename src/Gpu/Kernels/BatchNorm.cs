@@ -26,6 +26,22 @@ public static class BatchNorm
     /// <summary><see cref="ForwardTraining{TAct}"/> and <see cref="Backward"/>: a group per channel.</summary>
     public static KernelConfig ChannelsLaunch(int channels) => GroupSums.Launch(channels);
 
+    /// <summary><see cref="CountBatch"/>: one thread.</summary>
+    public static KernelConfig CountLaunch => new(1, 1);
+
+    /// <summary>
+    /// num_batches_tracked += 1 on a 64-bit counter viewed as two ints (low, high), little-endian as on the host, where it is
+    /// a <c>long</c>. Launch: <see cref="CountLaunch"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void CountBatch(ArrayView<int> count)
+    {
+        if (Grid.GlobalIndex.X != 0) return;
+        uint low = unchecked((uint)count[0] + 1u);
+        count[0] = unchecked((int)low);
+        if (low == 0) count[1] += 1;
+    }
+
     /// <summary><see cref="ForwardInference{TAct}"/>: a thread per element of [rows, channels].</summary>
     public static KernelConfig InferenceLaunch(int rows, int channels) => Launch.Elementwise((long)rows * channels);
 

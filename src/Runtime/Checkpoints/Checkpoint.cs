@@ -16,7 +16,9 @@ namespace Compiled;
 /// <para>File layout: an 8-byte little-endian header size N, N bytes of UTF-8 JSON padded with spaces to a multiple
 /// of 8, then the tensors' little-endian data back to back. Saving writes <c>__metadata__</c> first
 /// (<c>{"format": "pt", "model": type name}</c>), then every tensor of <see cref="IModel.Tensors"/> as F32 in arena
-/// order, so header order is data order (as the reference implementation writes it).</para>
+/// order, then every buffer of <see cref="IModel.BufferTensors"/> (BatchNorm running statistics as F32,
+/// <c>num_batches_tracked</c> as I64, as PyTorch saves them), so header order is data order (as the reference
+/// implementation writes it).</para>
 /// <para>Loading is strict, like <c>load_state_dict(strict=True)</c>: the file must hold exactly the model's tensors,
 /// each F32 with exactly the model's shape. Everything is read and checked before the model is touched, so a
 /// failed load leaves the model's parameters unchanged. No reflection is used (NativeAOT and trim safe).</para>
@@ -27,7 +29,7 @@ public static partial class Checkpoint
     public const long MaxHeaderSize = SafetensorsHeader.MaxHeaderSize;
 
     /// <summary>
-    /// Saves every parameter of <paramref name="model"/> to <paramref name="path"/> as safetensors, atomically: the
+    /// Saves every parameter and buffer of <paramref name="model"/> to <paramref name="path"/> as safetensors, atomically: the
     /// file is written to a temporary file in the same directory, flushed to disk and renamed over
     /// <paramref name="path"/>. On failure the temporary file is removed and an existing file is left untouched.
     /// </summary>
@@ -40,7 +42,7 @@ public static partial class Checkpoint
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrEmpty(path);
-        TensorInfo[] tensors = CheckLayout(model);
+        Slot[] tensors = CheckLayout(model);
         byte[] header = BuildHeader(tensors, model.GetType().FullName ?? model.GetType().Name);
         AtomicFile.Write(path, stream =>
         {
@@ -53,9 +55,10 @@ public static partial class Checkpoint
     }
 
     /// <summary>
-    /// Loads the parameters saved at <paramref name="path"/> into <paramref name="model"/>. The file must hold
-    /// exactly the model's tensors, as F32 with the model's shapes, every value finite; otherwise nothing changes and
-    /// it throws.
+    /// Loads the parameters (and buffers: BatchNorm running statistics) saved at <paramref name="path"/> into
+    /// <paramref name="model"/>. The file must hold exactly the model's tensors, as F32 (I64 for a
+    /// <c>num_batches_tracked</c> counter) with the model's shapes, every float finite; otherwise nothing changes and it
+    /// throws.
     /// </summary>
     /// <remarks>A NaN or infinite parameter is refused because a model holding one predicts NaN for every input, which
     /// would otherwise surface far from its cause. To load such a file anyway (to inspect a diverged run), pass
@@ -80,16 +83,18 @@ public static partial class Checkpoint
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrEmpty(path);
-        TensorInfo[] tensors = CheckLayout(model);
+        Slot[] tensors = CheckLayout(model);
         using FileStream file = OpenCheckpoint(path);
         SafetensorsHeader header = SafetensorsHeader.Read(file, path);
         SafetensorsEntry[] entries = Match(header, tensors, model, path);
 
         // Stage everything; the model is written only after every byte has been read and checked.
         float[] staging = model.Parameters.ToArray();
+        float[] stagingBuffers = model.Buffers.ToArray();
         for (int i = 0; i < tensors.Length; i++)
         {
-            Span<float> target = staging.AsSpan(tensors[i].Offset, tensors[i].Length);
+            TensorInfo info = tensors[i].Info;
+            Span<float> target = (tensors[i].IsBuffer ? stagingBuffers : staging).AsSpan(info.Offset, info.Floats);
             file.Position = header.DataStart + entries[i].Begin;
             try
             {
@@ -97,16 +102,18 @@ public static partial class Checkpoint
             }
             catch (EndOfStreamException ex)
             {
-                throw new InvalidDataException($"{path} ended while reading {tensors[i].Name}; it changed while being loaded.", ex);
+                throw new InvalidDataException($"{path} ended while reading {info.Name}; it changed while being loaded.", ex);
             }
-            if (!BitConverter.IsLittleEndian) ReverseEndianness(target);
+            if (!BitConverter.IsLittleEndian) ReverseEndianness(target, info.DataType);
+            if (info.DataType != TensorDataType.Float32) continue;
             if (!allowNonFinite && FloatChecks.IndexOfNonFinite(target) is int bad and >= 0)
                 throw new InvalidDataException(
-                    $"{tensors[i].Name} in {path} holds {FloatChecks.Describe(target[bad])} at index {bad} (shape {Format(tensors[i].Shape)}); " +
+                    $"{info.Name} in {path} holds {FloatChecks.Describe(target[bad])} at index {bad} (shape {Format(info.Shape)}); " +
                     "a model with a non-finite parameter predicts NaN. The run that saved it probably diverged: lower the learning rate " +
                     "or clip gradients. To load it anyway, call Checkpoint.Load(model, path, allowNonFinite: true).");
         }
         staging.CopyTo(model.Parameters);
+        stagingBuffers.CopyTo(model.Buffers);
     }
 
     /// <summary>Loads the parameters saved at <paramref name="path"/> into this model; see <see cref="Load(IModel, string)"/>.</summary>
@@ -144,7 +151,7 @@ public static partial class Checkpoint
         }
     }
 
-    /// <summary>Reads every tensor of a safetensors file (which must be all F32), for tests and tools.</summary>
+    /// <summary>Reads every tensor of a safetensors file (F32, or I64 converted to float), for tests and tools.</summary>
     internal static Dictionary<string, (int[] Shape, float[] Data)> ReadAll(string path, out Dictionary<string, string> metadata)
     {
         using FileStream file = OpenCheckpoint(path);
@@ -153,36 +160,51 @@ public static partial class Checkpoint
         var result = new Dictionary<string, (int[], float[])>(StringComparer.Ordinal);
         foreach (SafetensorsEntry e in header.Entries)
         {
-            if (e.DType != "F32") throw new InvalidDataException($"{e.Name} in {path} has dtype {e.DType}, not F32.");
+            if (e.DType is not ("F32" or "I64")) throw new InvalidDataException($"{e.Name} in {path} has dtype {e.DType}, not F32 or I64.");
             var data = new float[e.ByteLength / sizeof(float)];
             file.Position = header.DataStart + e.Begin;
             file.ReadExactly(MemoryMarshal.AsBytes(data.AsSpan()));
-            if (!BitConverter.IsLittleEndian) ReverseEndianness(data);
+            if (e.DType == "I64")
+            {
+                long[] longs = MemoryMarshal.Cast<float, long>(data).ToArray();
+                if (!BitConverter.IsLittleEndian) BinaryPrimitives.ReverseEndianness(longs, longs);
+                data = longs.Select(v => (float)v).ToArray();
+            }
+            else if (!BitConverter.IsLittleEndian) ReverseEndianness(data, TensorDataType.Float32);
             result.Add(e.Name, (e.Shape.Select(d => (int)d).ToArray(), data));
         }
         return result;
     }
 
-    /// <summary>Checks the model's own tensor table: unique names, each tensor inside the arena.</summary>
-    private static TensorInfo[] CheckLayout(IModel model)
+    /// <summary>A tensor of the checkpoint: a parameter, or a buffer (<see cref="IModel.BufferTensors"/>).</summary>
+    private readonly record struct Slot(TensorInfo Info, bool IsBuffer);
+
+    /// <summary>Checks the model's own tensor tables: unique names, each tensor inside its arena.</summary>
+    private static Slot[] CheckLayout(IModel model)
     {
-        TensorInfo[] tensors = model.Tensors.ToArray();
-        int arena = model.Parameters.Length;
+        Slot[] tensors = model.Tensors.ToArray().Select(t => new Slot(t, false))
+            .Concat(model.BufferTensors.ToArray().Select(t => new Slot(t, true))).ToArray();
+        int parameters = model.Parameters.Length, buffers = model.Buffers.Length;
         var names = new HashSet<string>(StringComparer.Ordinal);
-        foreach (TensorInfo t in tensors)
+        foreach ((TensorInfo t, bool isBuffer) in tensors)
         {
             if (string.IsNullOrEmpty(t.Name) || t.Name == "__metadata__" || !names.Add(t.Name))
                 throw new InvalidOperationException($"{model.GetType().Name} has an empty, reserved or repeated tensor name \"{t.Name}\".");
-            if (t.Offset < 0 || t.Shape.Any(d => d < 0) || (long)t.Offset + t.Length > arena)
+            int arena = isBuffer ? buffers : parameters;
+            if (t.Offset < 0 || t.Shape.Any(d => d < 0) || (long)t.Offset + t.Floats > arena)
                 throw new InvalidOperationException(
-                    $"{model.GetType().Name}'s tensor {t.Name} (offset {t.Offset}, shape {Format(t.Shape)}) does not fit its {arena}-float parameter arena.");
+                    $"{model.GetType().Name}'s tensor {t.Name} (offset {t.Offset}, shape {Format(t.Shape)}) does not fit its {arena}-float " +
+                    $"{(isBuffer ? "buffer" : "parameter")} arena.");
         }
         return tensors;
     }
 
+    private static string DType(TensorDataType type) => type == TensorDataType.Int64 ? "I64" : "F32";
+
     /// <summary>Pairs each model tensor with its file entry, checking names, dtypes and shapes.</summary>
-    private static SafetensorsEntry[] Match(SafetensorsHeader header, TensorInfo[] tensors, IModel model, string path)
+    private static SafetensorsEntry[] Match(SafetensorsHeader header, Slot[] slots, IModel model, string path)
     {
+        TensorInfo[] tensors = slots.Select(s => s.Info).ToArray();
         var byName = header.Entries.ToDictionary(e => e.Name, StringComparer.Ordinal);
         var expected = tensors.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
         string[] missing = tensors.Where(t => !byName.ContainsKey(t.Name)).Select(t => t.Name).ToArray();
@@ -201,8 +223,8 @@ public static partial class Checkpoint
         {
             TensorInfo t = tensors[i];
             SafetensorsEntry e = byName[t.Name];
-            if (e.DType != "F32")
-                throw new InvalidDataException($"{t.Name} in {path} has dtype {e.DType}, but the model needs F32.");
+            if (e.DType != DType(t.DataType))
+                throw new InvalidDataException($"{t.Name} in {path} has dtype {e.DType}, but the model needs {DType(t.DataType)}.");
             if (!e.Shape.AsSpan().SequenceEqual(t.Shape.Select(d => (long)d).ToArray()))
                 throw new InvalidDataException(
                     $"{t.Name} in {path} has shape {SafetensorsHeader.FormatShape(e.Shape)}, but the model expects {Format(t.Shape)}.");
@@ -213,7 +235,7 @@ public static partial class Checkpoint
 
     // {"__metadata__":{"format":"pt","model":"<type>"},"<name>":{"dtype":"F32","shape":[..],"data_offsets":[b,e]},...}
     // padded with spaces to a multiple of 8 bytes.
-    private static byte[] BuildHeader(TensorInfo[] tensors, string modelName)
+    private static byte[] BuildHeader(Slot[] tensors, string modelName)
     {
         var buffer = new ArrayBufferWriter<byte>();
         using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
@@ -224,16 +246,16 @@ public static partial class Checkpoint
             json.WriteString("model", modelName);
             json.WriteEndObject();
             long offset = 0;
-            foreach (TensorInfo t in tensors)
+            foreach ((TensorInfo t, _) in tensors)
             {
                 json.WriteStartObject(t.Name);
-                json.WriteString("dtype", "F32");
+                json.WriteString("dtype", DType(t.DataType));
                 json.WriteStartArray("shape");
                 foreach (int d in t.Shape) json.WriteNumberValue(d);
                 json.WriteEndArray();
                 json.WriteStartArray("data_offsets");
                 json.WriteNumberValue(offset);
-                offset += (long)t.Length * sizeof(float);
+                offset += (long)t.Floats * sizeof(float);
                 json.WriteNumberValue(offset);
                 json.WriteEndArray();
                 json.WriteEndObject();
@@ -247,25 +269,31 @@ public static partial class Checkpoint
         return header;
     }
 
-    private static void WriteData(Stream stream, IModel model, TensorInfo[] tensors)
+    private static void WriteData(Stream stream, IModel model, Slot[] tensors)
     {
-        ReadOnlySpan<float> parameters = model.Parameters;
-        foreach (TensorInfo t in tensors)
+        ReadOnlySpan<float> parameters = model.Parameters, buffers = model.Buffers;
+        foreach ((TensorInfo t, bool isBuffer) in tensors)
         {
-            ReadOnlySpan<float> values = parameters.Slice(t.Offset, t.Length);
+            ReadOnlySpan<float> values = (isBuffer ? buffers : parameters).Slice(t.Offset, t.Floats);
             if (BitConverter.IsLittleEndian)
             {
                 stream.Write(MemoryMarshal.AsBytes(values));
                 continue;
             }
             float[] swapped = values.ToArray();
-            ReverseEndianness(swapped);
+            ReverseEndianness(swapped, t.DataType);
             stream.Write(MemoryMarshal.AsBytes(swapped.AsSpan()));
         }
     }
 
-    private static void ReverseEndianness(Span<float> values)
+    private static void ReverseEndianness(Span<float> values, TensorDataType type)
     {
+        if (type == TensorDataType.Int64)
+        {
+            Span<long> longs = MemoryMarshal.Cast<float, long>(values);
+            BinaryPrimitives.ReverseEndianness(longs, longs);
+            return;
+        }
         Span<int> bits = MemoryMarshal.Cast<float, int>(values);
         BinaryPrimitives.ReverseEndianness(bits, bits);
     }

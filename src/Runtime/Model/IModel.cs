@@ -35,6 +35,17 @@ public interface IModel
     ReadOnlySpan<LayerInfo> Layers => ReadOnlySpan<LayerInfo>.Empty;
 
     /// <summary>
+    /// The model's non-trainable state in one arena (PyTorch's buffers: a BatchNorm layer's <c>running_mean</c>,
+    /// <c>running_var</c> and <c>num_batches_tracked</c>): updated by training steps, read when predicting, saved by
+    /// checkpoints, never touched by an optimizer. Empty for a model without such layers.
+    /// </summary>
+    Span<float> Buffers => Span<float>.Empty;
+
+    /// <summary>The named tensors of <see cref="Buffers"/> (offsets in floats; an <see cref="TensorDataType.Int64"/> element
+    /// takes two floats' bytes).</summary>
+    ReadOnlySpan<TensorInfo> BufferTensors => ReadOnlySpan<TensorInfo>.Empty;
+
+    /// <summary>
     /// The random stream training steps draw from (dropout masks: one draw per step). <c>Initialize(seed)</c> seeds it, so
     /// a seeded model trains the same way every run; saving and restoring it repeats a step's draws exactly.
     /// </summary>
@@ -50,13 +61,27 @@ public interface IModel
     float ComputeGradients(ReadOnlySpan<float> inputs, ReadOnlySpan<float> targets, Span<float> outputs, int batch);
 }
 
-/// <summary>One named tensor in a model's parameter arena. Immutable: its shape is a copy.</summary>
+/// <summary>The element type of a tensor in an arena (and in a checkpoint).</summary>
+public enum TensorDataType
+{
+    /// <summary>32-bit floats (safetensors <c>F32</c>): every parameter.</summary>
+    Float32,
+
+    /// <summary>64-bit signed integers (safetensors <c>I64</c>), two floats' bytes each: a BatchNorm's <c>num_batches_tracked</c>.</summary>
+    Int64,
+}
+
+/// <summary>One named tensor in a model's parameter (or buffer) arena. Immutable: its shape is a copy.</summary>
 /// <param name="Name">The checkpoint name, PyTorch style (<c>layers.0.weight</c>).</param>
 /// <param name="Offset">Where it starts in the arena, in floats.</param>
-/// <param name="Shape">Its shape, outermost first (<c>[out, in]</c> for a Dense weight).</param>
-public sealed record TensorInfo(string Name, int Offset, ImmutableArray<int> Shape)
+/// <param name="Shape">Its shape, outermost first (<c>[out, in]</c> for a Dense weight; empty for a scalar).</param>
+/// <param name="DataType">Its element type (<see cref="TensorDataType.Float32"/> unless it is a counter).</param>
+public sealed record TensorInfo(string Name, int Offset, ImmutableArray<int> Shape, TensorDataType DataType = TensorDataType.Float32)
 {
-    /// <summary>The number of floats.</summary>
+    /// <summary>The floats of the arena it spans: <see cref="Length"/>, twice that for <see cref="TensorDataType.Int64"/>.</summary>
+    public int Floats => DataType == TensorDataType.Int64 ? 2 * Length : Length;
+
+    /// <summary>The number of elements.</summary>
     public int Length
     {
         get
@@ -67,9 +92,10 @@ public sealed record TensorInfo(string Name, int Offset, ImmutableArray<int> Sha
         }
     }
 
-    /// <summary>Equal when the name, offset and every dimension are.</summary>
+    /// <summary>Equal when the name, offset, data type and every dimension are.</summary>
     public bool Equals(TensorInfo? other) =>
-        other is not null && Name == other.Name && Offset == other.Offset && Shape.AsSpan().SequenceEqual(other.Shape.AsSpan());
+        other is not null && Name == other.Name && Offset == other.Offset && DataType == other.DataType &&
+        Shape.AsSpan().SequenceEqual(other.Shape.AsSpan());
 
     /// <inheritdoc/>
     public override int GetHashCode()
@@ -77,6 +103,7 @@ public sealed record TensorInfo(string Name, int Offset, ImmutableArray<int> Sha
         var hash = new HashCode();
         hash.Add(Name);
         hash.Add(Offset);
+        hash.Add(DataType);
         foreach (int d in Shape) hash.Add(d);
         return hash.ToHashCode();
     }

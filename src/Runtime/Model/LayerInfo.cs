@@ -8,7 +8,7 @@ namespace Compiled;
 /// exporter read a model's structure from <see cref="IModel.Layers"/>. Immutable: its arrays are copies.
 /// </summary>
 /// <param name="Kind">The layer attribute's name without <c>Attribute</c>: <c>Dense</c>, <c>Conv2D</c>, <c>MaxPool2D</c>,
-/// <c>AvgPool2D</c>, <c>GlobalAveragePool2D</c>, <c>Flatten</c>, <c>Dropout</c>.</param>
+/// <c>AvgPool2D</c>, <c>GlobalAveragePool2D</c>, <c>Flatten</c>, <c>Dropout</c>, <c>BatchNorm</c>.</param>
 /// <param name="Name">The checkpoint prefix of its tensors (<c>layers.0</c>, or the layer's <c>Name</c>).</param>
 /// <param name="Activation">The activation it applies last (<see cref="Activation.None"/> for layers without one).</param>
 /// <param name="InputShape">The shape of one input sample, images as (height, width, channels).</param>
@@ -42,13 +42,24 @@ public sealed record LayerInfo(string Kind, string Name, Activation Activation, 
     /// <summary>Dropout: the fraction of elements dropped in training (0 for other kinds).</summary>
     public double Rate { get; init; }
 
+    /// <summary>BatchNorm: the weight of the new batch in the running statistics' update (PyTorch's <c>momentum</c>).</summary>
+    public double Momentum { get; init; }
+
+    /// <summary>BatchNorm: the constant added to the variance (PyTorch's <c>eps</c>).</summary>
+    public double Epsilon { get; init; }
+
+    /// <summary>BatchNorm: the names of its non-trainable tensors in <see cref="IModel.BufferTensors"/> (running mean,
+    /// running variance, batch counter); empty for other kinds.</summary>
+    public ImmutableArray<string> BufferNames { get; init; } = ImmutableArray<string>.Empty;
+
     /// <summary>Equal when every field and every element of the arrays are.</summary>
     public bool Equals(LayerInfo? other) =>
         other is not null && Kind == other.Kind && Name == other.Name && Activation == other.Activation &&
         InputShape.AsSpan().SequenceEqual(other.InputShape.AsSpan()) && OutputShape.AsSpan().SequenceEqual(other.OutputShape.AsSpan()) &&
         ParameterNames.AsSpan().SequenceEqual(other.ParameterNames.AsSpan()) && ParameterCount == other.ParameterCount &&
         Units == other.Units && Filters == other.Filters && KernelHeight == other.KernelHeight && KernelWidth == other.KernelWidth &&
-        Stride == other.Stride && Padding == other.Padding && UseBias == other.UseBias && Rate.Equals(other.Rate);
+        Stride == other.Stride && Padding == other.Padding && UseBias == other.UseBias && Rate.Equals(other.Rate) &&
+        Momentum.Equals(other.Momentum) && Epsilon.Equals(other.Epsilon) && BufferNames.AsSpan().SequenceEqual(other.BufferNames.AsSpan());
 
     /// <inheritdoc/>
     public override int GetHashCode()
@@ -69,6 +80,9 @@ public sealed record LayerInfo(string Kind, string Name, Activation Activation, 
         hash.Add(Padding);
         hash.Add(UseBias);
         hash.Add(Rate);
+        hash.Add(Momentum);
+        hash.Add(Epsilon);
+        foreach (string b in BufferNames) hash.Add(b);
         return hash.ToHashCode();
     }
 }

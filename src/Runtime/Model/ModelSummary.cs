@@ -11,7 +11,8 @@ public static class ModelSummary
 
     /// <summary>
     /// The table Keras prints for <c>model.summary()</c>: each layer's name and kind, its output shape with the batch
-    /// as <c>None</c>, its parameter count, and the totals (every parameter of a compiled model is trainable).
+    /// as <c>None</c>, its parameter count, and the totals: trainable parameters, and non-trainable float state (BatchNorm's running mean and
+    /// variance, as Keras counts them; its int64 batch counter is not a parameter).
     /// </summary>
     /// <param name="model">The model.</param>
     /// <param name="name">The title; <see langword="null"/> uses the model's class name.</param>
@@ -38,21 +39,33 @@ public static class ModelSummary
         text.Append('_', Width).Append('\n');
         Row(text, " Layer (type)", "Output Shape", "Param #");
         text.Append('=', Width).Append('\n');
-        long total = 0;
+        long total = 0, state = 0;
         foreach (LayerInfo layer in model.Layers)
         {
+            long layerState = StateFloats(model, layer);
+            state += layerState;
             var shape = new StringBuilder("(None");
             foreach (int d in layer.OutputShape) shape.Append(", ").Append(d.ToString(CultureInfo.InvariantCulture));
             shape.Append(')');
-            Row(text, $" {layer.Name} ({layer.Kind})", shape.ToString(), Count(layer.ParameterCount));
+            Row(text, $" {layer.Name} ({layer.Kind})", shape.ToString(), Count(layer.ParameterCount + layerState));
             total += layer.ParameterCount;
         }
         text.Append('=', Width).Append('\n');
-        text.Append("Total params: ").Append(Count(total)).Append(" (").Append(Bytes(total * sizeof(float))).Append(")\n");
+        text.Append("Total params: ").Append(Count(total + state)).Append(" (").Append(Bytes((total + state) * sizeof(float))).Append(")\n");
         text.Append("Trainable params: ").Append(Count(total)).Append(" (").Append(Bytes(total * sizeof(float))).Append(")\n");
-        text.Append("Non-trainable params: 0 (0.00 B)\n");
+        text.Append("Non-trainable params: ").Append(Count(state)).Append(" (").Append(Bytes(state * sizeof(float))).Append(")\n");
         text.Append('_', Width).Append('\n');
         return text.ToString();
+    }
+
+    /// <summary>The floats of the layer's float buffers (running statistics); counters are not parameters.</summary>
+    private static long StateFloats(IModel model, LayerInfo layer)
+    {
+        long floats = 0;
+        foreach (string bufferName in layer.BufferNames)
+            foreach (TensorInfo tensor in model.BufferTensors)
+                if (tensor.Name == bufferName && tensor.DataType == TensorDataType.Float32) floats += tensor.Length;
+        return floats;
     }
 
     private static void Row(StringBuilder text, string layer, string shape, string parameters)

@@ -12,7 +12,7 @@ namespace Compiled;
 /// </remarks>
 public sealed class EarlyStopping
 {
-    private float[]? _bestWeights;
+    private float[]? _bestWeights, _bestBuffers;
 
     /// <summary>Creates the callback.</summary>
     /// <param name="monitor">The metric to watch.</param>
@@ -69,17 +69,19 @@ public sealed class EarlyStopping
                 $"Early stopping watches {Monitor}, but a model trained on {model.Loss} has no accuracy.", "earlyStopping");
     }
 
-    internal void Begin(int parameterCount)
+    internal void Begin(int parameterCount, int bufferCount = 0)
     {
         BestValue = double.NaN;
         BestEpoch = 0;
         StoppedEpoch = 0;
         _wait = 0;
         if (RestoreBestWeights && _bestWeights?.Length != parameterCount) _bestWeights = new float[parameterCount];
+        // The best epoch's running statistics (BatchNorm) come back with its weights.
+        if (RestoreBestWeights && _bestBuffers?.Length != bufferCount) _bestBuffers = new float[bufferCount];
     }
 
     /// <summary>Records an epoch's metrics; returns true when training should stop.</summary>
-    internal bool EndEpoch(in EpochMetrics metrics, ReadOnlySpan<float> parameters)
+    internal bool EndEpoch(in EpochMetrics metrics, ReadOnlySpan<float> parameters, ReadOnlySpan<float> buffers = default)
     {
         double value = metrics[Monitor];
         bool improved = !double.IsNaN(value) &&
@@ -90,6 +92,7 @@ public sealed class EarlyStopping
             BestEpoch = metrics.Epoch;
             _wait = 0;
             if (_bestWeights is not null) parameters.CopyTo(_bestWeights);
+            if (_bestBuffers is not null && _bestBuffers.Length > 0) buffers.CopyTo(_bestBuffers);
             return false;
         }
         _wait++;
@@ -99,10 +102,11 @@ public sealed class EarlyStopping
     }
 
     /// <summary>Copies the best weights back; returns whether there were any.</summary>
-    internal bool Restore(Span<float> parameters)
+    internal bool Restore(Span<float> parameters, Span<float> buffers = default)
     {
         if (_bestWeights is null || BestEpoch == 0) return false;
         _bestWeights.CopyTo(parameters);
+        if (_bestBuffers is not null && _bestBuffers.Length > 0) _bestBuffers.CopyTo(buffers);
         return true;
     }
 }

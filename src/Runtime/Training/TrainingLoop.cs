@@ -48,6 +48,9 @@ internal abstract class TrainingBackend
     /// <summary>The current parameters, on the host (for early stopping's copy of the best ones).</summary>
     public abstract ReadOnlySpan<float> Parameters { get; }
 
+    /// <summary>The model's current non-trainable buffers (running statistics), on the host; empty when it has none.</summary>
+    public abstract ReadOnlySpan<float> Buffers { get; }
+
     /// <summary>Training ended without an exception: make the model hold the trained parameters.</summary>
     public virtual void Finish()
     {
@@ -73,7 +76,7 @@ internal static class TrainingLoop
         var rng = new Rng(seed);
         var order = new int[count];
         for (int i = 0; i < order.Length; i++) order[i] = i;
-        earlyStopping?.Begin(model.Parameters.Length);
+        earlyStopping?.Begin(model.Parameters.Length, model.Buffers.Length);
 
         for (int epoch = 0; epoch < epochs; epoch++)
         {
@@ -125,7 +128,7 @@ internal static class TrainingLoop
                 history.Cancelled = true;
                 break;
             }
-            if (earlyStopping is not null && earlyStopping.EndEpoch(metrics, backend.Parameters))
+            if (earlyStopping is not null && earlyStopping.EndEpoch(metrics, backend.Parameters, backend.Buffers))
             {
                 history.StoppedEpoch = metrics.Epoch;
                 break;
@@ -138,7 +141,7 @@ internal static class TrainingLoop
             history.BestEpoch = earlyStopping.BestEpoch == 0 ? null : earlyStopping.BestEpoch;
             // A cancelled run keeps the weights it has; a finished or stopped one gets the best epoch's back.
             if (earlyStopping.RestoreBestWeights && !history.Cancelled)
-                history.RestoredBestWeights = earlyStopping.Restore(model.Parameters);
+                history.RestoredBestWeights = earlyStopping.Restore(model.Parameters, model.Buffers);
         }
         return history;
     }
@@ -220,4 +223,6 @@ internal sealed class CpuTrainingBackend : TrainingBackend
     public override Evaluation Evaluate(Dataset data) => _evaluator!.Run(_model, data);
 
     public override ReadOnlySpan<float> Parameters => _model.Parameters;
+
+    public override ReadOnlySpan<float> Buffers => _model.Buffers;
 }
