@@ -19,6 +19,9 @@ internal static class LayerTable
         Pool2DLayer.AvgInstance,
         GlobalAveragePool2DLayer.Instance,
         FlattenLayer.Instance,
+        RecurrentLayer.SimpleRnnInstance,
+        RecurrentLayer.LstmInstance,
+        RecurrentLayer.GruInstance,
     };
 
     private static readonly Dictionary<string, LayerKind> s_byAttribute = Rows.ToDictionary(r => r.AttributeName);
