@@ -55,10 +55,14 @@ public class RecurrentTests
         "TinyRnn" => new TinyRnn(seed),
         "StackedLstm" => new StackedLstm(seed),
         "MixedStack" => new MixedStack(seed),
+        "OddWideStack" => new OddWideStack(seed),
         _ => throw new ArgumentException(name, nameof(name)),
     };
 
     public static TheoryData<string> Models => new(["TinyLstm", "TinyGru", "TinyRnn", "StackedLstm", "MixedStack"]);
+
+    /// <summary>With the widths that run the vector gate passes and their tails too.</summary>
+    public static TheoryData<string> GradientModels => new(["TinyLstm", "TinyGru", "TinyRnn", "StackedLstm", "MixedStack", "OddWideStack"]);
 
     private static float[] Random(int n, int seed)
     {
@@ -75,7 +79,7 @@ public class RecurrentTests
 
     /// <summary>Central differences of the float loss at two steps (1e-2 and 3e-3); the closer one counts.</summary>
     [Theory]
-    [MemberData(nameof(Models))]
+    [MemberData(nameof(GradientModels))]
     public void GradientsMatchFiniteDifferences(string name)
     {
         IModel model = Create(name, seed: 3);
@@ -200,6 +204,15 @@ public partial class CountingLstm;
 [Loss(Loss.SparseCategoricalCrossEntropy)]
 public partial class WideLstm;
 
+/// <summary>Widths of 21 and 19 units: full AVX-512 and AVX2 vectors in the gate passes, and single-float tails.</summary>
+[Input(3, 5)]
+[Gru(21, ReturnSequences = true)]
+[SimpleRnn(19, ReturnSequences = true)]
+[Lstm(19)]
+[Dense(3, Activation.Softmax)]
+[Loss(Loss.SparseCategoricalCrossEntropy)]
+public partial class OddWideStack;
+
 /// <summary>
 /// A recurrent model at a size where the gate passes split across both cores: the split changes no bit, and a warm
 /// training step allocates nothing on either thread.
@@ -215,6 +228,38 @@ public class RecurrentWorkerTests
         var a = new float[n];
         for (int i = 0; i < n; i++) a[i] = 2 * rng.NextFloat() - 1;
         return a;
+    }
+
+    [Fact]
+    public void EveryInstructionSetGivesTheSameModel()
+    {
+        const int batch = 3;
+        var model = new OddWideStack(seed: 5);
+        float[] x = Random(batch * OddWideStack.InputSize, 6);
+        float[] t = [0, 2, 1];
+        var results = new List<(string Isa, float Loss, float[] Gradients)>();
+        Compiled.CompilerServices.KernelIsa saved = Compiled.CompilerServices.Gemm.Isa;
+        try
+        {
+            foreach (var isa in new[] { Compiled.CompilerServices.KernelIsa.Vector512, Compiled.CompilerServices.KernelIsa.Vector256,
+                         Compiled.CompilerServices.KernelIsa.Scalar })
+            {
+                if (isa > Compiled.CompilerServices.Gemm.DetectIsa()) continue;
+                Compiled.CompilerServices.Gemm.Isa = isa;
+                float loss = model.ComputeGradients(x, t, default, batch);
+                results.Add((isa.ToString(), loss, model.Gradients.ToArray()));
+            }
+        }
+        finally { Compiled.CompilerServices.Gemm.Isa = saved; }
+        Assert.True(results.Count >= 2, "this machine runs only the scalar kernels");
+        var scalar = results[^1];
+        foreach (var (isa, loss, gradients) in results)
+        {
+            double error = gradients.Zip(scalar.Gradients, (a, b) => Math.Abs(a - b) / Math.Max(Math.Abs(b), 1e-3)).Max();
+            Output?.WriteLine($"OddWideStack, {isa} vs scalar: |Δloss| {Math.Abs(loss - scalar.Loss):E2}, max relative |Δgrad| {error:E2}");
+            Assert.True(Math.Abs(loss - scalar.Loss) < 1e-5, $"{isa}: loss {loss} vs scalar {scalar.Loss}");
+            Assert.True(error < 1e-3, $"{isa}: gradients differ from the scalar kernels' by {error} (relative)");
+        }
     }
 
     [Fact]

@@ -1,11 +1,14 @@
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Compiled.CompilerServices;
 
 /// <summary>
-/// The per-unit math of one recurrent cell (PyTorch's <c>nn.RNN</c> with tanh, <c>nn.LSTM</c>, <c>nn.GRU</c>), driven
-/// over time steps and batch rows by <see cref="Recurrent"/>. Every pointer is one sample's row at one step; gate
-/// <c>k</c> of unit <c>u</c> sits at <c>[k·units + u]</c> (PyTorch's stacking of the gate weights).
+/// One recurrent cell's math over one sample's row at one step (PyTorch's <c>nn.RNN</c> with tanh, <c>nn.LSTM</c>,
+/// <c>nn.GRU</c>), driven over time steps and batch rows by <see cref="Recurrent"/>. Gate <c>k</c> of unit <c>u</c>
+/// sits at <c>[k·units + u]</c> (PyTorch's stacking of the gate weights). Each cell writes its math once over lanes:
+/// AVX-512, AVX2 or single floats for the tail, chosen as the GEMM chooses.
 /// </summary>
 public unsafe interface IRecurrentCell
 {
@@ -15,15 +18,16 @@ public unsafe interface IRecurrentCell
     /// <summary>Floats per unit per step the forward pass keeps for backward (gate activations, the cell state).</summary>
     static abstract int Saved { get; }
 
-    /// <summary>One unit's step: reads the input projection <paramref name="xp"/> (W_ih·x + b_ih), the recurrent one
-    /// <paramref name="hp"/> (W_hh·h + b_hh), h_{t−1} and the previous step's saved row (null at t = 0); writes its
-    /// saved values and returns h_t.</summary>
-    static abstract float Forward(float* saved, float* xp, float* hp, float* hPrev, float* savedPrev, int u, int units);
+    /// <summary>One step of one sample: reads the input projection <paramref name="xp"/> (W_ih·x + b_ih), the recurrent
+    /// one <paramref name="hp"/> (W_hh·h + b_hh), h_{t−1} and the previous step's saved row (null at t = 0); writes its
+    /// saved row and h_t.</summary>
+    static abstract void Forward(float* h, float* saved, float* xp, float* hp, float* hPrev, float* savedPrev, int units);
 
-    /// <summary>One unit's backward step: from dL/dh_t (<paramref name="dh"/>, recurrent and output parts) and the
-    /// cell's carried gradient (<paramref name="carry"/>, updated for step t − 1) writes dL/d(input projection) into
-    /// <paramref name="dgx"/> and dL/d(recurrent projection) into <paramref name="dgh"/> (the same row for RNN and LSTM).</summary>
-    static abstract void Backward(float* dgx, float* dgh, float* carry, float dh, float* saved, float* savedPrev, float* hPrev, int u, int units);
+    /// <summary>One backward step of one sample: from dL/dh_t (<paramref name="dh"/>: output and recurrent parts) and
+    /// the cell's carried gradient (<paramref name="carry"/>, updated for step t − 1) writes dL/d(input projection)
+    /// into <paramref name="dgx"/> and dL/d(recurrent projection) into <paramref name="dgh"/> (the same row for RNN and
+    /// LSTM).</summary>
+    static abstract void Backward(float* dgx, float* dgh, float* carry, float* dh, float* saved, float* savedPrev, float* hPrev, int units);
 }
 
 /// <summary><c>nn.RNN</c> (tanh): h = tanh(xp + hp). Saved: h.</summary>
@@ -35,20 +39,51 @@ public readonly unsafe struct SimpleRnnCell : IRecurrentCell
     public static int Saved => 1;
 
     /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Forward(float* saved, float* xp, float* hp, float* hPrev, float* savedPrev, int u, int units)
+    public static void Forward(float* h, float* saved, float* xp, float* hp, float* hPrev, float* savedPrev, int units)
     {
-        float h = MathF.Tanh(xp[u] + hp[u]);
-        saved[u] = h;
-        return h;
+        int u = Gemm.Isa switch
+        {
+            KernelIsa.Vector512 => Forward<Gate512>(0, h, saved, xp, hp, units),
+            KernelIsa.Vector256 => Forward<Gate256>(0, h, saved, xp, hp, units),
+            _ => 0,
+        };
+        Forward<Gate1>(u, h, saved, xp, hp, units);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Forward<T>(int u, float* h, float* saved, float* xp, float* hp, int units) where T : struct, IGateLanes<T>
+    {
+        for (; u + T.Count <= units; u += T.Count)
+        {
+            T v = T.Tanh(T.Load(xp + u) + T.Load(hp + u));
+            T.Store(v, saved + u);
+            T.Store(v, h + u);
+        }
+        return u;
     }
 
     /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Backward(float* dgx, float* dgh, float* carry, float dh, float* saved, float* savedPrev, float* hPrev, int u, int units)
+    public static void Backward(float* dgx, float* dgh, float* carry, float* dh, float* saved, float* savedPrev, float* hPrev, int units)
     {
-        float h = saved[u];
-        dgx[u] = dh * (1f - h * h);
+        int u = Gemm.Isa switch
+        {
+            KernelIsa.Vector512 => Backward<Gate512>(0, dgx, dh, saved, units),
+            KernelIsa.Vector256 => Backward<Gate256>(0, dgx, dh, saved, units),
+            _ => 0,
+        };
+        Backward<Gate1>(u, dgx, dh, saved, units);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Backward<T>(int u, float* dgx, float* dh, float* saved, int units) where T : struct, IGateLanes<T>
+    {
+        T one = T.Splat(1f);
+        for (; u + T.Count <= units; u += T.Count)
+        {
+            T h = T.Load(saved + u);
+            T.Store(T.Load(dh + u) * (one - h * h), dgx + u);
+        }
+        return u;
     }
 }
 
@@ -61,36 +96,69 @@ public readonly unsafe struct LstmCell : IRecurrentCell
     public static int Saved => 5;
 
     /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Forward(float* saved, float* xp, float* hp, float* hPrev, float* savedPrev, int u, int units)
+    public static void Forward(float* h, float* saved, float* xp, float* hp, float* hPrev, float* savedPrev, int units)
     {
-        float i = Sigmoid.Apply(xp[u] + hp[u]);
-        float f = Sigmoid.Apply(xp[units + u] + hp[units + u]);
-        float g = MathF.Tanh(xp[2 * units + u] + hp[2 * units + u]);
-        float o = Sigmoid.Apply(xp[3 * units + u] + hp[3 * units + u]);
-        float cPrev = savedPrev is null ? 0f : savedPrev[4 * units + u];
-        float c = f * cPrev + i * g;
-        saved[u] = i;
-        saved[units + u] = f;
-        saved[2 * units + u] = g;
-        saved[3 * units + u] = o;
-        saved[4 * units + u] = c;
-        return o * MathF.Tanh(c);
+        int u = Gemm.Isa switch
+        {
+            KernelIsa.Vector512 => Forward<Gate512>(0, h, saved, xp, hp, savedPrev, units),
+            KernelIsa.Vector256 => Forward<Gate256>(0, h, saved, xp, hp, savedPrev, units),
+            _ => 0,
+        };
+        Forward<Gate1>(u, h, saved, xp, hp, savedPrev, units);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Forward<T>(int u, float* h, float* saved, float* xp, float* hp, float* savedPrev, int units) where T : struct, IGateLanes<T>
+    {
+        int n = units;
+        for (; u + T.Count <= units; u += T.Count)
+        {
+            T i = T.Sigmoid(T.Load(xp + u) + T.Load(hp + u));
+            T f = T.Sigmoid(T.Load(xp + n + u) + T.Load(hp + n + u));
+            T g = T.Tanh(T.Load(xp + 2 * n + u) + T.Load(hp + 2 * n + u));
+            T o = T.Sigmoid(T.Load(xp + 3 * n + u) + T.Load(hp + 3 * n + u));
+            T c = savedPrev is null ? i * g : f * T.Load(savedPrev + 4 * n + u) + i * g;
+            T.Store(i, saved + u);
+            T.Store(f, saved + n + u);
+            T.Store(g, saved + 2 * n + u);
+            T.Store(o, saved + 3 * n + u);
+            T.Store(c, saved + 4 * n + u);
+            T.Store(o * T.Tanh(c), h + u);
+        }
+        return u;
     }
 
     /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Backward(float* dgx, float* dgh, float* carry, float dh, float* saved, float* savedPrev, float* hPrev, int u, int units)
+    public static void Backward(float* dgx, float* dgh, float* carry, float* dh, float* saved, float* savedPrev, float* hPrev, int units)
     {
-        float i = saved[u], f = saved[units + u], g = saved[2 * units + u], o = saved[3 * units + u], c = saved[4 * units + u];
-        float cPrev = savedPrev is null ? 0f : savedPrev[4 * units + u];
-        float tc = MathF.Tanh(c);
-        float dc = carry[u] + dh * o * (1f - tc * tc);
-        carry[u] = dc * f;
-        dgx[u] = dc * g * i * (1f - i);
-        dgx[units + u] = dc * cPrev * f * (1f - f);
-        dgx[2 * units + u] = dc * i * (1f - g * g);
-        dgx[3 * units + u] = dh * tc * o * (1f - o);
+        int u = Gemm.Isa switch
+        {
+            KernelIsa.Vector512 => Backward<Gate512>(0, dgx, carry, dh, saved, savedPrev, units),
+            KernelIsa.Vector256 => Backward<Gate256>(0, dgx, carry, dh, saved, savedPrev, units),
+            _ => 0,
+        };
+        Backward<Gate1>(u, dgx, carry, dh, saved, savedPrev, units);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Backward<T>(int u, float* dgx, float* carry, float* dh, float* saved, float* savedPrev, int units) where T : struct, IGateLanes<T>
+    {
+        int n = units;
+        T one = T.Splat(1f);
+        for (; u + T.Count <= units; u += T.Count)
+        {
+            T i = T.Load(saved + u), f = T.Load(saved + n + u), g = T.Load(saved + 2 * n + u), o = T.Load(saved + 3 * n + u);
+            T cPrev = savedPrev is null ? T.Splat(0f) : T.Load(savedPrev + 4 * n + u);
+            T tc = T.Tanh(T.Load(saved + 4 * n + u));
+            T d = T.Load(dh + u);
+            T dc = T.Load(carry + u) + d * o * (one - tc * tc);
+            T.Store(dc * f, carry + u);
+            T.Store(dc * g * i * (one - i), dgx + u);
+            T.Store(dc * cPrev * f * (one - f), dgx + n + u);
+            T.Store(dc * i * (one - g * g), dgx + 2 * n + u);
+            T.Store(d * tc * o * (one - o), dgx + 3 * n + u);
+        }
+        return u;
     }
 }
 
@@ -103,37 +171,128 @@ public readonly unsafe struct GruCell : IRecurrentCell
     public static int Saved => 4;
 
     /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Forward(float* saved, float* xp, float* hp, float* hPrev, float* savedPrev, int u, int units)
+    public static void Forward(float* h, float* saved, float* xp, float* hp, float* hPrev, float* savedPrev, int units)
     {
-        float r = Sigmoid.Apply(xp[u] + hp[u]);
-        float z = Sigmoid.Apply(xp[units + u] + hp[units + u]);
-        float hn = hp[2 * units + u];
-        float n = MathF.Tanh(xp[2 * units + u] + r * hn);
-        saved[u] = r;
-        saved[units + u] = z;
-        saved[2 * units + u] = n;
-        saved[3 * units + u] = hn;
-        return (1f - z) * n + z * hPrev[u];
+        int u = Gemm.Isa switch
+        {
+            KernelIsa.Vector512 => Forward<Gate512>(0, h, saved, xp, hp, hPrev, units),
+            KernelIsa.Vector256 => Forward<Gate256>(0, h, saved, xp, hp, hPrev, units),
+            _ => 0,
+        };
+        Forward<Gate1>(u, h, saved, xp, hp, hPrev, units);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Forward<T>(int u, float* h, float* saved, float* xp, float* hp, float* hPrev, int units) where T : struct, IGateLanes<T>
+    {
+        int n = units;
+        T one = T.Splat(1f);
+        for (; u + T.Count <= units; u += T.Count)
+        {
+            T r = T.Sigmoid(T.Load(xp + u) + T.Load(hp + u));
+            T z = T.Sigmoid(T.Load(xp + n + u) + T.Load(hp + n + u));
+            T hn = T.Load(hp + 2 * n + u);
+            T nn = T.Tanh(T.Load(xp + 2 * n + u) + r * hn);
+            T.Store(r, saved + u);
+            T.Store(z, saved + n + u);
+            T.Store(nn, saved + 2 * n + u);
+            T.Store(hn, saved + 3 * n + u);
+            T.Store((one - z) * nn + z * T.Load(hPrev + u), h + u);
+        }
+        return u;
     }
 
     /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Backward(float* dgx, float* dgh, float* carry, float dh, float* saved, float* savedPrev, float* hPrev, int u, int units)
+    public static void Backward(float* dgx, float* dgh, float* carry, float* dh, float* saved, float* savedPrev, float* hPrev, int units)
     {
-        float r = saved[u], z = saved[units + u], n = saved[2 * units + u], hn = saved[3 * units + u];
-        dh += carry[u];
-        carry[u] = dh * z;
-        float dan = dh * (1f - z) * (1f - n * n);
-        float dar = dan * hn * r * (1f - r);
-        float daz = dh * (hPrev[u] - n) * z * (1f - z);
-        dgx[u] = dar;
-        dgx[units + u] = daz;
-        dgx[2 * units + u] = dan;
-        dgh[u] = dar;
-        dgh[units + u] = daz;
-        dgh[2 * units + u] = dan * r;
+        int u = Gemm.Isa switch
+        {
+            KernelIsa.Vector512 => Backward<Gate512>(0, dgx, dgh, carry, dh, saved, hPrev, units),
+            KernelIsa.Vector256 => Backward<Gate256>(0, dgx, dgh, carry, dh, saved, hPrev, units),
+            _ => 0,
+        };
+        Backward<Gate1>(u, dgx, dgh, carry, dh, saved, hPrev, units);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Backward<T>(int u, float* dgx, float* dgh, float* carry, float* dh, float* saved, float* hPrev, int units)
+        where T : struct, IGateLanes<T>
+    {
+        int n = units;
+        T one = T.Splat(1f);
+        for (; u + T.Count <= units; u += T.Count)
+        {
+            T r = T.Load(saved + u), z = T.Load(saved + n + u), nn = T.Load(saved + 2 * n + u), hn = T.Load(saved + 3 * n + u);
+            T d = T.Load(dh + u) + T.Load(carry + u);
+            T.Store(d * z, carry + u);
+            T dan = d * (one - z) * (one - nn * nn);
+            T dar = dan * hn * r * (one - r);
+            T daz = d * (T.Load(hPrev + u) - nn) * z * (one - z);
+            T.Store(dar, dgx + u);
+            T.Store(daz, dgx + n + u);
+            T.Store(dan, dgx + 2 * n + u);
+            T.Store(dar, dgh + u);
+            T.Store(daz, dgh + n + u);
+            T.Store(dan * r, dgh + 2 * n + u);
+        }
+        return u;
+    }
+}
+
+/// <summary>The arithmetic the cells need, on AVX-512, AVX2 or single-float lanes (the cells' math is written once).</summary>
+internal unsafe interface IGateLanes<T> where T : struct, IGateLanes<T>
+{
+    static abstract int Count { get; }
+    static abstract T Load(float* source);
+    static abstract void Store(T value, float* destination);
+    static abstract T Splat(float value);
+    static abstract T Sigmoid(T z);
+    static abstract T Tanh(T z);
+    static abstract T operator +(T a, T b);
+    static abstract T operator -(T a, T b);
+    static abstract T operator *(T a, T b);
+}
+
+internal readonly unsafe struct Gate512(Vector512<float> v) : IGateLanes<Gate512>
+{
+    private readonly Vector512<float> _v = v;
+    public static int Count => Vector512<float>.Count;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Gate512 Load(float* source) => new(Vector512.Load(source));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Gate512 value, float* destination) => value._v.Store(destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Gate512 Splat(float value) => new(Vector512.Create(value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Gate512 Sigmoid(Gate512 z) => new(CompilerServices.Sigmoid.Apply(z._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Gate512 Tanh(Gate512 z) => new(VectorMath.Tanh(z._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Gate512 operator +(Gate512 a, Gate512 b) => new(a._v + b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Gate512 operator -(Gate512 a, Gate512 b) => new(a._v - b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Gate512 operator *(Gate512 a, Gate512 b) => new(a._v * b._v);
+}
+
+internal readonly unsafe struct Gate256(Vector256<float> v) : IGateLanes<Gate256>
+{
+    private readonly Vector256<float> _v = v;
+    public static int Count => Vector256<float>.Count;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Gate256 Load(float* source) => new(Vector256.Load(source));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Gate256 value, float* destination) => value._v.Store(destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Gate256 Splat(float value) => new(Vector256.Create(value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Gate256 Sigmoid(Gate256 z) => new(CompilerServices.Sigmoid.Apply(z._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Gate256 Tanh(Gate256 z) => new(VectorMath.Tanh(z._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Gate256 operator +(Gate256 a, Gate256 b) => new(a._v + b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Gate256 operator -(Gate256 a, Gate256 b) => new(a._v - b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Gate256 operator *(Gate256 a, Gate256 b) => new(a._v * b._v);
+}
+
+internal readonly unsafe struct Gate1(float v) : IGateLanes<Gate1>
+{
+    private readonly float _v = v;
+    public static int Count => 1;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Gate1 Load(float* source) => new(*source);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Gate1 value, float* destination) => *destination = value._v;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Gate1 Splat(float value) => new(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Gate1 Sigmoid(Gate1 z) => new(CompilerServices.Sigmoid.Apply(z._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Gate1 Tanh(Gate1 z) => new(MathF.Tanh(z._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Gate1 operator +(Gate1 a, Gate1 b) => new(a._v + b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Gate1 operator -(Gate1 a, Gate1 b) => new(a._v - b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Gate1 operator *(Gate1 a, Gate1 b) => new(a._v * b._v);
 }
 
 /// <summary>
@@ -279,17 +438,13 @@ public static unsafe class Recurrent
         {
             nint step = (nint)b * steps + t;
             float* saved = a.Saved + step * a.SavedWidth;
-            float* savedPrev = t == 0 ? null : saved - a.SavedWidth;
-            float* xp = a.Xp + step * a.Gates, hp = a.Hp + (nint)b * a.Gates;
             float* hPrev = a.States + step * units;
+            // h_t goes to the next step's h_(t−1) row and, when it is an output, to y.
             float* next = t + 1 < steps ? hPrev + units : null;
             float* y = a.ReturnSequences ? a.Y + step * units : t == steps - 1 ? a.Y + (nint)b * units : null;
-            for (int u = 0; u < units; u++)
-            {
-                float h = TCell.Forward(saved, xp, hp, hPrev, savedPrev, u, units);
-                if (next is not null) next[u] = h;
-                if (y is not null) y[u] = h;
-            }
+            TCell.Forward(next is null ? y : next, saved, a.Xp + step * a.Gates, a.Hp + (nint)b * a.Gates, hPrev,
+                t == 0 ? null : saved - a.SavedWidth, units);
+            if (next is not null && y is not null) Buffer.MemoryCopy(next, y, (long)units * sizeof(float), (long)units * sizeof(float));
         }
     }
 
@@ -302,18 +457,15 @@ public static unsafe class Recurrent
         {
             nint step = (nint)b * steps + t;
             float* saved = a.Saved + step * a.SavedWidth;
-            float* savedPrev = t == 0 ? null : saved - a.SavedWidth;
-            float* hPrev = a.States + step * units;
-            float* dgx = a.Dgx + step * a.Gates, dgh = a.Dgh + step * a.Gates;
-            float* carry = a.Carry + (nint)b * units, dh = a.Dh + (nint)b * units;
-            // dL/dh_t: from the output at this step, plus (below the last step) through h_t·W_hhᵀ of step t + 1.
+            float* dh = a.Dh + (nint)b * units;
+            // dL/dh_t: from the output at this step, plus (below the last step) through h_t·W_hhᵀ of step t + 1,
+            // which the GEMM left in dh.
             float* dy = a.ReturnSequences ? a.Dy + step * units : t == steps - 1 ? a.Dy + (nint)b * units : null;
-            bool recurrent = t < steps - 1;
-            for (int u = 0; u < units; u++)
-            {
-                float d = (dy is null ? 0f : dy[u]) + (recurrent ? dh[u] : 0f);
-                TCell.Backward(dgx, dgh, carry, d, saved, savedPrev, hPrev, u, units);
-            }
+            var row = new Span<float>(dh, units);
+            if (t == steps - 1) new ReadOnlySpan<float>(dy, units).CopyTo(row);
+            else if (dy is not null) TensorPrimitives.Add(row, new ReadOnlySpan<float>(dy, units), row);
+            TCell.Backward(a.Dgx + step * a.Gates, a.Dgh + step * a.Gates, a.Carry + (nint)b * units, dh, saved,
+                t == 0 ? null : saved - a.SavedWidth, a.States + step * units, units);
         }
     }
 
