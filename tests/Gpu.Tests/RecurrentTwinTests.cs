@@ -1,3 +1,10 @@
+using System.Reflection;
+using ILGPU;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+
 namespace Compiled.Gpu.Tests;
 
 /// <summary>3 steps of 4 features → LSTM 5 → 2 softmax.</summary>
@@ -52,4 +59,28 @@ public class RecurrentTwinTests(ITestOutputHelper output)
 
     [Fact]
     public void Stacked_rnn_twin_matches_the_cpu_model() => Compare(new StackedRnnTwin(seed: 4), new StackedRnnTwin(seed: 4), "SimpleRnn+Lstm");
+
+    /// <summary>No GPU here, but ILGPU's PTX backend runs anywhere: every kernel of the recurrent twins (the group-per-
+    /// sample time loops with their barriers, and the dense GEMMs over batch·T rows) compiles for sm_90.</summary>
+    [Fact]
+    public void Every_recurrent_twin_kernel_compiles_to_PTX_for_sm_90_without_libdevice()
+    {
+        using var context = Context.Create(b => b.Optimize(OptimizationLevel.O2));
+        using var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_90), CudaArchitecture.SM_90,
+            CudaInstructionSet.ISA_80, null);
+        int count = 0;
+        foreach (Type type in new[] { typeof(LstmTwin), typeof(GruTwin), typeof(StackedRnnTwin) })
+        {
+            foreach (MethodInfo kernel in type.GetMethods(BindingFlags.NonPublic | BindingFlags.Static)
+                         .Where(m => m.Name.StartsWith("GpuLayers", StringComparison.Ordinal)))
+            {
+                var compiled = (PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(kernel), default);
+                Assert.Contains(".entry", compiled.PTXAssembly);
+                Assert.DoesNotContain(".extern", compiled.PTXAssembly);
+                output.WriteLine($"{type.Name}.{kernel.Name}: {compiled.PTXAssembly.Length:N0} chars of PTX");
+                count++;
+            }
+        }
+        Assert.True(count >= 12, $"found {count} kernels");
+    }
 }
