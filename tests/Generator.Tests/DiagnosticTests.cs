@@ -267,4 +267,33 @@ public class DiagnosticTests
         Assert.Equal(new[] { "CMP001", "CMP004", "CMP005", "CMP005" }, result.Diagnostics.Select(d => d.Id).Order());
         Assert.Empty(result.GeneratedTrees);
     }
+
+    [Theory]
+    [InlineData("[Input(8)] [Lstm(4)]", "Lstm(4)", "Lstm needs a sequence input (steps, features), but layer 0 gets a flat input (8)", "[Input(steps, 8)]")]
+    [InlineData("[Input(6, 6, 1)] [Gru(4)]", "Gru(4)", "Gru needs a sequence input (steps, features), but layer 0 gets a 6x6x1 input", "[Input(steps, features)]")]
+    [InlineData("[Input(5, 3)] [Lstm(4)] [SimpleRnn(3)]", "SimpleRnn(3)", "SimpleRnn needs a sequence input (steps, features), but layer 1 gets a flat input (4)", "ReturnSequences = true")]
+    public void RecurrentLayerNeedsASequenceInput(string layers, string located, string expected, string fix)
+    {
+        var d = Single($$"""
+            using Compiled;
+            {{layers}} [Dense(2, Activation.Softmax)] [Loss(Loss.SparseCategoricalCrossEntropy)]
+            public partial class Net;
+            """, "CMP013", located);
+        Assert.Contains(expected, d.GetMessage());
+        Assert.Contains(fix, d.GetMessage());
+    }
+
+    [Theory]
+    [InlineData("[Lstm(0)]", "Lstm(0)", "The units of Lstm layer 0 must be positive, but it is 0")]
+    [InlineData("[Gru(-3, ReturnSequences = true)]", "Gru(-3, ReturnSequences = true)", "The units of Gru layer 0 must be positive, but it is -3")]
+    [InlineData("[SimpleRnn(0, Name = \"rnn\")]", "SimpleRnn(0, Name = \"rnn\")", "The units of SimpleRnn layer 0 must be positive, but it is 0")]
+    public void RecurrentUnitsMustBePositive(string layer, string located, string expected)
+    {
+        var d = Single($$"""
+            using Compiled;
+            [Input(5, 3)] {{layer}} [Loss(Loss.MeanSquaredError)]
+            public partial class Net;
+            """, "CMP005", located);
+        Assert.Equal(expected, d.GetMessage());
+    }
 }

@@ -123,5 +123,19 @@ internal static class ModelSources
             [Loss(Loss.CategoricalCrossEntropy)]
             public partial class OneHotClassifier;
             """,
+
+        // Sequences: an LSTM over (T, F) (input projection and gradients as GEMMs over batch·T rows), its last hidden
+        // state into Dense.
+        ["SequenceLstm"] = """
+            using Compiled;
+
+            namespace Demo;
+
+            [Input(5, 3)]
+            [Lstm(4)]
+            [Dense(2, Activation.Softmax)]
+            [Loss(Loss.SparseCategoricalCrossEntropy)]
+            public partial class SequenceLstm;
+            """,
     };
 }

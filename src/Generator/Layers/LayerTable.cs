@@ -20,6 +20,9 @@ internal static class LayerTable
         GlobalAveragePool2DLayer.Instance,
         FlattenLayer.Instance,
         BatchNormLayer.Instance,
+        RecurrentLayer.SimpleRnnInstance,
+        RecurrentLayer.LstmInstance,
+        RecurrentLayer.GruInstance,
     };
 
     private static readonly Dictionary<string, LayerKind> s_byAttribute = Rows.ToDictionary(r => r.AttributeName);
