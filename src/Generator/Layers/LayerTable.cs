@@ -19,6 +19,7 @@ internal static class LayerTable
         Pool2DLayer.AvgInstance,
         GlobalAveragePool2DLayer.Instance,
         FlattenLayer.Instance,
+        EmbeddingLayer.Instance,
     };
 
     private static readonly Dictionary<string, LayerKind> s_byAttribute = Rows.ToDictionary(r => r.AttributeName);
