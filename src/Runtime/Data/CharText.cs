@@ -32,7 +32,7 @@ public sealed class CharText
         Validation = text.Substring(split);
     }
 
-    /// <summary>Reads a UTF-8 text file (gzip-compressed when its name ends in .gz or its content starts with gzip's signature).</summary>
+    /// <summary>Reads a UTF-8 text file, gzip-compressed or not (told apart by gzip's signature, whatever the file's name).</summary>
     /// <exception cref="FileNotFoundException">The file does not exist (the message names the full path).</exception>
     /// <exception cref="InvalidDataException">The file is not valid gzip or UTF-8 (the message names the path).</exception>
     public static CharText Load(string path, double validationFraction = 0.1)
@@ -41,7 +41,7 @@ public sealed class CharText
         Span<byte> start = stackalloc byte[2];
         int read = file.Read(start);
         file.Position = 0;
-        bool gzip = DataFile.HasGzipExtension(path) || DataFile.HasGzipSignature(start.Slice(0, read));
+        bool gzip = DataFile.HasGzipSignature(start.Slice(0, read));
         string text;
         try
         {
