@@ -188,6 +188,17 @@ public class DiagnosticTests
     }
 
     [Fact]
+    public void PerStepCrossEntropyNeedsTwoClassesPerStep()
+    {
+        var d = Single("""
+            using Compiled;
+            [Input(8)] [Embedding(10, 4)] [Dense(1, Activation.Softmax)] [Loss(Loss.SparseCategoricalCrossEntropy)]
+            public partial class Net;
+            """, "CMP004", "Loss(Loss.SparseCategoricalCrossEntropy)");
+        Assert.Contains("at least 2 classes", d.GetMessage());
+    }
+
+    [Fact]
     public void DenseOnAShapedInputNeedsAFlatInput()
     {
         var d = Single("""
