@@ -23,7 +23,8 @@ Dataset train = text.Windows(text.Train, steps), validation = text.Windows(text.
 Console.WriteLine($"tinyshakespeare: {text.Train.Length:N0} training and {text.Validation.Length:N0} validation characters, " +
     $"{text.VocabularySize} distinct; {train.Count:N0} training windows of {steps} steps");
 Console.WriteLine($"Kernels: {Hardware.KernelIsa}");
-Console.WriteLine($"Model: {CharModel.Description}, {model.Parameters.Length:N0} parameters");
+Console.WriteLine($"Model: {model.Parameters.Length:N0} parameters in " +
+    string.Join(", ", model.Tensors.ToArray().Select(t => $"{t.Name} [{string.Join(", ", t.Shape)}]")));
 Console.WriteLine($"Before training: validation loss {model.Evaluate(validation).Loss:F3} nats/char " +
     $"(a uniform guess is ln {classes} = {Math.Log(classes):F3})");
 
@@ -85,11 +86,7 @@ static string Generate(IModel model, CharText text, string prompt, int length, d
 // Until then the model is a bigram model (each character predicts the next from itself alone).
 [Dense(65, Activation.Softmax)]
 [Loss(Loss.SparseCategoricalCrossEntropy)]
-public partial class CharModel
-{
-    /// <summary>What the layers are, for the console (keep it in step with the attributes).</summary>
-    public const string Description = "64 character ids → Embedding(65, 64) → Dense(65, Softmax) at every step";
-}
+public partial class CharModel;
 
 namespace Compiled.Samples
 {

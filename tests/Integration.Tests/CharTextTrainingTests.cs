@@ -34,3 +34,34 @@ public class CharTextTrainingTests
         Assert.Equal(1.0, outputs.AsSpan(0, 65).ToArray().Sum(), 1e-5);
     }
 }
+
+/// <summary>A sequence model's training step and prediction allocate nothing once warm (as the MNIST model's).</summary>
+[Collection(nameof(AllocationCounting))]
+public class SequenceAllocationTests
+{
+    [Fact]
+    public void SequenceTrainingStepAndPredictionAllocateNothingAfterWarmUp()
+    {
+        var model = new CharBigramModel(seed: 1);
+        var optimizer = new Adam(1e-3);
+        float[] x = Enumerable.Range(0, 64 * 32).Select(i => (float)(i * 7 % 65)).ToArray();
+        float[] t = Enumerable.Range(0, 64 * 32).Select(i => (float)(i * 11 % 65)).ToArray();
+        var output = new float[32 * 65];
+        for (int i = 0; i < 5; i++)
+        {
+            model.ComputeGradients(x, t, default, 64);
+            optimizer.Step(model.Parameters, model.Gradients);
+            model.Forward(x.AsSpan(0, 32), output, 1);
+        }
+        long before = GC.GetAllocatedBytesForCurrentThread() + CompilerServices.Worker.WorkerAllocatedBytes;
+        for (int i = 0; i < 50; i++)
+        {
+            model.ComputeGradients(x, t, default, 64);
+            optimizer.Step(model.Parameters, model.Gradients);
+            model.Forward(x.AsSpan(i % 64 * 32, 32), output, 1);
+        }
+        long allocated = GC.GetAllocatedBytesForCurrentThread() + CompilerServices.Worker.WorkerAllocatedBytes - before;
+        TestContext.Current.TestOutputHelper?.WriteLine($"allocated: {allocated} bytes over 50 sequence training steps and predictions");
+        Assert.Equal(0, allocated);
+    }
+}
