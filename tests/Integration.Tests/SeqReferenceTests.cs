@@ -268,6 +268,28 @@ public class SeqReferenceTests
         Assert.Equal(expected / 12, result.Loss, 1e-5);
     }
 
+    [Fact]
+    public void AnEmbeddingModelRoundTripsThroughSafetensors()
+    {
+        var model = new SeqBigramReference(seed: 5);
+        string path = Path.Combine(Path.GetTempPath(), $"compiled-seq-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            model.Save(path);
+            SeqBigramReference loaded = SeqBigramReference.Load(path);
+            Assert.Equal(model.Parameters.ToArray(), loaded.Parameters.ToArray());
+            float[] x = Enumerable.Range(0, 6).Select(i => (float)(i * 3 % 7)).ToArray();
+            float[] a = new float[42], b = new float[42];
+            model.Forward(x, a, 1);
+            loaded.Forward(x, b, 1);
+            Assert.Equal(a, b);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     private static double MaxError(float[] ours, JsonElement theirs)
     {
         double[] expected = theirs.EnumerateArray().Select(e => e.GetDouble()).ToArray();
