@@ -56,7 +56,9 @@ internal static class Checker
         if (parsed.Loss is { } loss && parsed.Layers.Count > 0)
         {
             LayerSpec last = parsed.Layers[parsed.Layers.Count - 1];
-            long? outputs = layers.Count == parsed.Layers.Count ? layers[layers.Count - 1].Output.Size : null;
+            // Per step for a sequence output (T, C): the classes are C.
+            long? outputs = layers.Count != parsed.Layers.Count ? null
+                : layers[layers.Count - 1].Output is { Rank: 2 } sequence ? sequence[1] : layers[layers.Count - 1].Output.Size;
             if (LossProblem(loss, last.OutputActivation ?? Activation.None, outputs) is { } problem)
                 Report(DiagnosticDescriptors.LossDoesNotFitOutput, parsed.LossLocation, loss.ToString(), parsed.FullName, problem);
         }

@@ -78,6 +78,16 @@ internal static class DiagnosticDescriptors
         "{0}",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+    public static readonly DiagnosticDescriptor EmbeddingNotFirst = new(
+        "CMP025", "Embedding is not the first layer",
+        "Embedding layer {0} gets {1} from the layer before, but an Embedding reads token ids, which only the model's input holds; move [Embedding] right after [Input(T)]",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor EmbeddingInputNotTokens = new(
+        "CMP026", "Embedding needs a 1-D input of token ids",
+        "Embedding needs a 1-D input of T token ids, but the input is {0}; declare [Input(T)] (for example [Input({1})] for the same number of ids)",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
     public static readonly DiagnosticDescriptor InternalError = new(
         "CMP999", "The generator failed",
         "Compiled could not generate model '{0}': {1}. This is a bug in Compiled; please report it with the model's definition.",
@@ -99,6 +109,8 @@ internal static class DiagnosticDescriptors
         [ShapeMismatch.Id] = ShapeMismatch,
         [ModelTooLarge.Id] = ModelTooLarge,
         [InvalidArgument.Id] = InvalidArgument,
+        [EmbeddingNotFirst.Id] = EmbeddingNotFirst,
+        [EmbeddingInputNotTokens.Id] = EmbeddingInputNotTokens,
         [InternalError.Id] = InternalError,
     };
 

@@ -195,6 +195,7 @@ public abstract class GpuTwin : IDisposable
     {
         ThrowIfDisposed();
         ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, Model.InputSize, Model.OutputSize);
+        CheckInputs(inputs, batch);
         Stage(batch, out Span<float> x, out _);
         inputs.Slice(0, x.Length).CopyTo(x);
         int s = _stage;
@@ -221,6 +222,7 @@ public abstract class GpuTwin : IDisposable
     {
         ThrowIfDisposed();
         ModelGuard.CheckTraining(inputs.Length, targets.Length, outputs.Length, batch, Model.InputSize, Model.TargetSize, Model.OutputSize);
+        CheckInputs(inputs, batch);
         Stage(batch, out Span<float> x, out Span<float> t);
         inputs.Slice(0, x.Length).CopyTo(x);
         targets.Slice(0, t.Length).CopyTo(t);
@@ -274,6 +276,7 @@ public abstract class GpuTwin : IDisposable
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         int s = _stage;
+        CheckInputs(_stageInputs[s]!.Span.Slice(0, batch * Model.InputSize), batch);
         CheckTargets(_stageTargets[s]!.Span.Slice(0, batch * Model.TargetSize));
         if (_ringCount == LossRingSize) DrainRing();
         long step = _steps + 1;
@@ -348,7 +351,7 @@ public abstract class GpuTwin : IDisposable
         for (int i = 0; i < n; i++)
         {
             _drainedSum += (double)_lossScratch[i * LossSlotSize] * _ringBatch[i];
-            _drainedCorrect += _lossScratch[i * LossSlotSize + 1];
+            _drainedCorrect += _lossScratch[i * LossSlotSize + 1] / Model.OutputSteps; // steps right → samples right
             _drainedSamples += _ringBatch[i];
         }
         _drainedCount += n;
@@ -358,11 +361,19 @@ public abstract class GpuTwin : IDisposable
     private ArrayView<float> OutputView(int batch) =>
         Workspace.SubView((long)_outputOffset * _capacity, (long)batch * Model.OutputSize);
 
+    /// <summary>Token ids (a model that starts with an Embedding) are checked on the host, where the error can name the
+    /// sample and the position; the device kernel would read out of its table.</summary>
+    private void CheckInputs(ReadOnlySpan<float> inputs, int batch)
+    {
+        if (Model.InputVocabulary > 0) Embedding.CheckIds(inputs, batch, Model.InputSize, Model.InputVocabulary);
+    }
+
     /// <summary>Class labels are checked on the host, where the error can say which sample is wrong.</summary>
     private void CheckTargets(ReadOnlySpan<float> targets)
     {
         if (Model.Loss != Loss.SparseCategoricalCrossEntropy) return;
-        foreach (float t in targets) Losses.Label(t, Model.OutputSize);
+        int classes = Model.OutputSize / Model.OutputSteps;
+        foreach (float t in targets) Losses.Label(t, classes);
     }
 
     /// <summary>Grows the device workspace and I/O buffers to hold <paramref name="batch"/> samples.</summary>

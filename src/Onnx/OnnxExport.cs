@@ -73,6 +73,17 @@ public static class OnnxExport
         {
             switch (layer.Kind)
             {
+                case "Dense" when layer.InputShape.Length == 2:
+                    // Applied at every step of a (T, F) sequence: MatMul with Wᵀ (a [F, units] initializer), then Add.
+                    x = graph.Node("MatMul", layer.Name, "matmul", [x, TransposedWeight(graph, model, layer)]);
+                    x = graph.Node("Add", layer.Name, "add", [x, Weight(graph, model, layer, 1)]);
+                    x = Activate(graph, layer, x);
+                    break;
+                case "Embedding":
+                    // Token ids come as floats (whole numbers, checked by Predict): Cast to int64, then Gather rows.
+                    x = graph.Node("Cast", layer.Name, "ids", [x], new OnnxAttribute("to", Int: 7)); // TensorProto.INT64
+                    x = graph.Node("Gather", layer.Name, "gather", [Weight(graph, model, layer, 0), x], new OnnxAttribute("axis", Int: 0));
+                    break;
                 case "Dense":
                     // y = x · Wᵀ + b: Gemm with W as stored, [units, in].
                     x = graph.Node("Gemm", layer.Name, "gemm", [x, Weight(graph, model, layer, 0), Weight(graph, model, layer, 1)],
@@ -148,6 +159,23 @@ public static class OnnxExport
         {
             if (tensor.Name != tensorName) continue;
             return graph.Constant(tensor.Name, model.Parameters.Slice(tensor.Offset, tensor.Length), Longs(tensor.Shape.AsSpan()));
+        }
+        throw new ArgumentException($"Layer '{layer.Name}' names the tensor '{tensorName}', which is not in the model's Tensors.", nameof(model));
+    }
+
+    /// <summary>A Dense layer's weight [units, in] transposed to [in, units], as MatMul takes it.</summary>
+    private static string TransposedWeight(OnnxGraph graph, IModel model, LayerInfo layer)
+    {
+        string tensorName = layer.ParameterNames[0];
+        foreach (TensorInfo tensor in model.Tensors)
+        {
+            if (tensor.Name != tensorName) continue;
+            int rows = tensor.Shape[0], columns = tensor.Shape[1];
+            ReadOnlySpan<float> w = model.Parameters.Slice(tensor.Offset, tensor.Length);
+            var transposed = new float[w.Length];
+            for (int r = 0; r < rows; r++)
+                for (int c = 0; c < columns; c++) transposed[c * rows + r] = w[r * columns + c];
+            return graph.Constant(tensor.Name + ".T", transposed, [columns, rows]);
         }
         throw new ArgumentException($"Layer '{layer.Name}' names the tensor '{tensorName}', which is not in the model's Tensors.", nameof(model));
     }

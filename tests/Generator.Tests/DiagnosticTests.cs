@@ -134,6 +134,70 @@ public class DiagnosticTests
         Assert.Single(result.GeneratedTrees);
     }
 
+    [Theory]
+    [InlineData("[Input(8)] [Embedding(0, 4)]", "Embedding(0, 4)", "vocabulary of Embedding layer 0")]
+    [InlineData("[Input(8)] [Embedding(10, -3)]", "Embedding(10, -3)", "width of Embedding layer 0")]
+    public void EmbeddingSizesMustBePositive(string layers, string located, string expected)
+    {
+        var d = Single($$"""
+            using Compiled;
+            {{layers}} [Dense(10, Activation.Softmax)] [Loss(Loss.SparseCategoricalCrossEntropy)]
+            public partial class Net;
+            """, "CMP005", located);
+        Assert.Contains(expected, d.GetMessage());
+    }
+
+    [Fact]
+    public void EmbeddingMustComeRightAfterTheInput()
+    {
+        var d = Single("""
+            using Compiled;
+            [Input(8)] [Dense(8)] [Embedding(10, 4)] [Dense(10, Activation.Softmax)] [Loss(Loss.SparseCategoricalCrossEntropy)]
+            public partial class Net;
+            """, "CMP025", "Embedding(10, 4)");
+        Assert.Contains("Embedding layer 1 gets 8", d.GetMessage());
+        Assert.Contains("right after [Input(T)]", d.GetMessage());
+    }
+
+    [Fact]
+    public void EmbeddingNeedsOneDimensionalTokenIds()
+    {
+        var d = Single("""
+            using Compiled;
+            [Input(8, 2)] [Embedding(10, 4)] [Dense(10, Activation.Softmax)] [Loss(Loss.SparseCategoricalCrossEntropy)]
+            public partial class Net;
+            """, "CMP026", "Embedding(10, 4)");
+        Assert.Contains("the input is 8x2", d.GetMessage());
+        Assert.Contains("[Input(16)]", d.GetMessage());
+    }
+
+    [Fact]
+    public void DenseAppliesPerStepOnASequenceButNotOnAnImage()
+    {
+        var (result, output) = GeneratorHarness.Run("""
+            using Compiled;
+            [Input(5, 3)] [Dense(4, Activation.Relu)] [Dense(2, Activation.Softmax)] [Loss(Loss.SparseCategoricalCrossEntropy)]
+            public partial class Net;
+            """);
+        Assert.Empty(result.Diagnostics);
+        Assert.Empty(GeneratorHarness.Errors(output));
+        string code = result.GeneratedTrees.Single().ToString();
+        Assert.Contains("public const int OutputSize = 10;", code);
+        Assert.Contains("public const int TargetSize = 5;", code);
+        Assert.Contains("batch * 5, 3, 4", code); // one GEMM over batch·T rows
+    }
+
+    [Fact]
+    public void PerStepCrossEntropyNeedsTwoClassesPerStep()
+    {
+        var d = Single("""
+            using Compiled;
+            [Input(8)] [Embedding(10, 4)] [Dense(1, Activation.Softmax)] [Loss(Loss.SparseCategoricalCrossEntropy)]
+            public partial class Net;
+            """, "CMP004", "Loss(Loss.SparseCategoricalCrossEntropy)");
+        Assert.Contains("at least 2 classes", d.GetMessage());
+    }
+
     [Fact]
     public void DenseOnAShapedInputNeedsAFlatInput()
     {

@@ -137,5 +137,19 @@ internal static class ModelSources
             [Loss(Loss.SparseCategoricalCrossEntropy)]
             public partial class SequenceLstm;
             """,
+
+        // A character bigram model (samples/CharRnn before its recurrent layer): token ids → embedding → Dense at every
+        // step → per-step sparse cross-entropy.
+        ["CharBigram"] = """
+            using Compiled;
+
+            namespace Demo;
+
+            [Input(64)]
+            [Embedding(65, 64)]
+            [Dense(65, Activation.Softmax)]
+            [Loss(Loss.SparseCategoricalCrossEntropy)]
+            public partial class CharBigram;
+            """,
     };
 }

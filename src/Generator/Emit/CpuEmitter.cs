@@ -62,9 +62,9 @@ internal static class CpuEmitter
         w.Line($"public const int InputSize = {Int(plan.InputSize)};");
         w.Line($"/// <summary>Floats per output sample, shape {plan.Output.Shape.Bracketed}.</summary>");
         w.Line($"public const int OutputSize = {Int(plan.OutputSize)};");
-        w.Line(plan.Spec.Loss == Loss.SparseCategoricalCrossEntropy
-            ? "/// <summary>Floats per target sample: one class label.</summary>"
-            : "/// <summary>Floats per target sample.</summary>");
+        w.Line(plan.Spec.Loss != Loss.SparseCategoricalCrossEntropy ? "/// <summary>Floats per target sample.</summary>"
+            : plan.OutputSteps > 1 ? "/// <summary>Floats per target sample: one class label per time step.</summary>"
+            : "/// <summary>Floats per target sample: one class label.</summary>");
         w.Line($"public const int TargetSize = {Int(plan.TargetSize)};");
         w.Line("/// <summary>Trainable parameters in the arena.</summary>");
         w.Line($"public const int ParameterCount = {Int(plan.ParameterCount)};");
@@ -150,6 +150,8 @@ internal static class CpuEmitter
         w.Line("int global::Compiled.IModel.InputSize => InputSize;");
         w.Line("int global::Compiled.IModel.OutputSize => OutputSize;");
         w.Line("int global::Compiled.IModel.TargetSize => TargetSize;");
+        if (plan.OutputSteps > 1) w.Line($"int global::Compiled.IModel.OutputSteps => {Int(plan.OutputSteps)}; // the loss and accuracy apply per step");
+        if (plan.InputVocabulary > 0) w.Line($"int global::Compiled.IModel.InputVocabulary => {Int(plan.InputVocabulary)}; // inputs are token ids");
         w.Line("/// <summary>The loss the model trains on.</summary>");
         w.Line($"public global::Compiled.Loss Loss => global::Compiled.Loss.{plan.Spec.Loss};");
         w.Line("/// <summary>Every trainable parameter, in one arena.</summary>");

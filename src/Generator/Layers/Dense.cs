@@ -14,7 +14,10 @@ internal sealed record DenseSpec(int Index, string? Name, int Units, Activation 
     public override Activation? OutputActivation => Activation;
 }
 
-/// <summary>The layer table's row for <c>[Dense]</c>: a flat input of n features to <c>units</c> outputs.</summary>
+/// <summary>
+/// The layer table's row for <c>[Dense]</c>: a flat input of n features to <c>units</c> outputs, or a sequence
+/// <c>(T, F)</c> to <c>(T, units)</c>, the same weights applied at every step (PyTorch's nn.Linear on the last axis).
+/// </summary>
 internal sealed class DenseLayer : LayerKind
 {
     public static readonly DenseLayer Instance = new();
@@ -38,6 +41,7 @@ internal sealed class DenseLayer : LayerKind
     public override Shape? InferShape(LayerSpec layer, Shape input, ShapeCheck check)
     {
         var dense = (DenseSpec)layer;
+        if (input.Rank == 2) return new Shape(input[0], dense.Units); // per time step
         if (input.Rank != 1)
         {
             check.Mismatch($"Dense needs a flat input, but layer {Int(layer.Index)} gets {input} from the layer before; " +
@@ -50,21 +54,22 @@ internal sealed class DenseLayer : LayerKind
     public override void Lower(LayerSpec layer, LoweringContext context)
     {
         var spec = (DenseSpec)layer;
-        int inputs = context.Input.Size;
+        int inputs = context.Input.Shape[context.Input.Shape.Rank - 1];
         ParameterTensor weight = context.Parameter("weight", spec.Units, inputs);
         ParameterTensor bias = context.Parameter("bias", spec.Units);
         bool fused = context.ActivationFusesIntoLoss(spec.Activation);
         Buffer? pre = fused || ActivationForms.NeedsPreActivation(spec.Activation)
-            ? context.Buffer(spec.Activation == Activation.Softmax || fused ? "Logits" : "Pre", "pre-activation z", spec.Units,
+            ? context.Buffer(spec.Activation == Activation.Softmax || fused ? "Logits" : "Pre", "pre-activation z", (int)spec.Output.Size,
                 BufferRole.Activation)
             : null;
-        Tensor output = context.OutputTensor(new Shape(spec.Units));
+        Tensor output = context.OutputTensor(spec.Output);
         context.Add(new DenseOp(context.Plan, spec, context.Input, output, weight, bias, pre, fused));
     }
 }
 
 /// <summary>
-/// Dense: z = x · Wᵀ + b, y = f(z), W stored as [units, inputs] (PyTorch's layout). Activations [batch, features].
+/// Dense: z = x · Wᵀ + b, y = f(z), W stored as [units, inputs] (PyTorch's layout). Activations [batch, features]; a
+/// sequence input [batch, T, features] is [batch·T, features] rows to the same kernels (one GEMM over every step).
 /// Backward: dz = dy ⊙ f'(z); dW = dzᵀ · x; db = Σ_batch dz; dx = dz · W.
 /// CPU: one GEMM with bias and activation in its epilogue forward, three GEMM-shaped products backward.
 /// GPU: the same, and the backward kernel applies the producer's activation derivative to dx in its epilogue.
@@ -86,7 +91,16 @@ internal sealed class DenseOp : Op
         FusedIntoLoss = fusedIntoLoss;
     }
 
-    private int In => Input.Size;
+    private int In => Input.Shape[Input.Shape.Rank - 1];
+
+    /// <summary>Time steps per sample: 1 for a flat input, T for a sequence (T, F).</summary>
+    private int Steps => Input.Shape.Rank == 2 ? Input.Shape[0] : 1;
+
+    /// <summary>The rows every kernel sees: the batch, or batch·T for a sequence.</summary>
+    private string Rows => Steps == 1 ? "batch" : $"batch * {Int(Steps)}";
+
+    /// <summary>How comments write the rows: B, or B·T.</summary>
+    private string R => Steps == 1 ? "B" : $"B·{Int(Steps)}";
     private int Units => _spec.Units;
     private Activation Act => _spec.Activation;
 
@@ -110,9 +124,9 @@ internal sealed class DenseOp : Op
         yield return $"{_bias.Property}.Clear(); // {_bias.Name} {_bias.ShapeText}, zeros";
     }
 
-    private string Sizes => $"batch, {Int(In)}, {Int(Units)}";
+    private string Sizes => $"{Rows}, {Int(In)}, {Int(Units)}";
 
-    private string Z => $"{Input.Ref}[B, {Int(In)}] · {_weight.Property}{_weight.ShapeText}ᵀ + {_bias.Property}";
+    private string Z => $"{Input.Ref}[{R}, {Int(In)}] · {_weight.Property}{_weight.ShapeText}ᵀ + {_bias.Property}";
 
     private Step Gemm(string comment, string y, string? z, Activation act, string kernel)
     {
@@ -123,30 +137,30 @@ internal sealed class DenseOp : Op
                 $"{Gpu}.Dense.Forward<{Gpu}.{ActivationForms.Struct(act)}>(y, {(z is null ? "y" : "z")}, x, w, b, {Sizes}, {(z is null ? "false" : "true")})",
                 z is null ? new[] { "y", "x", "w", "b" } : new[] { "y", "z", "x", "w", "b" },
                 z is null ? new[] { y, Input.Ref, _weight.Property, _bias.Property } : new[] { y, z, Input.Ref, _weight.Property, _bias.Property },
-                $"{Gpu}.Launch.DenseForward(batch, {Int(Units)})"));
+                $"{Gpu}.Launch.DenseForward({Rows}, {Int(Units)})"));
     }
 
     public override IEnumerable<Step> Forward(Pass pass)
     {
-        string header = $"{Name}: {Summary}, [{Int(In)}] → [{Int(Units)}]";
+        string header = $"{Name}: {Summary}, {Input.Shape.Bracketed} → {Output.Shape.Bracketed}" + (Steps == 1 ? "" : " (at every step)");
         if (FusedIntoLoss && pass == Pass.Training)
         {
-            yield return Gemm($"{header}\n{_pre!.Property}[B, {Int(Units)}] = {Z}   ({Act} is fused into the loss)",
+            yield return Gemm($"{header}\n{_pre!.Property}[{R}, {Int(Units)}] = {Z}   ({Act} is fused into the loss)",
                 _pre.Property, null, Activation.None, "Forward");
         }
         else if (Act == Activation.Softmax)
         {
-            yield return Gemm($"{header}\n{_pre!.Property}[B, {Int(Units)}] = {Z}", _pre.Property, null, Activation.None, "Forward");
-            yield return new Step($"{Output.Ref}[B, {Int(Units)}] = softmax({_pre.Property}) by row",
-                $"{Cpu}.Activations.Softmax({Output.Ref}, {_pre.Property}, batch, {Int(Units)});",
-                new GpuCall("Softmax", $"{Gpu}.Activations.Softmax(y, z, batch, {Int(Units)})", new[] { "y", "z" },
-                    new[] { Output.Ref, _pre.Property }, $"{Gpu}.Launch.Rows(batch)"));
+            yield return Gemm($"{header}\n{_pre!.Property}[{R}, {Int(Units)}] = {Z}", _pre.Property, null, Activation.None, "Forward");
+            yield return new Step($"{Output.Ref}[{R}, {Int(Units)}] = softmax({_pre.Property}) by row",
+                $"{Cpu}.Activations.Softmax({Output.Ref}, {_pre.Property}, {Rows}, {Int(Units)});",
+                new GpuCall("Softmax", $"{Gpu}.Activations.Softmax(y, z, {Rows}, {Int(Units)})", new[] { "y", "z" },
+                    new[] { Output.Ref, _pre.Property }, $"{Gpu}.Launch.Rows({Rows})"));
         }
         else
         {
             // A sigmoid head fused into BCE when training applies its sigmoid here when predicting.
             string? z = FusedIntoLoss ? null : _pre?.Property;
-            yield return Gemm($"{header}\n{Output.Ref}[B, {Int(Units)}] = {ActivationForms.Formula(Act, Z)}", Output.Ref, z, Act,
+            yield return Gemm($"{header}\n{Output.Ref}[{R}, {Int(Units)}] = {ActivationForms.Formula(Act, Z)}", Output.Ref, z, Act,
                 FusedIntoLoss ? "Inference" : "Forward");
         }
     }
@@ -157,9 +171,9 @@ internal sealed class DenseOp : Op
         if (!FusedIntoLoss && Act == Activation.Softmax)
         {
             yield return new Step($"{Name} backward: {dy} = {Output.Ref} ⊙ ({dy} − Σ {dy}⊙{Output.Ref}), the softmax Jacobian",
-                $"{Cpu}.Activations.SoftmaxBackward({dy}, {Output.Ref}, batch, {Int(Units)});",
-                new GpuCall("SoftmaxBackward", $"{Gpu}.Activations.SoftmaxBackward(dy, y, batch, {Int(Units)})",
-                    new[] { "dy", "y" }, new[] { dy, Output.Ref }, $"{Gpu}.Launch.Rows(batch)"));
+                $"{Cpu}.Activations.SoftmaxBackward({dy}, {Output.Ref}, {Rows}, {Int(Units)});",
+                new GpuCall("SoftmaxBackward", $"{Gpu}.Activations.SoftmaxBackward(dy, y, {Rows}, {Int(Units)})",
+                    new[] { "dy", "y" }, new[] { dy, Output.Ref }, $"{Gpu}.Launch.Rows({Rows})"));
         }
         else if (!FusedIntoLoss && Act != Activation.None && !(target == Target.Gpu && GpuDerivativeByConsumer))
         {
@@ -169,14 +183,14 @@ internal sealed class DenseOp : Op
         string dw = _weight.GradProperty, db = _bias.GradProperty, x = Input.Ref, w = _weight.Property;
         if (Input.IsModelInput)
         {
-            yield return new Step($"{Name} backward: {dw} = dzᵀ · {x};  {db} = Σ_B dz   (first layer: no input gradient)",
+            yield return new Step($"{Name} backward: {dw} = dzᵀ · {x};  {db} = Σ_{R} dz   (first layer: no input gradient)",
                 $"{Cpu}.Dense.Backward(default, {dw}, {db}, {dy}, {x}, {w}, {Sizes});",
                 new GpuCall("Backward", $"{Gpu}.Dense.BackwardWeights(dw, db, dz, x, {Sizes})", new[] { "dw", "db", "dz", "x" },
                     new[] { dw, db, dy, x }, $"{Gpu}.Launch.DenseBackwardWeights({Int(In)}, {Int(Units)})"));
             yield break;
         }
         string dx = Input.Grad!.Property;
-        string comment = $"{Name} backward: {dw} = dzᵀ · {x};  {db} = Σ_B dz;  {dx} = dz · {w}";
+        string comment = $"{Name} backward: {dw} = dzᵀ · {x};  {db} = Σ_{R} dz;  {dx} = dz · {w}";
         if (target == Target.Cpu)
         {
             yield return new Step(comment, $"{Cpu}.Dense.Backward({dx}, {dw}, {db}, {dy}, {x}, {w}, {Sizes});", null);
@@ -196,7 +210,7 @@ internal sealed class DenseOp : Op
         yield return new Step(comment + (gate is null ? "" : $" ⊙ {gate.Activation}'({(gatePre ? gate.PreActivation!.Property : gate.Output.Ref)})"),
             null,
             new GpuCall("Backward", $"{Gpu}.Dense.Backward<{Gpu}.{act}>(dx, dw, db, dz, x, w, yPrev, {(gatePre ? "zPrev" : "yPrev")}, {Sizes})",
-                parameters.ToArray(), arguments.ToArray(), $"{Gpu}.Launch.DenseBackward(batch, {Int(In)}, {Int(Units)})"));
+                parameters.ToArray(), arguments.ToArray(), $"{Gpu}.Launch.DenseBackward({Rows}, {Int(In)}, {Int(Units)})"));
     }
 
     public override IEnumerable<Step> Regularization()

@@ -140,6 +140,10 @@ internal sealed class ShapeCheck
 
     public LocationInfo? Location { get; set; }
 
+    /// <summary>Reports <paramref name="descriptor"/> at the current layer.</summary>
+    public void Report(DiagnosticDescriptor descriptor, params string[] args)
+        => _diagnostics.Add(new DiagnosticInfo(descriptor.Id, Location, args.ToEquatableArray()));
+
     /// <summary>CMP013 at the current layer: <paramref name="message"/> names the sizes and the fix.</summary>
     public void Mismatch(string message)
         => _diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.ShapeMismatch.Id, Location, new[] { message }.ToEquatableArray()));

@@ -23,6 +23,7 @@ internal static class LayerTable
         RecurrentLayer.SimpleRnnInstance,
         RecurrentLayer.LstmInstance,
         RecurrentLayer.GruInstance,
+        EmbeddingLayer.Instance,
     };
 
     private static readonly Dictionary<string, LayerKind> s_byAttribute = Rows.ToDictionary(r => r.AttributeName);

@@ -118,6 +118,9 @@ internal abstract class Op
     /// <summary>The pre-activation the loss reads when <see cref="FusedIntoLoss"/>.</summary>
     public virtual Buffer? Logits => null;
 
+    /// <summary>The vocabulary of the token ids this op reads from the model's input (an Embedding), else 0.</summary>
+    public virtual int InputVocabulary => 0;
+
     /// <summary>Whether its training forward draws from the step's random seed (<c>seed</c> in scope).</summary>
     public virtual bool UsesStepSeed => false;
 

@@ -122,6 +122,8 @@ internal sealed class ModelPlan
     public int InputSize => Input.Size;
     public int OutputSize => Output.Size;
     public int TargetSize => Loss.TargetSize;
+    public int OutputSteps => Loss.Steps;
+    public int InputVocabulary => Ops[0].InputVocabulary;
 
     /// <summary>Whether the training pass draws a random seed per step (an op such as Dropout uses it).</summary>
     public bool UsesStepSeed => Ops.Any(o => o.UsesStepSeed);

@@ -21,6 +21,18 @@ public interface IModel
     /// <summary>The loss the model trains on.</summary>
     Loss Loss { get; }
 
+    /// <summary>
+    /// Time steps per output sample: 1, or T when the output is a sequence <c>(T, C)</c> (a Dense layer applied at every
+    /// step). The loss and the accuracy then apply per step, averaged over batch·T; sparse labels are T per sample.
+    /// </summary>
+    int OutputSteps => 1;
+
+    /// <summary>
+    /// The vocabulary of the <c>[Embedding]</c> the model starts with: every input is then a token id, a whole number in
+    /// [0, InputVocabulary). 0 when the inputs are real-valued features.
+    /// </summary>
+    int InputVocabulary => 0;
+
     /// <summary>Every trainable parameter, in one contiguous arena (see <see cref="Tensors"/> for the layout).</summary>
     Span<float> Parameters { get; }
 

@@ -8,7 +8,7 @@ namespace Compiled;
 /// exporter read a model's structure from <see cref="IModel.Layers"/>. Immutable: its arrays are copies.
 /// </summary>
 /// <param name="Kind">The layer attribute's name without <c>Attribute</c>: <c>Dense</c>, <c>Conv2D</c>, <c>MaxPool2D</c>,
-/// <c>AvgPool2D</c>, <c>GlobalAveragePool2D</c>, <c>Flatten</c>, <c>Dropout</c>, <c>BatchNorm</c>, <c>SimpleRnn</c>, <c>Lstm</c>, <c>Gru</c>.</param>
+/// <c>AvgPool2D</c>, <c>GlobalAveragePool2D</c>, <c>Flatten</c>, <c>Dropout</c>, <c>BatchNorm</c>, <c>Embedding</c>, <c>SimpleRnn</c>, <c>Lstm</c>, <c>Gru</c>.</param>
 /// <param name="Name">The checkpoint prefix of its tensors (<c>layers.0</c>, or the layer's <c>Name</c>).</param>
 /// <param name="Activation">The activation it applies last (<see cref="Activation.None"/> for layers without one).</param>
 /// <param name="InputShape">The shape of one input sample, images as (height, width, channels).</param>
@@ -18,7 +18,7 @@ namespace Compiled;
 public sealed record LayerInfo(string Kind, string Name, Activation Activation, ImmutableArray<int> InputShape,
     ImmutableArray<int> OutputShape, ImmutableArray<string> ParameterNames, int ParameterCount)
 {
-    /// <summary>Dense and the recurrent layers: the number of outputs (units) (0 for other kinds).</summary>
+    /// <summary>Dense and the recurrent layers: the number of outputs (units); Embedding: the vector width (0 for other kinds).</summary>
     public int Units { get; init; }
 
     /// <summary>Conv2D: the number of filters (0 for other kinds).</summary>
@@ -55,6 +55,9 @@ public sealed record LayerInfo(string Kind, string Name, Activation Activation, 
     /// <summary>SimpleRnn, Lstm and Gru: whether the layer outputs every step's hidden state (else the last step's).</summary>
     public bool ReturnSequences { get; init; }
 
+    /// <summary>Embedding: the number of token ids (0 for other kinds); its <see cref="Units"/> is the vector width.</summary>
+    public int Vocabulary { get; init; }
+
     /// <summary>Equal when every field and every element of the arrays are.</summary>
     public bool Equals(LayerInfo? other) =>
         other is not null && Kind == other.Kind && Name == other.Name && Activation == other.Activation &&
@@ -62,7 +65,7 @@ public sealed record LayerInfo(string Kind, string Name, Activation Activation, 
         ParameterNames.AsSpan().SequenceEqual(other.ParameterNames.AsSpan()) && ParameterCount == other.ParameterCount &&
         Units == other.Units && Filters == other.Filters && KernelHeight == other.KernelHeight && KernelWidth == other.KernelWidth &&
         Stride == other.Stride && Padding == other.Padding && UseBias == other.UseBias && Rate.Equals(other.Rate) &&
-        ReturnSequences == other.ReturnSequences && Momentum.Equals(other.Momentum) && Epsilon.Equals(other.Epsilon) && BufferNames.AsSpan().SequenceEqual(other.BufferNames.AsSpan());
+        Vocabulary == other.Vocabulary && ReturnSequences == other.ReturnSequences && Momentum.Equals(other.Momentum) && Epsilon.Equals(other.Epsilon) && BufferNames.AsSpan().SequenceEqual(other.BufferNames.AsSpan());
 
     /// <inheritdoc/>
     public override int GetHashCode()
@@ -83,6 +86,7 @@ public sealed record LayerInfo(string Kind, string Name, Activation Activation, 
         hash.Add(Padding);
         hash.Add(UseBias);
         hash.Add(Rate);
+        hash.Add(Vocabulary);
         hash.Add(ReturnSequences);
         hash.Add(Momentum);
         hash.Add(Epsilon);

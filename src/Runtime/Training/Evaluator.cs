@@ -33,8 +33,8 @@ internal sealed class Evaluator
             Span<float> outputs = _outputs.AsSpan(0, n * o);
             if (_forward is null) model.Forward(x, outputs, n);
             else _forward(x, outputs, n);
-            loss += CompilerServices.Losses.Total(model.Loss, outputs, y, n, o);
-            if (accuracy) correct += Metrics.Correct(model.Loss, outputs, y, n, o);
+            loss += Metrics.TotalLoss(model, outputs, y, n);
+            if (accuracy) correct += Metrics.Correct(model.Loss, outputs, y, n, o, model.OutputSteps);
         }
         return new Evaluation(loss / data.Count, accuracy ? correct / data.Count : double.NaN);
     }

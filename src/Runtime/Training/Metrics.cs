@@ -15,7 +15,16 @@ internal static class Metrics
     /// (element-wise, so a sample with several sigmoid outputs counts the fraction of them that are right).
     /// </summary>
     public static double Correct(Loss loss, ReadOnlySpan<float> outputs, ReadOnlySpan<float> targets, int batch, int outputSize)
+        => Correct(loss, outputs, targets, batch, outputSize, steps: 1);
+
+    /// <summary>
+    /// <see cref="Correct(Loss, ReadOnlySpan{float}, ReadOnlySpan{float}, int, int)"/> for outputs of
+    /// <paramref name="steps"/> time steps each ((steps, outputSize / steps) per sample): every step is scored as a
+    /// sample of its own, and a sample counts the fraction of its steps that are right.
+    /// </summary>
+    public static double Correct(Loss loss, ReadOnlySpan<float> outputs, ReadOnlySpan<float> targets, int batch, int outputSize, int steps)
     {
+        if (steps > 1) return Correct(loss, outputs, targets, batch * steps, outputSize / steps, 1) / steps;
         int correct = 0;
         switch (loss)
         {
@@ -37,6 +46,19 @@ internal static class Metrics
         }
     }
 
+    /// <summary>
+    /// The summed per-sample loss of finished outputs (see <see cref="CompilerServices.Losses.Total"/>); for a sequence
+    /// output the per-sample loss is the mean over its steps, as the training loss is the mean over batch·steps.
+    /// </summary>
+    public static double TotalLoss(IModel model, ReadOnlySpan<float> outputs, ReadOnlySpan<float> targets, int batch)
+    {
+        int steps = model.OutputSteps;
+        return CompilerServices.Losses.Total(model.Loss, outputs, targets, batch * steps, model.OutputSize / steps) / steps;
+    }
+
+    /// <summary>The number of classes a sparse label or a per-step row chooses among: the output size over the steps.</summary>
+    public static int Classes(IModel model) => model.OutputSize / model.OutputSteps;
+
     /// <summary>The index of the largest value (the first one on ties).</summary>
     public static int ArgMax(ReadOnlySpan<float> values) => TensorPrimitives.IndexOfMax(values);
 
@@ -46,6 +68,21 @@ internal static class Metrics
         if (data.FeatureSize != model.InputSize)
             throw new ArgumentException(
                 $"{name} has {data.FeatureSize} features per sample, but the model takes {model.InputSize} inputs.", name);
+    }
+
+    /// <summary>
+    /// <see cref="CheckFeatures"/>, then, for a model that starts with an Embedding, that every feature is a token id
+    /// (a whole number in [0, vocabulary)); the message names the sample and the position.
+    /// </summary>
+    public static void CheckInputs(IModel model, Dataset data, string name)
+    {
+        CheckFeatures(model, data, name);
+        CheckTokens(model.InputVocabulary, data, name);
+    }
+
+    private static void CheckTokens(int vocabulary, Dataset data, string name)
+    {
+        if (vocabulary > 0) CompilerServices.Embedding.CheckIds(data.Features, data.Count, data.FeatureSize, vocabulary, name);
     }
 
     /// <summary>
@@ -64,9 +101,10 @@ internal static class Metrics
         if (data.Count == 0) throw new ArgumentException($"{name} holds no samples.", name);
         CheckFeatures(model, data, name);
         CheckTargetSize(model, data, name);
-        var key = (model.Loss, model.OutputSize, model.TargetSize);
-        if (data.Owned && data.Checked is ValueTuple<Loss, int, int> done && done == key) return;
-        CheckValues(model.Loss, model.OutputSize, data, name);
+        var key = (model.Loss, model.OutputSize, model.TargetSize, model.InputVocabulary);
+        if (data.Owned && data.Checked is ValueTuple<Loss, int, int, int> done && done == key) return;
+        CheckValues(model.Loss, Classes(model), data, name);
+        CheckTokens(model.InputVocabulary, data, name);
         if (data.Owned) data.Checked = key;
     }
 
@@ -110,8 +148,9 @@ internal static class Metrics
                 bad = IndexOfNonLabel(targets, classes);
                 if (bad >= 0)
                     throw new ArgumentException(
-                        $"{name} sample {bad} has label {FloatChecks.Describe(targets[bad])}, but {loss} needs a whole-number class " +
-                        $"label in [0, {classes - 1}] (the model has {classes} outputs).", name);
+                        $"{name} sample {bad / t} has label {FloatChecks.Describe(targets[bad])}" + (t > 1 ? $" at step {bad % t}" : "") +
+                        $", but {loss} needs a whole-number class label in [0, {classes - 1}] (the model has {classes} " +
+                        (t > 1 ? "classes per step)." : "outputs)."), name);
                 break;
             case Loss.BinaryCrossEntropy:
                 bad = IndexOfOutside(targets, 0f, 1f);
@@ -139,7 +178,7 @@ internal static class Metrics
     }
 
     /// <summary>The index of the first value that is not a whole number in [0, classes), or -1.</summary>
-    private static int IndexOfNonLabel(ReadOnlySpan<float> labels, int classes)
+    internal static int IndexOfNonLabel(ReadOnlySpan<float> labels, int classes)
     {
         int i = 0;
         if (Vector512.IsHardwareAccelerated)

@@ -78,13 +78,14 @@ public static class ModelExtensions
     /// <param name="batchSize">Samples per forward pass, ≥ 1.</param>
     /// <exception cref="ArgumentNullException"><paramref name="model"/> or <paramref name="data"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is below 1.</exception>
-    /// <exception cref="ArgumentException">The data's feature size is not the model's input size.</exception>
+    /// <exception cref="ArgumentException">The data's feature size is not the model's input size, or (a model that starts
+    /// with an Embedding) a feature is not a token id; the message names the sample.</exception>
     public static float[] Predict(this IModel model, Dataset data, int batchSize = 256)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        Metrics.CheckFeatures(model, data, nameof(data));
+        Metrics.CheckInputs(model, data, nameof(data));
         int f = data.FeatureSize, o = model.OutputSize;
         var outputs = new float[checked(data.Count * o)];
         for (int start = 0; start < data.Count; start += batchSize)

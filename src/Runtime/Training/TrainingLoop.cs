@@ -202,7 +202,7 @@ internal sealed class CpuTrainingBackend : TrainingBackend
         _optimizer.Step(_model.Parameters, _model.Gradients);
 
         _totals.Loss += (double)loss * n;
-        if (_accuracy) _totals.Correct += Metrics.Correct(_model.Loss, outputs, y, n, o);
+        if (_accuracy) _totals.Correct += Metrics.Correct(_model.Loss, outputs, y, n, o, _model.OutputSteps);
         _totals.Samples += n;
         _totals.Batches++;
     }

@@ -128,7 +128,7 @@ public sealed class DataCheckTests(ITestOutputHelper output)
         Dataset owned = shared.Take(40);
         Assert.True(owned.Owned);
         model.Fit(owned, epochs: 1, batchSize: 16, cancellationToken: TestContext.Current.CancellationToken);
-        Assert.Equal((Loss.SparseCategoricalCrossEntropy, 10, 1), Assert.IsType<ValueTuple<Loss, int, int>>(owned.Checked));
+        Assert.Equal((Loss.SparseCategoricalCrossEntropy, 10, 1, 0), Assert.IsType<ValueTuple<Loss, int, int, int>>(owned.Checked)); // 0: no token vocabulary
         Assert.True(owned.OneHot(10).Owned);
         Assert.False(shared.OneHot(10).Owned);
     }
