@@ -40,6 +40,14 @@ internal static class Metrics
     /// <summary>The index of the largest value (the first one on ties).</summary>
     public static int ArgMax(ReadOnlySpan<float> values) => TensorPrimitives.IndexOfMax(values);
 
+    /// <summary>
+    /// The data a model trains and is scored on: <paramref name="data"/> itself, or for a model that reconstructs its
+    /// input (<see cref="LossTarget.Input"/>) the same samples with their features as targets. Null stays null.
+    /// </summary>
+    [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(data))]
+    public static Dataset? TargetsFor(IModel model, Dataset? data)
+        => data is not null && model.LossTarget == LossTarget.Input ? data.WithFeaturesAsTargets() : data;
+
     /// <summary>Checks that <paramref name="data"/> has the model's input size.</summary>
     public static void CheckFeatures(IModel model, Dataset data, string name)
     {
