@@ -156,3 +156,93 @@ public class AutoencoderTests
         Assert.True(after < 0.5 * before, $"reconstruction loss {after:F4} did not fall well below the untrained {before:F4}");
     }
 }
+
+/// <summary>samples/Autoencoder's own code: the PNG grid it writes, and the whole sample with tiny settings.</summary>
+public class AutoencoderSampleTests
+{
+    private static ITestOutputHelper? Output => TestContext.Current.TestOutputHelper;
+
+    /// <summary>
+    /// A briefly trained sample model draws 10 x 2 test digits: the PNG decodes to the promised size, every original and
+    /// every reconstruction pixel is exactly the grey level of the input and of the model's output, and the picture is
+    /// not trivial (dark and bright pixels in both halves; reconstructions closer to their own digit than to another).
+    /// </summary>
+    [Fact]
+    public void ReconstructionPngDecodesToTheModelsOutputs()
+    {
+        var (train, test) = MnistTests.s_mnist.Value;
+        var model = new Compiled.Samples.Autoencoder.DigitAutoencoder(seed: 3);
+        model.Fit(train.Take(6000), epochs: 3, batchSize: 64, optimizer: new Adam(2e-3), seed: 3,
+            cancellationToken: TestContext.Current.CancellationToken);
+        Dataset shown = test.Take(20);
+        float[] outputs = model.Predict(shown);
+
+        string path = Path.Combine(Path.GetTempPath(), "compiled-reconstructions-" + Guid.NewGuid().ToString("N") + ".png");
+        try
+        {
+            const int Scale = 2, Side = 28, Cell = (Side + 1) * Scale;
+            var (width, height) = Compiled.Samples.Autoencoder.ReconstructionGrid.WritePng(model, shown, path, columns: 10, rows: 2, scale: Scale);
+            Assert.Equal((10 * Cell + Scale, 4 * Cell + Scale), (width, height));
+            byte[] bytes = File.ReadAllBytes(path);
+            Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, bytes[..4]);
+            using var bitmap = SkiaSharp.SKBitmap.Decode(bytes);
+            Assert.NotNull(bitmap);
+            Assert.Equal((width, height), (bitmap.Width, bitmap.Height));
+
+            int mismatches = 0;
+            var originals = new List<byte>();
+            var reconstructed = new List<byte>();
+            double own = 0, other = 0;
+            for (int k = 0; k < 20; k++)
+            {
+                int x0 = (k % 10) * Cell + Scale, y0 = 2 * (k / 10) * Cell + Scale;
+                for (int y = 0; y < Side; y++)
+                    for (int x = 0; x < Side; x++)
+                    {
+                        int i = y * Side + x;
+                        byte o = bitmap.GetPixel(x0 + x * Scale + 1, y0 + y * Scale + 1).Red;
+                        byte r = bitmap.GetPixel(x0 + x * Scale, y0 + Cell + y * Scale).Red;
+                        if (o != Compiled.Samples.Autoencoder.ReconstructionGrid.Grey(shown.FeaturesOf(k)[i])) mismatches++;
+                        if (r != Compiled.Samples.Autoencoder.ReconstructionGrid.Grey(outputs[k * 784 + i])) mismatches++;
+                        originals.Add(o);
+                        reconstructed.Add(r);
+                        own += Math.Abs(o - r);
+                        other += Math.Abs(o - Compiled.Samples.Autoencoder.ReconstructionGrid.Grey(outputs[((k + 1) % 20) * 784 + i]));
+                    }
+            }
+            Output?.WriteLine($"{width}x{height} PNG, {bytes.Length:N0} bytes; pixel mismatches {mismatches}; " +
+                $"mean |original − reconstruction| {own / (20 * 784):F1} grey levels against {other / (20 * 784):F1} for another digit's");
+            Assert.Equal(0, mismatches);
+            Assert.True(originals.Count(v => v < 30) > 1000 && originals.Count(v => v > 220) > 500, "the originals are not digits");
+            Assert.True(reconstructed.Count(v => v < 30) > 1000 && reconstructed.Count(v => v > 150) > 300, "the reconstructions are blank or grey");
+            Assert.True(own < 0.7 * other, $"reconstructions are no closer to their digit ({own / 15680:F1}) than to another ({other / 15680:F1})");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void SampleRunsWithTinySettingsAndWritesItsPicture()
+    {
+        string path = Path.Combine(Path.GetTempPath(), "compiled-sample-" + Guid.NewGuid().ToString("N") + ".png");
+        var output = new StringWriter();
+        try
+        {
+            int code = Compiled.Samples.Autoencoder.AutoencoderSample.Run(
+                new[] { "--limit", "600", "--epochs", "1", "--data", RepoPaths.MnistDirectory, "--output", path }, output);
+            Output?.WriteLine(output.ToString());
+            Assert.Equal(0, code);
+            Assert.Contains("Test reconstruction: binary cross-entropy", output.ToString());
+            using var bitmap = SkiaSharp.SKBitmap.Decode(path);
+            Assert.Equal((582, 234), (bitmap.Width, bitmap.Height));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+        Assert.Equal(1, Compiled.Samples.Autoencoder.AutoencoderSample.Run(new[] { "--epochs", "0" }, new StringWriter()));
+        Assert.Equal(2, Compiled.Samples.Autoencoder.AutoencoderSample.Run(new[] { "--data", "/nonexistent-mnist" }, new StringWriter()));
+    }
+}
