@@ -329,4 +329,20 @@ public class DiagnosticTests
         Assert.Contains("global::Compiled.IModel.LossTarget => global::Compiled.LossTarget.Input",
             Assert.Single(result.GeneratedTrees).ToString());
     }
+
+    [Fact]
+    public void ExplicitTargetsTargetGeneratesTheSameCodeAsNone()
+    {
+        const string plain = """
+            using Compiled;
+            [Input(4)] [Dense(4)] [Loss(Loss.MeanSquaredError)]
+            public partial class Net;
+            """;
+        var (a, _) = GeneratorHarness.Run(plain);
+        var (b, _) = GeneratorHarness.Run(plain.Replace("[Loss(Loss.MeanSquaredError)]", "[Loss(Loss.MeanSquaredError, Target = LossTarget.Targets)]"));
+        Assert.Empty(b.Diagnostics);
+        string code = Assert.Single(a.GeneratedTrees).ToString();
+        Assert.Equal(code, Assert.Single(b.GeneratedTrees).ToString());
+        Assert.DoesNotContain("LossTarget", code);
+    }
 }
