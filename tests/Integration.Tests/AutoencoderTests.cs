@@ -110,6 +110,16 @@ public class AutoencoderTests
     }
 
     [Fact]
+    public void BinaryCrossEntropyAutoencoderNamesAFeatureOutsideZeroOne()
+    {
+        var model = new TinyBceAutoencoder();
+        float[] x = new float[12];
+        x[9] = 255f; // sample 1, feature 3: raw pixel values instead of [0, 1]
+        var e = Assert.Throws<ArgumentException>(() => model.Evaluate(new Dataset(x, new float[2], 6, 1)));
+        Assert.Contains("data sample 1 has feature 3 = 255, but a model that reconstructs its input with BinaryCrossEntropy needs every feature in [0, 1]", e.Message);
+    }
+
+    [Fact]
     public void DataOfAnotherFeatureSizeIsRejected()
     {
         var model = new TinyMseAutoencoder();

@@ -40,6 +40,9 @@ public sealed class Dataset
         Owned = owned;
     }
 
+    /// <summary>Whether the features are also the targets (an autoencoder's data, see <see cref="WithFeaturesAsTargets"/>).</summary>
+    internal bool TargetsAreFeatures => ReferenceEquals(_targets, _features);
+
     /// <summary>Whether the arrays belong to this instance alone (then its content can never change).</summary>
     internal bool Owned { get; }
 

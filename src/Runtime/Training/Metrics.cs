@@ -123,6 +123,10 @@ internal static class Metrics
                 break;
             case Loss.BinaryCrossEntropy:
                 bad = IndexOfOutside(targets, 0f, 1f);
+                if (bad >= 0 && data.TargetsAreFeatures)
+                    throw new ArgumentException(
+                        $"{name} sample {bad / t} has feature {bad % t} = {FloatChecks.Describe(targets[bad])}, but a model that reconstructs " +
+                        $"its input with {loss} needs every feature in [0, 1]: scale the inputs, or use Loss.MeanSquaredError.", name);
                 if (bad >= 0)
                     throw new ArgumentException(
                         $"{name} sample {bad / t} has target {FloatChecks.Describe(targets[bad])}" + (t > 1 ? $" at position {bad % t}" : "") +
