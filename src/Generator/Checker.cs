@@ -63,9 +63,21 @@ internal static class Checker
                 Report(DiagnosticDescriptors.LossDoesNotFitOutput, parsed.LossLocation, loss.ToString(), parsed.FullName, problem);
         }
 
+        // An autoencoder's output is compared with its input: same size, and a loss with one target per output.
+        if (parsed.LossTarget == LossTarget.Input && parsed.Loss is { } reconstructed)
+        {
+            if (reconstructed == Loss.SparseCategoricalCrossEntropy)
+                Report(DiagnosticDescriptors.ReconstructionNeedsDenseTargets, parsed.LossLocation, parsed.FullName, reconstructed.ToString());
+            else if (parsed.InputShape is { } inputShape && layers.Count == parsed.Layers.Count && layers.Count > 0
+                && layers[layers.Count - 1].Output is var outputShape && outputShape.Size != inputShape.Size)
+                Report(DiagnosticDescriptors.ReconstructionSizeMismatch, parsed.LossLocation, parsed.FullName,
+                    inputShape.Size.ToString(CultureInfo.InvariantCulture), inputShape.Bracketed,
+                    outputShape.Size.ToString(CultureInfo.InvariantCulture), outputShape.Bracketed);
+        }
+
         if (diagnostics.Count > 0 || parsed.InputShape is null || parsed.Loss is null || layers.Count != parsed.Layers.Count) return null;
         var spec = new ModelSpec(parsed.Namespace, parsed.ContainingTypes, parsed.ClassName, parsed.FullName, parsed.InputShape.Value,
-            layers.ToEquatableArray(), parsed.Loss.Value, parsed.Aliases);
+            layers.ToEquatableArray(), parsed.Loss.Value, parsed.Aliases, parsed.LossTarget);
 
         // The plan's own sizes decide whether the arenas fit, and which members the generated code declares.
         ModelPlan plan = Lowering.Lower(spec);

@@ -88,6 +88,16 @@ internal static class DiagnosticDescriptors
         "Embedding needs a 1-D input of T token ids, but the input is {0}; declare [Input(T)] (for example [Input({1})] for the same number of ids)",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+    public static readonly DiagnosticDescriptor ReconstructionSizeMismatch = new(
+        "CMP030", "An autoencoder's output does not have its input's size",
+        "Model '{0}' reconstructs its input (Target = LossTarget.Input), so its output must have the input's size, but the input has {1} floats ({2}) and the output {3} ({4}); end with a layer of {1} units such as [Dense({1}, Activation.Sigmoid)]",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor ReconstructionNeedsDenseTargets = new(
+        "CMP031", "Sparse class labels cannot be an input to reconstruct",
+        "Model '{0}' reconstructs its input (Target = LossTarget.Input), but {1} compares the output with one class label per sample; use Loss.MeanSquaredError, or Loss.BinaryCrossEntropy for inputs in [0, 1]",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
     public static readonly DiagnosticDescriptor InternalError = new(
         "CMP999", "The generator failed",
         "Compiled could not generate model '{0}': {1}. This is a bug in Compiled; please report it with the model's definition.",
@@ -111,6 +121,8 @@ internal static class DiagnosticDescriptors
         [InvalidArgument.Id] = InvalidArgument,
         [EmbeddingNotFirst.Id] = EmbeddingNotFirst,
         [EmbeddingInputNotTokens.Id] = EmbeddingInputNotTokens,
+        [ReconstructionSizeMismatch.Id] = ReconstructionSizeMismatch,
+        [ReconstructionNeedsDenseTargets.Id] = ReconstructionNeedsDenseTargets,
         [InternalError.Id] = InternalError,
     };
 

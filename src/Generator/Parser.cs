@@ -196,6 +196,7 @@ internal static class Parser
             // [Loss].
             var lossAttribute = attributes.FirstOrDefault(a => a.Name == LossAttribute);
             Loss? loss = null;
+            LossTarget lossTarget = LossTarget.Targets;
             if (lossAttribute.Data is null)
             {
                 if (input.Data is not null) Report(DiagnosticDescriptors.MissingLoss, classAt, _fullName);
@@ -205,13 +206,14 @@ internal static class Parser
                 var reader = new AttributeReader(lossAttribute.Data, LocationInfo.From(lossAttribute.Syntax), _diagnostics);
                 int before = reader.DiagnosticCount;
                 Loss value = reader.Enum(0, Loss.MeanSquaredError);
+                lossTarget = reader.NamedEnum("Target", LossTarget.Targets);
                 if (!reader.HasErrors(before)) loss = value;
             }
 
             return new ParsedModel(
                 _type.ContainingNamespace is { IsGlobalNamespace: false } ns ? ns.ToDisplayString() : null,
                 ContainingTypes(), _type.Name, _fullName, inputShape is null ? null : new Shape(inputShape), layers, locations,
-                loss, LocationInfo.From(lossAttribute.Syntax), classAt, MemberNames(), ChooseAliases(declarations[0]));
+                loss, LocationInfo.From(lossAttribute.Syntax), classAt, MemberNames(), ChooseAliases(declarations[0]), lossTarget);
         }
 
         private void CheckType(List<TypeDeclarationSyntax> declarations, LocationInfo? classAt)
@@ -327,4 +329,4 @@ internal static class Parser
 /// </summary>
 internal sealed record ParsedModel(string? Namespace, EquatableArray<string> ContainingTypes, string ClassName, string FullName,
     Shape? InputShape, List<LayerSpec> Layers, List<LocationInfo?> LayerLocations, Loss? Loss, LocationInfo? LossLocation,
-    LocationInfo? ClassLocation, EquatableArray<string> MemberNames, Aliases Aliases);
+    LocationInfo? ClassLocation, EquatableArray<string> MemberNames, Aliases Aliases, LossTarget LossTarget = LossTarget.Targets);

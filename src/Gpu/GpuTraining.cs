@@ -51,6 +51,8 @@ public static class GpuTraining
         ArgumentNullException.ThrowIfNull(train);
         ArgumentOutOfRangeException.ThrowIfLessThan(epochs, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        train = Metrics.TargetsFor(model, train);
+        validation = Metrics.TargetsFor(model, validation);
         Metrics.CheckData(model, train, nameof(train));
         if (validation is not null) Metrics.CheckData(model, validation, nameof(validation));
         earlyStopping?.CheckUsable(model, validation);
@@ -73,6 +75,7 @@ public static class GpuTraining
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(data);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        data = Metrics.TargetsFor(model, data);
         Metrics.CheckData(model, data, nameof(data));
         using GpuTwin twin = model.CreateGpuTwin(device);
         return Evaluate(twin, data, batchSize);

@@ -360,4 +360,82 @@ public class DiagnosticTests
             """, "CMP005", located);
         Assert.Equal(expected, d.GetMessage());
     }
+
+    [Fact]
+    public void AutoencoderOutputMustHaveTheInputsSize()
+    {
+        var d = Single("""
+            using Compiled;
+            [Input(784)] [Dense(32, Activation.Relu)] [Dense(748, Activation.Sigmoid)]
+            [Loss(Loss.MeanSquaredError, Target = LossTarget.Input)]
+            public partial class Net;
+            """, "CMP030", "Loss(Loss.MeanSquaredError, Target = LossTarget.Input)");
+        Assert.Contains("the input has 784 floats ([784]) and the output 748 ([748])", d.GetMessage());
+        Assert.Contains("[Dense(784, Activation.Sigmoid)]", d.GetMessage());
+    }
+
+    [Fact]
+    public void AutoencoderOfAnImageNamesBothShapes()
+    {
+        var d = Single("""
+            using Compiled;
+            [Input(28, 28, 1)] [Flatten] [Dense(10, Activation.Sigmoid)]
+            [Loss(Loss.BinaryCrossEntropy, Target = LossTarget.Input)]
+            public partial class Net;
+            """, "CMP030", "Loss(Loss.BinaryCrossEntropy, Target = LossTarget.Input)");
+        Assert.Contains("the input has 784 floats ([28, 28, 1]) and the output 10 ([10])", d.GetMessage());
+    }
+
+    [Fact]
+    public void AutoencoderCannotReconstructWithClassLabels()
+    {
+        var d = Single("""
+            using Compiled;
+            [Input(4)] [Dense(4, Activation.Softmax)]
+            [Loss(Loss.SparseCategoricalCrossEntropy, Target = LossTarget.Input)]
+            public partial class Net;
+            """, "CMP031", "Loss(Loss.SparseCategoricalCrossEntropy, Target = LossTarget.Input)");
+        Assert.Contains("one class label per sample", d.GetMessage());
+    }
+
+    [Fact]
+    public void UndefinedLossTargetIsReported()
+    {
+        Single("""
+            using Compiled;
+            [Input(4)] [Dense(4)] [Loss(Loss.MeanSquaredError, Target = (LossTarget)7)]
+            public partial class Net;
+            """, "CMP009", "Loss(Loss.MeanSquaredError, Target = (LossTarget)7)");
+    }
+
+    [Fact]
+    public void AutoencoderWhoseOutputMatchesCompiles()
+    {
+        var (result, output) = GeneratorHarness.Run("""
+            using Compiled;
+            [Input(28, 28, 1)] [Flatten] [Dense(16, Activation.Relu)] [Dense(784, Activation.Sigmoid)]
+            [Loss(Loss.BinaryCrossEntropy, Target = LossTarget.Input)]
+            public partial class Net;
+            """);
+        Assert.Empty(result.Diagnostics);
+        Assert.Empty(GeneratorHarness.Errors(output));
+        Assert.Contains("global::Compiled.IModel.LossTarget => global::Compiled.LossTarget.Input",
+            Assert.Single(result.GeneratedTrees).ToString());
+    }
+
+    [Fact]
+    public void ExplicitTargetsTargetGeneratesTheSameCodeAsNone()
+    {
+        const string plain = """
+            using Compiled;
+            [Input(4)] [Dense(4)] [Loss(Loss.MeanSquaredError)]
+            public partial class Net;
+            """;
+        var (a, _) = GeneratorHarness.Run(plain);
+        var (b, _) = GeneratorHarness.Run(plain.Replace("[Loss(Loss.MeanSquaredError)]", "[Loss(Loss.MeanSquaredError, Target = LossTarget.Targets)]"));
+        Assert.Empty(b.Diagnostics);
+        string code = Assert.Single(a.GeneratedTrees).ToString();
+        Assert.Equal(code, Assert.Single(b.GeneratedTrees).ToString());
+        Assert.DoesNotContain("LossTarget", code);
+    }
 }

@@ -151,5 +151,20 @@ internal static class ModelSources
             [Loss(Loss.SparseCategoricalCrossEntropy)]
             public partial class CharBigram;
             """,
+
+        // An autoencoder: the loss compares the output with the model's own input (TargetSize = InputSize).
+        ["Autoencoder"] = """
+            using Compiled;
+
+            namespace Demo;
+
+            [Input(784)]
+            [Dense(128, Activation.Relu)]
+            [Dense(32, Activation.Relu)]
+            [Dense(128, Activation.Relu)]
+            [Dense(784, Activation.Sigmoid)]
+            [Loss(Loss.BinaryCrossEntropy, Target = LossTarget.Input)]
+            public partial class Autoencoder;
+            """,
     };
 }

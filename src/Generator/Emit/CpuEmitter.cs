@@ -33,7 +33,8 @@ internal static class CpuEmitter
 
         w.Line("/// <remarks>");
         w.Line($"/// Compiled model: {Describe(plan)}.");
-        w.Line($"/// {plan.ParameterCount.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} parameters; loss {spec.Loss}.");
+        w.Line($"/// {plan.ParameterCount.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} parameters; loss {spec.Loss}" +
+            (spec.LossTarget == LossTarget.Input ? " against the input (an autoencoder)." : "."));
         w.Line("/// </remarks>");
         using (w.Block($"partial class {spec.ClassName} : global::Compiled.IModel"))
         {
@@ -62,7 +63,9 @@ internal static class CpuEmitter
         w.Line($"public const int InputSize = {Int(plan.InputSize)};");
         w.Line($"/// <summary>Floats per output sample, shape {plan.Output.Shape.Bracketed}.</summary>");
         w.Line($"public const int OutputSize = {Int(plan.OutputSize)};");
-        w.Line(plan.Spec.Loss != Loss.SparseCategoricalCrossEntropy ? "/// <summary>Floats per target sample.</summary>"
+        w.Line(plan.Spec.LossTarget == LossTarget.Input
+            ? "/// <summary>Floats per target sample: the input itself (Fit and Evaluate pass the features as targets).</summary>"
+            : plan.Spec.Loss != Loss.SparseCategoricalCrossEntropy ? "/// <summary>Floats per target sample.</summary>"
             : plan.OutputSteps > 1 ? "/// <summary>Floats per target sample: one class label per time step.</summary>"
             : "/// <summary>Floats per target sample: one class label.</summary>");
         w.Line($"public const int TargetSize = {Int(plan.TargetSize)};");
@@ -154,6 +157,8 @@ internal static class CpuEmitter
         if (plan.InputVocabulary > 0) w.Line($"int global::Compiled.IModel.InputVocabulary => {Int(plan.InputVocabulary)}; // inputs are token ids");
         w.Line("/// <summary>The loss the model trains on.</summary>");
         w.Line($"public global::Compiled.Loss Loss => global::Compiled.Loss.{plan.Spec.Loss};");
+        if (plan.Spec.LossTarget == LossTarget.Input)
+            w.Line("global::Compiled.LossTarget global::Compiled.IModel.LossTarget => global::Compiled.LossTarget.Input; // an autoencoder");
         w.Line("/// <summary>Every trainable parameter, in one arena.</summary>");
         w.Line($"public {Span} Parameters => _parameters;");
         w.Line("/// <summary>The gradients of the last training step, same layout as <see cref=\"Parameters\"/>.</summary>");

@@ -8,7 +8,8 @@ namespace Compiled.Generator.Model;
 /// A checked model: its name, where it lives, the shape of one input sample, its layers in source order (each with its
 /// inferred input and output shapes) and its loss. Immutable and compared by value (the incremental pipeline caches on
 /// it); it holds no symbol, syntax or location, so editing whitespace above the class leaves it equal and the emit step
-/// cached. Diagnostics travel beside it, in <see cref="ModelResult"/>.
+/// cached. Diagnostics travel beside it, in <see cref="ModelResult"/>. <see cref="LossTarget"/> says whether the loss
+/// compares the output with the data set's targets or with the model's own input (an autoencoder).
 /// </summary>
 internal sealed record ModelSpec(
     string? Namespace,
@@ -18,7 +19,8 @@ internal sealed record ModelSpec(
     Shape InputShape,
     EquatableArray<LayerSpec> Layers,
     Loss Loss,
-    Aliases Aliases);
+    Aliases Aliases,
+    LossTarget LossTarget = LossTarget.Targets);
 
 /// <summary>
 /// The short names generated files give the runtime namespaces (<c>using Cpu = global::Compiled.CompilerServices;</c>),

@@ -40,6 +40,9 @@ public sealed class Dataset
         Owned = owned;
     }
 
+    /// <summary>Whether the features are also the targets (an autoencoder's data, see <see cref="WithFeaturesAsTargets"/>).</summary>
+    internal bool TargetsAreFeatures => ReferenceEquals(_targets, _features);
+
     /// <summary>Whether the arrays belong to this instance alone (then its content can never change).</summary>
     internal bool Owned { get; }
 
@@ -66,6 +69,19 @@ public sealed class Dataset
 
     /// <summary>The targets of sample <paramref name="index"/>.</summary>
     public ReadOnlySpan<float> TargetsOf(int index) => _targets.AsSpan(checked(index * TargetSize), TargetSize);
+
+    /// <summary>
+    /// Samples without targets, for a model that reconstructs its input (<see cref="LossTarget.Input"/>): the features
+    /// array (not copied) is also the targets, so <see cref="TargetSize"/> is <paramref name="featureSize"/>.
+    /// </summary>
+    public static Dataset FromFeatures(float[] features, int featureSize) => new(features, features, featureSize, featureSize);
+
+    /// <summary>
+    /// This data set with every sample's features as its targets (nothing is copied); what <c>Fit</c> and
+    /// <c>Evaluate</c> train and score an autoencoder on.
+    /// </summary>
+    public Dataset WithFeaturesAsTargets()
+        => ReferenceEquals(_targets, _features) ? this : new Dataset(_features, _features, FeatureSize, FeatureSize, Owned);
 
     /// <summary>The first <paramref name="count"/> samples (copied).</summary>
     public Dataset Take(int count)

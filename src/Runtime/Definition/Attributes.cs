@@ -59,4 +59,10 @@ public sealed class LossAttribute : Attribute
 
     /// <summary>The loss function.</summary>
     public Loss Loss { get; }
+
+    /// <summary>
+    /// What the output is compared with: the data set's targets (default) or, with <see cref="LossTarget.Input"/>, the
+    /// model's own input (an autoencoder; the output must then have the input's size).
+    /// </summary>
+    public LossTarget Target { get; set; }
 }

@@ -33,6 +33,12 @@ public interface IModel
     /// </summary>
     int InputVocabulary => 0;
 
+    /// <summary>
+    /// What the loss compares the output with: the data set's targets, or (<see cref="Compiled.LossTarget.Input"/>, an
+    /// autoencoder) each sample's own features, which <c>Fit</c> and <c>Evaluate</c> then pass as the targets.
+    /// </summary>
+    LossTarget LossTarget => LossTarget.Targets;
+
     /// <summary>Every trainable parameter, in one contiguous arena (see <see cref="Tensors"/> for the layout).</summary>
     Span<float> Parameters { get; }
 

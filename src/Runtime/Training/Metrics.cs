@@ -62,6 +62,14 @@ internal static class Metrics
     /// <summary>The index of the largest value (the first one on ties).</summary>
     public static int ArgMax(ReadOnlySpan<float> values) => TensorPrimitives.IndexOfMax(values);
 
+    /// <summary>
+    /// The data a model trains and is scored on: <paramref name="data"/> itself, or for a model that reconstructs its
+    /// input (<see cref="LossTarget.Input"/>) the same samples with their features as targets. Null stays null.
+    /// </summary>
+    [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(data))]
+    public static Dataset? TargetsFor(IModel model, Dataset? data)
+        => data is not null && model.LossTarget == LossTarget.Input ? data.WithFeaturesAsTargets() : data;
+
     /// <summary>Checks that <paramref name="data"/> has the model's input size.</summary>
     public static void CheckFeatures(IModel model, Dataset data, string name)
     {
@@ -154,6 +162,10 @@ internal static class Metrics
                 break;
             case Loss.BinaryCrossEntropy:
                 bad = IndexOfOutside(targets, 0f, 1f);
+                if (bad >= 0 && data.TargetsAreFeatures)
+                    throw new ArgumentException(
+                        $"{name} sample {bad / t} has feature {bad % t} = {FloatChecks.Describe(targets[bad])}, but a model that reconstructs " +
+                        $"its input with {loss} needs every feature in [0, 1]: scale the inputs, or use Loss.MeanSquaredError.", name);
                 if (bad >= 0)
                     throw new ArgumentException(
                         $"{name} sample {bad / t} has target {FloatChecks.Describe(targets[bad])}" + (t > 1 ? $" at position {bad % t}" : "") +

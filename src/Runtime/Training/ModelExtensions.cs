@@ -14,7 +14,8 @@ public static class ModelExtensions
     /// returns the metrics of every epoch.
     /// </summary>
     /// <param name="model">The model; its parameters are trained in place.</param>
-    /// <param name="train">The training data; its feature and target sizes must fit the model.</param>
+    /// <param name="train">The training data; its feature and target sizes must fit the model (an autoencoder,
+    /// <see cref="LossTarget.Input"/>, uses each sample's features as its targets and ignores the data's own).</param>
     /// <param name="epochs">Passes over the data, ≥ 1.</param>
     /// <param name="batchSize">Samples per step, ≥ 1; the last batch of an epoch holds the rest.</param>
     /// <param name="optimizer">The optimizer; <see langword="null"/> makes a fresh <c>new Adam(1e-3)</c>. Its epoch is set
@@ -40,6 +41,8 @@ public static class ModelExtensions
         ArgumentNullException.ThrowIfNull(train);
         ArgumentOutOfRangeException.ThrowIfLessThan(epochs, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        train = Metrics.TargetsFor(model, train);
+        validation = Metrics.TargetsFor(model, validation);
         Metrics.CheckData(model, train, nameof(train));
         if (validation is not null) Metrics.CheckData(model, validation, nameof(validation));
         earlyStopping?.CheckUsable(model, validation);
@@ -68,6 +71,7 @@ public static class ModelExtensions
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        data = Metrics.TargetsFor(model, data);
         Metrics.CheckData(model, data, nameof(data));
         return new Evaluator(model, batchSize, data.Count).Run(model, data);
     }
