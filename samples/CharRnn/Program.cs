@@ -77,13 +77,12 @@ static string Generate(IModel model, CharText text, string prompt, int length, d
 
 /// <summary>
 /// The character model: T = 64 token ids in, a distribution over the 65 characters of tinyshakespeare out at every
-/// step, trained on the next character at every step.
+/// step, trained on the next character at every step: an embedding of each character, an LSTM over the 64 steps
+/// (every step's hidden state), and a softmax over the vocabulary at every step.
 /// </summary>
 [Input(64)]
 [Embedding(65, 64)]
-// ── INTEGRATOR: once the `rnn` branch (recurrent layers) is merged, add the recurrent layer on the next line: ──
-// [Lstm(128, ReturnSequences = true)]
-// Until then the model is a bigram model (each character predicts the next from itself alone).
+[Lstm(128, ReturnSequences = true)]
 [Dense(65, Activation.Softmax)]
 [Loss(Loss.SparseCategoricalCrossEntropy)]
 public partial class CharModel;
