@@ -38,21 +38,4 @@ static int Train(SampleOptions options)
     return 0;
 }
 
-/// <summary>The primers' MNIST CNN (Keras: Conv2D(32, (3, 3), relu), MaxPooling2D((2, 2)), ...): images as (H, W, C).</summary>
-[Input(28, 28, 1)]
-[Conv2D(32, 3, Activation.Relu)]
-[MaxPool2D(2)]
-[Conv2D(64, 3, Activation.Relu)]
-[MaxPool2D(2)]
-[Flatten]
-[Dense(128, Activation.Relu)]
-[Dense(10, Activation.Softmax)]
-[Loss(Loss.SparseCategoricalCrossEntropy)]
-public partial class MnistCnn;
-
-/// <summary>The network: every shape here is known at build time.</summary>
-[Input(784)]
-[Dense(128, Activation.Relu)]
-[Dense(10, Activation.Softmax)]
-[Loss(Loss.SparseCategoricalCrossEntropy)]
-public partial class MnistMlp;
+// The two networks are declared in Models.cs (samples/AotInference links the same file to read their checkpoints).

@@ -16,6 +16,7 @@ public sealed class SampleCommandLineTests : IDisposable
     [Theory]
     [InlineData("Mnist", new[] { "--model", "--epochs", "--batch-size", "--data", "--limit", "--seed", "--save", "--device", "--plot", "--no-plot" })]
     [InlineData("Cifar10", new[] { "--data", "--epochs", "--batch-size", "--limit", "--seed", "--plot", "--no-plot" })]
+    [InlineData("AotInference", new[] { "--checkpoint", "--model", "--take" })]
     public async Task HelpExitsZeroAndListsEveryOption(string sample, string[] options)
     {
         var (exit, output, error) = await SampleProcess.Run(sample, _work, "--help");
@@ -35,6 +36,8 @@ public sealed class SampleCommandLineTests : IDisposable
     [InlineData("Mnist", new[] { "--frobnicate" }, "--frobnicate")]
     [InlineData("Cifar10", new[] { "--data", ".", "--epochs", "0" }, "--epochs takes a whole number above zero, not 0.")]
     [InlineData("Cifar10", new string[0], "--data DIR is required")]
+    [InlineData("AotInference", new[] { "--take", "0", "x.png" }, "--take takes a whole number above zero, not 0.")]
+    [InlineData("AotInference", new string[0], "images")]
     public async Task BadValueIsOneLineAndAUsageExitCode(string sample, string[] args, string expected)
     {
         var (exit, output, error) = await SampleProcess.Run(sample, _work, args);
