@@ -1,35 +1,41 @@
+using System.CommandLine;
+
 namespace Compiled.Samples;
 
-/// <summary>The sample's command line: <c>--model mlp|cnn --epochs N --batch-size N --data DIR --limit N --seed N --save PATH --device cpu|gpu</c>.</summary>
+/// <summary>
+/// The sample's command line (System.CommandLine; <c>--help</c> lists it): <c>--model mlp|cnn --epochs N --batch-size N
+/// --data DIR --limit N --seed N --save PATH --device cpu|gpu|gpu-simulator --plot PATH --no-plot</c>.
+/// </summary>
 internal sealed record SampleOptions(int Epochs, int BatchSize, string DataDirectory, int? Limit, int Seed, string CheckpointPath,
-    string Device = "cpu", string Model = "mlp")
+    string Device = "cpu", string Model = "mlp", string? PlotPath = "history.png")
 {
-    public static SampleOptions Parse(string[] args)
+    /// <summary>The root command: parses and validates the options, then runs <paramref name="train"/> with them.</summary>
+    public static RootCommand Command(Func<SampleOptions, int> train)
     {
-        var options = new SampleOptions(5, 64, Path.Combine(AppContext.BaseDirectory, "data"), null, 1, "mnist.safetensors");
-        for (int i = 0; i < args.Length; i++)
+        var model = SampleCli.Choice("--model", "The network: a 784-128-10 perceptron, or the primers' CNN.", "mlp", "cnn");
+        var epochs = SampleCli.Positive("--epochs", 5, "Passes over the training set.");
+        var batchSize = SampleCli.Positive("--batch-size", 64, "Samples per training step.");
+        var data = SampleCli.ExistingDirectory("--data", Path.Combine(AppContext.BaseDirectory, "data"),
+            "The directory with the four MNIST IDX files (.gz or raw); the sample ships a copy.");
+        var limit = SampleCli.OptionalPositive("--limit", "Train on the first N training images only.");
+        var seed = SampleCli.Positive("--seed", 1, "Seed of the initial weights and of the shuffling.");
+        var save = new Option<string>("--save")
         {
-            string name = args[i];
-            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{name} needs a value.");
-            int Number() => int.TryParse(Value(), out int n) && n > 0 ? n : throw new ArgumentException($"{name} needs a positive whole number.");
-            options = name switch
-            {
-                "--epochs" => options with { Epochs = Number() },
-                "--batch-size" => options with { BatchSize = Number() },
-                "--data" => options with { DataDirectory = Value() },
-                "--limit" => options with { Limit = Number() },
-                "--seed" => options with { Seed = Number() },
-                "--save" => options with { CheckpointPath = Value() },
-                "--device" => options with { Device = ParseDevice(Value()) },
-                "--model" => options with { Model = Value() is "mlp" or "cnn" ? args[i] : throw new ArgumentException("--model takes mlp or cnn.") },
-                _ => throw new ArgumentException(
-                    $"Unknown option '{name}'. Options: --model mlp|cnn, --epochs N, --batch-size N, --data DIR, --limit N, --seed N, --save PATH, --device cpu|gpu."),
-            };
-        }
-        return options;
-    }
+            Description = "Where to write the trained model (safetensors).", DefaultValueFactory = _ => "mnist.safetensors", HelpName = "PATH",
+        };
+        var device = SampleCli.Choice("--device",
+            "Where to train: cpu, gpu (CUDA), or gpu-simulator (the GPU kernels on ILGPU's CPU accelerator, slowly).", "cpu", "gpu", "gpu-simulator");
+        var plot = new HistoryPlot();
 
-    private static string ParseDevice(string value) => value is "cpu" or "gpu" or "gpu-simulator"
-        ? value
-        : throw new ArgumentException("--device takes cpu, gpu, or gpu-simulator (the GPU kernels on ILGPU's CPU accelerator, slowly).");
+        var command = new RootCommand("Trains a network on MNIST with Compiled, evaluates it on the test set and saves it.")
+        {
+            model, epochs, batchSize, data, limit, seed, save, device,
+        };
+        plot.AddTo(command);
+        command.SetAction(parsed => train(new SampleOptions(
+            parsed.GetValue(epochs), parsed.GetValue(batchSize), parsed.GetRequiredValue(data), parsed.GetValue(limit),
+            parsed.GetValue(seed), parsed.GetRequiredValue(save), parsed.GetRequiredValue(device), parsed.GetRequiredValue(model),
+            plot.PathOf(parsed))));
+        return command;
+    }
 }

@@ -15,6 +15,12 @@ namespace Compiled.Integration.Tests.Packaging;
 public sealed class PackageTests : IDisposable
 {
     private const string PackageVersion = "0.1.0";
+
+    /// <summary>
+    /// What a publisher passes as <c>-p:RepositoryUrl=</c>: a reserved, never-resolving name (RFC 2606), because this
+    /// repository knows no public address; the test checks that the property reaches the nuspec.
+    /// </summary>
+    private const string PublisherRepositoryUrl = "https://example.invalid/compiled.git";
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromMinutes(8);
 
     private readonly string _work = Path.Combine(Path.GetTempPath(), "compiled-package-test-" + Guid.NewGuid().ToString("N")[..12]);
@@ -43,7 +49,7 @@ public sealed class PackageTests : IDisposable
         string packages = Path.Combine(_work, "packages");
 
         // 1. Pack the runtime (the generator rides along as an analyzer).
-        await Dotnet(RepoPaths.Root, cancel, "pack", Path.Combine("src", "Runtime"), "-c", "Release", "-o", feed);
+        await Dotnet(RepoPaths.Root, cancel, "pack", Path.Combine("src", "Runtime"), "-c", "Release", "-o", feed, $"-p:RepositoryUrl={PublisherRepositoryUrl}");
         string nupkg = Path.Combine(feed, $"Compiled.{PackageVersion}.nupkg");
         Assert.True(File.Exists(nupkg), $"dotnet pack made no {nupkg}; the feed holds: {string.Join(", ", Directory.GetFiles(feed).Select(Path.GetFileName))}");
 
@@ -54,6 +60,19 @@ public sealed class PackageTests : IDisposable
             Assert.Contains("lib/net10.0/Compiled.dll", entries);
             Assert.Contains("analyzers/dotnet/cs/Compiled.Generator.dll", entries);
             Assert.DoesNotContain(entries, e => e.StartsWith("lib/", StringComparison.Ordinal) && e.EndsWith("Compiled.Generator.dll", StringComparison.Ordinal));
+            // What makes it look maintained: its README, its license text, the XML docs for IntelliSense.
+            Assert.Contains("README.md", entries);
+            Assert.Contains("LICENSE", entries);
+            Assert.Contains("lib/net10.0/Compiled.xml", entries);
+            using (var licenseText = new StreamReader(zip.GetEntry("LICENSE")!.Open()))
+                Assert.StartsWith("MIT License", licenseText.ReadToEnd(), StringComparison.Ordinal);
+            using (var docs = zip.GetEntry("lib/net10.0/Compiled.xml")!.Open())
+            {
+                XDocument xml = XDocument.Load(docs);
+                int members = xml.Descendants("member").Count();
+                Assert.True(members > 200, $"Compiled.xml documents only {members} members.");
+                Assert.Contains(xml.Descendants("member"), m => (string?)m.Attribute("name") == "T:Compiled.ModelExtensions");
+            }
 
             ZipArchiveEntry nuspecEntry = Assert.Single(zip.Entries, e => e.FullName == "Compiled.nuspec");
             XDocument nuspec;
@@ -66,6 +85,34 @@ public sealed class PackageTests : IDisposable
             // The generator is inside the package, not a dependency a consumer would fail to find.
             Assert.DoesNotContain("Compiled.Generator", dependencies);
             Assert.Contains("System.Numerics.Tensors", dependencies);
+            // SourceLink tooling is a build-time dependency only.
+            Assert.DoesNotContain(dependencies, d => d.StartsWith("Microsoft.SourceLink", StringComparison.Ordinal));
+
+            XElement license = metadata.Element(ns + "license")!;
+            Assert.Equal(("expression", "MIT"), ((string?)license?.Attribute("type"), license?.Value));
+            Assert.Equal("README.md", metadata.Element(ns + "readme")?.Value);
+            Assert.False(string.IsNullOrWhiteSpace(metadata.Element(ns + "description")?.Value));
+            Assert.Contains("source-generator", metadata.Element(ns + "tags")?.Value.Split(' ') ?? []);
+            XElement repository = metadata.Element(ns + "repository")!;
+            Assert.NotNull(repository);
+            Assert.Equal("git", (string?)repository.Attribute("type"));
+            Assert.Equal(PublisherRepositoryUrl, (string?)repository.Attribute("url"));
+            // The commit the package was built from (SourceLink reads it from git).
+            Assert.Matches("^[0-9a-f]{40}$", (string?)repository.Attribute("commit") ?? "");
+        }
+
+        // 2b. The symbol package: the runtime's portable pdb, beside the package.
+        string snupkg = Path.Combine(feed, $"Compiled.{PackageVersion}.snupkg");
+        Assert.True(File.Exists(snupkg), $"dotnet pack made no {snupkg}; the feed holds: {string.Join(", ", Directory.GetFiles(feed).Select(Path.GetFileName))}");
+        using (ZipArchive symbols = ZipFile.OpenRead(snupkg))
+        {
+            ZipArchiveEntry pdb = Assert.Single(symbols.Entries, e => e.FullName == "lib/net10.0/Compiled.pdb");
+            using var stream = new MemoryStream();
+            using (Stream s = pdb.Open()) s.CopyTo(stream);
+            stream.Position = 0;
+            using var provider = System.Reflection.Metadata.MetadataReaderProvider.FromPortablePdbStream(stream);
+            System.Reflection.Metadata.MetadataReader reader = provider.GetMetadataReader();
+            Assert.True(reader.Documents.Count > 50, $"the pdb lists {reader.Documents.Count} source documents");
         }
 
         // 3. A fresh console project outside the repository (no Directory.Build.props, no project references).

@@ -1,0 +1,43 @@
+using System.CommandLine;
+
+namespace Compiled.Samples;
+
+/// <summary>
+/// <c>--plot PATH</c> (default history.png) and <c>--no-plot</c>: the loss and accuracy curves of a run, drawn by
+/// Compiled.Plotting (ScottPlot). A NativeAOT publish of a sample leaves plotting out (see Samples.props) and says so.
+/// </summary>
+internal sealed class HistoryPlot
+{
+    /// <summary>Where to write the PNG.</summary>
+    public Option<string> Path { get; } = new("--plot")
+    {
+        Description = "Write the loss and accuracy curves per epoch (train and validation) to this PNG file.",
+        DefaultValueFactory = _ => "history.png",
+        HelpName = "PATH",
+    };
+
+    /// <summary>Write no plot.</summary>
+    public Option<bool> Off { get; } = new("--no-plot") { Description = "Write no plot." };
+
+    /// <summary>Adds both options to <paramref name="command"/>.</summary>
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Path);
+        command.Options.Add(Off);
+    }
+
+    /// <summary>The plot's path, or null with <c>--no-plot</c>.</summary>
+    public string? PathOf(ParseResult parsed) => parsed.GetValue(Off) ? null : parsed.GetValue(Path);
+
+    /// <summary>Draws <paramref name="history"/> into <paramref name="path"/> (nothing when it is null).</summary>
+    public static void Write(IReadOnlyList<EpochMetrics> history, string? path)
+    {
+        if (path is null) return;
+#if COMPILED_PLOT
+        Compiled.Plotting.HistoryPlotting.SavePlot(history, path);
+        Console.WriteLine($"Wrote {path}: loss and accuracy per epoch");
+#else
+        Console.WriteLine($"No plot written to {path}: this build (NativeAOT) leaves Compiled.Plotting out; run the sample with 'dotnet run' for one.");
+#endif
+    }
+}
