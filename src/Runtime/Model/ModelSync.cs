@@ -77,9 +77,14 @@ public sealed class ModelSync
     /// call would race with it).</summary>
     /// <exception cref="InvalidOperationException"><c>Fit</c> is training the model on another thread.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void CheckTrainer()
+    public void CheckTrainer() => CheckTrainer("train");
+
+    /// <summary>Throws when <c>Fit</c> is training the model on another thread; <paramref name="action"/> completes
+    /// "Cannot ... this model now" in the message (for example "save" or "load weights into").</summary>
+    /// <exception cref="InvalidOperationException"><c>Fit</c> is training the model on another thread.</exception>
+    public void CheckTrainer(string action)
     {
-        if ((Volatile.Read(ref _version) & 1) != 0 && _trainer != Environment.CurrentManagedThreadId) ThrowTraining("train");
+        if ((Volatile.Read(ref _version) & 1) != 0 && _trainer != Environment.CurrentManagedThreadId) ThrowTraining(action);
     }
 
     /// <summary>Marks the model as being trained by the calling thread (<c>Fit</c> calls it before its first step).</summary>

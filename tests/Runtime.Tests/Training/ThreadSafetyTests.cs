@@ -154,9 +154,23 @@ public sealed class ThreadSafetyTests(ITestOutputHelper output)
         History history = model.Fit(IrisData.Train, epochs: 2, batchSize: 8, cancellationToken: TestContext.Current.CancellationToken,
             progress: new SyncProgress(p =>
             {
-                if (p.Epoch == 1 && p.Batch == 3)
-                    seen = Assert.Throws<InvalidOperationException>(() => OnAnotherThread(() =>
-                        model.Fit(IrisData.Train, epochs: 1, cancellationToken: TestContext.Current.CancellationToken)));
+                if (p.Epoch != 1 || p.Batch != 3) return;
+                seen = Assert.Throws<InvalidOperationException>(() => OnAnotherThread(() =>
+                    model.Fit(IrisData.Train, epochs: 1, cancellationToken: TestContext.Current.CancellationToken)));
+                // Saving or loading weights from another thread would tear them: refused too.
+                using var dir = new TempDirectory();
+                string path = dir.File("w.safetensors");
+                Assert.Contains("Cannot save", Assert.Throws<InvalidOperationException>(() => OnAnotherThread(() =>
+                {
+                    model.Save(path);
+                    return 0;
+                })).Message);
+                model.Save(path); // the training thread itself may
+                Assert.Contains("Cannot load weights into", Assert.Throws<InvalidOperationException>(() => OnAnotherThread(() =>
+                {
+                    model.LoadWeights(path);
+                    return 0;
+                })).Message);
             }));
         Assert.NotNull(seen);
         output.WriteLine(seen!.Message);
