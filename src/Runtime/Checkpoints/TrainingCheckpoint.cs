@@ -26,7 +26,10 @@ internal readonly record struct TrainingPosition(int Epoch, int Batch, EpochTota
 /// totals, round-trip text), <c>model_random</c> (<see cref="IModel.Random"/>), <c>shuffle_random</c> and
 /// <c>shuffles</c> (the shuffling generator's state and how many shuffles made the current order; the order is replayed
 /// from <c>seed</c> and checked against the state), and the run's <c>seed</c>, <c>shuffle</c>, <c>batch_size</c> and
-/// <c>samples</c>, which a resuming call must repeat.</para>
+/// <c>samples</c>, which a resuming call must repeat. With early stopping: <c>early_stopping</c> (the metric watched),
+/// <c>early_stopping_best</c>, <c>early_stopping_best_epoch</c>, <c>early_stopping_wait</c>,
+/// <c>early_stopping_stopped</c>, and the tensor <c>early_stopping.best_weights</c> [parameter count] when it keeps
+/// them.</para>
 /// </remarks>
 internal sealed class TrainingCheckpoint
 {
@@ -34,9 +37,11 @@ internal sealed class TrainingCheckpoint
     private readonly string _path;
     private readonly int _batchSize, _seed, _samples;
     private readonly bool _shuffle;
+    private readonly EarlyStopping? _earlyStopping;
 
-    public TrainingCheckpoint(string path, int batchSize, bool shuffle, int seed, int samples)
+    public TrainingCheckpoint(string path, int batchSize, bool shuffle, int seed, int samples, EarlyStopping? earlyStopping = null)
     {
+        _earlyStopping = earlyStopping;
         _path = path;
         _batchSize = batchSize;
         _shuffle = shuffle;
@@ -104,6 +109,22 @@ internal sealed class TrainingCheckpoint
             Finite(saved.Data, key);
             state.Add(name, saved.Data);
         }
+        // Early stopping: the call and the file must agree on whether it runs and what it watches.
+        bool fileStops = meta.TryGetValue("early_stopping", out string? watched);
+        if (fileStops != _earlyStopping is not null || (fileStops && watched != _earlyStopping!.Monitor.ToString()))
+            throw new ArgumentException($"{_path} was written by a run with " +
+                (fileStops ? $"early stopping on {watched}" : "no early stopping") + ", but this call passes " +
+                (_earlyStopping is null ? "none" : $"early stopping on {_earlyStopping.Monitor}") +
+                ". Resume with the run's settings, or delete the file to start afresh.", "earlyStopping");
+        float[]? bestWeights = null;
+        if (fileStops && tensors.TryGetValue("early_stopping.best_weights", out var best))
+        {
+            if (best.Shape.Length != 1 || best.Shape[0] != arena)
+                throw new InvalidDataException($"{_path}: early_stopping.best_weights has shape [{string.Join(", ", best.Shape)}], not [{arena}].");
+            Finite(best.Data, "early_stopping.best_weights");
+            expected.Add("early_stopping.best_weights");
+            bestWeights = best.Data;
+        }
         foreach (string name in tensors.Keys)
             if (!expected.Contains(name))
                 throw new InvalidDataException($"{_path} holds an unexpected tensor {name}.");
@@ -136,6 +157,13 @@ internal sealed class TrainingCheckpoint
         parameters.CopyTo(model.Parameters);
         model.Random = modelRandom;
         optimizer.RestoreState(steps, (int)epoch, hasState ? arena : -1, name => state[name]);
+        if (_earlyStopping is not null)
+        {
+            long bestEpoch = Long("early_stopping_best_epoch"), wait = Long("early_stopping_wait"), stopped = Long("early_stopping_stopped");
+            if (bestEpoch > int.MaxValue || wait > int.MaxValue || stopped > int.MaxValue)
+                throw new InvalidDataException($"{_path}: the early-stopping epochs are out of range.");
+            _earlyStopping.RestoreState(Double("early_stopping_best"), (int)bestEpoch, (int)wait, (int)stopped, bestWeights);
+        }
         return new TrainingPosition((int)epoch, (int)batch, totals, (int)shuffles);
 
         void Same(string key, int value, string argument)
@@ -160,6 +188,8 @@ internal sealed class TrainingCheckpoint
             hasState = true;
         }
         if (optimizer.StateLength >= 0 && optimizer.StateNames().Length == 0) hasState = true;
+        var stopping = _earlyStopping?.SaveState();
+        if (stopping?.Weights is float[] bestWeights) entries.Add(("early_stopping.best_weights", [bestWeights.Length], bestWeights.ToArray()));
 
         EpochTotals totals = position.Totals;
         var meta = new List<(string, string)>
@@ -184,6 +214,14 @@ internal sealed class TrainingCheckpoint
             ("batch_size", Text(_batchSize)),
             ("samples", Text(_samples)),
         };
+        if (stopping is { } st)
+        {
+            meta.Add(("early_stopping", _earlyStopping!.Monitor.ToString()));
+            meta.Add(("early_stopping_best", st.Best.ToString("R", CultureInfo.InvariantCulture)));
+            meta.Add(("early_stopping_best_epoch", Text(st.BestEpoch)));
+            meta.Add(("early_stopping_wait", Text(st.Wait)));
+            meta.Add(("early_stopping_stopped", Text(st.Stopped)));
+        }
         byte[] header = Header(entries, meta);
         AtomicFile.Write(_path, stream =>
         {

@@ -32,7 +32,9 @@ public static class ModelExtensions
     /// <c>Fit(epochs: 4)</c> does, bit for bit). It saves the file atomically after every epoch and when cancelled (from
     /// the last finished batch, so a run cancelled mid-epoch resumes mid-epoch). The resuming call must pass the same
     /// data, <paramref name="batchSize"/>, <paramref name="shuffle"/>, <paramref name="seed"/> and kind of optimizer;
-    /// delete the file to start afresh. Not with <paramref name="earlyStopping"/>.</param>
+    /// delete the file to start afresh. Early stopping's state (best value and epoch, patience count, best weights) is
+    /// saved too, so the resuming call must pass an <see cref="EarlyStopping"/> watching the same metric (or none, as
+    /// the first did); a run that early stopping ended trains nothing more and ends with the best weights again.</param>
     /// <param name="cancellationToken">Checked before every batch: once cancelled, <c>Fit</c> stops and returns the epochs
     /// so far (the last one partial and without validation, see <see cref="History.Cancelled"/>); the model keeps the
     /// weights trained so far.</param>
@@ -64,15 +66,9 @@ public static class ModelExtensions
             throw new ArgumentException(
                 $"This optimizer holds state for {optimizer.StateLength} parameters, but the model has " +
                 $"{model.Parameters.Length}: use a new optimizer per model, or call optimizer.Reset() first.", nameof(optimizer));
-        if (checkpoint is not null)
-        {
-            ArgumentException.ThrowIfNullOrEmpty(checkpoint);
-            if (earlyStopping is not null)
-                throw new ArgumentException("A training checkpoint does not hold early stopping's state yet: pass either " +
-                    "checkpoint or earlyStopping.", nameof(checkpoint));
-        }
+        if (checkpoint is not null) ArgumentException.ThrowIfNullOrEmpty(checkpoint);
         var backend = new CpuTrainingBackend(model, train, optimizer, batchSize, shuffle, validation);
-        var resume = checkpoint is null ? null : new TrainingCheckpoint(checkpoint, batchSize, shuffle, seed, train.Count);
+        var resume = checkpoint is null ? null : new TrainingCheckpoint(checkpoint, batchSize, shuffle, seed, train.Count, earlyStopping);
         return TrainingLoop.Run(model, backend, train.Count, epochs, batchSize, optimizer, validation, progress, earlyStopping,
             shuffle, seed, cancellationToken, resume);
     }

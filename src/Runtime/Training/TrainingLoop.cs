@@ -102,7 +102,11 @@ internal static class TrainingLoop
         for (int i = 0; i < start.Shuffles; i++) rng.Shuffle(order);
         int shuffles = start.Shuffles;
 
-        for (int epoch = start.Epoch; epoch < epochs; epoch++)
+        // A run that early stopping ended has nothing left to train (its best weights are put back below).
+        bool stoppedBefore = earlyStopping is not null && earlyStopping.StoppedEpoch > 0;
+        if (stoppedBefore) history.StoppedEpoch = earlyStopping!.StoppedEpoch;
+        int last = stoppedBefore ? start.Epoch : epochs;
+        for (int epoch = start.Epoch; epoch < last; epoch++)
         {
             long started = Stopwatch.GetTimestamp();
             optimizer.BeginEpoch(epoch);
@@ -167,8 +171,9 @@ internal static class TrainingLoop
                 history.Cancelled = true;
                 break;
             }
+            bool stop = earlyStopping is not null && earlyStopping.EndEpoch(metrics, backend.Parameters);
             checkpoint?.Save(model, optimizer, new TrainingPosition(epoch + 1, 0, default, shuffles), rng);
-            if (earlyStopping is not null && earlyStopping.EndEpoch(metrics, backend.Parameters))
+            if (stop)
             {
                 history.StoppedEpoch = metrics.Epoch;
                 break;

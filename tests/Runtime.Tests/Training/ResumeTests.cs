@@ -96,6 +96,40 @@ public sealed class ResumeTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Early_stopping_state_resumes_too()
+    {
+        // Adam on IrisDropout (seed 5): epoch losses 1.04, 0.59, 0.48, 0.42. With minDelta 0.15 and patience 1, epoch 3
+        // is no improvement on epoch 2, so the run stops there and puts epoch 2's weights back.
+        static EarlyStopping Stop() => new(Metric.Loss, patience: 1, minDelta: 0.15);
+        using var dir = new TempDirectory();
+        var reference = new IrisDropout(seed: 5);
+        History all = reference.Fit(IrisData.Train, 4, batchSize: 8, optimizer: Make("adam"), seed: 11, earlyStopping: Stop(),
+            cancellationToken: TestContext.Current.CancellationToken);
+        Assert.Equal(3, all.StoppedEpoch);
+        Assert.Equal(2, all.BestEpoch);
+
+        string path = dir.File("run.safetensors");
+        History first = new IrisDropout(seed: 5).Fit(IrisData.Train, 2, batchSize: 8, optimizer: Make("adam"), seed: 11,
+            earlyStopping: Stop(), checkpoint: path, cancellationToken: TestContext.Current.CancellationToken);
+        var resumed = new IrisDropout(seed: 5);
+        History second = resumed.Fit(IrisData.Train, 4, batchSize: 8, optimizer: Make("adam"), seed: 11, earlyStopping: Stop(),
+            checkpoint: path, cancellationToken: TestContext.Current.CancellationToken);
+        Assert.Equal(all.Select(e => e.Loss), first.Concat(second).Select(e => e.Loss));
+        Assert.Equal(3, second.StoppedEpoch);
+        Assert.Equal(2, second.BestEpoch);
+        Assert.True(second.RestoredBestWeights);
+        Assert.Equal(SafetensorsFiles.Bits(reference.Parameters), SafetensorsFiles.Bits(resumed.Parameters));
+
+        // The stopped run has nothing left to train: resuming it again trains nothing and ends with the best weights.
+        var again = new IrisDropout(seed: 1);
+        History none = again.Fit(IrisData.Train, 4, batchSize: 8, optimizer: Make("adam"), seed: 11, earlyStopping: Stop(),
+            checkpoint: path, cancellationToken: TestContext.Current.CancellationToken);
+        Assert.Empty(none);
+        Assert.Equal(3, none.StoppedEpoch);
+        Assert.Equal(SafetensorsFiles.Bits(reference.Parameters), SafetensorsFiles.Bits(again.Parameters));
+    }
+
+    [Fact]
     public void A_checkpoint_of_another_run_is_refused_by_name()
     {
         using var dir = new TempDirectory();
@@ -111,8 +145,9 @@ public sealed class ResumeTests(ITestOutputHelper output)
         Assert.Equal("seed", Assert.Throws<ArgumentException>(() => model.Fit(IrisData.Train, 2, batchSize: 8, optimizer: Make("adam"),
             seed: 12, checkpoint: path, cancellationToken: TestContext.Current.CancellationToken)).ParamName);
         Assert.Equal("optimizer", Assert.Throws<ArgumentException>(() => Fit(model, Make("sgd"), 2, path)).ParamName);
-        Assert.Equal("checkpoint", Assert.Throws<ArgumentException>(() => model.Fit(IrisData.Train, 2, checkpoint: path,
-            earlyStopping: new EarlyStopping(Metric.Loss), cancellationToken: TestContext.Current.CancellationToken)).ParamName);
+        Assert.Equal("earlyStopping", Assert.Throws<ArgumentException>(() => model.Fit(IrisData.Train, 2, batchSize: 8,
+            optimizer: Make("adam"), seed: 11, checkpoint: path, earlyStopping: new EarlyStopping(Metric.Loss),
+            cancellationToken: TestContext.Current.CancellationToken)).ParamName);
         var other = Assert.Throws<InvalidDataException>(() => Fit(new IrisRelu(seed: 1), Make("adam"), 2, path));
         output.WriteLine(other.Message);
         Assert.Contains(path, other.Message);
