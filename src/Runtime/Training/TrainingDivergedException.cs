@@ -12,7 +12,8 @@ namespace Compiled;
 /// parameters after every update: when finite gradients made the update overflow (a learning rate far too large), the
 /// parameters are already written and are not put back, because that would need a copy of them before every step
 /// (<see cref="ParametersRestored"/> is <see langword="false"/>); restore them from a checkpoint
-/// (<c>Fit(..., checkpoint: path)</c> keeps one per epoch). The GPU trainer does not check yet.</para>
+/// (<c>Fit(..., checkpoint: path)</c> keeps one per epoch). The GPU trainer checks only the losses, as they come back at
+/// each epoch's end: it names the epoch, and the model keeps the parameters it had before that <c>Fit</c>.</para>
 /// <para>The usual causes: a learning rate too large, no gradient clipping (<see cref="Optimizer.ClipNorm"/>), or
 /// data on a scale far from [0, 1].</para>
 /// </remarks>
@@ -34,10 +35,12 @@ public sealed class TrainingDivergedException : InvalidOperationException
     /// <summary>The epoch, counted from 1 (as <see cref="EpochMetrics.Epoch"/>).</summary>
     public int Epoch { get; }
 
-    /// <summary>The step (batch) within the epoch, counted from 1.</summary>
+    /// <summary>The step (batch) within the epoch, counted from 1 (on the GPU, which checks the losses as they come back,
+    /// the last step read back).</summary>
     public int Step { get; }
 
-    /// <summary>The optimizer step, counted from 1 over the whole run (<see cref="Optimizer.Steps"/> + 1).</summary>
+    /// <summary>The optimizer step, counted from 1 over the whole run (<see cref="Optimizer.Steps"/> + 1); 0 from the GPU
+    /// trainer, which does not know it.</summary>
     public long GlobalStep { get; }
 
     /// <summary>The step's mean loss (finite when only a gradient or the update went wrong).</summary>
