@@ -134,8 +134,10 @@ internal sealed class TrainingCheckpoint
         if (!Rng.TryParseState(Meta("shuffle_random"), out Rng shuffleRandom))
             throw new InvalidDataException($"{_path}: metadata \"shuffle_random\" is not a generator state.");
         long epoch = Long("epoch"), batch = Long("batch"), shuffles = Long("shuffles"), steps = Long("optimizer_steps");
-        if (epoch > int.MaxValue || batch > int.MaxValue || shuffles > int.MaxValue)
-            throw new InvalidDataException($"{_path}: the epoch, batch or shuffle count is out of range.");
+        long batches = (_samples + (long)_batchSize - 1) / _batchSize;
+        if (epoch > int.MaxValue || batch >= batches || shuffles > (_shuffle ? epoch + 1 : 0))
+            throw new InvalidDataException($"{_path}: the position (epoch {epoch}, batch {batch}, {shuffles} shuffles) is " +
+                $"impossible for {_samples} samples in batches of {_batchSize}.");
         var totals = new EpochTotals
         {
             Loss = Double("epoch_loss"),
