@@ -42,6 +42,9 @@ public static class GpuTraining
     /// classes).</exception>
     /// <exception cref="GpuException">The device failed (out of memory, a kernel failure). The model keeps the parameters
     /// it had before the call, and the CPU path keeps working.</exception>
+    /// <exception cref="TrainingDivergedException">An epoch's loss was NaN or infinite (checked when the epoch's losses
+    /// come back); the model keeps the parameters it had before the call.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is training the model.</exception>
     public static History Fit(this IGpuModel model, GpuDevice device, Dataset train, int epochs, int batchSize = 32,
         Optimizer? optimizer = null, Dataset? validation = null, IProgress<TrainingProgress>? progress = null,
         EarlyStopping? earlyStopping = null, bool shuffle = true, int seed = 0, CancellationToken cancellationToken = default)
@@ -101,6 +104,7 @@ internal sealed class GpuTrainingBackend : TrainingBackend
     private readonly GpuOptimizer _optimizer;
     private readonly int _batchSize;
     private readonly float[]? _hostParameters, _hostBuffers;
+    private int _epoch;
 
     public GpuTrainingBackend(GpuTwin twin, Dataset data, GpuOptimizer optimizer, int batchSize, Dataset? validation, bool keepsBest)
     {
@@ -114,7 +118,11 @@ internal sealed class GpuTrainingBackend : TrainingBackend
 
     public override int MinReportInterval => GpuTwin.LossRingSize;
 
-    public override void BeginEpoch(Optimizer optimizer) => _optimizer.LearningRate = optimizer.CurrentLearningRate;
+    public override void BeginEpoch(Optimizer optimizer)
+    {
+        _optimizer.LearningRate = optimizer.CurrentLearningRate;
+        _epoch = optimizer.Epoch + 1;
+    }
 
     public override void Step(ReadOnlySpan<int> rows, bool contiguous)
     {
@@ -138,6 +146,16 @@ internal sealed class GpuTrainingBackend : TrainingBackend
     public override EpochTotals EndEpoch()
     {
         int steps = _twin.ReadLosses(default, out double sum, out long samples, out double correct);
+        // Divergence: the losses come back once per epoch here (and in groups during it), so a non-finite one is seen
+        // at the epoch's end; the device's parameters are then not copied back, and the model keeps those it had
+        // before this Fit.
+        if (!double.IsFinite(sum))
+            throw new TrainingDivergedException(
+                $"Training on the GPU diverged in epoch {_epoch}: a loss of its first {steps} steps is {(double.IsNaN(sum) ? "NaN" : "infinite")}. " +
+                "The GPU trainer checks the losses it reads back, not every gradient, so it cannot name the step or the tensor: " +
+                "train the same data on the CPU (same seed, same batches) to find them. The model keeps the parameters it had " +
+                "before this Fit. Lower the learning rate, clip gradients (ClipNorm), or check the scale of the data.",
+                _epoch, steps, 0, (float)sum, tensor: null, parametersRestored: false);
         return new EpochTotals { Loss = sum, Correct = correct, Samples = (int)samples, Batches = steps };
     }
 

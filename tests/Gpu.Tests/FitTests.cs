@@ -120,4 +120,23 @@ public class FitTests(ITestOutputHelper output)
             Assert.Equal(cpuAt64.Accuracy, gpuAt64.Accuracy, 6);
         }
     }
+
+    [Fact]
+    public void A_non_finite_loss_on_the_GPU_stops_Fit_at_its_epoch_and_leaves_the_model_as_it_was()
+    {
+        // One huge but finite feature (the data check passes) overflows the forward pass or the first update, so the
+        // loss of epoch 1 or 2 is not finite (the GPU trainer sees losses, not gradients).
+        Dataset good = TestData.SeparableBinary(16, seed: 21);
+        float[] x = good.Features.ToArray();
+        x[5 * 6 + 2] = 3e38f;
+        var model = new TinyGeluBinary(seed: 5);
+        float[] before = model.Parameters.ToArray();
+        var ex = Assert.Throws<TrainingDivergedException>(() => model.Fit(Device, new Dataset(x, good.Targets.ToArray(), 6, 1),
+            epochs: 2, batchSize: 16, new Adam(0.01), cancellationToken: Token));
+        output.WriteLine(ex.Message);
+        Assert.InRange(ex.Epoch, 1, 2);
+        Assert.False(ex.ParametersRestored);
+        Assert.Contains($"epoch {ex.Epoch}", ex.Message);
+        Assert.Equal(before, model.Parameters.ToArray());
+    }
 }

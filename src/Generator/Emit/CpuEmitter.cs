@@ -127,6 +127,9 @@ internal static class CpuEmitter
         w.Line("private float[] _workspace = global::System.Array.Empty<float>();");
         w.Line("private int _capacity;");
         w.Line("private global::Compiled.Rng _random;");
+        // Prediction needs the buffers before the first gradient buffer only: their end, per sample of capacity.
+        int inference = plan.Buffers.Where(b => b.Role != BufferRole.Gradient).Select(b => b.Offset + b.PerSample).DefaultIfEmpty(1).Max();
+        w.Line($"private readonly {plan.Spec.Aliases.Cpu}.ModelSync _sync = new({Int(inference)}); // prediction's workspace: floats per sample");
         w.Line();
     }
 
@@ -138,7 +141,6 @@ internal static class CpuEmitter
         using (w.Block($"public {name}(int seed = 0)"))
         {
             w.Line("Initialize(seed);");
-            w.Line("EnsureCapacity(1); // single-sample prediction never allocates");
         }
         w.Line();
         w.Line("/// <summary>Loads a model saved with <c>Save</c> (safetensors); throws if the file does not fit this model.</summary>");
@@ -176,6 +178,7 @@ internal static class CpuEmitter
         }
         w.Line("/// <summary>The random stream training steps draw from (dropout masks); seeded by <see cref=\"Initialize\"/>.</summary>");
         w.Line("public global::Compiled.Rng Random { get => _random; set => _random = value; }");
+        w.Line($"{plan.Spec.Aliases.Cpu}.ModelSync global::Compiled.IModel.Sync => _sync;");
         w.Line();
     }
 
@@ -244,13 +247,38 @@ internal static class CpuEmitter
         using (w.Block("public void Forward(\n    global::System.ReadOnlySpan<float> inputs, global::System.Span<float> outputs, int batch)"))
         {
             w.Line($"{cpu}.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);");
-            w.Line("EnsureCapacity(batch);");
+            EmitInferenceViews(w, plan);
             w.Line($"global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * {Int(plan.InputSize)});");
             w.Line();
             foreach (Op op in plan.Ops) EmitSteps(w, op.Forward(Pass.Inference));
             w.Line($"{plan.Output.Ref}.Slice(0, batch * {Int(plan.OutputSize)}).CopyTo(outputs);");
+            w.Line("_sync.ExitInference(lease);");
         }
         w.Line();
+    }
+
+    // Cpu.InferenceLease lease = _sync.EnterInference(batch); float[] workspace = ...; int capacity = ...;
+    // Span<float> Layers0Out = new(workspace, 0 * capacity, 256 * capacity); // shadows the view of the same name
+    /// <summary>
+    /// Prediction runs in a workspace of its own (the model's inference workspace or the thread's), so the forward pass
+    /// declares its buffers as locals over that workspace, shadowing the training views of the same names: the steps are
+    /// the same text in both passes. Gradient buffers are never read by the forward pass, so they get no local.
+    /// </summary>
+    private static void EmitInferenceViews(CodeWriter w, ModelPlan plan)
+    {
+        string cpu = plan.Spec.Aliases.Cpu;
+        w.Line($"{cpu}.InferenceLease lease = _sync.EnterInference(batch); // a workspace no other thread uses");
+        w.Line("float[] workspace = lease.Workspace;");
+        w.Line("int capacity = lease.Capacity;");
+        foreach (Buffer b in plan.Buffers)
+        {
+            if (b.Role == BufferRole.Gradient) continue;
+            string bounds = $"workspace, {Int(b.Offset)} * capacity, {Int(b.PerSample)} * capacity";
+            if (b.IsInt)
+                w.Line($"global::System.Span<int> {b.Property} = global::System.Runtime.InteropServices.MemoryMarshal\n    .Cast<float, int>(new {Span}({bounds}));");
+            else
+                w.Statement($"{Span} {b.Property} = new({bounds});");
+        }
     }
 
     private static void EmitComputeGradients(CodeWriter w, ModelPlan plan)
@@ -263,6 +291,7 @@ internal static class CpuEmitter
             "    global::System.Span<float> outputs, int batch)"))
         {
             w.Statement($"{cpu}.ModelGuard.CheckTraining(inputs.Length, targets.Length, outputs.Length, batch, InputSize, TargetSize, OutputSize);");
+            w.Line("_sync.CheckTrainer(); // Fit on another thread owns the training workspace");
             w.Line("EnsureCapacity(batch);");
             w.Line($"global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * {Int(plan.InputSize)});");
             w.Line($"global::System.ReadOnlySpan<float> t = targets.Slice(0, batch * {Int(plan.TargetSize)});");

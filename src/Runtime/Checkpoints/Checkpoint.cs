@@ -33,7 +33,8 @@ public static partial class Checkpoint
     /// file is written to a temporary file in the same directory, flushed to disk and renamed over
     /// <paramref name="path"/>. On failure the temporary file is removed and an existing file is left untouched.
     /// </summary>
-    /// <exception cref="InvalidOperationException">The model's tensor table is inconsistent (a generator bug).</exception>
+    /// <exception cref="InvalidOperationException">The model's tensor table is inconsistent (a generator bug), or
+    /// <c>Fit</c> is training the model on another thread.</exception>
     /// <exception cref="IOException">The file cannot be written (<see cref="DirectoryNotFoundException"/> when its directory
     /// is missing); the message names <paramref name="path"/>, and the cause (for example an
     /// <see cref="UnauthorizedAccessException"/> from a read-only directory) is the inner exception. Temporary files left by
@@ -42,6 +43,7 @@ public static partial class Checkpoint
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrEmpty(path);
+        model.Sync?.CheckTrainer("save"); // Fit on another thread would tear the weights mid-write
         Slot[] tensors = CheckLayout(model);
         byte[] header = BuildHeader(tensors, model.GetType().FullName ?? model.GetType().Name);
         AtomicFile.Write(path, stream =>
@@ -79,6 +81,7 @@ public static partial class Checkpoint
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="IOException">The path is a directory or not a regular file, or cannot be read.</exception>
     /// <exception cref="InvalidDataException">The file is malformed or does not fit the model; the model is unchanged.</exception>
+    /// <exception cref="InvalidOperationException"><c>Fit</c> is training the model on another thread.</exception>
     public static void Load(IModel model, string path, bool allowNonFinite)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -112,6 +115,7 @@ public static partial class Checkpoint
                     "a model with a non-finite parameter predicts NaN. The run that saved it probably diverged: lower the learning rate " +
                     "or clip gradients. To load it anyway, call Checkpoint.Load(model, path, allowNonFinite: true).");
         }
+        model.Sync?.CheckTrainer("load weights into");
         staging.CopyTo(model.Parameters);
         stagingBuffers.CopyTo(model.Buffers);
     }

@@ -6,7 +6,13 @@ namespace Compiled;
 /// What the generator implements for every model class. The runtime's trainer, checkpoints and metrics
 /// work through this interface; the model-specific part (the op sequence with constant shapes) is generated.
 /// </summary>
-/// <remarks>A model is not thread-safe: it owns one workspace that every call reuses.</remarks>
+/// <remarks>
+/// Threads: prediction (<see cref="Forward"/>, and <c>Predict</c>, <c>PredictClass</c> and <c>Evaluate</c> on top of it)
+/// is safe from any number of threads at once; each call gets a workspace no other thread uses. Training is one thread
+/// at a time: while <c>Fit</c> trains a model, a prediction or another <c>Fit</c> from another thread throws
+/// <see cref="InvalidOperationException"/> (see <see cref="Sync"/>). <see cref="ComputeGradients"/> called directly
+/// uses the model's one training workspace and gradient arena, so call it from one thread at a time.
+/// </remarks>
 public interface IModel
 {
     /// <summary>Floats per input sample.</summary>
@@ -69,7 +75,17 @@ public interface IModel
     /// </summary>
     Rng Random { get; set; }
 
-    /// <summary>Runs the model on <paramref name="batch"/> samples and writes the outputs.</summary>
+    /// <summary>
+    /// The guard that makes prediction thread-safe and keeps <c>Fit</c> exclusive; generated models return their own.
+    /// <see langword="null"/> (the default, for models written by hand) means no guard: such a model must not be shared
+    /// between threads.
+    /// </summary>
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+    CompilerServices.ModelSync? Sync => null;
+
+    /// <summary>Runs the model on <paramref name="batch"/> samples and writes the outputs. Thread-safe (see the
+    /// remarks on <see cref="IModel"/>); it does not check the inputs for NaN or infinity (a NaN input gives NaN or
+    /// arbitrary outputs): the <c>Predict</c> helpers do.</summary>
     void Forward(ReadOnlySpan<float> inputs, Span<float> outputs, int batch);
 
     /// <summary>

@@ -19,6 +19,27 @@ public struct Rng
         if ((_s0 | _s1 | _s2 | _s3) == 0) _s0 = 1;
     }
 
+    /// <summary>The generator's state as 32 hex digits, for training checkpoints.</summary>
+    internal readonly string ToStateString() =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{_s0:x8}{_s1:x8}{_s2:x8}{_s3:x8}");
+
+    /// <summary>Reads a state written by <see cref="ToStateString"/>; false when it is not 32 hex digits of a valid state.</summary>
+    internal static bool TryParseState(string? text, out Rng rng)
+    {
+        rng = default;
+        if (text is null || text.Length != 32) return false;
+        Span<uint> s = stackalloc uint[4];
+        for (int i = 0; i < 4; i++)
+            if (!uint.TryParse(text.AsSpan(8 * i, 8), System.Globalization.NumberStyles.AllowHexSpecifier,
+                System.Globalization.CultureInfo.InvariantCulture, out s[i])) return false;
+        if ((s[0] | s[1] | s[2] | s[3]) == 0) return false;
+        rng._s0 = s[0];
+        rng._s1 = s[1];
+        rng._s2 = s[2];
+        rng._s3 = s[3];
+        return true;
+    }
+
     private static ulong SplitMix(ref ulong x)
     {
         ulong z = unchecked(x += 0x9E3779B97F4A7C15UL);

@@ -62,6 +62,25 @@ public class Adam : Optimizer
     protected override void ReleaseState() => _m = _v = null;
 
     /// <inheritdoc/>
+    protected override int StateCount => 2;
+
+    /// <inheritdoc/>
+    protected override string StateName(int index) => index switch
+    {
+        0 => "exp_avg",
+        1 => "exp_avg_sq",
+        _ => base.StateName(index),
+    };
+
+    /// <inheritdoc/>
+    protected override Span<float> StateBuffer(int index) => index switch
+    {
+        0 when _m is not null => _m,
+        1 when _v is not null => _v,
+        _ => base.StateBuffer(index),
+    };
+
+    /// <inheritdoc/>
     protected override void Update(Span<float> parameters, ReadOnlySpan<float> gradients, float learningRate)
         => AdamUpdate(parameters, gradients, learningRate, (float)WeightDecay);
 

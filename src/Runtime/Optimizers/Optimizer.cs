@@ -94,11 +94,17 @@ public abstract class Optimizer
     /// rate for that epoch. Epoch 0 uses the base rate for every schedule here, as in PyTorch.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="epoch"/> is negative.</exception>
+    /// <exception cref="InvalidOperationException">The schedule's rate for <paramref name="epoch"/> is negative, NaN or
+    /// overflows a float.</exception>
     public void BeginEpoch(int epoch)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(epoch);
         _epoch = epoch;
         UpdateCurrentRate();
+        if (!(_currentLearningRate >= 0) || !float.IsFinite((float)_currentLearningRate))
+            throw new InvalidOperationException(
+                $"The learning-rate schedule {_schedule?.GetType().Name} gives {_currentLearningRate:R} for epoch {epoch} " +
+                $"(base rate {_learningRate:R}), which is not a finite float ≥ 0.");
     }
 
     /// <summary>
@@ -135,6 +141,51 @@ public abstract class Optimizer
         if (_clipNorm > 0) ClipGradients(gradients);
         Steps++;
         Update(parameters, gradients, (float)_currentLearningRate);
+    }
+
+    /// <summary>
+    /// The number of state buffers (each as long as the arena) a training checkpoint must save for an exact resume:
+    /// 0 for plain SGD, 1 for SGD with momentum, 2 for Adam. An optimizer written outside this library that keeps state
+    /// must override this, <see cref="StateName"/> and <see cref="StateBuffer"/>, or resuming it starts its state afresh.
+    /// </summary>
+    protected virtual int StateCount => 0;
+
+    /// <summary>The checkpoint name of state buffer <paramref name="index"/> (PyTorch's: <c>exp_avg</c>, <c>exp_avg_sq</c>,
+    /// <c>momentum_buffer</c>, <c>square_avg</c>).</summary>
+    protected virtual string StateName(int index) => throw new ArgumentOutOfRangeException(nameof(index));
+
+    /// <summary>State buffer <paramref name="index"/>, once allocated (after the first step or a restore).</summary>
+    protected virtual Span<float> StateBuffer(int index) => throw new ArgumentOutOfRangeException(nameof(index));
+
+    /// <summary>The state buffers by name, for a training checkpoint; empty before the first step.</summary>
+    internal IEnumerable<(string Name, float[] Values)> SaveState()
+    {
+        if (_length < 0) yield break;
+        for (int i = 0; i < StateCount; i++) yield return (StateName(i), StateBuffer(i).ToArray());
+    }
+
+    /// <summary>The names of the state buffers a checkpoint of this optimizer holds.</summary>
+    internal string[] StateNames()
+    {
+        var names = new string[StateCount];
+        for (int i = 0; i < names.Length; i++) names[i] = StateName(i);
+        return names;
+    }
+
+    /// <summary>
+    /// Puts back what a training checkpoint saved: the step count, the epoch and (when <paramref name="length"/> ≥ 0) the
+    /// state buffers of an arena of <paramref name="length"/> floats, read through <paramref name="read"/> by name.
+    /// </summary>
+    internal void RestoreState(long steps, int epoch, int length, Func<string, ReadOnlySpan<float>> read)
+    {
+        Reset();
+        Steps = steps;
+        _epoch = epoch;
+        UpdateCurrentRate();
+        if (length < 0) return;
+        AllocateState(length);
+        _length = length;
+        for (int i = 0; i < StateCount; i++) read(StateName(i)).CopyTo(StateBuffer(i));
     }
 
     /// <summary>Allocates (zeroed) state for an arena of <paramref name="length"/> floats; called on the first step.</summary>
@@ -177,11 +228,19 @@ public abstract class Optimizer
         return Math.Sqrt(sum);
     }
 
-    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> unless <paramref name="value"/> is finite and ≥ 0.</summary>
+    /// <summary>
+    /// Throws <see cref="ArgumentOutOfRangeException"/> unless <paramref name="value"/> is finite, ≥ 0 and at most
+    /// <see cref="float.MaxValue"/>: the update runs in float, where a larger value is +∞ (<c>new Sgd(1e39)</c> would make
+    /// every parameter NaN on the first step).
+    /// </summary>
     protected static void CheckNonNegative(double value, string name)
     {
         if (!(value >= 0) || double.IsInfinity(value))
             throw new ArgumentOutOfRangeException(name, value, $"{name} must be a finite number ≥ 0.");
+        if (value > float.MaxValue)
+            throw new ArgumentOutOfRangeException(name, value,
+                $"{name} is {value:R}, which overflows a float (the largest is {float.MaxValue:R}): the update runs in float, " +
+                "where it would be +Infinity and turn every parameter into NaN.");
     }
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> unless 0 ≤ <paramref name="value"/> &lt; 1.</summary>

@@ -60,6 +60,25 @@ public sealed class RmsProp : Optimizer
     protected override void ReleaseState() => _square = _buffer = null;
 
     /// <inheritdoc/>
+    protected override int StateCount => Momentum > 0 ? 2 : 1;
+
+    /// <inheritdoc/>
+    protected override string StateName(int index) => index switch
+    {
+        0 => "square_avg",
+        1 when Momentum > 0 => "momentum_buffer",
+        _ => base.StateName(index),
+    };
+
+    /// <inheritdoc/>
+    protected override Span<float> StateBuffer(int index) => index switch
+    {
+        0 when _square is not null => _square,
+        1 when _buffer is not null => _buffer,
+        _ => base.StateBuffer(index),
+    };
+
+    /// <inheritdoc/>
     protected override unsafe void Update(Span<float> parameters, ReadOnlySpan<float> gradients, float learningRate)
     {
         float lr = -learningRate, wd = (float)WeightDecay, a = (float)Alpha, c = (float)(1 - Alpha);

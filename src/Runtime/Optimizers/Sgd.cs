@@ -58,6 +58,15 @@ public sealed class Sgd : Optimizer
     protected override void ReleaseState() => _buffer = null;
 
     /// <inheritdoc/>
+    protected override int StateCount => _momentum != 0 ? 1 : 0;
+
+    /// <inheritdoc/>
+    protected override string StateName(int index) => index == 0 && _momentum != 0 ? "momentum_buffer" : base.StateName(index);
+
+    /// <inheritdoc/>
+    protected override Span<float> StateBuffer(int index) => index == 0 && _buffer is not null ? _buffer : base.StateBuffer(index);
+
+    /// <inheritdoc/>
     protected override unsafe void Update(Span<float> parameters, ReadOnlySpan<float> gradients, float learningRate)
     {
         // Without momentum there is no buffer (null, never used).

@@ -101,6 +101,21 @@ public sealed class EarlyStopping
         return true;
     }
 
+    /// <summary>The state a training checkpoint saves: the best value and epoch, the epochs waited, the epoch it stopped
+    /// at (0 while running) and the best weights (null when they are not kept or no epoch has been best yet).</summary>
+    internal (double Best, int BestEpoch, int Wait, int Stopped, float[]? Weights) SaveState() =>
+        (BestValue, BestEpoch, _wait, StoppedEpoch, BestEpoch > 0 ? _bestWeights : null);
+
+    /// <summary>Puts back what <see cref="SaveState"/> gave, after <see cref="Begin"/>.</summary>
+    internal void RestoreState(double best, int bestEpoch, int wait, int stopped, ReadOnlySpan<float> weights)
+    {
+        BestValue = best;
+        BestEpoch = bestEpoch;
+        _wait = wait;
+        StoppedEpoch = stopped;
+        if (_bestWeights is not null && !weights.IsEmpty) weights.CopyTo(_bestWeights);
+    }
+
     /// <summary>Copies the best weights back; returns whether there were any.</summary>
     internal bool Restore(Span<float> parameters, Span<float> buffers = default)
     {

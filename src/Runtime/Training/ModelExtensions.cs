@@ -25,17 +25,34 @@ public static class ModelExtensions
     /// <param name="earlyStopping">Stops when a metric stops improving, and by default restores the best weights.</param>
     /// <param name="shuffle">Whether to visit the samples in a new random order every epoch.</param>
     /// <param name="seed">The shuffling seed: the same seed, model and data give the same run.</param>
+    /// <param name="checkpoint">A training checkpoint file (safetensors) for an exact resume, as Keras's
+    /// <c>BackupAndRestore</c> keeps one: when the file exists, <c>Fit</c> first restores from it the parameters, the
+    /// optimizer's state (moments, momentum, step count), the schedule's epoch, the model's <see cref="IModel.Random"/>
+    /// and the shuffling position, then trains on up to <paramref name="epochs"/> epochs in all (so
+    /// <c>Fit(epochs: 2, checkpoint: p)</c> then <c>Fit(epochs: 4, checkpoint: p)</c> trains exactly as
+    /// <c>Fit(epochs: 4)</c> does, bit for bit). It saves the file atomically after every epoch and when cancelled (from
+    /// the last finished batch, so a run cancelled mid-epoch resumes mid-epoch). The resuming call must pass the same
+    /// data, <paramref name="batchSize"/>, <paramref name="shuffle"/>, <paramref name="seed"/> and kind of optimizer;
+    /// delete the file to start afresh. Early stopping's state (best value and epoch, patience count, best weights) is
+    /// saved too, so the resuming call must pass an <see cref="EarlyStopping"/> watching the same metric (or none, as
+    /// the first did); a run that early stopping ended trains nothing more and ends with the best weights again.</param>
     /// <param name="cancellationToken">Checked before every batch: once cancelled, <c>Fit</c> stops and returns the epochs
     /// so far (the last one partial and without validation, see <see cref="History.Cancelled"/>); the model keeps the
     /// weights trained so far.</param>
-    /// <returns>The per-epoch metrics.</returns>
+    /// <returns>The per-epoch metrics of the epochs this call trained.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="model"/> or <paramref name="train"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="epochs"/> or <paramref name="batchSize"/> is below 1.</exception>
     /// <exception cref="ArgumentException">The data does not fit the model, early stopping watches a metric the run
-    /// does not have, or the optimizer holds state for another model.</exception>
+    /// does not have, the optimizer holds state for another model, or the checkpoint was written by a run with other
+    /// settings.</exception>
+    /// <exception cref="TrainingDivergedException">A step's loss or gradients, or an update, went NaN or infinite; the
+    /// message names the epoch, the step and the tensor.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is training this model.</exception>
+    /// <exception cref="InvalidDataException">The checkpoint file is malformed or does not fit the model.</exception>
+    /// <exception cref="IOException">The checkpoint cannot be read or written.</exception>
     public static History Fit(this IModel model, Dataset train, int epochs, int batchSize = 32, Optimizer? optimizer = null,
         Dataset? validation = null, IProgress<TrainingProgress>? progress = null, EarlyStopping? earlyStopping = null,
-        bool shuffle = true, int seed = 0, CancellationToken cancellationToken = default)
+        bool shuffle = true, int seed = 0, string? checkpoint = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(train);
@@ -52,9 +69,11 @@ public static class ModelExtensions
             throw new ArgumentException(
                 $"This optimizer holds state for {optimizer.StateLength} parameters, but the model has " +
                 $"{model.Parameters.Length}: use a new optimizer per model, or call optimizer.Reset() first.", nameof(optimizer));
+        if (checkpoint is not null) ArgumentException.ThrowIfNullOrEmpty(checkpoint);
         var backend = new CpuTrainingBackend(model, train, optimizer, batchSize, shuffle, validation);
+        var resume = checkpoint is null ? null : new TrainingCheckpoint(checkpoint, batchSize, shuffle, seed, train.Count, earlyStopping);
         return TrainingLoop.Run(model, backend, train.Count, epochs, batchSize, optimizer, validation, progress, earlyStopping,
-            shuffle, seed, cancellationToken);
+            shuffle, seed, cancellationToken, resume);
     }
 
     /// <summary>
@@ -82,14 +101,16 @@ public static class ModelExtensions
     /// <param name="batchSize">Samples per forward pass, ≥ 1.</param>
     /// <exception cref="ArgumentNullException"><paramref name="model"/> or <paramref name="data"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is below 1.</exception>
-    /// <exception cref="ArgumentException">The data's feature size is not the model's input size, or (a model that starts
-    /// with an Embedding) a feature is not a token id; the message names the sample.</exception>
+    /// <exception cref="ArgumentException">The data's feature size is not the model's input size, a feature is NaN or
+    /// infinite, or (a model that starts with an Embedding) a feature is not a token id; the message names the sample.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is training the model (prediction itself is thread-safe).</exception>
     public static float[] Predict(this IModel model, Dataset data, int batchSize = 256)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         Metrics.CheckInputs(model, data, nameof(data));
+        CheckFinite(data.Features, data.FeatureSize, nameof(data));
         int f = data.FeatureSize, o = model.OutputSize;
         var outputs = new float[checked(data.Count * o)];
         for (int start = 0; start < data.Count; start += batchSize)
@@ -105,12 +126,15 @@ public static class ModelExtensions
     /// writes their outputs to <paramref name="output"/>. One sample allocates nothing.
     /// </summary>
     /// <exception cref="ArgumentNullException"><paramref name="model"/> is null.</exception>
-    /// <exception cref="ArgumentException"><paramref name="input"/> is not a whole number of samples, or
+    /// <exception cref="InvalidOperationException">Another thread is training the model (prediction itself is thread-safe).</exception>
+    /// <exception cref="ArgumentException"><paramref name="input"/> holds a NaN or infinity (named by sample and feature),
+    /// is not a whole number of samples, or
     /// <paramref name="output"/> is too short for their outputs.</exception>
     public static void Predict(this IModel model, ReadOnlySpan<float> input, Span<float> output)
     {
         ArgumentNullException.ThrowIfNull(model);
         int batch = Samples(model, input);
+        CheckFinite(input, model.InputSize, nameof(input));
         if (output.Length < (long)batch * model.OutputSize)
             throw new ArgumentException(
                 $"output holds {output.Length} floats, but {batch} sample(s) need {(long)batch * model.OutputSize} " +
@@ -123,13 +147,15 @@ public static class ModelExtensions
     /// 1 when it is above 0.5 and 0 otherwise. Allocates nothing.
     /// </summary>
     /// <exception cref="ArgumentNullException"><paramref name="model"/> is null.</exception>
-    /// <exception cref="ArgumentException"><paramref name="input"/> is not exactly one sample.</exception>
+    /// <exception cref="ArgumentException"><paramref name="input"/> is not exactly one sample, or holds a NaN or infinity.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is training the model (prediction itself is thread-safe).</exception>
     public static int PredictClass(this IModel model, ReadOnlySpan<float> input)
     {
         ArgumentNullException.ThrowIfNull(model);
         if (input.Length != model.InputSize)
             throw new ArgumentException(
                 $"input holds {input.Length} floats, but one sample has {model.InputSize}.", nameof(input));
+        CheckFinite(input, model.InputSize, nameof(input));
         int size = model.OutputSize;
         const int StackLimit = 256;
         float[]? rented = size > StackLimit ? ArrayPool<float>.Shared.Rent(size) : null;
@@ -144,6 +170,20 @@ public static class ModelExtensions
             if (rented is not null) ArrayPool<float>.Shared.Return(rented);
         }
     }
+
+    /// <summary>Predicting refuses NaN and infinite inputs: through ReLU and softmax they give finite, plausible-looking
+    /// outputs (a NaN pixel can come out as a uniform distribution), so they are an error, not a prediction.</summary>
+    private static void CheckFinite(ReadOnlySpan<float> input, int size, string name)
+    {
+        int bad = FloatChecks.IndexOfNonFinite(input);
+        if (bad >= 0) ThrowNonFinite(input[bad], bad / size, bad % size, name);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowNonFinite(float value, int sample, int feature, string name) =>
+        throw new ArgumentException(
+            $"{name} holds {FloatChecks.Describe(value)} at sample {sample}, feature {feature}; a model cannot predict from a " +
+            "NaN or infinite input (its outputs would be meaningless).", name);
 
     private static int Samples(IModel model, ReadOnlySpan<float> input)
     {

@@ -51,6 +51,10 @@ internal abstract class TrainingBackend
     /// <summary>The model's current non-trainable buffers (running statistics), on the host; empty when it has none.</summary>
     public abstract ReadOnlySpan<float> Buffers { get; }
 
+    /// <summary>Continues an epoch a checkpoint stopped in the middle of: its batches so far had these totals.</summary>
+    public virtual void Resume(EpochTotals totals) =>
+        throw new NotSupportedException("This trainer cannot resume from a training checkpoint.");
+
     /// <summary>Training ended without an exception: make the model hold the trained parameters.</summary>
     public virtual void Finish()
     {
@@ -65,7 +69,25 @@ internal static class TrainingLoop
 {
     public static History Run(IModel model, TrainingBackend backend, int count, int epochs, int batchSize, Optimizer optimizer,
         Dataset? validation, IProgress<TrainingProgress>? progress, EarlyStopping? earlyStopping, bool shuffle, int seed,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, TrainingCheckpoint? checkpoint = null)
+    {
+        // One trainer per model: another thread's Fit or prediction throws instead of racing with this one.
+        CompilerServices.ModelSync? sync = model.Sync;
+        sync?.BeginTraining("Fit");
+        try
+        {
+            return RunEpochs(model, backend, count, epochs, batchSize, optimizer, validation, progress, earlyStopping, shuffle,
+                seed, cancellationToken, checkpoint);
+        }
+        finally
+        {
+            sync?.EndTraining();
+        }
+    }
+
+    private static History RunEpochs(IModel model, TrainingBackend backend, int count, int epochs, int batchSize,
+        Optimizer optimizer, Dataset? validation, IProgress<TrainingProgress>? progress, EarlyStopping? earlyStopping,
+        bool shuffle, int seed, CancellationToken cancellationToken, TrainingCheckpoint? checkpoint)
     {
         int batch = Math.Min(batchSize, count);
         int batches = (count + batch - 1) / batch;
@@ -78,23 +100,40 @@ internal static class TrainingLoop
         for (int i = 0; i < order.Length; i++) order[i] = i;
         earlyStopping?.Begin(model.Parameters.Length, model.Buffers.Length);
 
-        for (int epoch = 0; epoch < epochs; epoch++)
+        // Resuming: the checkpoint restores the model and the optimizer; the order is replayed from the seed.
+        TrainingPosition start = checkpoint?.Restore(model, optimizer) ?? default;
+        for (int i = 0; i < start.Shuffles; i++) rng.Shuffle(order);
+        int shuffles = start.Shuffles;
+
+        // A run that early stopping ended has nothing left to train (its best weights are put back below).
+        bool stoppedBefore = earlyStopping is not null && earlyStopping.StoppedEpoch > 0;
+        if (stoppedBefore) history.StoppedEpoch = earlyStopping!.StoppedEpoch;
+        int last = stoppedBefore ? start.Epoch : epochs;
+        for (int epoch = start.Epoch; epoch < last; epoch++)
         {
             long started = Stopwatch.GetTimestamp();
             optimizer.BeginEpoch(epoch);
             backend.BeginEpoch(optimizer);
-            if (shuffle) rng.Shuffle(order);
+            bool resumed = epoch == start.Epoch && start.Batch > 0;
+            Rng beforeShuffle = rng;
+            int shufflesBefore = shuffles;
+            if (resumed) backend.Resume(start.Totals); // mid-epoch: this epoch's order is already replayed
+            else if (shuffle)
+            {
+                rng.Shuffle(order);
+                shuffles++;
+            }
 
             bool cancelled = false;
-            int done = 0, reported = 0;
-            for (int start = 0; start < count; start += batch)
+            int done = resumed ? start.Batch : 0, reported = done;
+            for (int first = done * batch; first < count; first += batch)
             {
                 if (cancellationToken.IsCancellationRequested)
                 {
                     cancelled = true;
                     break;
                 }
-                backend.Step(order.AsSpan(start, Math.Min(batch, count - start)), contiguous: !shuffle);
+                backend.Step(order.AsSpan(first, Math.Min(batch, count - first)), contiguous: !shuffle);
                 done++;
                 if (progress is not null && done - reported >= every && done < batches && backend.Peek(out EpochTotals so) && so.Batches > reported)
                 {
@@ -104,6 +143,13 @@ internal static class TrainingLoop
             }
 
             EpochTotals totals = backend.EndEpoch();
+            if (cancelled && checkpoint is not null)
+            {
+                // Resumable from the last finished batch (or from this epoch's start when none ran).
+                checkpoint.Save(model, optimizer, totals.Batches > 0
+                    ? new TrainingPosition(epoch, totals.Batches, totals, shuffles)
+                    : new TrainingPosition(epoch, 0, default, shufflesBefore), totals.Batches > 0 ? rng : beforeShuffle);
+            }
             if (totals.Samples == 0)
             {
                 history.Cancelled = true; // cancelled before this epoch's first batch
@@ -128,7 +174,9 @@ internal static class TrainingLoop
                 history.Cancelled = true;
                 break;
             }
-            if (earlyStopping is not null && earlyStopping.EndEpoch(metrics, backend.Parameters, backend.Buffers))
+            bool stop = earlyStopping is not null && earlyStopping.EndEpoch(metrics, backend.Parameters, backend.Buffers);
+            checkpoint?.Save(model, optimizer, new TrainingPosition(epoch + 1, 0, default, shuffles), rng);
+            if (stop)
             {
                 history.StoppedEpoch = metrics.Epoch;
                 break;
@@ -198,8 +246,19 @@ internal sealed class CpuTrainingBackend : TrainingBackend
         }
 
         Span<float> outputs = _outputs.AsSpan(0, n * o);
+        Rng random = _model.Random;
         float loss = _model.ComputeGradients(x, y, outputs, n);
-        _optimizer.Step(_model.Parameters, _model.Gradients);
+        Span<float> gradients = _model.Gradients;
+        // Divergence: a non-finite loss or gradient stops training before the optimizer applies it, so the model and the
+        // optimizer keep the last finite step's state (one vectorised scan of the gradient arena per step).
+        if (!float.IsFinite(loss) || FloatChecks.IndexOfNonFinite(gradients) >= 0)
+        {
+            _model.Random = random;
+            throw Diverged(loss, restored: true);
+        }
+        _optimizer.Step(_model.Parameters, gradients);
+        // An update with finite gradients that overflowed (a learning rate far too large): one scan of the parameters.
+        if (FloatChecks.IndexOfNonFinite(_model.Parameters) >= 0) throw Diverged(loss, restored: false);
 
         _totals.Loss += (double)loss * n;
         if (_accuracy) _totals.Correct += Metrics.Correct(_model.Loss, outputs, y, n, o, _model.OutputSteps);
@@ -211,6 +270,45 @@ internal sealed class CpuTrainingBackend : TrainingBackend
     {
         totals = _totals;
         return true;
+    }
+
+    public override void Resume(EpochTotals totals) => _totals = totals;
+
+    /// <summary>The exception for a step whose loss, gradients or update went non-finite, naming the first tensor (in
+    /// backward order: the one nearest the loss) whose gradient (or, after an overflowing update, parameter) did.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private TrainingDivergedException Diverged(float loss, bool restored)
+    {
+        int epoch = _optimizer.Epoch + 1, step = _totals.Batches + 1;
+        long global = restored ? _optimizer.Steps + 1 : _optimizer.Steps;
+        ReadOnlySpan<float> arena = restored ? _model.Gradients : _model.Parameters;
+        ReadOnlySpan<TensorInfo> tensors = _model.Tensors;
+        string? first = null;
+        var others = new List<string>();
+        for (int i = tensors.Length - 1; i >= 0; i--)
+        {
+            ReadOnlySpan<float> values = arena.Slice(tensors[i].Offset, tensors[i].Length);
+            int bad = FloatChecks.IndexOfNonFinite(values);
+            if (bad < 0) continue;
+            if (first is null) first = $"{tensors[i].Name} ({FloatChecks.Describe(values[bad])} at index {bad})";
+            else others.Add(tensors[i].Name);
+        }
+        string name = first is null ? "" : first[..first.IndexOf(' ')];
+        string where = $"Training diverged in epoch {epoch}, step {step} (optimizer step {global}): ";
+        string what = !restored
+            ? $"the update made parameters non-finite, first {first} in backward order" +
+              (others.Count > 0 ? $", also {string.Join(", ", others)}" : "") +
+              $", although the loss ({FloatChecks.Describe(loss)}) and the gradients were finite. The parameters were not " +
+              "restored (that would need a copy of them before every step); restore them from a checkpoint. "
+            : (float.IsFinite(loss) ? $"the loss is {FloatChecks.Describe(loss)} but " : $"the loss is {FloatChecks.Describe(loss)}") +
+              (first is null ? " (every gradient finite)" : (float.IsFinite(loss) ? "" : " and ") +
+                  $"the gradient of {first} is the first non-finite one in backward order" +
+                  (others.Count > 0 ? $" (also {string.Join(", ", others)})" : "")) +
+              ". Nothing of this step was applied: the model and the optimizer hold the state after the last finite step. ";
+        string advice = $"Lower the learning rate (now {_optimizer.CurrentLearningRate:G4}), clip gradients (ClipNorm), or " +
+            "check the scale of the data.";
+        return new TrainingDivergedException(where + what + advice, epoch, step, global, loss,
+            first is null ? null : name, restored);
     }
 
     public override EpochTotals EndEpoch()

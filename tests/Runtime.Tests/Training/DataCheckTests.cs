@@ -111,6 +111,31 @@ public sealed class DataCheckTests(ITestOutputHelper output)
         Assert.StartsWith("data sample 63 has label 12", ex.Message);
     }
 
+    /// <summary>
+    /// Predicting from a NaN or infinite input is an error, not a prediction: through ReLU and softmax a NaN pixel can come
+    /// out as a finite, plausible output. Every Predict helper refuses it, naming the sample and the feature.
+    /// </summary>
+    [Theory]
+    [InlineData(float.NaN, "NaN")]
+    [InlineData(float.PositiveInfinity, "+Infinity")]
+    [InlineData(float.NegativeInfinity, "-Infinity")]
+    public void Predict_refuses_a_non_finite_input_naming_the_sample_and_feature(float bad, string shown)
+    {
+        var (x, y) = Digits(4);
+        x[2 * 784 + 300] = bad;
+        var model = new CheckpointMlp(seed: 1);
+        var data = Assert.Throws<ArgumentException>(() => model.Predict(new Dataset(x, y, 784, 1)));
+        Assert.Equal("data", data.ParamName);
+        Assert.StartsWith($"data holds {shown} at sample 2, feature 300", data.Message);
+        var span = Assert.Throws<ArgumentException>(() => model.Predict(x, new float[40]));
+        Assert.Equal("input", span.ParamName);
+        Assert.StartsWith($"input holds {shown} at sample 2, feature 300", span.Message);
+        var one = Assert.Throws<ArgumentException>(() => model.PredictClass(x.AsSpan(2 * 784, 784)));
+        Assert.StartsWith($"input holds {shown} at sample 0, feature 300", one.Message);
+        // The finite samples predict as before.
+        Assert.InRange(model.PredictClass(x.AsSpan(0, 784)), 0, 9);
+    }
+
     [Fact]
     public void Only_data_sets_that_own_their_arrays_remember_the_check()
     {

@@ -73,13 +73,13 @@ namespace Demo.Nested
             private float[] _workspace = global::System.Array.Empty<float>();
             private int _capacity;
             private global::Compiled.Rng _random;
+            private readonly Cpu.ModelSync _sync = new(178); // prediction's workspace: floats per sample
 
             /// <summary>Creates the model with seeded initial weights (the same seed gives the same weights).</summary>
             [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
             public DeepBinary(int seed = 0)
             {
                 Initialize(seed);
-                EnsureCapacity(1); // single-sample prediction never allocates
             }
 
             /// <summary>Loads a model saved with <c>Save</c> (safetensors); throws if the file does not fit this model.</summary>
@@ -106,6 +106,7 @@ namespace Demo.Nested
             public global::System.ReadOnlySpan<global::Compiled.LayerInfo> Layers => s_layers;
             /// <summary>The random stream training steps draw from (dropout masks); seeded by <see cref="Initialize"/>.</summary>
             public global::Compiled.Rng Random { get => _random; set => _random = value; }
+            Cpu.ModelSync global::Compiled.IModel.Sync => _sync;
 
             /// <summary>Re-initialises every parameter, and the training random stream, from <paramref name="seed"/>.</summary>
             [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
@@ -164,7 +165,15 @@ namespace Demo.Nested
                 global::System.ReadOnlySpan<float> inputs, global::System.Span<float> outputs, int batch)
             {
                 Cpu.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);
-                EnsureCapacity(batch);
+                Cpu.InferenceLease lease = _sync.EnterInference(batch); // a workspace no other thread uses
+                float[] workspace = lease.Workspace;
+                int capacity = lease.Capacity;
+                global::System.Span<float> EncoderFc1Pre = new(workspace, 0 * capacity, 64 * capacity);
+                global::System.Span<float> EncoderFc1Out = new(workspace, 64 * capacity, 64 * capacity);
+                global::System.Span<float> Layers1Out = new(workspace, 128 * capacity, 32 * capacity);
+                global::System.Span<float> Layers2Out = new(workspace, 160 * capacity, 16 * capacity);
+                global::System.Span<float> HeadLogits = new(workspace, 176 * capacity, 1 * capacity);
+                global::System.Span<float> Output = new(workspace, 177 * capacity, 1 * capacity);
                 global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 30);
 
                 // encoder.fc1: Dense(64, Gelu), [30] → [64]
@@ -183,6 +192,7 @@ namespace Demo.Nested
                 // Output[B, 1] = sigmoid(Layers2Out[B, 16] · HeadWeight[1, 16]ᵀ + HeadBias)
                 Cpu.Dense.Forward<Cpu.Sigmoid>(Output, default, Layers2Out, HeadWeight, HeadBias, batch, 16, 1);
                 Output.Slice(0, batch * 1).CopyTo(outputs);
+                _sync.ExitInference(lease);
             }
 
             /// <summary>Forward, loss and backward for one batch; overwrites <see cref="Gradients"/> and returns the mean loss.</summary>
@@ -195,6 +205,7 @@ namespace Demo.Nested
             {
                 Cpu.ModelGuard.CheckTraining(inputs.Length, targets.Length, outputs.Length,
                     batch, InputSize, TargetSize, OutputSize);
+                _sync.CheckTrainer(); // Fit on another thread owns the training workspace
                 EnsureCapacity(batch);
                 global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 30);
                 global::System.ReadOnlySpan<float> t = targets.Slice(0, batch * 1);

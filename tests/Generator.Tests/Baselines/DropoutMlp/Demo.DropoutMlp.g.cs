@@ -59,13 +59,13 @@ namespace Demo
         private float[] _workspace = global::System.Array.Empty<float>();
         private int _capacity;
         private global::Compiled.Rng _random;
+        private readonly Cpu.ModelSync _sync = new(788); // prediction's workspace: floats per sample
 
         /// <summary>Creates the model with seeded initial weights (the same seed gives the same weights).</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
         public DropoutMlp(int seed = 0)
         {
             Initialize(seed);
-            EnsureCapacity(1); // single-sample prediction never allocates
         }
 
         /// <summary>Loads a model saved with <c>Save</c> (safetensors); throws if the file does not fit this model.</summary>
@@ -92,6 +92,7 @@ namespace Demo
         public global::System.ReadOnlySpan<global::Compiled.LayerInfo> Layers => s_layers;
         /// <summary>The random stream training steps draw from (dropout masks); seeded by <see cref="Initialize"/>.</summary>
         public global::Compiled.Rng Random { get => _random; set => _random = value; }
+        Cpu.ModelSync global::Compiled.IModel.Sync => _sync;
 
         /// <summary>Re-initialises every parameter, and the training random stream, from <paramref name="seed"/>.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
@@ -134,7 +135,14 @@ namespace Demo
             global::System.ReadOnlySpan<float> inputs, global::System.Span<float> outputs, int batch)
         {
             Cpu.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);
-            EnsureCapacity(batch);
+            Cpu.InferenceLease lease = _sync.EnterInference(batch); // a workspace no other thread uses
+            float[] workspace = lease.Workspace;
+            int capacity = lease.Capacity;
+            global::System.Span<float> Layers0Out = new(workspace, 0 * capacity, 256 * capacity);
+            global::System.Span<float> Layers1Mask = new(workspace, 256 * capacity, 256 * capacity);
+            global::System.Span<float> Layers1Out = new(workspace, 512 * capacity, 256 * capacity);
+            global::System.Span<float> Layers2Logits = new(workspace, 768 * capacity, 10 * capacity);
+            global::System.Span<float> Output = new(workspace, 778 * capacity, 10 * capacity);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 784);
 
             // layers.0: Dense(256, Relu), [784] → [256]
@@ -150,6 +158,7 @@ namespace Demo
             // Output[B, 10] = softmax(Layers2Logits) by row
             Cpu.Activations.Softmax(Output, Layers2Logits, batch, 10);
             Output.Slice(0, batch * 10).CopyTo(outputs);
+            _sync.ExitInference(lease);
         }
 
         /// <summary>Forward, loss and backward for one batch; overwrites <see cref="Gradients"/> and returns the mean loss.</summary>
@@ -162,6 +171,7 @@ namespace Demo
         {
             Cpu.ModelGuard.CheckTraining(inputs.Length, targets.Length, outputs.Length,
                 batch, InputSize, TargetSize, OutputSize);
+            _sync.CheckTrainer(); // Fit on another thread owns the training workspace
             EnsureCapacity(batch);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 784);
             global::System.ReadOnlySpan<float> t = targets.Slice(0, batch * 1);

@@ -43,13 +43,13 @@ partial class LinearRegression : global::Compiled.IModel
     private float[] _workspace = global::System.Array.Empty<float>();
     private int _capacity;
     private global::Compiled.Rng _random;
+    private readonly Cpu.ModelSync _sync = new(1); // prediction's workspace: floats per sample
 
     /// <summary>Creates the model with seeded initial weights (the same seed gives the same weights).</summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
     public LinearRegression(int seed = 0)
     {
         Initialize(seed);
-        EnsureCapacity(1); // single-sample prediction never allocates
     }
 
     /// <summary>Loads a model saved with <c>Save</c> (safetensors); throws if the file does not fit this model.</summary>
@@ -76,6 +76,7 @@ partial class LinearRegression : global::Compiled.IModel
     public global::System.ReadOnlySpan<global::Compiled.LayerInfo> Layers => s_layers;
     /// <summary>The random stream training steps draw from (dropout masks); seeded by <see cref="Initialize"/>.</summary>
     public global::Compiled.Rng Random { get => _random; set => _random = value; }
+    Cpu.ModelSync global::Compiled.IModel.Sync => _sync;
 
     /// <summary>Re-initialises every parameter, and the training random stream, from <paramref name="seed"/>.</summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
@@ -106,13 +107,17 @@ partial class LinearRegression : global::Compiled.IModel
         global::System.ReadOnlySpan<float> inputs, global::System.Span<float> outputs, int batch)
     {
         Cpu.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);
-        EnsureCapacity(batch);
+        Cpu.InferenceLease lease = _sync.EnterInference(batch); // a workspace no other thread uses
+        float[] workspace = lease.Workspace;
+        int capacity = lease.Capacity;
+        global::System.Span<float> Output = new(workspace, 0 * capacity, 1 * capacity);
         global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 13);
 
         // linear: Dense(1), [13] → [1]
         // Output[B, 1] = x[B, 13] · LinearWeight[1, 13]ᵀ + LinearBias
         Cpu.Dense.Forward<Cpu.Identity>(Output, default, x, LinearWeight, LinearBias, batch, 13, 1);
         Output.Slice(0, batch * 1).CopyTo(outputs);
+        _sync.ExitInference(lease);
     }
 
     /// <summary>Forward, loss and backward for one batch; overwrites <see cref="Gradients"/> and returns the mean loss.</summary>
@@ -125,6 +130,7 @@ partial class LinearRegression : global::Compiled.IModel
     {
         Cpu.ModelGuard.CheckTraining(inputs.Length, targets.Length, outputs.Length,
             batch, InputSize, TargetSize, OutputSize);
+        _sync.CheckTrainer(); // Fit on another thread owns the training workspace
         EnsureCapacity(batch);
         global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 13);
         global::System.ReadOnlySpan<float> t = targets.Slice(0, batch * 1);

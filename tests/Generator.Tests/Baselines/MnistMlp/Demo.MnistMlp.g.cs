@@ -54,13 +54,13 @@ namespace Demo
         private float[] _workspace = global::System.Array.Empty<float>();
         private int _capacity;
         private global::Compiled.Rng _random;
+        private readonly Cpu.ModelSync _sync = new(148); // prediction's workspace: floats per sample
 
         /// <summary>Creates the model with seeded initial weights (the same seed gives the same weights).</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
         public MnistMlp(int seed = 0)
         {
             Initialize(seed);
-            EnsureCapacity(1); // single-sample prediction never allocates
         }
 
         /// <summary>Loads a model saved with <c>Save</c> (safetensors); throws if the file does not fit this model.</summary>
@@ -87,6 +87,7 @@ namespace Demo
         public global::System.ReadOnlySpan<global::Compiled.LayerInfo> Layers => s_layers;
         /// <summary>The random stream training steps draw from (dropout masks); seeded by <see cref="Initialize"/>.</summary>
         public global::Compiled.Rng Random { get => _random; set => _random = value; }
+        Cpu.ModelSync global::Compiled.IModel.Sync => _sync;
 
         /// <summary>Re-initialises every parameter, and the training random stream, from <paramref name="seed"/>.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
@@ -126,7 +127,12 @@ namespace Demo
             global::System.ReadOnlySpan<float> inputs, global::System.Span<float> outputs, int batch)
         {
             Cpu.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);
-            EnsureCapacity(batch);
+            Cpu.InferenceLease lease = _sync.EnterInference(batch); // a workspace no other thread uses
+            float[] workspace = lease.Workspace;
+            int capacity = lease.Capacity;
+            global::System.Span<float> Layers0Out = new(workspace, 0 * capacity, 128 * capacity);
+            global::System.Span<float> Layers1Logits = new(workspace, 128 * capacity, 10 * capacity);
+            global::System.Span<float> Output = new(workspace, 138 * capacity, 10 * capacity);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 784);
 
             // layers.0: Dense(128, Relu), [784] → [128]
@@ -139,6 +145,7 @@ namespace Demo
             // Output[B, 10] = softmax(Layers1Logits) by row
             Cpu.Activations.Softmax(Output, Layers1Logits, batch, 10);
             Output.Slice(0, batch * 10).CopyTo(outputs);
+            _sync.ExitInference(lease);
         }
 
         /// <summary>Forward, loss and backward for one batch; overwrites <see cref="Gradients"/> and returns the mean loss.</summary>
@@ -151,6 +158,7 @@ namespace Demo
         {
             Cpu.ModelGuard.CheckTraining(inputs.Length, targets.Length, outputs.Length,
                 batch, InputSize, TargetSize, OutputSize);
+            _sync.CheckTrainer(); // Fit on another thread owns the training workspace
             EnsureCapacity(batch);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 784);
             global::System.ReadOnlySpan<float> t = targets.Slice(0, batch * 1);
