@@ -247,6 +247,9 @@ internal static class CpuEmitter
         using (w.Block("public void Forward(\n    global::System.ReadOnlySpan<float> inputs, global::System.Span<float> outputs, int batch)"))
         {
             w.Line($"{cpu}.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);");
+            // Token ids are checked before the workspace is taken, so a bad id throws with nothing held.
+            if (plan.InputVocabulary > 0)
+                w.Line($"{cpu}.Embedding.CheckIds(inputs, batch, InputSize, {Int(plan.InputVocabulary)});");
             EmitInferenceViews(w, plan);
             w.Line($"global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * {Int(plan.InputSize)});");
             w.Line();

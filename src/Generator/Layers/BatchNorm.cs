@@ -114,7 +114,7 @@ internal sealed class BatchNormOp : Op
     public override LayerDescription Describe()
         => new("BatchNorm", Act, new[] { _t.Weight, _t.Bias }, new[]
         {
-            $"Momentum = {Float(_spec.Momentum)}", $"Epsilon = {Float(_spec.Eps)}",
+            $"Momentum = {_spec.Momentum.ToString("R", CultureInfo.InvariantCulture)}", $"Epsilon = {_spec.Eps.ToString("R", CultureInfo.InvariantCulture)}",
             $"BufferNames = [\"{_t.RunningMean.Name}\", \"{_t.RunningVar.Name}\", \"{_t.Count.Name}\"]",
         });
 

@@ -53,18 +53,30 @@ namespace Demo
             new("layers.3.bias", 209184, [784]),
         };
 
+        private static readonly global::Compiled.LayerInfo[] s_layers =
+        {
+            new("Dense", "layers.0", global::Compiled.Activation.Relu, [784], [128],
+                ["layers.0.weight", "layers.0.bias"], 100480) { Units = 128, UseBias = true },
+            new("Dense", "layers.1", global::Compiled.Activation.Relu, [128], [32],
+                ["layers.1.weight", "layers.1.bias"], 4128) { Units = 32, UseBias = true },
+            new("Dense", "layers.2", global::Compiled.Activation.Relu, [32], [128],
+                ["layers.2.weight", "layers.2.bias"], 4224) { Units = 128, UseBias = true },
+            new("Dense", "layers.3", global::Compiled.Activation.Sigmoid, [128], [784],
+                ["layers.3.weight", "layers.3.bias"], 101136) { Units = 784, UseBias = true },
+        };
+
         private readonly float[] _parameters = new float[ParameterCount];
         private readonly float[] _gradients = new float[ParameterCount];
         private float[] _workspace = global::System.Array.Empty<float>();
         private int _capacity;
         private global::Compiled.Rng _random;
+        private readonly Cpu.ModelSync _sync = new(1856); // prediction's workspace: floats per sample
 
         /// <summary>Creates the model with seeded initial weights (the same seed gives the same weights).</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
         public Autoencoder(int seed = 0)
         {
             Initialize(seed);
-            EnsureCapacity(1); // single-sample prediction never allocates
         }
 
         /// <summary>Loads a model saved with <c>Save</c> (safetensors); throws if the file does not fit this model.</summary>
@@ -88,8 +100,11 @@ namespace Demo
         public global::System.Span<float> Gradients => _gradients;
         /// <summary>The named tensors of the parameter arena.</summary>
         public global::System.ReadOnlySpan<global::Compiled.TensorInfo> Tensors => s_tensors;
+        /// <summary>The layers in order: kind, name, activation, shapes, parameters and settings.</summary>
+        public global::System.ReadOnlySpan<global::Compiled.LayerInfo> Layers => s_layers;
         /// <summary>The random stream training steps draw from (dropout masks); seeded by <see cref="Initialize"/>.</summary>
         public global::Compiled.Rng Random { get => _random; set => _random = value; }
+        Cpu.ModelSync global::Compiled.IModel.Sync => _sync;
 
         /// <summary>Re-initialises every parameter, and the training random stream, from <paramref name="seed"/>.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
@@ -146,7 +161,14 @@ namespace Demo
             global::System.ReadOnlySpan<float> inputs, global::System.Span<float> outputs, int batch)
         {
             Cpu.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);
-            EnsureCapacity(batch);
+            Cpu.InferenceLease lease = _sync.EnterInference(batch); // a workspace no other thread uses
+            float[] workspace = lease.Workspace;
+            int capacity = lease.Capacity;
+            global::System.Span<float> Layers0Out = new(workspace, 0 * capacity, 128 * capacity);
+            global::System.Span<float> Layers1Out = new(workspace, 128 * capacity, 32 * capacity);
+            global::System.Span<float> Layers2Out = new(workspace, 160 * capacity, 128 * capacity);
+            global::System.Span<float> Layers3Logits = new(workspace, 288 * capacity, 784 * capacity);
+            global::System.Span<float> Output = new(workspace, 1072 * capacity, 784 * capacity);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 784);
 
             // layers.0: Dense(128, Relu), [784] → [128]
@@ -162,6 +184,7 @@ namespace Demo
             // Output[B, 784] = sigmoid(Layers2Out[B, 128] · Layers3Weight[784, 128]ᵀ + Layers3Bias)
             Cpu.Dense.Forward<Cpu.Sigmoid>(Output, default, Layers2Out, Layers3Weight, Layers3Bias, batch, 128, 784);
             Output.Slice(0, batch * 784).CopyTo(outputs);
+            _sync.ExitInference(lease);
         }
 
         /// <summary>Forward, loss and backward for one batch; overwrites <see cref="Gradients"/> and returns the mean loss.</summary>
@@ -174,6 +197,7 @@ namespace Demo
         {
             Cpu.ModelGuard.CheckTraining(inputs.Length, targets.Length, outputs.Length,
                 batch, InputSize, TargetSize, OutputSize);
+            _sync.CheckTrainer(); // Fit on another thread owns the training workspace
             EnsureCapacity(batch);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 784);
             global::System.ReadOnlySpan<float> t = targets.Slice(0, batch * 784);

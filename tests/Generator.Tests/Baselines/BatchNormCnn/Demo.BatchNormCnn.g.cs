@@ -75,6 +75,24 @@ namespace Demo
             new("layers.6.bias", 43768, [10]),
         };
 
+        private static readonly global::Compiled.LayerInfo[] s_layers =
+        {
+            new("Conv2D", "layers.0", global::Compiled.Activation.None, [28, 28, 1], [26, 26, 8],
+                ["layers.0.weight"], 72) { Filters = 8, KernelHeight = 3, KernelWidth = 3, Stride = 1, Padding = global::Compiled.Padding.Valid, UseBias = false },
+            new("BatchNorm", "layers.1", global::Compiled.Activation.Relu, [26, 26, 8], [26, 26, 8],
+                ["layers.1.weight", "layers.1.bias"], 16) { Momentum = 0.1, Epsilon = 1E-05, BufferNames = ["layers.1.running_mean", "layers.1.running_var", "layers.1.num_batches_tracked"] },
+            new("MaxPool2D", "layers.2", global::Compiled.Activation.None, [26, 26, 8], [13, 13, 8],
+                [], 0) { KernelHeight = 2, KernelWidth = 2, Stride = 2, Padding = global::Compiled.Padding.Valid },
+            new("Flatten", "layers.3", global::Compiled.Activation.None, [13, 13, 8], [1352],
+                [], 0),
+            new("Dense", "layers.4", global::Compiled.Activation.None, [1352], [32],
+                ["layers.4.weight", "layers.4.bias"], 43296) { Units = 32, UseBias = true },
+            new("BatchNorm", "layers.5", global::Compiled.Activation.Gelu, [32], [32],
+                ["layers.5.weight", "layers.5.bias"], 64) { Momentum = 0.01, Epsilon = 1E-05, BufferNames = ["layers.5.running_mean", "layers.5.running_var", "layers.5.num_batches_tracked"] },
+            new("Dense", "layers.6", global::Compiled.Activation.Softmax, [32], [10],
+                ["layers.6.weight", "layers.6.bias"], 330) { Units = 10, UseBias = true },
+        };
+
         private static readonly global::Compiled.TensorInfo[] s_buffers =
         {
             new("layers.1.running_mean", 0, [8]),
@@ -91,13 +109,13 @@ namespace Demo
         private float[] _workspace = global::System.Array.Empty<float>();
         private int _capacity;
         private global::Compiled.Rng _random;
+        private readonly Cpu.ModelSync _sync = new(15068); // prediction's workspace: floats per sample
 
         /// <summary>Creates the model with seeded initial weights (the same seed gives the same weights).</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
         public BatchNormCnn(int seed = 0)
         {
             Initialize(seed);
-            EnsureCapacity(1); // single-sample prediction never allocates
         }
 
         /// <summary>Loads a model saved with <c>Save</c> (safetensors); throws if the file does not fit this model.</summary>
@@ -120,12 +138,15 @@ namespace Demo
         public global::System.Span<float> Gradients => _gradients;
         /// <summary>The named tensors of the parameter arena.</summary>
         public global::System.ReadOnlySpan<global::Compiled.TensorInfo> Tensors => s_tensors;
+        /// <summary>The layers in order: kind, name, activation, shapes, parameters and settings.</summary>
+        public global::System.ReadOnlySpan<global::Compiled.LayerInfo> Layers => s_layers;
         /// <summary>The non-trainable state (running statistics), in one arena; the optimizer never touches it.</summary>
         public global::System.Span<float> Buffers => _buffers;
         /// <summary>The named tensors of <see cref="Buffers"/>.</summary>
         public global::System.ReadOnlySpan<global::Compiled.TensorInfo> BufferTensors => s_buffers;
         /// <summary>The random stream training steps draw from (dropout masks); seeded by <see cref="Initialize"/>.</summary>
         public global::Compiled.Rng Random { get => _random; set => _random = value; }
+        Cpu.ModelSync global::Compiled.IModel.Sync => _sync;
 
         /// <summary>Re-initialises every parameter, and the training random stream, from <paramref name="seed"/>.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
@@ -217,7 +238,24 @@ namespace Demo
             global::System.ReadOnlySpan<float> inputs, global::System.Span<float> outputs, int batch)
         {
             Cpu.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);
-            EnsureCapacity(batch);
+            Cpu.InferenceLease lease = _sync.EnterInference(batch); // a workspace no other thread uses
+            float[] workspace = lease.Workspace;
+            int capacity = lease.Capacity;
+            global::System.Span<float> Layers0Out = new(workspace, 0 * capacity, 5408 * capacity);
+            global::System.Span<float> Layers1Mean = new(workspace, 5408 * capacity, 8 * capacity);
+            global::System.Span<float> Layers1InvStd = new(workspace, 5416 * capacity, 8 * capacity);
+            global::System.Span<float> Layers1Out = new(workspace, 5424 * capacity, 5408 * capacity);
+            global::System.Span<int> Layers2Argmax = global::System.Runtime.InteropServices.MemoryMarshal
+                .Cast<float, int>(new global::System.Span<float>(workspace, 10832 * capacity, 1352 * capacity));
+            global::System.Span<float> Layers2Out = new(workspace, 12184 * capacity, 1352 * capacity);
+            global::System.Span<float> Layers3Out = new(workspace, 13536 * capacity, 1352 * capacity);
+            global::System.Span<float> Layers4Out = new(workspace, 14888 * capacity, 32 * capacity);
+            global::System.Span<float> Layers5Mean = new(workspace, 14920 * capacity, 32 * capacity);
+            global::System.Span<float> Layers5InvStd = new(workspace, 14952 * capacity, 32 * capacity);
+            global::System.Span<float> Layers5Pre = new(workspace, 14984 * capacity, 32 * capacity);
+            global::System.Span<float> Layers5Out = new(workspace, 15016 * capacity, 32 * capacity);
+            global::System.Span<float> Layers6Logits = new(workspace, 15048 * capacity, 10 * capacity);
+            global::System.Span<float> Output = new(workspace, 15058 * capacity, 10 * capacity);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 784);
 
             // layers.0: Conv2D(8, 3x3, no bias), 28x28x1 → 26x26x8
@@ -248,6 +286,7 @@ namespace Demo
             // Output[B, 10] = softmax(Layers6Logits) by row
             Cpu.Activations.Softmax(Output, Layers6Logits, batch, 10);
             Output.Slice(0, batch * 10).CopyTo(outputs);
+            _sync.ExitInference(lease);
         }
 
         /// <summary>Forward, loss and backward for one batch; overwrites <see cref="Gradients"/> and returns the mean loss.</summary>
@@ -260,6 +299,7 @@ namespace Demo
         {
             Cpu.ModelGuard.CheckTraining(inputs.Length, targets.Length, outputs.Length,
                 batch, InputSize, TargetSize, OutputSize);
+            _sync.CheckTrainer(); // Fit on another thread owns the training workspace
             EnsureCapacity(batch);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 784);
             global::System.ReadOnlySpan<float> t = targets.Slice(0, batch * 1);

@@ -39,18 +39,26 @@ namespace Demo
             new("layers.1.bias", 8320, [65]),
         };
 
+        private static readonly global::Compiled.LayerInfo[] s_layers =
+        {
+            new("Embedding", "layers.0", global::Compiled.Activation.None, [64], [64, 64],
+                ["layers.0.weight"], 4160) { Vocabulary = 65, Units = 64 },
+            new("Dense", "layers.1", global::Compiled.Activation.Softmax, [64, 64], [64, 65],
+                ["layers.1.weight", "layers.1.bias"], 4225) { Units = 65, UseBias = true },
+        };
+
         private readonly float[] _parameters = new float[ParameterCount];
         private readonly float[] _gradients = new float[ParameterCount];
         private float[] _workspace = global::System.Array.Empty<float>();
         private int _capacity;
         private global::Compiled.Rng _random;
+        private readonly Cpu.ModelSync _sync = new(12416); // prediction's workspace: floats per sample
 
         /// <summary>Creates the model with seeded initial weights (the same seed gives the same weights).</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
         public CharBigram(int seed = 0)
         {
             Initialize(seed);
-            EnsureCapacity(1); // single-sample prediction never allocates
         }
 
         /// <summary>Loads a model saved with <c>Save</c> (safetensors); throws if the file does not fit this model.</summary>
@@ -75,8 +83,11 @@ namespace Demo
         public global::System.Span<float> Gradients => _gradients;
         /// <summary>The named tensors of the parameter arena.</summary>
         public global::System.ReadOnlySpan<global::Compiled.TensorInfo> Tensors => s_tensors;
+        /// <summary>The layers in order: kind, name, activation, shapes, parameters and settings.</summary>
+        public global::System.ReadOnlySpan<global::Compiled.LayerInfo> Layers => s_layers;
         /// <summary>The random stream training steps draw from (dropout masks); seeded by <see cref="Initialize"/>.</summary>
         public global::Compiled.Rng Random { get => _random; set => _random = value; }
+        Cpu.ModelSync global::Compiled.IModel.Sync => _sync;
 
         /// <summary>Re-initialises every parameter, and the training random stream, from <paramref name="seed"/>.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
@@ -113,7 +124,13 @@ namespace Demo
             global::System.ReadOnlySpan<float> inputs, global::System.Span<float> outputs, int batch)
         {
             Cpu.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);
-            EnsureCapacity(batch);
+            Cpu.Embedding.CheckIds(inputs, batch, InputSize, 65);
+            Cpu.InferenceLease lease = _sync.EnterInference(batch); // a workspace no other thread uses
+            float[] workspace = lease.Workspace;
+            int capacity = lease.Capacity;
+            global::System.Span<float> Layers0Out = new(workspace, 0 * capacity, 4096 * capacity);
+            global::System.Span<float> Layers1Logits = new(workspace, 4096 * capacity, 4160 * capacity);
+            global::System.Span<float> Output = new(workspace, 8256 * capacity, 4160 * capacity);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 64);
 
             // layers.0: Embedding(65, 64), [64] → [64, 64]
@@ -126,6 +143,7 @@ namespace Demo
             // Output[B·64, 65] = softmax(Layers1Logits) by row
             Cpu.Activations.Softmax(Output, Layers1Logits, batch * 64, 65);
             Output.Slice(0, batch * 4160).CopyTo(outputs);
+            _sync.ExitInference(lease);
         }
 
         /// <summary>Forward, loss and backward for one batch; overwrites <see cref="Gradients"/> and returns the mean loss.</summary>
@@ -138,6 +156,7 @@ namespace Demo
         {
             Cpu.ModelGuard.CheckTraining(inputs.Length, targets.Length, outputs.Length,
                 batch, InputSize, TargetSize, OutputSize);
+            _sync.CheckTrainer(); // Fit on another thread owns the training workspace
             EnsureCapacity(batch);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 64);
             global::System.ReadOnlySpan<float> t = targets.Slice(0, batch * 64);

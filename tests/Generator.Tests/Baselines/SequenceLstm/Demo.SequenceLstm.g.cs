@@ -52,18 +52,26 @@ namespace Demo
             new("layers.1.bias", 152, [2]),
         };
 
+        private static readonly global::Compiled.LayerInfo[] s_layers =
+        {
+            new("Lstm", "layers.0", global::Compiled.Activation.None, [5, 3], [4],
+                ["layers.0.weight_ih_l0", "layers.0.weight_hh_l0", "layers.0.bias_ih_l0", "layers.0.bias_hh_l0"], 144) { Units = 4, ReturnSequences = false },
+            new("Dense", "layers.1", global::Compiled.Activation.Softmax, [4], [2],
+                ["layers.1.weight", "layers.1.bias"], 10) { Units = 2, UseBias = true },
+        };
+
         private readonly float[] _parameters = new float[ParameterCount];
         private readonly float[] _gradients = new float[ParameterCount];
         private float[] _workspace = global::System.Array.Empty<float>();
         private int _capacity;
         private global::Compiled.Rng _random;
+        private readonly Cpu.ModelSync _sync = new(312); // prediction's workspace: floats per sample
 
         /// <summary>Creates the model with seeded initial weights (the same seed gives the same weights).</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
         public SequenceLstm(int seed = 0)
         {
             Initialize(seed);
-            EnsureCapacity(1); // single-sample prediction never allocates
         }
 
         /// <summary>Loads a model saved with <c>Save</c> (safetensors); throws if the file does not fit this model.</summary>
@@ -86,8 +94,11 @@ namespace Demo
         public global::System.Span<float> Gradients => _gradients;
         /// <summary>The named tensors of the parameter arena.</summary>
         public global::System.ReadOnlySpan<global::Compiled.TensorInfo> Tensors => s_tensors;
+        /// <summary>The layers in order: kind, name, activation, shapes, parameters and settings.</summary>
+        public global::System.ReadOnlySpan<global::Compiled.LayerInfo> Layers => s_layers;
         /// <summary>The random stream training steps draw from (dropout masks); seeded by <see cref="Initialize"/>.</summary>
         public global::Compiled.Rng Random { get => _random; set => _random = value; }
+        Cpu.ModelSync global::Compiled.IModel.Sync => _sync;
 
         /// <summary>Re-initialises every parameter, and the training random stream, from <paramref name="seed"/>.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
@@ -140,7 +151,16 @@ namespace Demo
             global::System.ReadOnlySpan<float> inputs, global::System.Span<float> outputs, int batch)
         {
             Cpu.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);
-            EnsureCapacity(batch);
+            Cpu.InferenceLease lease = _sync.EnterInference(batch); // a workspace no other thread uses
+            float[] workspace = lease.Workspace;
+            int capacity = lease.Capacity;
+            global::System.Span<float> Layers0Projection = new(workspace, 0 * capacity, 80 * capacity);
+            global::System.Span<float> Layers0Recurrent = new(workspace, 80 * capacity, 16 * capacity);
+            global::System.Span<float> Layers0States = new(workspace, 96 * capacity, 20 * capacity);
+            global::System.Span<float> Layers0Gates = new(workspace, 116 * capacity, 100 * capacity);
+            global::System.Span<float> Layers0Out = new(workspace, 304 * capacity, 4 * capacity);
+            global::System.Span<float> Layers1Logits = new(workspace, 308 * capacity, 2 * capacity);
+            global::System.Span<float> Output = new(workspace, 310 * capacity, 2 * capacity);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 15);
 
             // layers.0: Lstm(4), [5, 3] → [4]
@@ -157,6 +177,7 @@ namespace Demo
             // Output[B, 2] = softmax(Layers1Logits) by row
             Cpu.Activations.Softmax(Output, Layers1Logits, batch, 2);
             Output.Slice(0, batch * 2).CopyTo(outputs);
+            _sync.ExitInference(lease);
         }
 
         /// <summary>Forward, loss and backward for one batch; overwrites <see cref="Gradients"/> and returns the mean loss.</summary>
@@ -169,6 +190,7 @@ namespace Demo
         {
             Cpu.ModelGuard.CheckTraining(inputs.Length, targets.Length, outputs.Length,
                 batch, InputSize, TargetSize, OutputSize);
+            _sync.CheckTrainer(); // Fit on another thread owns the training workspace
             EnsureCapacity(batch);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 15);
             global::System.ReadOnlySpan<float> t = targets.Slice(0, batch * 1);
