@@ -49,3 +49,23 @@ public partial class ConvHead;
 [Dense(5, Activation.Sigmoid)]
 [Loss(Loss.MeanSquaredError)]
 public partial class FlattenFirst;
+
+// BatchNorm after a bias-free convolution (BatchNorm2d, NCHW channel axis) and after a Dense (BatchNorm1d), with the
+// activations on the BatchNorm layers; exported with the running statistics.
+[Input(8, 8, 2)]
+[Conv2D(4, 3, UseBias = false)]
+[BatchNorm(Activation.Relu)]
+[Flatten]
+[Dense(6)]
+[BatchNorm(Activation.Tanh, Eps = 1e-3)]
+[Dense(3, Activation.Softmax)]
+[Loss(Loss.SparseCategoricalCrossEntropy)]
+public partial class BatchNormNet;
+
+// Token ids → Embedding → Dense at every step (MatMul + Add over (T, F)) → softmax per step.
+[Input(6)]
+[Embedding(7, 4)]
+[Dense(5, Activation.Tanh)]
+[Dense(7, Activation.Softmax)]
+[Loss(Loss.SparseCategoricalCrossEntropy)]
+public partial class TokenBigram;

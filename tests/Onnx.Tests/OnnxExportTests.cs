@@ -27,6 +27,24 @@ public class OnnxExportTests
     public void FlattenFirstMatchesOnnxRuntime() => MatchesOnnxRuntime(new FlattenFirst(), [4, 3, 2], batch: 3);
 
     [Fact]
+    public void BatchNormNetMatchesOnnxRuntime() => MatchesOnnxRuntime(new BatchNormNet(), [8, 8, 2], batch: 5, prepare: model =>
+    {
+        // Running statistics far from (0, 1), so the exported BatchNormalization must use them to match.
+        var random = new Random(7);
+        Span<float> buffers = model.Buffers;
+        foreach (TensorInfo tensor in model.BufferTensors)
+        {
+            if (tensor.DataType != TensorDataType.Float32) continue;
+            bool variance = tensor.Name.EndsWith("running_var", StringComparison.Ordinal);
+            for (int i = 0; i < tensor.Length; i++)
+                buffers[tensor.Offset + i] = variance ? 0.2f + 3 * random.NextSingle() : 2 * random.NextSingle() - 1;
+        }
+    });
+
+    [Fact]
+    public void TokenBigramMatchesOnnxRuntime() => MatchesOnnxRuntime(new TokenBigram(), [6], batch: 4, input: random => random.Next(7));
+
+    [Fact]
     public void ExportOnnxWritesTheFileOrtLoads()
     {
         var model = new MnistCnn(seed: 3);
@@ -79,7 +97,8 @@ public class OnnxExportTests
         Assert.Equal("path", Assert.Throws<ArgumentException>(() => new FlattenFirst().ExportOnnx("")).ParamName);
     }
 
-    private static void MatchesOnnxRuntime(IModel model, int[] sampleShape, int batch)
+    private static void MatchesOnnxRuntime(IModel model, int[] sampleShape, int batch, Action<IModel>? prepare = null,
+        Func<Random, float>? input = null)
     {
         var random = new Random(42);
         Span<float> parameters = model.Parameters;
@@ -90,16 +109,17 @@ public class OnnxExportTests
             float scale = 1.5f * MathF.Sqrt(3f / fanIn);
             for (int i = 0; i < tensor.Length; i++) parameters[tensor.Offset + i] = scale * (2 * random.NextSingle() - 1);
         }
-        var input = new float[batch * model.InputSize];
-        for (int i = 0; i < input.Length; i++) input[i] = 2 * random.NextSingle() - 1;
+        prepare?.Invoke(model);
+        var inputs = new float[batch * model.InputSize];
+        for (int i = 0; i < inputs.Length; i++) inputs[i] = input is null ? 2 * random.NextSingle() - 1 : input(random);
         var expected = new float[batch * model.OutputSize];
-        model.Predict(input, expected);
+        model.Predict(inputs, expected);
 
         using var options = new SessionOptions { IntraOpNumThreads = 1 };
         using var session = new InferenceSession(model.ToOnnx(), options);
         int[] dims = [batch, .. sampleShape];
-        List<NamedOnnxValue> inputs = [NamedOnnxValue.CreateFromTensor("input", new DenseTensor<float>(input, dims))];
-        using IDisposableReadOnlyCollection<DisposableNamedOnnxValue> results = session.Run(inputs);
+        List<NamedOnnxValue> feeds = [NamedOnnxValue.CreateFromTensor("input", new DenseTensor<float>(inputs, dims))];
+        using IDisposableReadOnlyCollection<DisposableNamedOnnxValue> results = session.Run(feeds);
         float[] actual = results.Single(r => r.Name == "output").AsTensor<float>().ToArray();
 
         Assert.Equal(expected.Length, actual.Length);
