@@ -121,6 +121,9 @@ public static class OnnxExport
                     break;
                 case "Dropout":
                     break; // the identity when predicting
+                case "SimpleRnn" or "Lstm" or "Gru":
+                    x = Recurrent(graph, model, layer, x);
+                    break;
                 case "BatchNorm":
                     // Inference: the running statistics. After an image it normalises channels (NCHW's axis 1); after a
                     // flat layer, features ([N, C]): both are ONNX BatchNormalization's axis 1.
@@ -159,6 +162,60 @@ public static class OnnxExport
         {
             if (tensor.Name != tensorName) continue;
             return graph.Constant(tensor.Name, model.Parameters.Slice(tensor.Offset, tensor.Length), Longs(tensor.Shape.AsSpan()));
+        }
+        throw new ArgumentException($"Layer '{layer.Name}' names the tensor '{tensorName}', which is not in the model's Tensors.", nameof(model));
+    }
+
+    /// <summary>
+    /// A recurrent layer as ONNX's RNN / LSTM / GRU (sequence-first layout, the default every runtime supports): the input
+    /// [N, T, F] is transposed to [T, N, F]; the weights go from PyTorch's gate order to ONNX's (LSTM i, f, g, o → i, o, f, c;
+    /// GRU r, z, n → z, r, h, with <c>linear_before_reset = 1</c>, which is PyTorch's reset convention); the output is
+    /// every step's h as [N, T, H], or the last step's as [N, H].
+    /// </summary>
+    private static string Recurrent(OnnxGraph graph, IModel model, LayerInfo layer, string x)
+    {
+        (string op, int[] order) = layer.Kind switch
+        {
+            "Lstm" => ("LSTM", new[] { 0, 3, 1, 2 }),
+            "Gru" => ("GRU", new[] { 1, 0, 2 }),
+            _ => ("RNN", new[] { 0 }),
+        };
+        int h = layer.Units;
+        float[] wih = Reordered(model, layer, 0, order, h), whh = Reordered(model, layer, 1, order, h);
+        float[] bih = Reordered(model, layer, 2, order, h), bhh = Reordered(model, layer, 3, order, h);
+        int gates = order.Length * h;
+        string w = graph.Constant(layer.Name + ".W", wih, 1, gates, wih.Length / gates);
+        string r = graph.Constant(layer.Name + ".R", whh, 1, gates, h);
+        string b = graph.Constant(layer.Name + ".B", [.. bih, .. bhh], 1, 2 * gates);
+        string sequenceFirst = graph.Node("Transpose", layer.Name, "time_major", [x], new OnnxAttribute("perm", Ints: [1, 0, 2]));
+        OnnxAttribute[] attributes = layer.Kind == "Gru"
+            ? [new OnnxAttribute("hidden_size", Int: h), new OnnxAttribute("linear_before_reset", Int: 1)]
+            : [new OnnxAttribute("hidden_size", Int: h)];
+        // Outputs: Y [T, 1, N, H] (every step), Y_h [1, N, H] (the last step); LSTM's Y_c is not needed.
+        string[] outputs = graph.Node(op, layer.Name, op.ToLowerInvariant(), [sequenceFirst, w, r, b],
+            [layer.ReturnSequences, !layer.ReturnSequences], attributes);
+        if (layer.ReturnSequences)
+        {
+            string batchFirst = graph.Node("Transpose", layer.Name, "batch_major", [outputs[0]], new OnnxAttribute("perm", Ints: [2, 0, 1, 3]));
+            return graph.Node("Reshape", layer.Name, "sequence", [batchFirst, graph.Int64Constant(layer.Name + ".sequence_shape", 0, 0, h)]);
+        }
+        string last = graph.Node("Transpose", layer.Name, "batch_major", [outputs[1]], new OnnxAttribute("perm", Ints: [1, 0, 2]));
+        return graph.Node("Reshape", layer.Name, "last", [last, graph.Int64Constant(layer.Name + ".last_shape", 0, h)]);
+    }
+
+    /// <summary>The layer's <paramref name="index"/>-th tensor with its blocks of <paramref name="h"/> rows (one per gate)
+    /// in <paramref name="order"/>.</summary>
+    private static float[] Reordered(IModel model, LayerInfo layer, int index, int[] order, int h)
+    {
+        string tensorName = layer.ParameterNames[index];
+        foreach (TensorInfo tensor in model.Tensors)
+        {
+            if (tensor.Name != tensorName) continue;
+            ReadOnlySpan<float> values = model.Parameters.Slice(tensor.Offset, tensor.Length);
+            int block = values.Length / order.Length;
+            var result = new float[values.Length];
+            for (int k = 0; k < order.Length; k++) values.Slice(order[k] * block, block).CopyTo(result.AsSpan(k * block));
+            return result;
         }
         throw new ArgumentException($"Layer '{layer.Name}' names the tensor '{tensorName}', which is not in the model's Tensors.", nameof(model));
     }

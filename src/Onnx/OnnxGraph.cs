@@ -18,6 +18,9 @@ internal sealed record OnnxAttribute(string Name, long? Int = null, float? Float
 /// <summary>One operator application (<c>NodeProto</c>).</summary>
 internal sealed record OnnxNode(string OpType, string Name, string[] Inputs, string Output, OnnxAttribute[] Attributes)
 {
+    /// <summary>Outputs after the first (an empty name leaves an optional output out).</summary>
+    public string[] MoreOutputs { get; init; } = [];
+
     /// <summary>Set when the graph renames its last value to the model's output.</summary>
     public string Output { get; set; } = Output;
 
@@ -26,6 +29,7 @@ internal sealed record OnnxNode(string OpType, string Name, string[] Inputs, str
     {
         foreach (string input in Inputs) w.String(1, input);
         w.String(2, Output);
+        foreach (string output in MoreOutputs) w.String(2, output);
         w.String(3, Name);
         w.String(4, OpType);
         foreach (OnnxAttribute attribute in Attributes) w.Message(5, attribute.Write);
@@ -58,6 +62,13 @@ internal sealed class OnnxInitializer
         return new OnnxInitializer(name, dims, raw, FloatType);
     }
 
+    public static OnnxInitializer Int64s(string name, ReadOnlySpan<long> values, params long[] dims)
+    {
+        var raw = new byte[values.Length * sizeof(long)];
+        for (int i = 0; i < values.Length; i++) BinaryPrimitives.WriteInt64LittleEndian(raw.AsSpan(i * sizeof(long)), values[i]);
+        return new OnnxInitializer(name, dims, raw, Int64Type);
+    }
+
     // TensorProto: dims = 1, data_type = 2, name = 8, raw_data = 9 (little-endian, as the format requires).
     public void Write(ProtoWriter w)
     {
@@ -85,6 +96,25 @@ internal sealed class OnnxGraph
     {
         string name = Unique($"{layer}/{step}");
         _nodes.Add(new OnnxNode(opType, name, inputs, name, attributes));
+        return name;
+    }
+
+    /// <summary>Adds a node with several outputs (named <c>step.k</c>; an output not <paramref name="wanted"/> is left
+    /// out, as ONNX allows for optional ones) and returns their names, empty for those left out.</summary>
+    public string[] Node(string opType, string layer, string step, string[] inputs, bool[] wanted, params OnnxAttribute[] attributes)
+    {
+        string name = Unique($"{layer}/{step}");
+        var outputs = new string[wanted.Length];
+        for (int k = 0; k < wanted.Length; k++) outputs[k] = wanted[k] ? Unique($"{name}.{k}") : "";
+        _nodes.Add(new OnnxNode(opType, name, inputs, outputs[0], attributes) { MoreOutputs = outputs[1..] });
+        return outputs;
+    }
+
+    /// <summary>Adds an int64 constant (a shape for Reshape) and returns its name.</summary>
+    public string Int64Constant(string name, params long[] values)
+    {
+        name = Unique(name);
+        _initializers.Add(OnnxInitializer.Int64s(name, values, values.Length));
         return name;
     }
 

@@ -69,3 +69,20 @@ public partial class BatchNormNet;
 [Dense(7, Activation.Softmax)]
 [Loss(Loss.SparseCategoricalCrossEntropy)]
 public partial class TokenBigram;
+
+// Recurrent layers, stacked: every step's h (ReturnSequences) into the next layer, the last step's h into Dense. PyTorch's
+// gate orders must be reordered to ONNX's (LSTM i, f, g, o → i, o, f, c; GRU r, z, n → z, r, h).
+[Input(5, 3)]
+[Lstm(6, ReturnSequences = true)]
+[Gru(4, ReturnSequences = true)]
+[SimpleRnn(5)]
+[Dense(3, Activation.Softmax)]
+[Loss(Loss.SparseCategoricalCrossEntropy)]
+public partial class RecurrentStack;
+
+// An LSTM whose every step goes through a Dense (per-step softmax).
+[Input(4, 2)]
+[Lstm(3, ReturnSequences = true)]
+[Dense(2, Activation.Softmax)]
+[Loss(Loss.SparseCategoricalCrossEntropy)]
+public partial class LstmPerStep;

@@ -45,6 +45,12 @@ public class OnnxExportTests
     public void TokenBigramMatchesOnnxRuntime() => MatchesOnnxRuntime(new TokenBigram(), [6], batch: 4, input: random => random.Next(7));
 
     [Fact]
+    public void RecurrentStackMatchesOnnxRuntime() => MatchesOnnxRuntime(new RecurrentStack(), [5, 3], batch: 4);
+
+    [Fact]
+    public void LstmPerStepMatchesOnnxRuntime() => MatchesOnnxRuntime(new LstmPerStep(), [4, 2], batch: 3);
+
+    [Fact]
     public void ExportOnnxWritesTheFileOrtLoads()
     {
         var model = new MnistCnn(seed: 3);
@@ -68,10 +74,10 @@ public class OnnxExportTests
     [Fact]
     public void UnknownLayerKindIsNotSupportedAndNamed()
     {
-        var model = new FakeModel(new LayerInfo("Lstm", "encoder.lstm", Activation.None, [5, 3], [8], [], 0));
+        var model = new FakeModel(new LayerInfo("Attention", "encoder.attention", Activation.None, [5, 3], [8], [], 0));
         NotSupportedException e = Assert.Throws<NotSupportedException>(() => model.ToOnnx());
-        Assert.Contains("encoder.lstm", e.Message);
-        Assert.Contains("Lstm", e.Message);
+        Assert.Contains("encoder.attention", e.Message);
+        Assert.Contains("Attention", e.Message);
     }
 
     [Fact]
