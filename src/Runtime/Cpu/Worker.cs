@@ -19,6 +19,9 @@ internal static unsafe class Worker
     /// <summary>How long the idle worker polls for the next job before it blocks: 200 µs.</summary>
     private static readonly long IdleTicks = System.Diagnostics.Stopwatch.Frequency / 5000;
 
+    /// <summary>The chunk part of a ticket whose job is being set up: beyond any chunk count, so nothing is claimed.</summary>
+    private const long Closed = int.MaxValue;
+
     private static int s_busy;
     private static int s_posted;   // sequence number of the last job posted
     private static long s_ticket;  // (job << 32) | next unclaimed chunk
@@ -52,12 +55,18 @@ internal static unsafe class Worker
     public static void Run(delegate*<void*, int, void> function, void* argument, int chunks)
     {
         if (s_thread is null) Start();
+        int job = s_posted + 1;
+        // Close the ticket before changing the job: a worker still inside the previous job's Work may have read its
+        // exhausted ticket and be about to compare it with s_chunks. Were s_chunks already the new (larger) count, its
+        // compare-and-swap on the old ticket would succeed and run a chunk of the new job under the old ticket, and the
+        // extra increment of s_done would leave this call spinning forever. A closed ticket has a new job number (so the
+        // stale CAS fails) and no chunk to claim.
+        Interlocked.Exchange(ref s_ticket, ((long)job << 32) | Closed);
         s_function = function;
         s_argument = argument;
         s_chunks = chunks;
         Volatile.Write(ref s_done, 0); // every chunk of the previous job finished before it returned
-        int job = s_posted + 1;
-        Interlocked.Exchange(ref s_ticket, (long)job << 32);
+        Interlocked.Exchange(ref s_ticket, (long)job << 32); // full fence: function, argument and count are visible first
         Interlocked.Exchange(ref s_posted, job); // full fence: the job is visible before we look at s_sleeping
         if (Volatile.Read(ref s_sleeping) != 0) s_wake!.Set();
 
