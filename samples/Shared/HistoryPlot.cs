@@ -44,7 +44,8 @@ internal sealed class HistoryPlot
         }
 #if COMPILED_PLOT
         Compiled.Plotting.HistoryPlotting.SavePlot(history, path);
-        log.WriteLine($"Wrote {path}: loss and accuracy per epoch");
+        bool accuracy = history.Any(e => double.IsFinite(e.Accuracy) || e.ValidationAccuracy is double v && double.IsFinite(v));
+        log.WriteLine($"Wrote {path}: loss{(accuracy ? " and accuracy" : "")} per epoch");
 #else
         log.WriteLine($"No plot written to {path}: this build (NativeAOT) leaves Compiled.Plotting out; run the sample with 'dotnet run' for one.");
 #endif
