@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using Compiled;
 
@@ -5,53 +6,41 @@ namespace Compiled.Samples.Autoencoder;
 
 /// <summary>
 /// The sample: trains <see cref="DigitAutoencoder"/> on MNIST, reports the reconstruction loss on the test set and writes
-/// <c>reconstructions.png</c>. Options: <c>--epochs N --batch-size N --limit N --seed N --data DIR --output PATH</c>.
+/// <c>reconstructions.png</c> and <c>history.png</c>. Options (System.CommandLine, <c>--help</c> lists them):
+/// <c>--epochs N --batch-size N --limit N --seed N --data DIR --output PATH --plot PATH --no-plot</c>.
 /// </summary>
 public static class AutoencoderSample
 {
-    /// <summary>Runs the sample; returns the process exit code (0, 1 for bad options, 2 for unreadable data).</summary>
+    /// <summary>
+    /// Runs the sample, writing its report to <paramref name="output"/>; returns the process exit code: 0, 2 for a
+    /// command line that does not parse or validate (a bad number, a missing data directory), 1 for data it cannot read.
+    /// Errors go to standard error on one line.
+    /// </summary>
     public static int Run(string[] args, TextWriter output)
     {
-        int epochs = 10, batchSize = 128, seed = 1;
-        int? limit = null;
-        string data = Path.Combine(AppContext.BaseDirectory, "data"), picture = "reconstructions.png";
-        try
+        var epochs = SampleCli.Positive("--epochs", 10, "Passes over the training set.");
+        var batchSize = SampleCli.Positive("--batch-size", 128, "Samples per training step.");
+        var limit = SampleCli.OptionalPositive("--limit", "Train on the first N training images only (and test on the first max(N/6, 20)).");
+        var seed = SampleCli.Positive("--seed", 1, "Seed of the initial weights and of the shuffling.");
+        var data = SampleCli.ExistingDirectory("--data", Path.Combine(AppContext.BaseDirectory, "data"),
+            "The directory with the four MNIST IDX files (.gz or raw); the sample ships a copy.");
+        var picture = new Option<string>("--output")
         {
-            for (int i = 0; i < args.Length; i++)
-            {
-                string name = args[i];
-                string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{name} needs a value.");
-                int Number() => int.TryParse(Value(), out int n) && n > 0 ? n : throw new ArgumentException($"{name} needs a positive whole number.");
-                switch (name)
-                {
-                    case "--epochs": epochs = Number(); break;
-                    case "--batch-size": batchSize = Number(); break;
-                    case "--limit": limit = Number(); break;
-                    case "--seed": seed = Number(); break;
-                    case "--data": data = Value(); break;
-                    case "--output": picture = Value(); break;
-                    default:
-                        throw new ArgumentException(
-                            $"Unknown option '{name}'. Options: --epochs N, --batch-size N, --limit N, --seed N, --data DIR, --output PATH.");
-                }
-            }
-        }
-        catch (ArgumentException e)
-        {
-            output.WriteLine(e.Message);
-            return 1;
-        }
+            Description = "Where to write the picture of the first 20 test digits above their reconstructions (PNG).",
+            DefaultValueFactory = _ => "reconstructions.png", HelpName = "PATH",
+        };
+        var plot = new HistoryPlot();
+        var command = new RootCommand("Trains a dense autoencoder (784-128-32-128-784) on MNIST with Compiled, reports the test set's " +
+            "reconstruction loss and draws reconstructions.") { epochs, batchSize, limit, seed, data, picture };
+        plot.AddTo(command);
+        command.SetAction(parsed => Train(parsed.GetValue(epochs), parsed.GetValue(batchSize), parsed.GetValue(limit), parsed.GetValue(seed),
+            parsed.GetRequiredValue(data), parsed.GetRequiredValue(picture), plot.PathOf(parsed), output));
+        return SampleCli.Run(command, args);
+    }
 
-        Dataset train, test;
-        try
-        {
-            (train, test) = Mnist.Load(data);
-        }
-        catch (Exception e) when (e is IOException or InvalidDataException)
-        {
-            output.WriteLine(e.Message);
-            return 2;
-        }
+    private static int Train(int epochs, int batchSize, int? limit, int seed, string data, string picture, string? plotPath, TextWriter output)
+    {
+        var (train, test) = Mnist.Load(data);
         if (limit is int n)
         {
             train = train.Take(n);
@@ -62,8 +51,9 @@ public static class AutoencoderSample
         var model = new DigitAutoencoder(seed);
         output.WriteLine($"Model: 784 → 128 → 32 → 128 → 784 (ReLU, sigmoid output), {DigitAutoencoder.ParameterCount:N0} parameters, " +
             "binary cross-entropy against the input");
+        output.Write(model.Summary());
         var clock = Stopwatch.StartNew();
-        model.Fit(train, epochs, batchSize, new Adam(2e-3) { Schedule = new CosineDecay(epochs) }, seed: seed,
+        History history = model.Fit(train, epochs, batchSize, new Adam(2e-3) { Schedule = new CosineDecay(epochs) }, seed: seed,
             progress: new Progress<TrainingProgress>(p =>
             {
                 if (p.IsEpochEnd) output.WriteLine($"epoch {p.Epoch}/{p.Epochs}: training loss {p.Loss:F4}");
@@ -76,6 +66,7 @@ public static class AutoencoderSample
             $"({epochs} epochs in {clock.Elapsed.TotalSeconds:F1} s)");
         var (width, height) = ReconstructionGrid.WritePng(model, test, picture);
         output.WriteLine($"Wrote {picture} ({width}x{height}): the first 20 test digits above their reconstructions");
+        HistoryPlot.Write(history, plotPath, output);
         return 0;
     }
 

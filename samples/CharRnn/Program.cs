@@ -3,43 +3,77 @@
 // from the model, one character at a time, from a prompt. The code below reads every size from the model (IModel), so
 // it runs whichever model CharModel is.
 //
-//   dotnet run -c Release --project samples/CharRnn [-- --epochs 10 --minutes 5 --seed 1 --temperature 0.8
-//                                                      --prompt "ROMEO:" --length 400 --batch-size 64 --data FILE]
+//   dotnet run -c Release --project samples/CharRnn [-- --epochs 20 --minutes 5 --seed 1 --temperature 0.8
+//                                                      --prompt "ROMEO:" --length 400 --batch-size 64 --data FILE
+//                                                      --limit N --plot history.png]   (--help lists the options)
+using System.CommandLine;
 using System.Diagnostics;
 using System.Text;
 using Compiled;
 using Compiled.Samples;
 
-var options = CharRnnOptions.Parse(args);
-CharText text = CharText.Load(options.DataPath);
-IModel model = new CharModel(seed: options.Seed);
-int steps = model.InputSize, classes = model.OutputSize / model.OutputSteps;
-if (model.InputVocabulary != text.VocabularySize || classes != text.VocabularySize)
-    throw new InvalidOperationException(
-        $"{options.DataPath} has {text.VocabularySize} distinct characters, but the model takes {model.InputVocabulary} ids and predicts " +
-        $"{classes} classes: change [Embedding] and the last [Dense] to {text.VocabularySize}.");
+var epochs = SampleCli.Positive("--epochs", 20, "Passes over the training text (the time budget may end the run earlier).");
+var minutes = SampleCli.PositiveNumber("--minutes", 5, "Time budget of the training, in minutes (a fraction is fine); the run stops between batches when it is spent.");
+var seed = SampleCli.Positive("--seed", 1, "Seed of the initial weights, of the shuffling and of the sampling.");
+var temperature = SampleCli.PositiveNumber("--temperature", 0.8, "Sampling temperature: below 1 sharpens the predicted distribution, above 1 flattens it.");
+var prompt = new Option<string>("--prompt") { Description = "The text the sample starts from (every character must occur in the corpus).", DefaultValueFactory = _ => "ROMEO:", HelpName = "TEXT" };
+var length = SampleCli.Positive("--length", 400, "Characters to generate after the prompt.");
+var batchSize = SampleCli.Positive("--batch-size", 64, "Windows per training step.");
+var data = SampleCli.ExistingFile("--data", Path.Combine(AppContext.BaseDirectory, "data", "tinyshakespeare.txt.gz"),
+    "The corpus: a UTF-8 text file, gzip-compressed or not; the sample ships tinyshakespeare.");
+var limit = SampleCli.OptionalPositive("--limit",
+    "Use only the first N characters of the training text and the first N/9 (at least one window) of the validation text, for a quick run.");
+var plot = new HistoryPlot();
+var command = new RootCommand("Trains a character-level LSTM on tinyshakespeare with Compiled, reports the validation loss per character, " +
+    "then generates text from a prompt.") { epochs, minutes, seed, temperature, prompt, length, batchSize, data, limit };
+plot.AddTo(command);
+command.SetAction(parsed => Train(new CharRnnOptions(parsed.GetValue(epochs), parsed.GetValue(minutes), parsed.GetValue(seed),
+    parsed.GetValue(temperature), parsed.GetRequiredValue(prompt), parsed.GetValue(length), parsed.GetValue(batchSize),
+    parsed.GetRequiredValue(data), parsed.GetValue(limit), plot.PathOf(parsed))));
+return SampleCli.Run(command, args);
 
-Dataset train = text.Windows(text.Train, steps), validation = text.Windows(text.Validation, steps);
-Console.WriteLine($"tinyshakespeare: {text.Train.Length:N0} training and {text.Validation.Length:N0} validation characters, " +
-    $"{text.VocabularySize} distinct; {train.Count:N0} training windows of {steps} steps");
-Console.WriteLine($"Kernels: {Hardware.KernelIsa}");
-Console.WriteLine($"Model: {model.Parameters.Length:N0} parameters in " +
-    string.Join(", ", model.Tensors.ToArray().Select(t => $"{t.Name} [{string.Join(", ", t.Shape)}]")));
-Console.WriteLine($"Before training: validation loss {model.Evaluate(validation).Loss:F3} nats/char " +
-    $"(a uniform guess is ln {classes} = {Math.Log(classes):F3})");
+static int Train(CharRnnOptions options)
+{
+    CharText text = CharText.Load(options.DataPath);
+    IModel model = new CharModel(seed: options.Seed);
+    int steps = model.InputSize, classes = model.OutputSize / model.OutputSteps;
+    if (model.InputVocabulary != text.VocabularySize || classes != text.VocabularySize)
+        throw new InvalidDataException(
+            $"{options.DataPath} has {text.VocabularySize} distinct characters, but the model takes {model.InputVocabulary} ids and predicts " +
+            $"{classes} classes: change [Embedding] and the last [Dense] to {text.VocabularySize}.");
+    text.Encode(options.Prompt); // a prompt character outside the corpus stops the run now, not after the training
 
-// Adam; the time budget ends the run early (between batches), keeping the weights it has.
-using var budget = new CancellationTokenSource(TimeSpan.FromMinutes(options.Minutes));
-var clock = Stopwatch.StartNew();
-History history = model.Fit(train, epochs: options.Epochs, batchSize: options.BatchSize, optimizer: new Adam(2e-3),
-    validation: validation, progress: new EpochReport(clock), seed: options.Seed, cancellationToken: budget.Token);
+    string trainText = text.Train, validationText = text.Validation;
+    if (options.Limit is int n)
+    {
+        trainText = trainText[..Math.Min(trainText.Length, Math.Max(n, steps + 1))];
+        validationText = validationText[..Math.Min(validationText.Length, Math.Max(n / 9, steps + 1))];
+    }
+    Dataset train = text.Windows(trainText, steps), validation = text.Windows(validationText, steps);
+    Console.WriteLine($"tinyshakespeare: {trainText.Length:N0} training and {validationText.Length:N0} validation characters, " +
+        $"{text.VocabularySize} distinct; {train.Count:N0} training windows of {steps} steps");
+    Console.WriteLine($"Kernels: {Hardware.KernelIsa}");
+    Console.WriteLine($"Model: {model.Parameters.Length:N0} parameters in " +
+        string.Join(", ", model.Tensors.ToArray().Select(t => $"{t.Name} [{string.Join(", ", t.Shape)}]")));
+    Console.Write(model.Summary());
+    Console.WriteLine($"Before training: validation loss {model.Evaluate(validation).Loss:F3} nats/char " +
+        $"(a uniform guess is ln {classes} = {Math.Log(classes):F3})");
 
-double nats = model.Evaluate(validation).Loss;
-Console.WriteLine($"Validation loss: {nats:F3} nats/char ({nats / Math.Log(2):F3} bits/char) after {history.Count} epoch" +
-    $"{(history.Count == 1 ? "" : "s")}{(history.Cancelled ? " (the last one cut short by --minutes)" : "")}, {clock.Elapsed.TotalSeconds:F0} s");
+    // Adam; the time budget ends the run early (between batches), keeping the weights it has.
+    using var budget = new CancellationTokenSource(TimeSpan.FromMinutes(options.Minutes));
+    var clock = Stopwatch.StartNew();
+    History history = model.Fit(train, epochs: options.Epochs, batchSize: options.BatchSize, optimizer: new Adam(2e-3),
+        validation: validation, progress: new EpochReport(clock), seed: options.Seed, cancellationToken: budget.Token);
 
-Console.WriteLine($"Sample (temperature {options.Temperature}):");
-Console.WriteLine(options.Prompt + Generate(model, text, options.Prompt, options.Length, options.Temperature, options.Seed));
+    double nats = model.Evaluate(validation).Loss;
+    Console.WriteLine($"Validation loss: {nats:F3} nats/char ({nats / Math.Log(2):F3} bits/char) after {history.Count} epoch" +
+        $"{(history.Count == 1 ? "" : "s")}{(history.Cancelled ? " (the last one cut short by --minutes)" : "")}, {clock.Elapsed.TotalSeconds:F0} s");
+
+    Console.WriteLine($"Sample (temperature {options.Temperature}):");
+    Console.WriteLine(options.Prompt + Generate(model, text, options.Prompt, options.Length, options.Temperature, options.Seed));
+    HistoryPlot.Write(history, options.PlotPath);
+    return 0;
+}
 
 // Generates `length` characters after `prompt`: each step runs the model on the last T characters (or on all of them,
 // at the start of a window, while there are fewer) and draws the next character from the prediction at the last one,
@@ -100,36 +134,7 @@ namespace Compiled.Samples
         }
     }
 
-    /// <summary>The command line: <c>--epochs N --minutes M --seed N --temperature T --prompt TEXT --length N --batch-size N --data FILE</c>.</summary>
+    /// <summary>The options of a run (the command line, parsed and validated by System.CommandLine).</summary>
     internal sealed record CharRnnOptions(int Epochs, double Minutes, int Seed, double Temperature, string Prompt, int Length, int BatchSize,
-        string DataPath)
-    {
-        public static CharRnnOptions Parse(string[] args)
-        {
-            var options = new CharRnnOptions(20, 5, 1, 0.8, "ROMEO:", 400, 64,
-                Path.Combine(AppContext.BaseDirectory, "data", "tinyshakespeare.txt.gz"));
-            for (int i = 0; i < args.Length; i++)
-            {
-                string name = args[i];
-                string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{name} needs a value.");
-                int Number() => int.TryParse(Value(), out int n) && n > 0 ? n : throw new ArgumentException($"{name} needs a positive whole number.");
-                double Positive() => double.TryParse(Value(), System.Globalization.CultureInfo.InvariantCulture, out double d) && d > 0 && double.IsFinite(d)
-                    ? d : throw new ArgumentException($"{name} needs a positive number.");
-                options = name switch
-                {
-                    "--epochs" => options with { Epochs = Number() },
-                    "--minutes" => options with { Minutes = Positive() },
-                    "--seed" => options with { Seed = Number() },
-                    "--temperature" => options with { Temperature = Positive() },
-                    "--prompt" => options with { Prompt = Value() },
-                    "--length" => options with { Length = Number() },
-                    "--batch-size" => options with { BatchSize = Number() },
-                    "--data" => options with { DataPath = Value() },
-                    _ => throw new ArgumentException(
-                        $"Unknown option '{name}'. Options: --epochs N, --minutes M, --seed N, --temperature T, --prompt TEXT, --length N, --batch-size N, --data FILE."),
-                };
-            }
-            return options;
-        }
-    }
+        string DataPath, int? Limit, string? PlotPath);
 }

@@ -64,7 +64,8 @@ public static class RegressionParts
     /// <param name="TrainCount">Training rows.</param>
     /// <param name="TestCount">Held-out rows.</param>
     /// <param name="Scaler">The feature standardisation fitted on the training rows.</param>
-    public sealed record ClassifierResult(double Accuracy, double Loss, int TrainCount, int TestCount, Standardizer Scaler);
+    /// <param name="History">What <c>Fit</c> returned: the training loss and accuracy of every epoch.</param>
+    public sealed record ClassifierResult(double Accuracy, double Loss, int TrainCount, int TestCount, Standardizer Scaler, History History);
 
     /// <summary>
     /// Logistic regression on breast_cancer.csv: a seeded 80/20 split, features standardised with the training rows'
@@ -74,9 +75,9 @@ public static class RegressionParts
     {
         var (train, test, scaler) = Load(Path.Combine(dataDirectory, "breast_cancer.csv"), seed);
         var model = new LogisticModel(seed);
-        model.Fit(train, epochs, batchSize: 32, optimizer: new Adam(1e-2), seed: seed);
+        History history = model.Fit(train, epochs, batchSize: 32, optimizer: new Adam(1e-2), seed: seed);
         var (loss, accuracy) = model.Evaluate(test);
-        return (model, new ClassifierResult(accuracy, loss, train.Count, test.Count, scaler));
+        return (model, new ClassifierResult(accuracy, loss, train.Count, test.Count, scaler, history));
     }
 
     /// <summary>Softmax regression on iris.csv, with the same split and standardisation.</summary>
@@ -84,9 +85,9 @@ public static class RegressionParts
     {
         var (train, test, scaler) = Load(Path.Combine(dataDirectory, "iris.csv"), seed);
         var model = new SoftmaxModel(seed);
-        model.Fit(train, epochs, batchSize: 16, optimizer: new Adam(1e-2), seed: seed);
+        History history = model.Fit(train, epochs, batchSize: 16, optimizer: new Adam(1e-2), seed: seed);
         var (loss, accuracy) = model.Evaluate(test);
-        return (model, new ClassifierResult(accuracy, loss, train.Count, test.Count, scaler));
+        return (model, new ClassifierResult(accuracy, loss, train.Count, test.Count, scaler, history));
     }
 
     /// <summary>

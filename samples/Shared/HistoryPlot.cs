@@ -29,15 +29,25 @@ internal sealed class HistoryPlot
     /// <summary>The plot's path, or null with <c>--no-plot</c>.</summary>
     public string? PathOf(ParseResult parsed) => parsed.GetValue(Off) ? null : parsed.GetValue(Path);
 
-    /// <summary>Draws <paramref name="history"/> into <paramref name="path"/> (nothing when it is null).</summary>
-    public static void Write(IReadOnlyList<EpochMetrics> history, string? path)
+    /// <summary>
+    /// Draws <paramref name="history"/> into <paramref name="path"/> (nothing when it is null, or when no epoch
+    /// finished), saying so on <paramref name="log"/> (standard output by default).
+    /// </summary>
+    public static void Write(IReadOnlyList<EpochMetrics> history, string? path, TextWriter? log = null)
     {
         if (path is null) return;
+        log ??= Console.Out;
+        if (history.Count == 0)
+        {
+            log.WriteLine($"No plot written to {path}: no epoch finished.");
+            return;
+        }
 #if COMPILED_PLOT
         Compiled.Plotting.HistoryPlotting.SavePlot(history, path);
-        Console.WriteLine($"Wrote {path}: loss and accuracy per epoch");
+        bool accuracy = history.Any(e => double.IsFinite(e.Accuracy) || e.ValidationAccuracy is double v && double.IsFinite(v));
+        log.WriteLine($"Wrote {path}: loss{(accuracy ? " and accuracy" : "")} per epoch");
 #else
-        Console.WriteLine($"No plot written to {path}: this build (NativeAOT) leaves Compiled.Plotting out; run the sample with 'dotnet run' for one.");
+        log.WriteLine($"No plot written to {path}: this build (NativeAOT) leaves Compiled.Plotting out; run the sample with 'dotnet run' for one.");
 #endif
     }
 }

@@ -41,6 +41,34 @@ internal static class SampleCli
         return option;
     }
 
+    /// <summary>An option that takes a finite number greater than zero (a fraction is fine: <c>0.5</c>).</summary>
+    public static Option<double> PositiveNumber(string name, double defaultValue, string description)
+    {
+        var option = new Option<double>(name) { Description = description, DefaultValueFactory = _ => defaultValue, HelpName = "X" };
+        option.Validators.Add(result =>
+        {
+            // A token that is not a number at all gets the parser's own error.
+            if (result.Tokens.Count > 0 && double.TryParse(result.Tokens[^1].Value, System.Globalization.NumberStyles.Float,
+                    System.Globalization.CultureInfo.InvariantCulture, out double x) && !(x > 0 && double.IsFinite(x)))
+                result.AddError($"{name} takes a number above zero, not {result.Tokens[^1].Value}.");
+        });
+        return option;
+    }
+
+    /// <summary>A file that must exist; <paramref name="hint"/> (if any) ends the error's line.</summary>
+    public static Option<string> ExistingFile(string name, string? defaultValue, string description, string? hint = null)
+    {
+        var option = new Option<string>(name) { Description = description, HelpName = "FILE" };
+        if (defaultValue is not null) option.DefaultValueFactory = _ => defaultValue;
+        option.Validators.Add(result =>
+        {
+            string? path = result.Tokens.Count > 0 ? result.Tokens[^1].Value : defaultValue;
+            if (path is not null && !File.Exists(path))
+                result.AddError($"{name}: there is no file '{path}'.{(hint is null ? "" : " " + hint)}");
+        });
+        return option;
+    }
+
     /// <summary>A directory that must exist; <paramref name="hint"/> (if any) ends the error's line.</summary>
     public static Option<string> ExistingDirectory(string name, string? defaultValue, string description, string? hint = null)
     {

@@ -234,25 +234,33 @@ public class AutoencoderSampleTests
     }
 
     [Fact]
-    public void SampleRunsWithTinySettingsAndWritesItsPicture()
+    public void SampleRunsWithTinySettingsAndWritesItsPictures()
     {
         string path = Path.Combine(Path.GetTempPath(), "compiled-sample-" + Guid.NewGuid().ToString("N") + ".png");
+        string plot = Path.Combine(Path.GetTempPath(), "compiled-sample-history-" + Guid.NewGuid().ToString("N") + ".png");
         var output = new StringWriter();
         try
         {
             int code = Compiled.Samples.Autoencoder.AutoencoderSample.Run(
-                new[] { "--limit", "600", "--epochs", "1", "--data", RepoPaths.MnistDirectory, "--output", path }, output);
+                new[] { "--limit", "600", "--epochs", "2", "--data", RepoPaths.MnistDirectory, "--output", path, "--plot", plot }, output);
             Output?.WriteLine(output.ToString());
             Assert.Equal(0, code);
             Assert.Contains("Test reconstruction: binary cross-entropy", output.ToString());
+            // model.Summary() at the start: 784·128 + 128 + 128·32 + 32 + 32·128 + 128 + 128·784 + 784 parameters.
+            Assert.Contains("Total params: 209,968", output.ToString());
             using var bitmap = SkiaSharp.SKBitmap.Decode(path);
             Assert.Equal((582, 234), (bitmap.Width, bitmap.Height));
+            using var history = SkiaSharp.SKBitmap.Decode(plot);
+            Assert.NotNull(history);
+            Assert.Equal((1000, 400), (history.Width, history.Height));
         }
         finally
         {
             File.Delete(path);
+            File.Delete(plot);
         }
-        Assert.Equal(1, Compiled.Samples.Autoencoder.AutoencoderSample.Run(new[] { "--epochs", "0" }, new StringWriter()));
+        // The shared command line's exit codes: 2 for a value it rejects (a number below one, a missing directory).
+        Assert.Equal(2, Compiled.Samples.Autoencoder.AutoencoderSample.Run(new[] { "--epochs", "0" }, new StringWriter()));
         Assert.Equal(2, Compiled.Samples.Autoencoder.AutoencoderSample.Run(new[] { "--data", "/nonexistent-mnist" }, new StringWriter()));
     }
 }
