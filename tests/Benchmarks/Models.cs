@@ -63,3 +63,12 @@ public partial class CifarCnn;
 [Dense(10, Activation.Softmax)]
 [Loss(Loss.SparseCategoricalCrossEntropy)]
 public partial class LeNet5;
+
+/// <summary>The character LSTM (samples/CharRnn): 64 token ids, embedding 65x64, LSTM 128 over every step, softmax at
+/// every step.</summary>
+[Input(64)]
+[Embedding(65, 64)]
+[Lstm(128, ReturnSequences = true)]
+[Dense(65, Activation.Softmax)]
+[Loss(Loss.SparseCategoricalCrossEntropy)]
+public partial class CharLstm;

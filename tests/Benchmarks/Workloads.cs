@@ -26,7 +26,7 @@ internal static class Workloads
     /// <summary>The workload names, whichever device runs them.</summary>
     public static IReadOnlyList<string> Names { get; } =
         ["mlp-784-128-10-b64", "mlp-784-128-10-b1-infer", "mlp-784-1024-1024-10-b1024", "sgemm-1024", "sgemm-8192",
-         "mnist-cnn-b64", "cifar-cnn-b64", "lenet5-b64", .. OrtWorkloads.Names];
+         "mnist-cnn-b64", "cifar-cnn-b64", "lenet5-b64", "char-lstm-b32-t64", .. OrtWorkloads.Names];
 
     // Multiply-adds per sample of each CNN's layers (Peak.StepFlops), first layer first.
     private static readonly double[] s_mnistCnnMacs =
@@ -48,6 +48,8 @@ internal static class Workloads
             Train(Names[5], "training step, the primers' MNIST CNN, batch 64", new MnistCnn(seed: 1), 64, Peak.StepFlops(64, s_mnistCnnMacs)),
             Train(Names[6], "training step, the primers' CIFAR-10 CNN, batch 64", new CifarCnn(seed: 1), 64, Peak.StepFlops(64, s_cifarCnnMacs)),
             Train(Names[7], "training step, LeNet-5 (28x28), batch 64", new LeNet5(seed: 1), 64, Peak.StepFlops(64, s_leNet5Macs)),
+            TrainTokens(Names[8], "training step, character LSTM (embedding 65x64, LSTM 128, softmax per step), batch 32, 64 steps",
+                new CharLstm(seed: 1), 32, 65, CharLstmFlops(32, 64, 64, 128, 65)),
             .. OrtWorkloads.Create(),
         ]
         :
@@ -211,6 +213,41 @@ internal static class Workloads
             return Stopwatch.GetTimestamp() - start;
         }
         return new Workload(name, description, Run, () => loss, flops);
+    }
+
+    /// <summary>A training step of a model that reads token ids: random ids in [0, vocabulary) in, a random next id per step
+    /// as the target.</summary>
+    private static Workload TrainTokens(string name, string description, IModel model, int batch, int vocabulary, double flops)
+    {
+        var random = new Random(7);
+        var x = new float[batch * model.InputSize];
+        for (int i = 0; i < x.Length; i++) x[i] = random.Next(vocabulary);
+        var y = new float[batch * model.TargetSize];
+        for (int i = 0; i < y.Length; i++) y[i] = random.Next(vocabulary);
+        var optimizer = new Adam(1e-3);
+        float loss = float.NaN;
+        long Run(int iterations)
+        {
+            long start = Stopwatch.GetTimestamp();
+            for (int i = 0; i < iterations; i++)
+            {
+                loss = model.ComputeGradients(x, y, default, batch);
+                optimizer.Step(model.Parameters, model.Gradients);
+            }
+            return Stopwatch.GetTimestamp() - start;
+        }
+        return new Workload(name, description, Run, () => loss, flops);
+    }
+
+    /// <summary>
+    /// An embedding → LSTM (every step) → per-step Dense training step: per row (batch·steps of them) the input projection
+    /// width·4h, the recurrent product h·4h and the Dense h·classes multiply-adds; forward 2·rows·macs, and the backward
+    /// twice that (weight gradients, and input gradients for every product, the embedding's included).
+    /// </summary>
+    private static double CharLstmFlops(int batch, int steps, int width, int hidden, int classes)
+    {
+        double macs = (double)width * 4 * hidden + (double)hidden * 4 * hidden + (double)hidden * classes;
+        return 3 * 2.0 * batch * steps * macs;
     }
 
     /// <summary>One sample through <see cref="IModel.Forward"/> (softmax included), batch 1.</summary>

@@ -104,6 +104,31 @@ class TrainCnn(Train):
         self.loss = float("nan")
 
 
+class CharLstm(torch.nn.Module):
+    """CharLstm in Models.cs: embedding 65x64, LSTM 128 (batch first) over every step, a linear layer per step."""
+
+    def __init__(self):
+        super().__init__()
+        self.embedding = torch.nn.Embedding(65, 64)
+        self.lstm = torch.nn.LSTM(64, 128, batch_first=True)
+        self.linear = torch.nn.Linear(128, 65)
+
+    def forward(self, x):
+        h, _ = self.lstm(self.embedding(x))
+        return self.linear(h).reshape(-1, 65)  # [batch·steps, classes], as cross_entropy takes them
+
+
+class TrainCharLstm(Train):
+    """The character LSTM's training step: random ids in, a random next id per step as the target, as Train."""
+
+    def __init__(self, batch_size, steps):
+        self.model = CharLstm().to(DEVICE)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+        self.x = torch.randint(0, 65, (batch_size, steps)).to(DEVICE)
+        self.y = torch.randint(0, 65, (batch_size * steps,)).to(DEVICE)
+        self.loss = float("nan")
+
+
 class Infer:
     """One prediction of one sample, softmax included (the Compiled model's Forward ends with it)."""
 
@@ -155,6 +180,7 @@ WORKLOADS = {
     "mnist-cnn-b64": lambda: TrainCnn(mnist_cnn, (1, 28, 28), 64),
     "cifar-cnn-b64": lambda: TrainCnn(cifar_cnn, (3, 32, 32), 64),
     "lenet5-b64": lambda: TrainCnn(lenet5, (1, 28, 28), 64),
+    "char-lstm-b32-t64": lambda: TrainCharLstm(32, 64),
 }
 
 
