@@ -78,6 +78,31 @@ internal static class DiagnosticDescriptors
         "{0}",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+    public static readonly DiagnosticDescriptor ClassNamedLikeGeneratedMember = new(
+        "CMP040", "Model class has the name of a generated member",
+        "Model class '{0}' cannot be named '{1}': Compiled generates a member of that name in it ({2}), and a member cannot have its class's name; rename the class",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor PrimaryConstructorWithParameters = new(
+        "CMP041", "Model class has a primary constructor with parameters",
+        "Model '{0}' has a primary constructor with parameters, which the constructor Compiled generates ({1}(int seed = 0)) cannot pass on; remove the parameter list, or keep it empty",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor BaseWithoutParameterlessConstructor = new(
+        "CMP042", "Model's base class has no parameterless constructor",
+        "The base class '{1}' of model '{0}' has no accessible constructor that takes no arguments, which the constructor Compiled generates calls; add one to '{1}' (it may be protected) or derive the model from another class",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor BaseMemberClash = new(
+        "CMP043", "Model's base class has a member that a generated member would hide",
+        "The base class '{1}' of model '{0}' has a member '{2}', which {3} that Compiled generates would hide; rename it in '{1}'{4}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor GeneratedNameCollision = new(
+        "CMP044", "Two layers give generated members the same name",
+        "Layer '{0}' of model '{1}' would declare '{2}', which {3} already declares; give one of the layers another Name",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
     public static readonly DiagnosticDescriptor InternalError = new(
         "CMP999", "The generator failed",
         "Compiled could not generate model '{0}': {1}. This is a bug in Compiled; please report it with the model's definition.",
@@ -99,6 +124,11 @@ internal static class DiagnosticDescriptors
         [ShapeMismatch.Id] = ShapeMismatch,
         [ModelTooLarge.Id] = ModelTooLarge,
         [InvalidArgument.Id] = InvalidArgument,
+        [ClassNamedLikeGeneratedMember.Id] = ClassNamedLikeGeneratedMember,
+        [PrimaryConstructorWithParameters.Id] = PrimaryConstructorWithParameters,
+        [BaseWithoutParameterlessConstructor.Id] = BaseWithoutParameterlessConstructor,
+        [BaseMemberClash.Id] = BaseMemberClash,
+        [GeneratedNameCollision.Id] = GeneratedNameCollision,
         [InternalError.Id] = InternalError,
     };
 

@@ -28,14 +28,14 @@ internal static class CpuEmitter
         w.Line($"using {spec.Aliases.Cpu} = global::Compiled.CompilerServices;");
         w.Line();
 
-        CodeWriter.Scope? ns = spec.Namespace is null ? null : w.Block($"namespace {spec.Namespace}");
-        var outers = spec.ContainingTypes.Select(t => w.Block($"partial class {t}")).ToList();
+        CodeWriter.Scope? ns = spec.Namespace is null ? null : w.Block($"namespace {EscapeNamespace(spec.Namespace)}");
+        var outers = spec.ContainingTypes.Select(t => w.Block($"partial {t}")).ToList();
 
         w.Line("/// <remarks>");
         w.Line($"/// Compiled model: {Describe(plan)}.");
         w.Line($"/// {plan.ParameterCount.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} parameters; loss {spec.Loss}.");
         w.Line("/// </remarks>");
-        using (w.Block($"partial class {spec.ClassName} : global::Compiled.IModel"))
+        using (w.Block($"partial class {Escape(spec.ClassName)} : global::Compiled.IModel"))
         {
             EmitConstants(w, plan);
             EmitFields(w, plan);
@@ -97,10 +97,11 @@ internal static class CpuEmitter
 
     private static void EmitConstructorAndMembers(CodeWriter w, ModelPlan plan)
     {
-        string name = plan.Spec.ClassName;
+        string name = Escape(plan.Spec.ClassName);
         w.Line("/// <summary>Creates the model with seeded initial weights (the same seed gives the same weights).</summary>");
         w.Line(GeneratedCode);
-        using (w.Block($"public {name}(int seed = 0)"))
+        // An empty primary constructor must be called; any other class gets the base class's parameterless one.
+        using (w.Block($"public {name}(int seed = 0)" + (plan.Spec.EmptyPrimaryConstructor ? "\n    : this()" : "")))
         {
             w.Line("Initialize(seed);");
             w.Line("EnsureCapacity(1); // single-sample prediction never allocates");
@@ -110,7 +111,8 @@ internal static class CpuEmitter
         w.Line(GeneratedCode);
         using (w.Block($"public static {name} Load(string path)"))
         {
-            w.Line($"var model = new {name}();");
+            // new M(0), not new M(): the class's own parameterless (or empty primary) constructor would not initialise it.
+            w.Line($"var model = new {name}(0);");
             w.Line("global::Compiled.Checkpoint.Load(model, path);");
             w.Line("return model;");
         }

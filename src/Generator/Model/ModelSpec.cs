@@ -18,7 +18,11 @@ internal sealed record ModelSpec(
     Shape InputShape,
     EquatableArray<LayerSpec> Layers,
     Loss Loss,
-    Aliases Aliases);
+    Aliases Aliases)
+{
+    /// <summary>The class declares <c>M()</c> as its primary constructor, which the generated constructor calls.</summary>
+    public bool EmptyPrimaryConstructor { get; init; }
+}
 
 /// <summary>
 /// The short names generated files give the runtime namespaces (<c>using Cpu = global::Compiled.CompilerServices;</c>),

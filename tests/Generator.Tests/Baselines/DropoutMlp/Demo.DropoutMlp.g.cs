@@ -62,7 +62,7 @@ namespace Demo
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
         public static DropoutMlp Load(string path)
         {
-            var model = new DropoutMlp();
+            var model = new DropoutMlp(0);
             global::Compiled.Checkpoint.Load(model, path);
             return model;
         }

@@ -50,7 +50,7 @@ partial class LinearRegression : global::Compiled.IModel
     [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
     public static LinearRegression Load(string path)
     {
-        var model = new LinearRegression();
+        var model = new LinearRegression(0);
         global::Compiled.Checkpoint.Load(model, path);
         return model;
     }

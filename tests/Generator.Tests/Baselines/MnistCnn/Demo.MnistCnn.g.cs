@@ -79,7 +79,7 @@ namespace Demo
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
         public static MnistCnn Load(string path)
         {
-            var model = new MnistCnn();
+            var model = new MnistCnn(0);
             global::Compiled.Checkpoint.Load(model, path);
             return model;
         }

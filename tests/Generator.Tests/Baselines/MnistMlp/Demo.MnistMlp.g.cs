@@ -59,7 +59,7 @@ namespace Demo
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
         public static MnistMlp Load(string path)
         {
-            var model = new MnistMlp();
+            var model = new MnistMlp(0);
             global::Compiled.Checkpoint.Load(model, path);
             return model;
         }

@@ -59,7 +59,7 @@ namespace Demo
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
         public static OneHotClassifier Load(string path)
         {
-            var model = new OneHotClassifier();
+            var model = new OneHotClassifier(0);
             global::Compiled.Checkpoint.Load(model, path);
             return model;
         }

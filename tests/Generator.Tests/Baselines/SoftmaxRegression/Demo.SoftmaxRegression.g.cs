@@ -59,7 +59,7 @@ namespace Demo
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
         public static SoftmaxRegression Load(string path)
         {
-            var model = new SoftmaxRegression();
+            var model = new SoftmaxRegression(0);
             global::Compiled.Checkpoint.Load(model, path);
             return model;
         }

@@ -74,7 +74,7 @@ namespace Demo.Nested
             [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
             public static DeepBinary Load(string path)
             {
-                var model = new DeepBinary();
+                var model = new DeepBinary(0);
                 global::Compiled.Checkpoint.Load(model, path);
                 return model;
             }
