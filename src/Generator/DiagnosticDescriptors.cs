@@ -103,6 +103,11 @@ internal static class DiagnosticDescriptors
         "Layer '{0}' of model '{1}' would declare '{2}', which {3} already declares; give one of the layers another Name",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+    public static readonly DiagnosticDescriptor GlobalTypeHidesNamespace = new(
+        "CMP045", "A type in the global namespace hides a namespace the generated code uses",
+        "The type '{1}' in the global namespace hides the namespace global::{1}, which the code Compiled generates for model '{0}' uses; move '{1}' into a namespace or rename it",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
     public static readonly DiagnosticDescriptor InternalError = new(
         "CMP999", "The generator failed",
         "Compiled could not generate model '{0}': {1}. This is a bug in Compiled; please report it with the model's definition.",
@@ -129,6 +134,7 @@ internal static class DiagnosticDescriptors
         [BaseWithoutParameterlessConstructor.Id] = BaseWithoutParameterlessConstructor,
         [BaseMemberClash.Id] = BaseMemberClash,
         [GeneratedNameCollision.Id] = GeneratedNameCollision,
+        [GlobalTypeHidesNamespace.Id] = GlobalTypeHidesNamespace,
         [InternalError.Id] = InternalError,
     };
 

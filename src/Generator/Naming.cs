@@ -57,6 +57,16 @@ internal static class Naming
         => SyntaxFacts.GetKeywordKind(identifier) != SyntaxKind.None || SyntaxFacts.GetContextualKeywordKind(identifier) != SyntaxKind.None
             ? "@" + identifier : identifier;
 
+    /// <summary>
+    /// A type's name as a declaration writes it: <see cref="Escape"/>, and <c>@net</c> for a name of lower-case ASCII letters
+    /// only, for which the compiler warns (CS8981) at every declaration not written verbatim, the generated ones included.
+    /// </summary>
+    public static string EscapeType(string name)
+    {
+        string escaped = Escape(name);
+        return escaped[0] != '@' && name.All(c => c >= 'a' && c <= 'z') ? "@" + name : escaped;
+    }
+
     /// <summary>A dotted namespace with each part escaped: <c>@class.Models</c>.</summary>
     public static string EscapeNamespace(string dotted) => string.Join(".", dotted.Split('.').Select(Escape));
 

@@ -265,7 +265,18 @@ internal static class Parser
                 }
             }
             CheckConstructors(declarations);
+
+            // Generated code names everything from global:: (global::System.Span, global::Compiled.IModel): a type of the
+            // same name in the global namespace would take the namespace's place in every generated file.
+            foreach (string root in GlobalRoots)
+            {
+                if (_semanticModel.Compilation.GlobalNamespace.GetTypeMembers(root).Any(t => t.Locations.Any(l => l.IsInSource)))
+                    Report(DiagnosticDescriptors.GlobalTypeHidesNamespace, classAt, _fullName, root);
+            }
         }
+
+        /// <summary>The namespaces generated code names from <c>global::</c>.</summary>
+        private static readonly string[] GlobalRoots = { "System", "Compiled", "ILGPU" };
 
         /// <summary>
         /// The generated constructor <c>M(int seed = 0)</c> calls the base class's parameterless constructor, and, when the
@@ -276,7 +287,7 @@ internal static class Parser
             foreach (TypeDeclarationSyntax declaration in declarations)
             {
                 if (declaration.ParameterList is { Parameters.Count: > 0 } parameters)
-                    Report(DiagnosticDescriptors.PrimaryConstructorWithParameters, LocationInfo.From(parameters), _fullName, Naming.Escape(_type.Name));
+                    Report(DiagnosticDescriptors.PrimaryConstructorWithParameters, LocationInfo.From(parameters), _fullName, Naming.EscapeType(_type.Name));
             }
             if (_type.BaseType is not { SpecialType: not SpecialType.System_Object } baseType || baseType.TypeKind != TypeKind.Class) return;
             bool callable = baseType.InstanceConstructors.Any(c =>
@@ -368,7 +379,7 @@ internal static class Parser
         {
             var names = new List<string>();
             for (INamedTypeSymbol? outer = _type.ContainingType; outer is not null; outer = outer.ContainingType)
-                names.Insert(0, (Keyword(outer) ?? "class") + " " + Naming.Escape(outer.Name));
+                names.Insert(0, (Keyword(outer) ?? "class") + " " + Naming.EscapeType(outer.Name));
             return names.ToEquatableArray();
         }
 

@@ -35,7 +35,7 @@ internal static class CpuEmitter
         w.Line($"/// Compiled model: {Describe(plan)}.");
         w.Line($"/// {plan.ParameterCount.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} parameters; loss {spec.Loss}.");
         w.Line("/// </remarks>");
-        using (w.Block($"partial class {Escape(spec.ClassName)} : global::Compiled.IModel"))
+        using (w.Block($"partial class {EscapeType(spec.ClassName)} : global::Compiled.IModel"))
         {
             EmitConstants(w, plan);
             EmitFields(w, plan);
@@ -97,7 +97,7 @@ internal static class CpuEmitter
 
     private static void EmitConstructorAndMembers(CodeWriter w, ModelPlan plan)
     {
-        string name = Escape(plan.Spec.ClassName);
+        string name = EscapeType(plan.Spec.ClassName);
         w.Line("/// <summary>Creates the model with seeded initial weights (the same seed gives the same weights).</summary>");
         w.Line(GeneratedCode);
         // An empty primary constructor must be called; any other class gets the base class's parameterless one.
@@ -112,7 +112,8 @@ internal static class CpuEmitter
         using (w.Block($"public static {name} Load(string path)"))
         {
             // new M(0), not new M(): the class's own parameterless (or empty primary) constructor would not initialise it.
-            w.Line($"var model = new {name}(0);");
+            // Generated code never says 'var': a type named var in the user's project would take its place.
+            w.Line($"{name} model = new(0);");
             w.Line("global::Compiled.Checkpoint.Load(model, path);");
             w.Line("return model;");
         }
@@ -140,7 +141,7 @@ internal static class CpuEmitter
         w.Line(NonUserCode);
         using (w.Block("public void Initialize(int seed)"))
         {
-            w.Line("var rng = new global::Compiled.Rng(seed);");
+            w.Line("global::Compiled.Rng rng = new(seed);");
             foreach (Op op in plan.Ops)
             foreach (string line in op.Initialize())
                 w.Statement(line);

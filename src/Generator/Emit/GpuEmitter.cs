@@ -38,7 +38,7 @@ internal static class GpuEmitter
         var outers = spec.ContainingTypes.Select(t => w.Block($"partial {t}")).ToList();
 
         w.Line($"/// <remarks>GPU twin: {CpuEmitter.Describe(plan)}; loss {spec.Loss}.</remarks>");
-        using (w.Block($"partial class {Escape(spec.ClassName)} : global::Compiled.Gpu.IGpuModel"))
+        using (w.Block($"partial class {EscapeType(spec.ClassName)} : global::Compiled.Gpu.IGpuModel"))
         {
             w.Line("/// <summary>Makes this model's twin on <paramref name=\"device\"/> (kernels compiled once per device) and uploads the parameters.</summary>");
             w.Line(CpuEmitter.GeneratedCode);
@@ -138,11 +138,11 @@ internal static class GpuEmitter
         w.Line("/// <summary>The device half: launch sequences over arenas laid out exactly like the CPU ones.</summary>");
         using (w.Block("private sealed class GpuTwin : global::Compiled.Gpu.GpuTwin"))
         {
-            w.Line($"private readonly {Escape(plan.Spec.ClassName)} _model;");
+            w.Line($"private readonly {EscapeType(plan.Spec.ClassName)} _model;");
             w.Line("private readonly GpuKernels _k;");
             w.Line();
             w.Line(CpuEmitter.GeneratedCode);
-            w.Line($"public GpuTwin({Escape(plan.Spec.ClassName)} model, global::Compiled.Gpu.GpuDevice device)");
+            w.Line($"public GpuTwin({EscapeType(plan.Spec.ClassName)} model, global::Compiled.Gpu.GpuDevice device)");
             w.Line($"    : base(model, device, WorkspacePerSample, outputOffset: {Int(plan.Output.Buffer!.Offset)})");
             using (w.Block())
             {
