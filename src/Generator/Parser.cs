@@ -239,6 +239,7 @@ internal static class Parser
                 _type.IsStatic ? "it is static; remove the 'static' modifier" :
                 _type.IsAbstract ? "it is abstract; remove the 'abstract' modifier" :
                 _type.TypeParameters.Length > 0 ? "it is generic; remove its type parameters" :
+                _type.IsFileLocal ? "it is file-local, and the part Compiled generates is in another file; remove the 'file' modifier" :
                 null;
             if (problem is not null) Report(DiagnosticDescriptors.UnsupportedType, classAt, _fullName, problem);
             foreach (ISymbol member in _type.GetMembers())
@@ -256,6 +257,7 @@ internal static class Parser
                 string? outerProblem =
                     !partial ? $"make '{outer.Name}' a partial {Keyword(outer) ?? "class"} or move the model out of it" :
                     outer.IsGenericType ? "it is generic; move the model out of it" :
+                    outer.IsFileLocal ? "it is file-local, and the part Compiled generates is in another file; remove the 'file' modifier" :
                     Keyword(outer) is null ? "it is not a class, struct, record or interface; move the model out of it" :
                     null;
                 if (outerProblem is not null)

@@ -233,6 +233,20 @@ public class DeclarationTests
         Assert.Contains("nested in 'Outer': it is generic", d.GetMessage(CultureInfo.InvariantCulture));
     }
 
+    [Theory]
+    [InlineData("LAYERS file partial class M { static void U() { M m = new(1); } }", "M", "it is file-local")]
+    [InlineData("file partial class O { LAYERS public partial class M; }", "M", "nested in 'O': it is file-local")]
+    public void FileLocalModelIsReported(string source, string located, string expected)
+    {
+        // The generated part of a file-local class would be another class, in another file: the user's 'new M(1)' failed.
+        var (run, output) = Run(source.Replace("LAYERS", Layers, StringComparison.Ordinal));
+        Diagnostic d = Assert.Single(run.Diagnostics);
+        Assert.Equal("CMP008", d.Id);
+        Assert.Equal(located, DiagnosticTests.LocatedText(output, d));
+        Assert.Contains(expected, d.GetMessage(CultureInfo.InvariantCulture));
+        Assert.Empty(run.GeneratedSources);
+    }
+
     // ── layer names ──
 
     [Theory]
