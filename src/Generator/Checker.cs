@@ -69,7 +69,11 @@ internal static class Checker
 
         if (diagnostics.Count > 0 || parsed.InputShape is null || parsed.Loss is null || layers.Count != parsed.Layers.Count) return null;
         var spec = new ModelSpec(parsed.Namespace, parsed.ContainingTypes, parsed.ClassName, parsed.FullName, parsed.InputShape.Value,
-            layers.ToEquatableArray(), parsed.Loss.Value, parsed.Aliases) { EmptyPrimaryConstructor = parsed.EmptyPrimaryConstructor };
+            layers.ToEquatableArray(), parsed.Loss.Value, parsed.Aliases) 
+        {
+            EmptyPrimaryConstructor = parsed.EmptyPrimaryConstructor,
+            NameIsShadowed = parsed.Members.Any(m => m.BaseType is not null && m.Name == parsed.ClassName),
+        };
 
         // The plan's own sizes decide whether the arenas fit, and which members the generated code declares.
         ModelPlan plan = Lowering.Lower(spec);

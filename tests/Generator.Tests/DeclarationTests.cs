@@ -204,6 +204,15 @@ public class DeclarationTests
     }
 
     [Theory]
+    [InlineData("namespace Demo; public class B { protected B(params int[] a) { } protected class Gpu { } } LAYERS internal partial class Gpu : B;")]
+    [InlineData("public class B { public class Net { } } public partial class Outer { LAYERS public partial class Net : B; }")]
+    public void BaseMemberWithTheModelsNameCompiles(string source)
+    {
+        // Found by the long property run: inside model Gpu, 'Gpu' meant the base class's nested Gpu (CS0050, CS1729 in Load).
+        Clean(source.Replace("LAYERS", Layers, StringComparison.Ordinal));
+    }
+
+    [Theory]
     [InlineData("public int InputSize;", "InputSize")]                       // was CS0108 (a warning) in the generated code
     [InlineData("public void Forward() { }", "Forward")]
     [InlineData("public virtual void Initialize(int seed) { }", "Initialize")] // was CS0114

@@ -109,11 +109,11 @@ internal static class CpuEmitter
         w.Line();
         w.Line("/// <summary>Loads a model saved with <c>Save</c> (safetensors); throws if the file does not fit this model.</summary>");
         w.Line(GeneratedCode);
-        using (w.Block($"public static {name} Load(string path)"))
+        using (w.Block($"public static {plan.Spec.SelfType} Load(string path)"))
         {
             // new M(0), not new M(): the class's own parameterless (or empty primary) constructor would not initialise it.
             // Generated code never says 'var': a type named var in the user's project would take its place.
-            w.Line($"{name} model = new(0);");
+            w.Line($"{plan.Spec.SelfType} model = new(0);");
             w.Line("global::Compiled.Checkpoint.Load(model, path);");
             w.Line("return model;");
         }

@@ -138,11 +138,11 @@ internal static class GpuEmitter
         w.Line("/// <summary>The device half: launch sequences over arenas laid out exactly like the CPU ones.</summary>");
         using (w.Block("private sealed class GpuTwin : global::Compiled.Gpu.GpuTwin"))
         {
-            w.Line($"private readonly {EscapeType(plan.Spec.ClassName)} _model;");
+            w.Line($"private readonly {plan.Spec.SelfType} _model;");
             w.Line("private readonly GpuKernels _k;");
             w.Line();
             w.Line(CpuEmitter.GeneratedCode);
-            w.Line($"public GpuTwin({EscapeType(plan.Spec.ClassName)} model, global::Compiled.Gpu.GpuDevice device)");
+            w.Line($"public GpuTwin({plan.Spec.SelfType} model, global::Compiled.Gpu.GpuDevice device)");
             w.Line($"    : base(model, device, WorkspacePerSample, outputOffset: {Int(plan.Output.Buffer!.Offset)})");
             using (w.Block())
             {
