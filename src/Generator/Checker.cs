@@ -69,7 +69,7 @@ internal static class Checker
 
         if (diagnostics.Count > 0 || parsed.InputShape is null || parsed.Loss is null || layers.Count != parsed.Layers.Count) return null;
         var spec = new ModelSpec(parsed.Namespace, parsed.ContainingTypes, parsed.ClassName, parsed.FullName, parsed.InputShape.Value,
-            layers.ToEquatableArray(), parsed.Loss.Value, parsed.Aliases) 
+            layers.ToEquatableArray(), parsed.Loss.Value, parsed.Aliases)
         {
             EmptyPrimaryConstructor = parsed.EmptyPrimaryConstructor,
             NameIsShadowed = parsed.Members.Any(m => m.BaseType is not null && m.Name == parsed.ClassName),
@@ -90,7 +90,6 @@ internal static class Checker
         return diagnostics.Count == before ? spec : null;
     }
 
-    /// <summary>An identifier the generated files declare in the model class, and the layer that makes it (null: every model).</summary>
     /// <summary>An identifier the generated files declare in the model class, the layer that makes it (null: every model),
     /// what it is, and whether the GPU twin's nested class declares it too (the views).</summary>
     private sealed record GeneratedName(string Name, string? Layer, string What, bool InTwin = false);
@@ -109,7 +108,8 @@ internal static class Checker
 
     /// <summary>
     /// Every identifier the layers make in the model class, from the plan the emitters will write: the views of parameters,
-    /// gradients and buffers, the static members ops declare, and the GPU twin's kernel methods (<c>Gpu&lt;Op&gt;&lt;Kernel&gt;</c>).
+    /// gradients and buffers, the static members ops declare, and the GPU twin's kernel methods (<c>Gpu&lt;Op&gt;&lt;Kernel&gt;</c>,
+    /// checked whether or not the project references Compiled.Gpu, so a model does not break when it starts to).
     /// </summary>
     private static List<GeneratedName> LayerNames(ModelPlan plan)
     {
