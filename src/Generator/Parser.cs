@@ -268,17 +268,31 @@ internal static class Parser
             }
             CheckConstructors(declarations);
 
-            // Generated code names everything from global:: (global::System.Span, global::Compiled.IModel): a type of the
-            // same name in the global namespace would take the namespace's place in every generated file.
-            foreach (string root in GlobalRoots)
+            // Generated code names everything from global:: (global::System.Span, global::Compiled.Gpu.GpuTwin): a type of
+            // the user's with a namespace's full name (a class System, or a class Gpu in namespace Compiled) would take the
+            // namespace's place in every generated file.
+            var reported = new HashSet<string>(StringComparer.Ordinal);
+            foreach (string path in UsedNamespaces)
             {
-                if (_semanticModel.Compilation.GlobalNamespace.GetTypeMembers(root).Any(t => t.Locations.Any(l => l.IsInSource)))
-                    Report(DiagnosticDescriptors.GlobalTypeHidesNamespace, classAt, _fullName, root);
+                INamespaceSymbol? ns = _semanticModel.Compilation.GlobalNamespace;
+                string prefix = "";
+                foreach (string part in path.Split('.'))
+                {
+                    if (ns is null) break;
+                    prefix = prefix.Length == 0 ? part : prefix + "." + part;
+                    if (ns.GetTypeMembers(part).Any(t => t.Locations.Any(l => l.IsInSource)) && reported.Add(prefix))
+                        Report(DiagnosticDescriptors.GlobalTypeHidesNamespace, classAt, _fullName, prefix);
+                    ns = ns.GetNamespaceMembers().FirstOrDefault(n => n.Name == part);
+                }
             }
         }
 
         /// <summary>The namespaces generated code names from <c>global::</c>.</summary>
-        private static readonly string[] GlobalRoots = { "System", "Compiled", "ILGPU" };
+        private static readonly string[] UsedNamespaces =
+        {
+            "System.CodeDom.Compiler", "System.Diagnostics.CodeAnalysis", "System.Runtime.InteropServices", "Compiled.CompilerServices",
+            "Compiled.Gpu.CompilerServices", "ILGPU.Runtime",
+        };
 
         /// <summary>
         /// The generated constructor <c>M(int seed = 0)</c> calls the base class's parameterless constructor, and, when the

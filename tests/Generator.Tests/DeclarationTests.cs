@@ -133,13 +133,18 @@ public class DeclarationTests
     }
 
     [Theory]
-    [InlineData("System")]
-    [InlineData("ILGPU")] // (a global type Compiled breaks 'using Compiled;' itself, which the compiler reports)
-    public void AGlobalTypeNamedLikeARootNamespaceIsReported(string name)
+    [InlineData("", "System")]
+    [InlineData("", "ILGPU")] // (a global type Compiled breaks 'using Compiled;' itself, which the compiler reports)
+    [InlineData("Compiled", "Gpu")]
+    [InlineData("Compiled", "CompilerServices")]
+    [InlineData("System", "Diagnostics")]
+    public void ATypeNamedLikeANamespaceTheGeneratedCodeUsesIsReported(string ns, string name)
     {
-        // Found by the property test: a global class System made every global::System in the generated files bind to it.
-        var d = Diagnosed($"public class {name} {{ }} namespace Demo {{ {Layers} public partial class Net; }}", "CMP045", "Net");
-        Assert.Contains($"global::{name}", d.GetMessage(CultureInfo.InvariantCulture));
+        // Found by the property tests: a global class System (and, in the long run, a class Compiled.Gpu) made every
+        // global::System (global::Compiled.Gpu) in the generated files bind to it.
+        string type = ns.Length == 0 ? $"public class {name} {{ }}" : $"namespace {ns} {{ public class {name} {{ }} }}";
+        var d = Diagnosed($"{type} namespace Demo {{ {Layers} public partial class Net; }}", "CMP045", "Net");
+        Assert.Contains($"global::{(ns.Length == 0 ? name : ns + "." + name)}", d.GetMessage(CultureInfo.InvariantCulture));
     }
 
     [Theory]
