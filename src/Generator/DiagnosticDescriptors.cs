@@ -104,8 +104,8 @@ internal static class DiagnosticDescriptors
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
     public static readonly DiagnosticDescriptor GlobalTypeHidesNamespace = new(
-        "CMP045", "A type hides a namespace the generated code uses",
-        "The type '{1}' hides the namespace global::{1}, which the code Compiled generates for model '{0}' uses; rename the type or move it to another namespace",
+        "CMP045", "A type hides a namespace or type the generated code uses",
+        "The type '{1}' hides global::{1}, which the code Compiled generates for model '{0}' uses; rename the type or move it to another namespace",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
     public static readonly DiagnosticDescriptor InternalError = new(

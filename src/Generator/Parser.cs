@@ -274,16 +274,31 @@ internal static class Parser
             var reported = new HashSet<string>(StringComparer.Ordinal);
             foreach (string path in UsedNamespaces)
             {
-                INamespaceSymbol? ns = _semanticModel.Compilation.GlobalNamespace;
+                INamespaceSymbol? source = _semanticModel.Compilation.SourceModule.GlobalNamespace;
+                INamespaceSymbol? merged = _semanticModel.Compilation.GlobalNamespace;
                 string prefix = "";
                 foreach (string part in path.Split('.'))
                 {
-                    if (ns is null) break;
-                    prefix = prefix.Length == 0 ? part : prefix + "." + part;
-                    if (ns.GetTypeMembers(part).Any(t => t.Locations.Any(l => l.IsInSource)) && reported.Add(prefix))
-                        Report(DiagnosticDescriptors.GlobalTypeHidesNamespace, classAt, _fullName, prefix);
-                    ns = ns.GetNamespaceMembers().FirstOrDefault(n => n.Name == part);
+                    if (source is null || merged is null) break;
+                    // A type of the user's with the namespace's name, or with the name of a referenced type in it
+                    // (a model Compiled.IModel would be the IModel the generated code implements).
+                    string qualified = prefix.Length == 0 ? part : prefix + "." + part;
+                    foreach (INamedTypeSymbol type in source.GetTypeMembers())
+                    {
+                        bool hides = type.Name == part
+                            || prefix.Length > 0 && merged.GetTypeMembers(type.Name, type.Arity).Any(m => m.Locations.Any(l => l.IsInMetadata));
+                        string name = type.Name == part ? qualified : prefix + "." + type.Name;
+                        if (hides && reported.Add(name)) Report(DiagnosticDescriptors.GlobalTypeHidesNamespace, classAt, _fullName, name);
+                    }
+                    prefix = qualified;
+                    source = source.GetNamespaceMembers().FirstOrDefault(n => n.Name == part);
+                    merged = merged.GetNamespaceMembers().FirstOrDefault(n => n.Name == part);
                 }
+                // The types of the innermost namespace itself.
+                if (source is not null && merged is not null)
+                    foreach (INamedTypeSymbol type in source.GetTypeMembers())
+                        if (merged.GetTypeMembers(type.Name, type.Arity).Any(m => m.Locations.Any(l => l.IsInMetadata)) && reported.Add(prefix + "." + type.Name))
+                            Report(DiagnosticDescriptors.GlobalTypeHidesNamespace, classAt, _fullName, prefix + "." + type.Name);
             }
         }
 

@@ -138,6 +138,8 @@ public class DeclarationTests
     [InlineData("Compiled", "Gpu")]
     [InlineData("Compiled", "CompilerServices")]
     [InlineData("System", "Diagnostics")]
+    [InlineData("Compiled", "IModel")] // found by the long property run: a model Compiled.IModel was the IModel every model implemented
+    [InlineData("Compiled.CompilerServices", "Dense")]
     public void ATypeNamedLikeANamespaceTheGeneratedCodeUsesIsReported(string ns, string name)
     {
         // Found by the property tests: a global class System (and, in the long run, a class Compiled.Gpu) made every
