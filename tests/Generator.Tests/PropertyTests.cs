@@ -21,11 +21,13 @@ namespace Compiled.Generator.Tests;
 /// printed; each one found is kept as a plain regression test in <see cref="DeclarationTests"/>.
 /// </para>
 /// <para>
-/// The normal run checks <see cref="DefaultDeclarations"/> declarations from a fixed seed (about 20-40 s on this 2-core
-/// machine while other sessions run). The long run sets <c>COMPILED_PROPERTY_DECLARATIONS</c>:
+/// The normal run checks <see cref="DefaultDeclarations"/> declarations from a fixed seed (a few seconds on the quiet 2-core
+/// machine, about a minute while seven other sessions loaded it). The long run sets <c>COMPILED_PROPERTY_DECLARATIONS</c>:
 /// <c>COMPILED_PROPERTY_DECLARATIONS=10000 dotnet test --no-build --project tests/Generator.Tests --filter-class
 /// "Compiled.Generator.Tests.PropertyTests"</c> (and <c>COMPILED_PROPERTY_SEED</c> to replay a seed CsCheck printed).
-/// Measured on 2026-11-30 on the shared 2-core machine: see README's testing section for the numbers.
+/// Measured on 2026-11-30 on the shared 2-core machine, final generator, seed 8XEQro_Qqqt1: 10,786 declarations in 2,445
+/// projects passed in 102.5 s (2,596 compiled clean, 7,681 got a CMP error, 509 were the compiler's to report); earlier long
+/// runs each found one failure, now fixed and kept in <see cref="DeclarationTests"/> (see README's testing section).
 /// </para>
 /// </summary>
 public class PropertyTests
