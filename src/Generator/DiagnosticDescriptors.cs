@@ -98,6 +98,36 @@ internal static class DiagnosticDescriptors
         "Model '{0}' reconstructs its input (Target = LossTarget.Input), but {1} compares the output with one class label per sample; use Loss.MeanSquaredError, or Loss.BinaryCrossEntropy for inputs in [0, 1]",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+    public static readonly DiagnosticDescriptor ClassNamedLikeGeneratedMember = new(
+        "CMP040", "Model class has the name of a generated member",
+        "Model class '{0}' cannot be named '{1}': Compiled generates a member of that name in it ({2}), and a member cannot have its class's name; rename the class",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor PrimaryConstructorWithParameters = new(
+        "CMP041", "Model class has a primary constructor with parameters",
+        "Model '{0}' has a primary constructor with parameters, which the constructor Compiled generates ({1}(int seed = 0)) cannot pass on; remove the parameter list, or keep it empty",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor BaseWithoutParameterlessConstructor = new(
+        "CMP042", "Model's base class has no parameterless constructor",
+        "The base class '{1}' of model '{0}' has no accessible constructor that takes no arguments, which the constructor Compiled generates calls; add one to '{1}' (it may be protected) or derive the model from another class",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor BaseMemberClash = new(
+        "CMP043", "Model's base class has a member that a generated member would hide",
+        "The base class '{1}' of model '{0}' has a member '{2}', which {3} that Compiled generates would hide; rename it in '{1}'{4}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor GeneratedNameCollision = new(
+        "CMP044", "Two layers give generated members the same name",
+        "Layer '{0}' of model '{1}' would declare '{2}', which {3} already declares; give one of the layers another Name",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor GlobalTypeHidesNamespace = new(
+        "CMP045", "A type hides a namespace or type the generated code uses",
+        "The type '{1}' hides global::{1}, which the code Compiled generates for model '{0}' uses; rename the type or move it to another namespace",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
     public static readonly DiagnosticDescriptor InternalError = new(
         "CMP999", "The generator failed",
         "Compiled could not generate model '{0}': {1}. This is a bug in Compiled; please report it with the model's definition.",
@@ -123,6 +153,12 @@ internal static class DiagnosticDescriptors
         [EmbeddingInputNotTokens.Id] = EmbeddingInputNotTokens,
         [ReconstructionSizeMismatch.Id] = ReconstructionSizeMismatch,
         [ReconstructionNeedsDenseTargets.Id] = ReconstructionNeedsDenseTargets,
+        [ClassNamedLikeGeneratedMember.Id] = ClassNamedLikeGeneratedMember,
+        [PrimaryConstructorWithParameters.Id] = PrimaryConstructorWithParameters,
+        [BaseWithoutParameterlessConstructor.Id] = BaseWithoutParameterlessConstructor,
+        [BaseMemberClash.Id] = BaseMemberClash,
+        [GeneratedNameCollision.Id] = GeneratedNameCollision,
+        [GlobalTypeHidesNamespace.Id] = GlobalTypeHidesNamespace,
         [InternalError.Id] = InternalError,
     };
 

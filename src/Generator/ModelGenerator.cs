@@ -35,6 +35,7 @@ public sealed class ModelGenerator : IIncrementalGenerator
             .Select(static (c, _) => c.GetTypeByMetadataName("Compiled.Gpu.IGpuModel") is not null)
             .WithTrackingName(GpuStep);
 
+        var pipelines = new System.Collections.Generic.List<IncrementalValuesProvider<ModelResult>>();
         foreach (string trigger in Parser.TriggerAttributes)
         {
             IncrementalValuesProvider<ModelResult> results = context.SyntaxProvider
@@ -45,22 +46,59 @@ public sealed class ModelGenerator : IIncrementalGenerator
                 .Where(static r => r is not null)
                 .Select(static (r, _) => r!)
                 .WithTrackingName(ParseStep);
+            pipelines.Add(results);
 
             context.RegisterSourceOutput(results.Select(static (r, _) => r.Diagnostics).WithTrackingName(DiagnosticsStep),
                 static (spc, diagnostics) =>
                 {
                     foreach (DiagnosticInfo diagnostic in diagnostics) spc.ReportDiagnostic(diagnostic.ToDiagnostic());
                 });
+        }
 
+        // Every model's file stem, whichever attribute triggered it: hint names are unique per generator ignoring case, so
+        // stems that differ only in case are told apart (a new model changes this; an edit inside one does not).
+        IncrementalValueProvider<EquatableArray<string>> stems = pipelines
+            .Select(static p => p.Select(static (r, _) => r.HintName).Collect()
+                .Select(static (names, _) => names.Sort(System.StringComparer.Ordinal).ToEquatableArray()))
+            .Aggregate(static (a, b) => a.Combine(b).Select(static (pair, _) => pair.Left.Concat(pair.Right).ToEquatableArray()));
+
+        foreach (IncrementalValuesProvider<ModelResult> results in pipelines)
+        {
             IncrementalValuesProvider<(ModelSpec Model, string HintName)> models = results
                 .Where(static r => r.Model is not null)
                 .Select(static (r, _) => (r.Model!, r.HintName))
                 .WithTrackingName(ModelStep);
-            context.RegisterSourceOutput(models.Combine(gpu), static (spc, item) => Generate(spc, item.Left.Model, item.Left.HintName, item.Right));
+            context.RegisterSourceOutput(models.Combine(gpu).Combine(stems),
+                static (spc, item) => Generate(spc, item.Left.Left.Model, item.Left.Left.HintName, item.Left.Right, item.Right));
         }
     }
 
-    private static void Generate(SourceProductionContext context, ModelSpec model, string hintName, bool gpu)
+    /// <summary>
+    /// The hint name of a generated file: <paramref name="stem"/> (plus <c>.Gpu</c> for the twin), or, when another
+    /// model's file would have the same name ignoring case (<c>Net</c> and <c>NET</c>, or namespace <c>a.Net</c>'s model
+    /// <c>Gpu</c> and <c>A.Net</c>'s twin), that name with a hash of the exact stem, which no identifier can make.
+    /// </summary>
+    internal static string FileName(string stem, bool gpu, EquatableArray<string> stems)
+    {
+        string name = gpu ? stem + ".Gpu" : stem;
+        foreach (string other in stems)
+        {
+            if (other == stem) continue;
+            if (string.Equals(other, name, System.StringComparison.OrdinalIgnoreCase)
+                || string.Equals(other + ".Gpu", name, System.StringComparison.OrdinalIgnoreCase))
+                return name + "-" + Fnv(stem).ToString("x8", System.Globalization.CultureInfo.InvariantCulture) + ".g.cs";
+        }
+        return name + ".g.cs";
+    }
+
+    private static uint Fnv(string text)
+    {
+        uint hash = 2166136261;
+        foreach (char c in text) hash = (hash ^ c) * 16777619;
+        return hash;
+    }
+
+    private static void Generate(SourceProductionContext context, ModelSpec model, string stem, bool gpu, EquatableArray<string> stems)
     {
         string source;
         string? gpuSource = null;
@@ -77,7 +115,7 @@ public sealed class ModelGenerator : IIncrementalGenerator
                 e.GetType().Name + ": " + e.Message));
             return;
         }
-        context.AddSource(hintName, source);
-        if (gpuSource is not null) context.AddSource(hintName.Substring(0, hintName.Length - ".g.cs".Length) + ".Gpu.g.cs", gpuSource);
+        context.AddSource(FileName(stem, gpu: false, stems), source);
+        if (gpuSource is not null) context.AddSource(FileName(stem, gpu: true, stems), gpuSource);
     }
 }

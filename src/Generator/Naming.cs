@@ -1,6 +1,8 @@
 using System.Globalization;
+using System.Linq;
 using System.Text;
 using Compiled.Generator.Model;
+using Microsoft.CodeAnalysis.CSharp;
 
 namespace Compiled.Generator;
 
@@ -46,6 +48,27 @@ internal static class Naming
         string id = Identifier(name);
         return id[0] == '_' ? id : char.ToUpperInvariant(id[0]) + id.Substring(1);
     }
+
+    /// <summary>
+    /// An identifier as C# source writes it: <c>@class</c> for a keyword, and <c>@record</c> for a contextual one (which
+    /// some positions would read as the keyword); any other name as it is.
+    /// </summary>
+    public static string Escape(string identifier)
+        => SyntaxFacts.GetKeywordKind(identifier) != SyntaxKind.None || SyntaxFacts.GetContextualKeywordKind(identifier) != SyntaxKind.None
+            ? "@" + identifier : identifier;
+
+    /// <summary>
+    /// A type's name as a declaration writes it: <see cref="Escape"/>, and <c>@net</c> for a name of lower-case ASCII letters
+    /// only, for which the compiler warns (CS8981) at every declaration not written verbatim, the generated ones included.
+    /// </summary>
+    public static string EscapeType(string name)
+    {
+        string escaped = Escape(name);
+        return escaped[0] != '@' && name.All(c => c >= 'a' && c <= 'z') ? "@" + name : escaped;
+    }
+
+    /// <summary>A dotted namespace with each part escaped: <c>@class.Models</c>.</summary>
+    public static string EscapeNamespace(string dotted) => string.Join(".", dotted.Split('.').Select(Escape));
 
     /// <summary>A float literal that round-trips, in the invariant culture.</summary>
     public static string Float(double value)

@@ -81,12 +81,21 @@ internal static class Parser
     private static bool Is(AttributeData attribute, string metadataName)
         => attribute.AttributeClass?.ToDisplayString() == metadataName;
 
-    private static string HintName(INamedTypeSymbol type)
+    /// <summary>
+    /// The file name's stem: the namespace's parts joined by '.', the containing types' names by '+', and a generic
+    /// type's arity after '`' (<c>Demo.Outer+Net</c>), so that no two types share a stem; hint names allow Unicode
+    /// letters, '.', '+' and '`', but not '@' (a keyword name <c>@class</c> is the symbol name <c>class</c>). Stems that
+    /// differ only in case are told apart when the files are added (<see cref="ModelGenerator"/>).
+    /// </summary>
+    internal static string HintName(INamedTypeSymbol type)
     {
-        // Keyword names are written @class: the hint name drops the '@' (it is not a valid file-name character here).
-        var builder = new StringBuilder(type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat).Replace("global::", "").Replace("@", ""));
-        foreach (char c in new[] { '<', '>', ',', ' ' }) builder.Replace(c, '_');
-        return builder.Append(".g.cs").ToString();
+        var builder = new StringBuilder();
+        for (INamespaceSymbol? ns = type.ContainingNamespace; ns is { IsGlobalNamespace: false }; ns = ns.ContainingNamespace)
+            builder.Insert(0, ns.Name + ".");
+        var names = new List<string>();
+        for (INamedTypeSymbol? t = type; t is not null; t = t.ContainingType)
+            names.Insert(0, t.Arity == 0 ? t.Name : t.Name + "`" + t.Arity.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return builder.Append(string.Join("+", names)).ToString();
     }
 
     /// <summary>Members the generator writes whatever the layers; a user member with one of these names would clash.</summary>
@@ -94,7 +103,8 @@ internal static class Parser
     {
         "InputSize", "OutputSize", "TargetSize", "ParameterCount", "WorkspacePerSample", "Loss", "Parameters", "Gradients",
         "Tensors", "Initialize", "Forward", "ComputeGradients", "Load", "EnsureCapacity", "Random", "GpuTwin", "GpuKernels",
-        "CreateGpuTwin", "s_tensors", "_parameters", "_gradients", "_workspace", "_capacity", "_random",
+        "CreateGpuTwin", "s_tensors", "_parameters", "_gradients", "_workspace", "_capacity", "_random", "Layers", "s_layers",
+        "_sync",
     };
 
     /// <summary>One parse of one class.</summary>
@@ -213,7 +223,8 @@ internal static class Parser
             return new ParsedModel(
                 _type.ContainingNamespace is { IsGlobalNamespace: false } ns ? ns.ToDisplayString() : null,
                 ContainingTypes(), _type.Name, _fullName, inputShape is null ? null : new Shape(inputShape), layers, locations,
-                loss, LocationInfo.From(lossAttribute.Syntax), classAt, MemberNames(), ChooseAliases(declarations[0]), lossTarget);
+                loss, LocationInfo.From(lossAttribute.Syntax), classAt, Members(declarations, classAt), ChooseAliases(declarations[0]),
+                declarations.Any(d => d.ParameterList is { Parameters.Count: 0 }), lossTarget);
         }
 
         private void CheckType(List<TypeDeclarationSyntax> declarations, LocationInfo? classAt)
@@ -230,42 +241,142 @@ internal static class Parser
                 _type.IsRecord ? "it is a record; declare it as a plain 'partial class'" :
                 _type.IsStatic ? "it is static; remove the 'static' modifier" :
                 _type.IsAbstract ? "it is abstract; remove the 'abstract' modifier" :
-                _type.IsGenericType ? "it is generic; remove its type parameters" :
+                _type.TypeParameters.Length > 0 ? "it is generic; remove its type parameters" :
+                _type.IsFileLocal ? "it is file-local, and the part Compiled generates is in another file; remove the 'file' modifier" :
                 null;
             if (problem is not null) Report(DiagnosticDescriptors.UnsupportedType, classAt, _fullName, problem);
             foreach (ISymbol member in _type.GetMembers())
             {
                 if (member.IsImplicitlyDeclared) continue;
-                bool clash = GeneratedMembers.Contains(member.Name)
-                    || member is IMethodSymbol { MethodKind: MethodKind.Constructor, IsStatic: false, Parameters.Length: 1 } ctor
-                        && ctor.Parameters[0].Type.SpecialType == SpecialType.System_Int32;
-                if (!clash) continue;
-                string what = member.Name == ".ctor" ? $"constructor {_type.Name}(int)" : $"member '{member.Name}'";
-                Report(DiagnosticDescriptors.UnsupportedType, member.Locations.FirstOrDefault() is { IsInSource: true } loc
-                        ? LocationInfo.From(loc.SourceTree!.GetRoot(_ct).FindToken(loc.SourceSpan.Start)) : classAt,
-                    _fullName, $"its {what} clashes with the one Compiled generates; rename or remove it");
+                if (member is IMethodSymbol { MethodKind: MethodKind.Constructor, IsStatic: false, Parameters.Length: 1 } ctor
+                    && ctor.Parameters[0].Type.SpecialType == SpecialType.System_Int32)
+                    Report(DiagnosticDescriptors.UnsupportedType, At(member) ?? classAt, _fullName,
+                        $"its constructor {_type.Name}(int) clashes with the one Compiled generates; rename or remove it");
             }
             for (INamedTypeSymbol? outer = _type.ContainingType; outer is not null; outer = outer.ContainingType)
             {
                 bool partial = outer.DeclaringSyntaxReferences.Select(r => r.GetSyntax(_ct))
                     .OfType<TypeDeclarationSyntax>().All(d => d.Modifiers.Any(SyntaxKind.PartialKeyword));
-                if (!partial || outer.TypeKind != TypeKind.Class || outer.IsGenericType || outer.IsRecord)
+                string? outerProblem =
+                    !partial ? $"make '{outer.Name}' a partial {Keyword(outer) ?? "class"} or move the model out of it" :
+                    outer.IsGenericType ? "it is generic; move the model out of it" :
+                    outer.IsFileLocal ? "it is file-local, and the part Compiled generates is in another file; remove the 'file' modifier" :
+                    Keyword(outer) is null ? "it is not a class, struct, record or interface; move the model out of it" :
+                    null;
+                if (outerProblem is not null)
                 {
-                    Report(DiagnosticDescriptors.UnsupportedType, classAt, _fullName,
-                        $"it is nested in '{outer.Name}', which is not a non-generic partial class; make '{outer.Name}' a partial class or move the model out of it");
+                    Report(DiagnosticDescriptors.UnsupportedType, classAt, _fullName, $"it is nested in '{outer.Name}': {outerProblem}");
                     break;
                 }
             }
+            CheckConstructors(declarations);
+
+            // Generated code names everything from global:: (global::System.Span, global::Compiled.Gpu.GpuTwin): a type of
+            // the user's with a namespace's full name (a class System, or a class Gpu in namespace Compiled) would take the
+            // namespace's place in every generated file.
+            var reported = new HashSet<string>(StringComparer.Ordinal);
+            foreach (string path in UsedNamespaces)
+            {
+                INamespaceSymbol? source = _semanticModel.Compilation.SourceModule.GlobalNamespace;
+                INamespaceSymbol? merged = _semanticModel.Compilation.GlobalNamespace;
+                string prefix = "";
+                foreach (string part in path.Split('.'))
+                {
+                    if (source is null || merged is null) break;
+                    // A type of the user's with the namespace's name, or with the name of a referenced type in it
+                    // (a model Compiled.IModel would be the IModel the generated code implements).
+                    string qualified = prefix.Length == 0 ? part : prefix + "." + part;
+                    foreach (INamedTypeSymbol type in source.GetTypeMembers())
+                    {
+                        bool hides = type.Name == part
+                            || prefix.Length > 0 && merged.GetTypeMembers(type.Name, type.Arity).Any(m => m.Locations.Any(l => l.IsInMetadata));
+                        string name = type.Name == part ? qualified : prefix + "." + type.Name;
+                        if (hides && reported.Add(name)) Report(DiagnosticDescriptors.GlobalTypeHidesNamespace, classAt, _fullName, name);
+                    }
+                    prefix = qualified;
+                    source = source.GetNamespaceMembers().FirstOrDefault(n => n.Name == part);
+                    merged = merged.GetNamespaceMembers().FirstOrDefault(n => n.Name == part);
+                }
+                // The types of the innermost namespace itself.
+                if (source is not null && merged is not null)
+                    foreach (INamedTypeSymbol type in source.GetTypeMembers())
+                        if (merged.GetTypeMembers(type.Name, type.Arity).Any(m => m.Locations.Any(l => l.IsInMetadata)) && reported.Add(prefix + "." + type.Name))
+                            Report(DiagnosticDescriptors.GlobalTypeHidesNamespace, classAt, _fullName, prefix + "." + type.Name);
+            }
         }
 
-        /// <summary>The names of the class's own members and its bases' (the generated views must not hide or clash with them).</summary>
-        private EquatableArray<string> MemberNames()
+        /// <summary>The namespaces generated code names from <c>global::</c>.</summary>
+        private static readonly string[] UsedNamespaces =
         {
-            var names = new SortedSet<string>(StringComparer.Ordinal);
-            for (INamedTypeSymbol? t = _type; t is not null && t.SpecialType != SpecialType.System_Object; t = t.BaseType)
+            "System.CodeDom.Compiler", "System.Diagnostics.CodeAnalysis", "System.Runtime.InteropServices", "Compiled.CompilerServices",
+            "Compiled.Gpu.CompilerServices", "ILGPU.Runtime",
+        };
+
+        /// <summary>
+        /// The generated constructor <c>M(int seed = 0)</c> calls the base class's parameterless constructor, and, when the
+        /// class has an empty primary constructor, <c>this()</c>; a primary constructor with parameters it cannot call.
+        /// </summary>
+        private void CheckConstructors(List<TypeDeclarationSyntax> declarations)
+        {
+            foreach (TypeDeclarationSyntax declaration in declarations)
+            {
+                if (declaration.ParameterList is { Parameters.Count: > 0 } parameters)
+                    Report(DiagnosticDescriptors.PrimaryConstructorWithParameters, LocationInfo.From(parameters), _fullName, Naming.EscapeType(_type.Name));
+            }
+            if (_type.BaseType is not { SpecialType: not SpecialType.System_Object } baseType || baseType.TypeKind != TypeKind.Class) return;
+            bool callable = baseType.InstanceConstructors.Any(c =>
+                c.Parameters.All(p => p.IsOptional || p.IsParams) && _semanticModel.Compilation.IsSymbolAccessibleWithin(c, _type));
+            if (!callable)
+                Report(DiagnosticDescriptors.BaseWithoutParameterlessConstructor, BaseTypeAt(declarations), _fullName,
+                    baseType.ToDisplayString(SymbolDisplayFormat.CSharpErrorMessageFormat));
+        }
+
+        /// <summary>The base class as written in the class's base list (diagnostics about the base point there).</summary>
+        private LocationInfo? BaseTypeAt(List<TypeDeclarationSyntax> declarations)
+        {
+            foreach (TypeDeclarationSyntax declaration in declarations)
+            {
+                if (declaration.BaseList?.Types.FirstOrDefault() is not { } first) continue;
+                if (_semanticModel.Compilation.GetSemanticModel(declaration.SyntaxTree).GetTypeInfo(first.Type, _ct).Type is INamedTypeSymbol t
+                    && SymbolEqualityComparer.Default.Equals(t, _type.BaseType))
+                    return LocationInfo.From(first);
+            }
+            return declarations.Count > 0 ? ClassIdentifier(declarations[0]) : null;
+        }
+
+        /// <summary>The keyword a partial declaration of <paramref name="type"/> starts with, or null for a kind that cannot hold a model.</summary>
+        private static string? Keyword(INamedTypeSymbol type) => type.TypeKind switch
+        {
+            TypeKind.Class => type.IsRecord ? "record" : "class",
+            TypeKind.Struct => type.IsRecord ? "record struct" : "struct",
+            TypeKind.Interface => "interface",
+            _ => null,
+        };
+
+        private LocationInfo? At(ISymbol member)
+            => member.Locations.FirstOrDefault() is { IsInSource: true } loc
+                ? LocationInfo.From(loc.SourceTree!.GetRoot(_ct).FindToken(loc.SourceSpan.Start)) : null;
+
+        /// <summary>
+        /// The class's own members, and the members of its base classes it can see (which a generated member of the same
+        /// name would hide): what the generated members must not clash with, each with where to report it.
+        /// </summary>
+        private List<ModelMember> Members(List<TypeDeclarationSyntax> declarations, LocationInfo? classAt)
+        {
+            var members = new List<ModelMember>();
+            foreach (ISymbol member in _type.GetMembers())
+                if (!member.IsImplicitlyDeclared && member is not IMethodSymbol { MethodKind: MethodKind.Constructor or MethodKind.StaticConstructor })
+                    members.Add(new ModelMember(member.Name, At(member) ?? classAt, null));
+            LocationInfo? baseAt = null;
+            for (INamedTypeSymbol? t = _type.BaseType; t is not null && t.SpecialType != SpecialType.System_Object; t = t.BaseType)
                 foreach (ISymbol member in t.GetMembers())
-                    if (!member.IsImplicitlyDeclared) names.Add(member.Name);
-            return names.ToEquatableArray();
+                {
+                    if (member.IsImplicitlyDeclared || member is IMethodSymbol { MethodKind: MethodKind.Constructor or MethodKind.StaticConstructor }
+                        || !_semanticModel.Compilation.IsSymbolAccessibleWithin(member, _type)) continue;
+                    baseAt ??= BaseTypeAt(declarations);
+                    members.Add(new ModelMember(member.Name, baseAt, t.ToDisplayString(SymbolDisplayFormat.CSharpErrorMessageFormat)));
+                }
+            return members;
         }
 
         /// <summary>Alias names for the generated files that no type, namespace or member visible in the class has.</summary>
@@ -297,11 +408,12 @@ internal static class Parser
             return false;
         }
 
+        /// <summary>The containing types, outermost first, as their partial declarations start: <c>class @event</c>.</summary>
         private EquatableArray<string> ContainingTypes()
         {
             var names = new List<string>();
             for (INamedTypeSymbol? outer = _type.ContainingType; outer is not null; outer = outer.ContainingType)
-                names.Insert(0, outer.Name);
+                names.Insert(0, (Keyword(outer) ?? "class") + " " + Naming.EscapeType(outer.Name));
             return names.ToEquatableArray();
         }
 
@@ -329,4 +441,11 @@ internal static class Parser
 /// </summary>
 internal sealed record ParsedModel(string? Namespace, EquatableArray<string> ContainingTypes, string ClassName, string FullName,
     Shape? InputShape, List<LayerSpec> Layers, List<LocationInfo?> LayerLocations, Loss? Loss, LocationInfo? LossLocation,
-    LocationInfo? ClassLocation, EquatableArray<string> MemberNames, Aliases Aliases, LossTarget LossTarget = LossTarget.Targets);
+    LocationInfo? ClassLocation, List<ModelMember> Members, Aliases Aliases, bool EmptyPrimaryConstructor,
+    LossTarget LossTarget = LossTarget.Targets);
+
+/// <summary>
+/// A member the generated code must not clash with: one of the class's own (<paramref name="BaseType"/> null), or one of
+/// a base class's that the class can see; <paramref name="At"/> is the member, or the base class in the base list.
+/// </summary>
+internal sealed record ModelMember(string Name, LocationInfo? At, string? BaseType);

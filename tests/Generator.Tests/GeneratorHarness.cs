@@ -28,6 +28,9 @@ internal static class GeneratorHarness
 
     public static CSharpParseOptions ParseOptions { get; } = new(LanguageVersion.Preview);
 
+    /// <summary>The reference set of a project (with <paramref name="gpu"/>, one that also references Compiled.Gpu).</summary>
+    public static ImmutableArray<MetadataReference> References(bool gpu) => gpu ? s_gpuReferences.Value : s_references.Value;
+
     public static CSharpCompilation Compile(params string[] sources) => Compile(gpu: false, sources);
 
     public static CSharpCompilation Compile(bool gpu, params string[] sources) => CSharpCompilation.Create(

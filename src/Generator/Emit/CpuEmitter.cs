@@ -28,15 +28,15 @@ internal static class CpuEmitter
         w.Line($"using {spec.Aliases.Cpu} = global::Compiled.CompilerServices;");
         w.Line();
 
-        CodeWriter.Scope? ns = spec.Namespace is null ? null : w.Block($"namespace {spec.Namespace}");
-        var outers = spec.ContainingTypes.Select(t => w.Block($"partial class {t}")).ToList();
+        CodeWriter.Scope? ns = spec.Namespace is null ? null : w.Block($"namespace {EscapeNamespace(spec.Namespace)}");
+        var outers = spec.ContainingTypes.Select(t => w.Block($"partial {t}")).ToList();
 
         w.Line("/// <remarks>");
         w.Line($"/// Compiled model: {Describe(plan)}.");
         w.Line($"/// {plan.ParameterCount.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} parameters; loss {spec.Loss}" +
             (spec.LossTarget == LossTarget.Input ? " against the input (an autoencoder)." : "."));
         w.Line("/// </remarks>");
-        using (w.Block($"partial class {spec.ClassName} : global::Compiled.IModel"))
+        using (w.Block($"partial class {EscapeType(spec.ClassName)} : global::Compiled.IModel"))
         {
             EmitConstants(w, plan);
             EmitFields(w, plan);
@@ -135,19 +135,22 @@ internal static class CpuEmitter
 
     private static void EmitConstructorAndMembers(CodeWriter w, ModelPlan plan)
     {
-        string name = plan.Spec.ClassName;
+        string name = EscapeType(plan.Spec.ClassName);
         w.Line("/// <summary>Creates the model with seeded initial weights (the same seed gives the same weights).</summary>");
         w.Line(GeneratedCode);
-        using (w.Block($"public {name}(int seed = 0)"))
+        // An empty primary constructor must be called; any other class gets the base class's parameterless one.
+        using (w.Block($"public {name}(int seed = 0)" + (plan.Spec.EmptyPrimaryConstructor ? "\n    : this()" : "")))
         {
             w.Line("Initialize(seed);");
         }
         w.Line();
         w.Line("/// <summary>Loads a model saved with <c>Save</c> (safetensors); throws if the file does not fit this model.</summary>");
         w.Line(GeneratedCode);
-        using (w.Block($"public static {name} Load(string path)"))
+        using (w.Block($"public static {plan.Spec.SelfType} Load(string path)"))
         {
-            w.Line($"var model = new {name}();");
+            // new M(0), not new M(): the class's own parameterless (or empty primary) constructor would not initialise it.
+            // Generated code never says 'var': a type named var in the user's project would take its place.
+            w.Line($"{plan.Spec.SelfType} model = new(0);");
             w.Line("global::Compiled.Checkpoint.Load(model, path);");
             w.Line("return model;");
         }
@@ -189,7 +192,7 @@ internal static class CpuEmitter
         w.Line(NonUserCode);
         using (w.Block("public void Initialize(int seed)"))
         {
-            w.Line("var rng = new global::Compiled.Rng(seed);");
+            w.Line("global::Compiled.Rng rng = new(seed);");
             foreach (Op op in plan.Ops)
             foreach (string line in op.Initialize())
                 w.Statement(line);

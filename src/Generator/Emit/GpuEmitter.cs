@@ -34,11 +34,11 @@ internal static class GpuEmitter
         w.Line($"using {spec.Aliases.Gpu} = global::Compiled.Gpu.CompilerServices;");
         w.Line($"using {view} = global::ILGPU.ArrayView<float>;");
         w.Line();
-        CodeWriter.Scope? ns = spec.Namespace is null ? null : w.Block($"namespace {spec.Namespace}");
-        var outers = spec.ContainingTypes.Select(t => w.Block($"partial class {t}")).ToList();
+        CodeWriter.Scope? ns = spec.Namespace is null ? null : w.Block($"namespace {EscapeNamespace(spec.Namespace)}");
+        var outers = spec.ContainingTypes.Select(t => w.Block($"partial {t}")).ToList();
 
         w.Line($"/// <remarks>GPU twin: {CpuEmitter.Describe(plan)}; loss {spec.Loss}.</remarks>");
-        using (w.Block($"partial class {spec.ClassName} : global::Compiled.Gpu.IGpuModel"))
+        using (w.Block($"partial class {EscapeType(spec.ClassName)} : global::Compiled.Gpu.IGpuModel"))
         {
             w.Line("/// <summary>Makes this model's twin on <paramref name=\"device\"/> (kernels compiled once per device) and uploads the parameters.</summary>");
             w.Line(CpuEmitter.GeneratedCode);
@@ -138,11 +138,11 @@ internal static class GpuEmitter
         w.Line("/// <summary>The device half: launch sequences over arenas laid out exactly like the CPU ones.</summary>");
         using (w.Block("private sealed class GpuTwin : global::Compiled.Gpu.GpuTwin"))
         {
-            w.Line($"private readonly {plan.Spec.ClassName} _model;");
+            w.Line($"private readonly {plan.Spec.SelfType} _model;");
             w.Line("private readonly GpuKernels _k;");
             w.Line();
             w.Line(CpuEmitter.GeneratedCode);
-            w.Line($"public GpuTwin({plan.Spec.ClassName} model, global::Compiled.Gpu.GpuDevice device)");
+            w.Line($"public GpuTwin({plan.Spec.SelfType} model, global::Compiled.Gpu.GpuDevice device)");
             w.Line($"    : base(model, device, WorkspacePerSample, outputOffset: {Int(plan.Output.Buffer!.Offset)})");
             using (w.Block())
             {

@@ -20,7 +20,22 @@ internal sealed record ModelSpec(
     EquatableArray<LayerSpec> Layers,
     Loss Loss,
     Aliases Aliases,
-    LossTarget LossTarget = LossTarget.Targets);
+    LossTarget LossTarget = LossTarget.Targets)
+{
+    /// <summary>The class declares <c>M()</c> as its primary constructor, which the generated constructor calls.</summary>
+    public bool EmptyPrimaryConstructor { get; init; }
+
+    /// <summary>
+    /// A base class has a member of the class's own name (a nested type <c>Gpu</c> in the base of model <c>Gpu</c>), which
+    /// the plain name would mean inside the class: generated code then names the class from <c>global::</c>.
+    /// </summary>
+    public bool NameIsShadowed { get; init; }
+
+    /// <summary>How generated code inside the class names its type: <c>MnistMlp</c>, or <c>global::Demo.Outer.MnistMlp</c>.</summary>
+    public string SelfType => !NameIsShadowed ? Naming.EscapeType(ClassName)
+        : "global::" + string.Join(".", (Namespace is null ? Array.Empty<string>() : new[] { Naming.EscapeNamespace(Namespace) })
+            .Concat(ContainingTypes.Select(t => t.Substring(t.LastIndexOf(' ') + 1))).Concat(new[] { Naming.EscapeType(ClassName) }));
+}
 
 /// <summary>
 /// The short names generated files give the runtime namespaces (<c>using Cpu = global::Compiled.CompilerServices;</c>),

@@ -31,7 +31,8 @@ internal static class Lowering
         foreach (Tensor tensor in plan.Tensors)
         {
             if (tensor.IsModelInput) continue;
-            tensor.Grad = plan.AddBuffer("d" + tensor.Buffer!.Property, $"dL/d({tensor.Buffer.Property})", tensor.Size, BufferRole.Gradient);
+            tensor.Grad = plan.AddBuffer("d" + tensor.Buffer!.Property, $"dL/d({tensor.Buffer.Property})", tensor.Size, BufferRole.Gradient,
+                layer: tensor.Buffer.Layer);
         }
 
         Op last = plan.Ops[plan.Ops.Count - 1];
@@ -80,21 +81,22 @@ internal sealed class LoweringContext
     public string Stem => Naming.Pascal(_layer.LayerName);
 
     /// <summary>Adds <c>&lt;layer&gt;.&lt;suffix&gt;</c> to the parameter arena.</summary>
-    public ParameterTensor Parameter(string suffix, params int[] shape) => Plan.AddParameter(_layer.LayerName + "." + suffix, shape);
+    public ParameterTensor Parameter(string suffix, params int[] shape)
+        => Plan.AddParameter(_layer.LayerName, _layer.LayerName + "." + suffix, shape);
 
     /// <summary>Adds <c>&lt;layer&gt;.&lt;suffix&gt;</c> to the (non-trainable) buffer arena.</summary>
     public ParameterTensor StateBuffer(string suffix, bool isInt64, params int[] shape)
-        => Plan.AddStateBuffer(_layer.LayerName + "." + suffix, isInt64, shape);
+        => Plan.AddStateBuffer(_layer.LayerName + "." + suffix, isInt64, _layer.LayerName, shape);
 
     /// <summary>Adds a buffer named <c>&lt;Stem&gt;&lt;suffix&gt;</c> (the model's output is always <c>Output</c>).</summary>
     public Buffer Buffer(string suffix, string what, int perSample, BufferRole role, bool isInt = false)
-        => Plan.AddBuffer(Stem + suffix, $"{_layer.LayerName} {what}", perSample, role, isInt);
+        => Plan.AddBuffer(Stem + suffix, $"{_layer.LayerName} {what}", perSample, role, isInt, _layer.LayerName);
 
     /// <summary>The layer's output tensor: a new activation buffer, named <c>Output</c> for the last layer.</summary>
     public Tensor OutputTensor(Shape shape, string suffix = "Out", string what = "output y")
     {
         Buffer buffer = IsLast
-            ? Plan.AddBuffer("Output", $"{_layer.LayerName} output, the model's output", (int)shape.Size, BufferRole.Activation)
+            ? Plan.AddBuffer("Output", $"{_layer.LayerName} output, the model's output", (int)shape.Size, BufferRole.Activation, layer: _layer.LayerName)
             : Buffer(suffix, what, (int)shape.Size, BufferRole.Activation);
         return Plan.AddTensor(shape, buffer);
     }

@@ -11,9 +11,10 @@ namespace Compiled.Generator.Ops;
 /// </summary>
 internal sealed class ParameterTensor
 {
-    public ParameterTensor(string name, int[] shape, int offset, bool isBuffer = false, bool isInt64 = false)
+    public ParameterTensor(string name, int[] shape, int offset, bool isBuffer = false, bool isInt64 = false, string? layer = null)
     {
         Name = name;
+        Layer = layer;
         Shape = shape;
         Offset = offset;
         IsBuffer = isBuffer;
@@ -24,6 +25,8 @@ internal sealed class ParameterTensor
 
     /// <summary>The checkpoint name, e.g. <c>layers.0.weight</c>.</summary>
     public string Name { get; }
+    /// <summary>The layer that owns it (<c>layers.0</c>), which the checker names when its views collide.</summary>
+    public string? Layer { get; }
     public int[] Shape { get; }
     public int Offset { get; }
     public int Length => Shape.Aggregate(1, (a, b) => a * b);
@@ -54,9 +57,10 @@ internal enum BufferRole
 /// <summary>An activation-sized buffer in the workspace: <see cref="PerSample"/> floats for each sample in the batch.</summary>
 internal sealed class Buffer
 {
-    public Buffer(string property, string description, int perSample, int offset, BufferRole role, bool isInt = false)
+    public Buffer(string property, string description, int perSample, int offset, BufferRole role, bool isInt = false, string? layer = null)
     {
         IsInt = isInt;
+        Layer = layer;
         Property = property;
         Description = description;
         PerSample = perSample;
@@ -71,6 +75,8 @@ internal sealed class Buffer
     /// <summary>Where it starts, in floats per sample of capacity: the buffer is <c>ws[Offset·cap, (Offset + PerSample)·cap)</c>.</summary>
     public int Offset { get; }
     public BufferRole Role { get; }
+    /// <summary>The layer that owns it (null: the model), which the checker names when its view collides.</summary>
+    public string? Layer { get; }
     /// <summary>Holds ints (argmax indices) in the float workspace's floats, viewed as <c>Span&lt;int&gt;</c>.</summary>
     public bool IsInt { get; }
 }
@@ -134,30 +140,33 @@ internal sealed class ModelPlan
     /// <summary>The size the overflowing arena asked for, in floats.</summary>
     public long RequestedFloats { get; private set; }
 
-    public ParameterTensor AddParameter(string name, params int[] shape)
+    public ParameterTensor AddParameter(string name, params int[] shape) => AddParameter(null, name, shape);
+
+    /// <summary>Adds a parameter tensor owned by <paramref name="layer"/>.</summary>
+    public ParameterTensor AddParameter(string? layer, string name, params int[] shape)
     {
         long length = shape.Aggregate(1L, (a, b) => System.Math.Min(a * b, Checker.MaxArena + 1));
         Grow(ParameterCount, length);
-        var tensor = new ParameterTensor(name, shape, ParameterCount);
+        var tensor = new ParameterTensor(name, shape, ParameterCount, layer);
         Parameters.Add(tensor);
         if (!Overflow) ParameterCount += (int)length;
         return tensor;
     }
 
     /// <summary>Adds a non-trainable tensor to the buffer arena (a counter when <paramref name="isInt64"/>).</summary>
-    public ParameterTensor AddStateBuffer(string name, bool isInt64, params int[] shape)
+    public ParameterTensor AddStateBuffer(string name, bool isInt64, string? layer, params int[] shape)
     {
-        var tensor = new ParameterTensor(name, shape, BufferFloats, isBuffer: true, isInt64: isInt64);
+        var tensor = new ParameterTensor(name, shape, BufferFloats, isBuffer: true, isInt64: isInt64, layer: layer);
         Grow(BufferFloats, tensor.Floats);
         BufferTensors.Add(tensor);
         if (!Overflow) BufferFloats += tensor.Floats;
         return tensor;
     }
 
-    public Buffer AddBuffer(string property, string description, int perSample, BufferRole role, bool isInt = false)
+    public Buffer AddBuffer(string property, string description, int perSample, BufferRole role, bool isInt = false, string? layer = null)
     {
         Grow(WorkspacePerSample, perSample);
-        var buffer = new Buffer(property, description, perSample, WorkspacePerSample, role, isInt);
+        var buffer = new Buffer(property, description, perSample, WorkspacePerSample, role, isInt, layer);
         Buffers.Add(buffer);
         if (!Overflow) WorkspacePerSample += perSample;
         return buffer;

@@ -72,7 +72,7 @@ namespace Demo
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
         public static DropoutMlp Load(string path)
         {
-            var model = new DropoutMlp();
+            DropoutMlp model = new(0);
             global::Compiled.Checkpoint.Load(model, path);
             return model;
         }
@@ -100,7 +100,7 @@ namespace Demo
         [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
         public void Initialize(int seed)
         {
-            var rng = new global::Compiled.Rng(seed);
+            global::Compiled.Rng rng = new(seed);
             Cpu.Init.HeUniform(Layers0Weight, fanIn: 784, ref rng); // layers.0.weight [256, 784], He (ReLU family)
             Layers0Bias.Clear(); // layers.0.bias [256], zeros
             Cpu.Init.GlorotUniform(Layers2Weight, fanIn: 256, fanOut: 10, ref rng); // layers.2.weight [10, 256], Glorot

@@ -56,7 +56,7 @@ partial class LinearRegression : global::Compiled.IModel
     [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
     public static LinearRegression Load(string path)
     {
-        var model = new LinearRegression();
+        LinearRegression model = new(0);
         global::Compiled.Checkpoint.Load(model, path);
         return model;
     }
@@ -84,7 +84,7 @@ partial class LinearRegression : global::Compiled.IModel
     [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
     public void Initialize(int seed)
     {
-        var rng = new global::Compiled.Rng(seed);
+        global::Compiled.Rng rng = new(seed);
         Cpu.Init.GlorotUniform(LinearWeight, fanIn: 13, fanOut: 1, ref rng); // linear.weight [1, 13], Glorot
         LinearBias.Clear(); // linear.bias [1], zeros
         _random = rng; // the stream continues into training

@@ -97,7 +97,7 @@ namespace Demo
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
         public static MnistCnn Load(string path)
         {
-            var model = new MnistCnn();
+            MnistCnn model = new(0);
             global::Compiled.Checkpoint.Load(model, path);
             return model;
         }
@@ -125,7 +125,7 @@ namespace Demo
         [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
         public void Initialize(int seed)
         {
-            var rng = new global::Compiled.Rng(seed);
+            global::Compiled.Rng rng = new(seed);
             Cpu.Init.HeUniform(Layers0Weight, fanIn: 9, ref rng); // layers.0.weight [32, 1, 3, 3], He (ReLU family)
             Layers0Bias.Clear(); // layers.0.bias [32], zeros
             Cpu.Init.HeUniform(Layers2Weight, fanIn: 288, ref rng); // layers.2.weight [64, 32, 3, 3], He (ReLU family)

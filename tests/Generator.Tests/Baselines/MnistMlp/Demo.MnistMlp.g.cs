@@ -67,7 +67,7 @@ namespace Demo
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
         public static MnistMlp Load(string path)
         {
-            var model = new MnistMlp();
+            MnistMlp model = new(0);
             global::Compiled.Checkpoint.Load(model, path);
             return model;
         }
@@ -95,7 +95,7 @@ namespace Demo
         [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
         public void Initialize(int seed)
         {
-            var rng = new global::Compiled.Rng(seed);
+            global::Compiled.Rng rng = new(seed);
             Cpu.Init.HeUniform(Layers0Weight, fanIn: 784, ref rng); // layers.0.weight [128, 784], He (ReLU family)
             Layers0Bias.Clear(); // layers.0.bias [128], zeros
             Cpu.Init.GlorotUniform(Layers1Weight, fanIn: 128, fanOut: 10, ref rng); // layers.1.weight [10, 128], Glorot

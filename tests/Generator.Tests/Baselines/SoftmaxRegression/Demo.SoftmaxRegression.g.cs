@@ -67,7 +67,7 @@ namespace Demo
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
         public static SoftmaxRegression Load(string path)
         {
-            var model = new SoftmaxRegression();
+            SoftmaxRegression model = new(0);
             global::Compiled.Checkpoint.Load(model, path);
             return model;
         }
@@ -95,7 +95,7 @@ namespace Demo
         [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
         public void Initialize(int seed)
         {
-            var rng = new global::Compiled.Rng(seed);
+            global::Compiled.Rng rng = new(seed);
             Cpu.Init.GlorotUniform(Layers0Weight, fanIn: 4, fanOut: 8, ref rng); // layers.0.weight [8, 4], Glorot
             Layers0Bias.Clear(); // layers.0.bias [8], zeros
             Cpu.Init.GlorotUniform(Layers1Weight, fanIn: 8, fanOut: 3, ref rng); // layers.1.weight [3, 8], Glorot

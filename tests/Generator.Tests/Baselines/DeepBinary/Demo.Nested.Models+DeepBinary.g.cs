@@ -86,7 +86,7 @@ namespace Demo.Nested
             [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
             public static DeepBinary Load(string path)
             {
-                var model = new DeepBinary();
+                DeepBinary model = new(0);
                 global::Compiled.Checkpoint.Load(model, path);
                 return model;
             }
@@ -114,7 +114,7 @@ namespace Demo.Nested
             [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
             public void Initialize(int seed)
             {
-                var rng = new global::Compiled.Rng(seed);
+                global::Compiled.Rng rng = new(seed);
                 Cpu.Init.HeUniform(EncoderFc1Weight, fanIn: 30,
                     ref rng); // encoder.fc1.weight [64, 30], He (ReLU family)
                 EncoderFc1Bias.Clear(); // encoder.fc1.bias [64], zeros
