@@ -116,7 +116,8 @@ internal static class Checker
     {
         "GpuTwin", "LossRingSize", "LossSlotSize", "Model", "Device", "Capacity", "Steps", "Parameters", "Gradients", "Workspace",
         "Inputs", "Targets", "EnqueueForward", "EnqueueGradients", "UploadParameters", "DownloadParameters", "DownloadGradients",
-        "Forward", "ComputeGradients", "TrainStep", "ReadLosses", "Dispose", "Equals", "GetHashCode", "GetType", "ToString",
+        "Forward", "ComputeGradients", "TrainStep", "ReadLosses", "Buffers", "DownloadBuffers", "Dispose", "Equals", "GetHashCode",
+        "GetType", "ToString",
         "MemberwiseClone", "Finalize", "_model", "_k",
     };
 
@@ -135,6 +136,12 @@ internal static class Checker
         }
         foreach (Buffer b in plan.Buffers)
             names.Add(new GeneratedName(b.Property, b.Layer, $"the view of {b.Description}", InTwin: true));
+        foreach (ParameterTensor t in plan.BufferTensors)
+            names.Add(new GeneratedName(t.Property, t.Layer, $"the view of the buffer {t.Name}", InTwin: true));
+        // A model with a buffer arena (BatchNorm) also gets these members.
+        if (plan.BufferTensors.Count > 0)
+            foreach (string member in new[] { "Buffers", "BufferTensors", "BufferFloats", "s_buffers", "_buffers" })
+                names.Add(new GeneratedName(member, null, "the model class"));
         foreach (Op op in plan.Ops)
         foreach (string declaration in op.Declarations())
         foreach (string name in DeclaredNames(declaration))

@@ -40,7 +40,7 @@ public class BatchNormDiagnosticTests
             using Compiled;
             [Input(4)] [Dense(3)] [BatchNorm] [Dense(2, Activation.Softmax)] [Loss(Loss.SparseCategoricalCrossEntropy)]
             public partial class Net { public int Buffers => 0; }
-            """, "CMP008", "Net");
+            """, "CMP008", "Buffers");
         Assert.Contains("'Buffers'", d.GetMessage());
     }
 

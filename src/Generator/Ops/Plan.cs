@@ -147,7 +147,7 @@ internal sealed class ModelPlan
     {
         long length = shape.Aggregate(1L, (a, b) => System.Math.Min(a * b, Checker.MaxArena + 1));
         Grow(ParameterCount, length);
-        var tensor = new ParameterTensor(name, shape, ParameterCount, layer);
+        var tensor = new ParameterTensor(name, shape, ParameterCount, layer: layer);
         Parameters.Add(tensor);
         if (!Overflow) ParameterCount += (int)length;
         return tensor;

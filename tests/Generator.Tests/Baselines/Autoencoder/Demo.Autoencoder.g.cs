@@ -83,7 +83,7 @@ namespace Demo
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
         public static Autoencoder Load(string path)
         {
-            var model = new Autoencoder();
+            Autoencoder model = new(0);
             global::Compiled.Checkpoint.Load(model, path);
             return model;
         }
@@ -112,7 +112,7 @@ namespace Demo
         [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
         public void Initialize(int seed)
         {
-            var rng = new global::Compiled.Rng(seed);
+            global::Compiled.Rng rng = new(seed);
             Cpu.Init.HeUniform(Layers0Weight, fanIn: 784, ref rng); // layers.0.weight [128, 784], He (ReLU family)
             Layers0Bias.Clear(); // layers.0.bias [128], zeros
             Cpu.Init.HeUniform(Layers1Weight, fanIn: 128, ref rng); // layers.1.weight [32, 128], He (ReLU family)

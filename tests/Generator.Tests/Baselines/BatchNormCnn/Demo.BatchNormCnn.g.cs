@@ -122,7 +122,7 @@ namespace Demo
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
         public static BatchNormCnn Load(string path)
         {
-            var model = new BatchNormCnn();
+            BatchNormCnn model = new(0);
             global::Compiled.Checkpoint.Load(model, path);
             return model;
         }
@@ -154,7 +154,7 @@ namespace Demo
         [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
         public void Initialize(int seed)
         {
-            var rng = new global::Compiled.Rng(seed);
+            global::Compiled.Rng rng = new(seed);
             Cpu.Init.GlorotUniform(Layers0Weight, fanIn: 9, fanOut: 72,
                 ref rng); // layers.0.weight [8, 1, 3, 3], Glorot
             Layers1Weight.Fill(1f); // layers.1.weight [8], γ = 1

@@ -65,7 +65,7 @@ namespace Demo
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
         public static CharBigram Load(string path)
         {
-            var model = new CharBigram();
+            CharBigram model = new(0);
             global::Compiled.Checkpoint.Load(model, path);
             return model;
         }
@@ -95,7 +95,7 @@ namespace Demo
         [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
         public void Initialize(int seed)
         {
-            var rng = new global::Compiled.Rng(seed);
+            global::Compiled.Rng rng = new(seed);
             Cpu.Init.Normal(Layers0Weight, 1f, ref rng); // layers.0.weight [65, 64], N(0, 1) as nn.Embedding
             Cpu.Init.GlorotUniform(Layers1Weight, fanIn: 64, fanOut: 65, ref rng); // layers.1.weight [65, 64], Glorot
             Layers1Bias.Clear(); // layers.1.bias [65], zeros

@@ -78,7 +78,7 @@ namespace Demo
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
         public static SequenceLstm Load(string path)
         {
-            var model = new SequenceLstm();
+            SequenceLstm model = new(0);
             global::Compiled.Checkpoint.Load(model, path);
             return model;
         }
@@ -106,7 +106,7 @@ namespace Demo
         [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
         public void Initialize(int seed)
         {
-            var rng = new global::Compiled.Rng(seed);
+            global::Compiled.Rng rng = new(seed);
             Cpu.Init.Uniform(Layers0WeightIhL0, 0.5f, ref rng); // layers.0.weight_ih_l0 [16, 3], U(±1/√4) as PyTorch
             Cpu.Init.Uniform(Layers0WeightHhL0, 0.5f, ref rng); // layers.0.weight_hh_l0 [16, 4], U(±1/√4) as PyTorch
             Cpu.Init.Uniform(Layers0BiasIhL0, 0.5f, ref rng); // layers.0.bias_ih_l0 [16], U(±1/√4) as PyTorch
