@@ -282,13 +282,42 @@ public class PropertyTests
         from name in LayerName
         select $"Dropout({rate}{Named(("Name", Quote(name)))})";
 
-    private static readonly Gen<string> ImageLayer = Gen.Frequency((5, Conv), (3, Pool), (1, Dropout));
-    private static readonly Gen<string> FlatLayer = Gen.Frequency((5, Dense), (1, Dropout));
-    private static readonly Gen<string> AnyLayer = Gen.OneOf(Dense, Conv, Pool, Dropout, Bare("Flatten"), Bare("GlobalAveragePool2D"));
+    /// <summary>[BatchNorm] with or without an activation, momentum and eps in and out of range.</summary>
+    private static readonly Gen<string> BatchNorm =
+        from activation in Activation
+        from momentum in Gen.Frequency((8, None), (1, Maybe(0, "0.1", "0.0", "1.0", "1.5", "-0.1")))
+        from eps in Gen.Frequency((8, None), (1, Maybe(0, "1e-5", "0.0", "-1.0", "1e-3", "double.NaN")))
+        from name in LayerName
+        let arguments = (activation is null ? "" : activation) + Named(("Momentum", momentum), ("Eps", eps), ("Name", Quote(name)))
+        select arguments.Length == 0 ? "BatchNorm" : $"BatchNorm({arguments.TrimStart(',', ' ')})";
+
+    /// <summary>[SimpleRnn], [Lstm] or [Gru] with a unit count and, sometimes, every step's output.</summary>
+    private static readonly Gen<string> Recurrent =
+        from cell in OneOf("SimpleRnn", "Lstm", "Gru")
+        from units in Size
+        from sequences in Gen.Frequency((3, None), (2, Maybe(0, "true", "false")))
+        from name in LayerName
+        select $"{cell}({Int(units)}{Named(("ReturnSequences", sequences), ("Name", Quote(name)))})";
+
+    /// <summary>[Embedding(vocabulary, width)] with sizes in and out of range.</summary>
+    private static readonly Gen<string> Embedding =
+        from vocabulary in Size
+        from width in Size
+        from name in LayerName
+        select $"Embedding({Int(vocabulary)}, {Int(width)}{Named(("Name", Quote(name)))})";
+
+    private static readonly Gen<string> ImageLayer = Gen.Frequency((5, Conv), (3, Pool), (1, Dropout), (1, BatchNorm));
+    private static readonly Gen<string> FlatLayer = Gen.Frequency((5, Dense), (1, Dropout), (1, BatchNorm));
+    private static readonly Gen<string> SequenceLayer = Gen.Frequency((4, Recurrent), (2, Dense), (1, Dropout));
+    private static readonly Gen<string> AnyLayer = Gen.OneOf(Dense, Conv, Pool, Dropout, Bare("Flatten"), Bare("GlobalAveragePool2D"),
+        BatchNorm, Recurrent, Embedding);
 
     private static readonly Gen<string> LossGen = Gen.Frequency(
         (30, OneOf("Loss.MeanSquaredError", "Loss.BinaryCrossEntropy", "Loss.CategoricalCrossEntropy", "Loss.SparseCategoricalCrossEntropy")),
-        (1, OneOf("(Loss)7", "(Loss)(-2)")));
+        (1, OneOf("(Loss)7", "(Loss)(-2)")),
+        // Autoencoders: the target is the input (the output must have its size).
+        (3, OneOf("Loss.MeanSquaredError, Target = LossTarget.Input", "Loss.BinaryCrossEntropy, Target = LossTarget.Input",
+            "Loss.SparseCategoricalCrossEntropy, Target = LossTarget.Input", "Loss.MeanSquaredError, Target = (LossTarget)9")));
 
     /// <summary>The last layer: mostly one that fits the loss (Softmax for cross-entropy, Sigmoid for binary).</summary>
     private static Gen<string> Last(string loss) =>
@@ -315,7 +344,18 @@ public class PropertyTests
         from mangle in Gen.Int[0, 39]
         from extra in AnyLayer
         from position in Gen.Int[0, 8]
-        select Mangle(image
+        from sequence in Gen.Int[0, 3]
+        from steps in Gen.Frequency((10, Gen.Int[1, 6]), (1, Size))
+        from features in Gen.Frequency((10, Gen.Int[1, 5]), (1, Size))
+        from tokens in Gen.Bool
+        from embedding in Embedding
+        from sequenceLayers in SequenceLayer.Array[1, 3]
+        select Mangle(sequence == 0
+            // A sequence model: token ids through an Embedding, or (T, F) vectors, then recurrent layers and Dense per step.
+            ? new[] { tokens ? $"Input({Int(steps)})" : $"Input({Int(steps)}, {Int(features)})" }
+                .Concat(tokens ? new[] { embedding } : Array.Empty<string>()).Concat(sequenceLayers)
+                .Concat(new[] { last, $"Loss({loss})" }).ToList()
+            : image
             ? new[] { $"Input({Int(h)}, {Int(w)}, {Int(c)})" }.Concat(images).Concat(bridge.Length > 0 ? new[] { bridge } : Array.Empty<string>())
                 .Concat(dense).Concat(new[] { last, $"Loss({loss})" }).ToList()
             : new[] { $"Input({Int(flat)})" }.Concat(dense).Concat(new[] { last, $"Loss({loss})" }).ToList(), mangle, extra, position);
