@@ -200,6 +200,12 @@ internal static class Workloads
     private static Workload Train(string name, string description, IModel model, int batch, double flops)
     {
         (float[] x, float[] y) = RandomBatch(batch, model.InputSize, model.OutputSize, seed: 7);
+        return TrainOn(name, description, model, batch, x, y, flops);
+    }
+
+    /// <summary>Training steps (gradients, then an Adam update) of <paramref name="model"/> on one fixed batch.</summary>
+    private static Workload TrainOn(string name, string description, IModel model, int batch, float[] x, float[] y, double flops)
+    {
         var optimizer = new Adam(1e-3);
         float loss = float.NaN;
         long Run(int iterations)
@@ -224,19 +230,7 @@ internal static class Workloads
         for (int i = 0; i < x.Length; i++) x[i] = random.Next(vocabulary);
         var y = new float[batch * model.TargetSize];
         for (int i = 0; i < y.Length; i++) y[i] = random.Next(vocabulary);
-        var optimizer = new Adam(1e-3);
-        float loss = float.NaN;
-        long Run(int iterations)
-        {
-            long start = Stopwatch.GetTimestamp();
-            for (int i = 0; i < iterations; i++)
-            {
-                loss = model.ComputeGradients(x, y, default, batch);
-                optimizer.Step(model.Parameters, model.Gradients);
-            }
-            return Stopwatch.GetTimestamp() - start;
-        }
-        return new Workload(name, description, Run, () => loss, flops);
+        return TrainOn(name, description, model, batch, x, y, flops);
     }
 
     /// <summary>
