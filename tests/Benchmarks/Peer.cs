@@ -25,7 +25,7 @@ internal sealed class Peer : IDisposable
     public string Banner { get; private set; } = "";
 
     /// <summary>Starts peer.py with <paramref name="python"/>; torch runs with <paramref name="threads"/> intra-op threads.</summary>
-    public static Peer Start(string python, string script, int threads, int blasThreads, string device = "cpu")
+    public static Peer Start(string python, string script, int threads, int blasThreads, string device = "cpu", string coreType = "Cooperlake")
     {
         if (!File.Exists(script)) throw new PeerUnavailableException($"The peer script is missing: {script}");
         var info = new ProcessStartInfo(python)
@@ -39,6 +39,7 @@ internal sealed class Peer : IDisposable
         info.ArgumentList.Add(script);
         info.Environment["PEER_THREADS"] = threads.ToString(CultureInfo.InvariantCulture);
         info.Environment["OPENBLAS_NUM_THREADS"] = blasThreads.ToString(CultureInfo.InvariantCulture);
+        info.Environment["OPENBLAS_CORETYPE"] = coreType;
         info.Environment["OMP_NUM_THREADS"] = threads.ToString(CultureInfo.InvariantCulture);
         info.Environment["PEER_DEVICE"] = device;
 

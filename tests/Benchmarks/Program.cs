@@ -76,7 +76,8 @@ if (!options.NoPeer && selected.Any(w => w.InProcessPeer is null))
     try
     {
         string script = Path.Combine(AppContext.BaseDirectory, "peer.py");
-        peer = Peer.Start(options.Python, script, options.PeerThreads, options.PeerBlasThreads, options.Device == "gpu" ? "cuda" : "cpu");
+        peer = Peer.Start(options.Python, script, options.PeerThreads, options.PeerBlasThreads, options.Device == "gpu" ? "cuda" : "cpu",
+            options.PeerCoreType);
     }
     catch (Exception e) when (e is PeerUnavailableException or TimeoutException)
     {

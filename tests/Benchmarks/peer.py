@@ -194,7 +194,8 @@ def main():
         return
     print(f"ready torch={torch.__version__} device={DEVICE} threads={torch.get_num_threads()} "
           f"interop={torch.get_num_interop_threads()} "
-          f"openblas={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}", flush=True)
+          f"openblas={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')} "
+          f"coretype={os.environ.get('OPENBLAS_CORETYPE', 'unset')}", flush=True)
     for line in sys.stdin:
         parts = line.split()
         if not parts:
