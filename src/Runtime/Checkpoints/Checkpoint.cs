@@ -1,9 +1,6 @@
 using System.Collections.Immutable;
-using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using System.Text.Encodings.Web;
-using System.Text.Json;
 
 namespace Compiled;
 
@@ -239,39 +236,9 @@ public static partial class Checkpoint
 
     // {"__metadata__":{"format":"pt","model":"<type>"},"<name>":{"dtype":"F32","shape":[..],"data_offsets":[b,e]},...}
     // padded with spaces to a multiple of 8 bytes.
-    private static byte[] BuildHeader(Slot[] tensors, string modelName)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-        {
-            json.WriteStartObject();
-            json.WriteStartObject("__metadata__");
-            json.WriteString("format", "pt");
-            json.WriteString("model", modelName);
-            json.WriteEndObject();
-            long offset = 0;
-            foreach ((TensorInfo t, _) in tensors)
-            {
-                json.WriteStartObject(t.Name);
-                json.WriteString("dtype", DType(t.DataType));
-                json.WriteStartArray("shape");
-                foreach (int d in t.Shape) json.WriteNumberValue(d);
-                json.WriteEndArray();
-                json.WriteStartArray("data_offsets");
-                json.WriteNumberValue(offset);
-                offset += (long)t.Floats * sizeof(float);
-                json.WriteNumberValue(offset);
-                json.WriteEndArray();
-                json.WriteEndObject();
-            }
-            json.WriteEndObject();
-        }
-        int padded = (buffer.WrittenCount + 7) / 8 * 8;
-        byte[] header = new byte[padded];
-        buffer.WrittenSpan.CopyTo(header);
-        header.AsSpan(buffer.WrittenCount).Fill((byte)' ');
-        return header;
-    }
+    private static byte[] BuildHeader(Slot[] tensors, string modelName) => SafetensorsHeader.Write(
+        [("format", "pt"), ("model", modelName)],
+        tensors.Select(slot => (slot.Info.Name, DType(slot.Info.DataType), (IReadOnlyList<int>)slot.Info.Shape, (long)slot.Info.Floats * sizeof(float))));
 
     private static void WriteData(Stream stream, IModel model, Slot[] tensors)
     {

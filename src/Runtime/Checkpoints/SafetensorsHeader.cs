@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Buffers.Binary;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Unicode;
 
@@ -17,6 +19,45 @@ internal sealed record SafetensorsEntry(string Name, string DType, long[] Shape,
 /// </summary>
 internal sealed class SafetensorsHeader
 {
+    /// <summary>
+    /// The JSON header of a file that holds <paramref name="tensors"/> back to back in this order:
+    /// <c>{"__metadata__":{..},"&lt;name&gt;":{"dtype":..,"shape":[..],"data_offsets":[b,e]},..}</c>, padded with spaces
+    /// to a multiple of 8 bytes.
+    /// </summary>
+    public static byte[] Write(IEnumerable<(string Key, string Value)> metadata,
+        IEnumerable<(string Name, string DType, IReadOnlyList<int> Shape, long Bytes)> tensors)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            json.WriteStartObject();
+            json.WriteStartObject("__metadata__");
+            foreach ((string key, string value) in metadata) json.WriteString(key, value);
+            json.WriteEndObject();
+            long offset = 0;
+            foreach ((string name, string dtype, IReadOnlyList<int> shape, long bytes) in tensors)
+            {
+                json.WriteStartObject(name);
+                json.WriteString("dtype", dtype);
+                json.WriteStartArray("shape");
+                foreach (int d in shape) json.WriteNumberValue(d);
+                json.WriteEndArray();
+                json.WriteStartArray("data_offsets");
+                json.WriteNumberValue(offset);
+                offset += bytes;
+                json.WriteNumberValue(offset);
+                json.WriteEndArray();
+                json.WriteEndObject();
+            }
+            json.WriteEndObject();
+        }
+        int padded = (buffer.WrittenCount + 7) / 8 * 8;
+        byte[] header = new byte[padded];
+        buffer.WrittenSpan.CopyTo(header);
+        header.AsSpan(buffer.WrittenCount).Fill((byte)' ');
+        return header;
+    }
+
     /// <summary>The largest header accepted, as in the reference implementation.</summary>
     public const long MaxHeaderSize = 100_000_000;
 

@@ -1,9 +1,6 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using System.Text.Encodings.Web;
-using System.Text.Json;
 
 namespace Compiled;
 
@@ -265,36 +262,6 @@ internal sealed class TrainingCheckpoint
 
     private static string Text(long value) => value.ToString(CultureInfo.InvariantCulture);
 
-    private static byte[] Header(List<(string Name, int[] Shape, float[] Data)> entries, List<(string, string)> meta)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-        {
-            json.WriteStartObject();
-            json.WriteStartObject("__metadata__");
-            foreach ((string key, string value) in meta) json.WriteString(key, value);
-            json.WriteEndObject();
-            long offset = 0;
-            foreach (var e in entries)
-            {
-                json.WriteStartObject(e.Name);
-                json.WriteString("dtype", "F32");
-                json.WriteStartArray("shape");
-                foreach (int d in e.Shape) json.WriteNumberValue(d);
-                json.WriteEndArray();
-                json.WriteStartArray("data_offsets");
-                json.WriteNumberValue(offset);
-                offset += (long)e.Data.Length * sizeof(float);
-                json.WriteNumberValue(offset);
-                json.WriteEndArray();
-                json.WriteEndObject();
-            }
-            json.WriteEndObject();
-        }
-        int padded = (buffer.WrittenCount + 7) / 8 * 8;
-        byte[] header = new byte[padded];
-        buffer.WrittenSpan.CopyTo(header);
-        header.AsSpan(buffer.WrittenCount).Fill((byte)' ');
-        return header;
-    }
+    private static byte[] Header(List<(string Name, int[] Shape, float[] Data)> entries, List<(string, string)> meta) =>
+        SafetensorsHeader.Write(meta, entries.Select(e => (e.Name, "F32", (IReadOnlyList<int>)e.Shape, (long)e.Data.Length * sizeof(float))));
 }
