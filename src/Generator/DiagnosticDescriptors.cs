@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Collections.Generic;
 using Microsoft.CodeAnalysis;
 
@@ -163,4 +164,26 @@ internal static class DiagnosticDescriptors
     };
 
     public static DiagnosticDescriptor ById(string id) => s_byId[id];
+
+    /// <summary>Every descriptor, by id.</summary>
+    public static IEnumerable<DiagnosticDescriptor> All => s_byId.Values;
+
+    private static readonly ConcurrentDictionary<(string Id, string HelpBase), DiagnosticDescriptor> s_withHelp = new();
+
+    /// <summary>
+    /// The descriptor of <paramref name="id"/> with its help link: <paramref name="helpBase"/> (the README, see
+    /// <see cref="HelpLinks"/>) and the anchor of the id's section, <c>#cmpNNN</c>.
+    /// </summary>
+    public static DiagnosticDescriptor ById(string id, string helpBase) => WithHelpLink(ById(id), helpBase);
+
+    /// <summary>The same descriptor with the help link <paramref name="helpBase"/><c>#cmpNNN</c>.</summary>
+    public static DiagnosticDescriptor WithHelpLink(DiagnosticDescriptor descriptor, string helpBase)
+    {
+        if (s_withHelp.TryGetValue((descriptor.Id, helpBase), out DiagnosticDescriptor? cached)) return cached;
+        var linked = new DiagnosticDescriptor(
+            descriptor.Id, descriptor.Title, descriptor.MessageFormat, descriptor.Category, descriptor.DefaultSeverity,
+            descriptor.IsEnabledByDefault, descriptor.Description, HelpLinks.For(helpBase, descriptor.Id),
+            System.Linq.Enumerable.ToArray(descriptor.CustomTags));
+        return s_withHelp.GetOrAdd((descriptor.Id, helpBase), linked);
+    }
 }

@@ -27,6 +27,9 @@ public sealed class ModelGenerator : IIncrementalGenerator
     /// <summary>Tracking name of the diagnostics output's input.</summary>
     public const string DiagnosticsStep = "Compiled.Diagnostics";
 
+    /// <summary>Tracking name of the diagnostics' help-link base (one string per compilation).</summary>
+    public const string HelpLinkStep = "Compiled.HelpLink";
+
     /// <inheritdoc/>
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
@@ -34,6 +37,11 @@ public sealed class ModelGenerator : IIncrementalGenerator
         IncrementalValueProvider<bool> gpu = context.CompilationProvider
             .Select(static (c, _) => c.GetTypeByMetadataName("Compiled.Gpu.IGpuModel") is not null)
             .WithTrackingName(GpuStep);
+
+        // The README the diagnostics' help links point into, from the build's properties (a string, so edits stay cached).
+        IncrementalValueProvider<string> helpBase = context.AnalyzerConfigOptionsProvider
+            .Select(static (o, _) => HelpLinks.Base(o.GlobalOptions))
+            .WithTrackingName(HelpLinkStep);
 
         var pipelines = new System.Collections.Generic.List<IncrementalValuesProvider<ModelResult>>();
         foreach (string trigger in Parser.TriggerAttributes)
@@ -48,10 +56,10 @@ public sealed class ModelGenerator : IIncrementalGenerator
                 .WithTrackingName(ParseStep);
             pipelines.Add(results);
 
-            context.RegisterSourceOutput(results.Select(static (r, _) => r.Diagnostics).WithTrackingName(DiagnosticsStep),
-                static (spc, diagnostics) =>
+            context.RegisterSourceOutput(results.Select(static (r, _) => r.Diagnostics).WithTrackingName(DiagnosticsStep).Combine(helpBase),
+                static (spc, item) =>
                 {
-                    foreach (DiagnosticInfo diagnostic in diagnostics) spc.ReportDiagnostic(diagnostic.ToDiagnostic());
+                    foreach (DiagnosticInfo diagnostic in item.Left) spc.ReportDiagnostic(diagnostic.ToDiagnostic(item.Right));
                 });
         }
 
@@ -68,8 +76,9 @@ public sealed class ModelGenerator : IIncrementalGenerator
                 .Where(static r => r.Model is not null)
                 .Select(static (r, _) => (r.Model!, r.HintName))
                 .WithTrackingName(ModelStep);
-            context.RegisterSourceOutput(models.Combine(gpu).Combine(stems),
-                static (spc, item) => Generate(spc, item.Left.Left.Model, item.Left.Left.HintName, item.Left.Right, item.Right));
+            context.RegisterSourceOutput(models.Combine(gpu).Combine(stems).Combine(helpBase),
+                static (spc, item) => Generate(spc, item.Left.Left.Left.Model, item.Left.Left.Left.HintName, item.Left.Left.Right,
+                    item.Left.Right, item.Right));
         }
     }
 
@@ -98,7 +107,8 @@ public sealed class ModelGenerator : IIncrementalGenerator
         return hash;
     }
 
-    private static void Generate(SourceProductionContext context, ModelSpec model, string stem, bool gpu, EquatableArray<string> stems)
+    private static void Generate(SourceProductionContext context, ModelSpec model, string stem, bool gpu, EquatableArray<string> stems,
+        string helpBase)
     {
         string source;
         string? gpuSource = null;
@@ -111,7 +121,7 @@ public sealed class ModelGenerator : IIncrementalGenerator
         catch (System.Exception e)
         {
             // Never throw into the compiler, and never emit half a model: report it instead.
-            context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.InternalError, null, model.FullName,
+            context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.WithHelpLink(DiagnosticDescriptors.InternalError, helpBase), null, model.FullName,
                 e.GetType().Name + ": " + e.Message));
             return;
         }

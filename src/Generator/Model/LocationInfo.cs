@@ -22,6 +22,7 @@ internal sealed record LocationInfo(string FilePath, TextSpan Span, LinePosition
 /// <summary>A diagnostic as plain data: descriptor id, location and message arguments.</summary>
 internal sealed record DiagnosticInfo(string Id, LocationInfo? Location, EquatableArray<string> Arguments)
 {
-    public Diagnostic ToDiagnostic()
-        => Diagnostic.Create(DiagnosticDescriptors.ById(Id), Location?.ToLocation(), System.Linq.Enumerable.ToArray<object>(Arguments));
+    /// <summary>The diagnostic, its help link made from <paramref name="helpBase"/> (see <see cref="HelpLinks"/>).</summary>
+    public Diagnostic ToDiagnostic(string helpBase)
+        => Diagnostic.Create(DiagnosticDescriptors.ById(Id, helpBase), Location?.ToLocation(), System.Linq.Enumerable.ToArray<object>(Arguments));
 }
