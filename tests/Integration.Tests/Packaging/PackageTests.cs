@@ -54,6 +54,7 @@ public sealed class PackageTests : IDisposable
         Assert.True(File.Exists(nupkg), $"dotnet pack made no {nupkg}; the feed holds: {string.Join(", ", Directory.GetFiles(feed).Select(Path.GetFileName))}");
 
         // 2. The package's layout and its dependencies.
+        string commit;
         using (ZipArchive zip = ZipFile.OpenRead(nupkg))
         {
             string[] entries = zip.Entries.Select(e => e.FullName).ToArray();
@@ -99,6 +100,20 @@ public sealed class PackageTests : IDisposable
             Assert.Equal(PublisherRepositoryUrl, (string?)repository.Attribute("url"));
             // The commit the package was built from (SourceLink reads it from git).
             Assert.Matches("^[0-9a-f]{40}$", (string?)repository.Attribute("commit") ?? "");
+            commit = (string)repository.Attribute("commit")!;
+
+            // The diagnostics' help links: that commit's README on the repository's site, beside build/Compiled.targets,
+            // and the README itself (inside the package, the links' fallback) with a heading per id.
+            foreach (string folder in new[] { "build", "buildTransitive" })
+            {
+                using var helpLink = new StreamReader(zip.GetEntry($"{folder}/Compiled.HelpLink.targets")!.Open());
+                Assert.Contains($"<CompiledPackageHelpBase>{PublisherRepositoryUrl[..^".git".Length]}/blob/{commit}/README.md</CompiledPackageHelpBase>",
+                    helpLink.ReadToEnd(), StringComparison.Ordinal);
+                using var targets = new StreamReader(zip.GetEntry($"{folder}/Compiled.targets")!.Open());
+                Assert.Contains("<CompilerVisibleProperty Include=\"CompiledHelpBase\" />", targets.ReadToEnd(), StringComparison.Ordinal);
+            }
+            using (var readme = new StreamReader(zip.GetEntry("README.md")!.Open()))
+                Assert.Contains("\n### CMP005\n", readme.ReadToEnd().Replace("\r\n", "\n"), StringComparison.Ordinal);
         }
 
         // 2b. The symbol package: the runtime's portable pdb, beside the package.
@@ -159,6 +174,18 @@ public sealed class PackageTests : IDisposable
         // Three separable classes: 40 epochs of Adam must cut the loss at least in half and classify most samples.
         Assert.True(after < 0.5f * before, $"The loss did not decrease enough: {before} → {after}.{Environment.NewLine}{output}");
         Assert.True(accuracy >= 0.9f, $"Accuracy after training is {accuracy}.{Environment.NewLine}{output}");
+
+        // 5. A bad definition in the consumer: the error carries the help link the package set (the compiler prints it
+        //    after the message), to the README of the commit the package was packed from.
+        File.WriteAllText(Path.Combine(consumer, "Broken.cs"), """
+            using Compiled;
+            [Input(4)] [Dense(0)] [Loss(Loss.MeanSquaredError)]
+            public partial class Broken;
+            """);
+        (int exitCode, string broken) = await RunDotnet(consumer, cancel, environment, "build", "-c", "Release");
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("error CMP005: ", broken, StringComparison.Ordinal);
+        Assert.Contains($"({PublisherRepositoryUrl[..^".git".Length]}/blob/{commit}/README.md#cmp005)", broken, StringComparison.Ordinal);
     }
 
     /// <summary>The consumer: a small model from the attributes, trained with Fit on three separable classes.</summary>
@@ -208,6 +235,16 @@ public sealed class PackageTests : IDisposable
     /// <summary>Runs the dotnet CLI in <paramref name="directory"/>; fails the test with its output if it fails.</summary>
     private static async Task<string> Dotnet(string directory, CancellationToken cancel, Dictionary<string, string> environment, params string[] args)
     {
+        (int exitCode, string text) = await RunDotnet(directory, cancel, environment, args);
+        Assert.True(exitCode == 0,
+            $"'dotnet {string.Join(' ', args)}' in {directory} exited with {exitCode}:{Environment.NewLine}{Tail(text)}");
+        return text;
+    }
+
+    /// <summary>Runs the dotnet CLI in <paramref name="directory"/>: its exit code and output (stdout and stderr).</summary>
+    private static async Task<(int ExitCode, string Output)> RunDotnet(string directory, CancellationToken cancel,
+        Dictionary<string, string> environment, params string[] args)
+    {
         var info = new ProcessStartInfo(DotnetHost())
         {
             WorkingDirectory = directory,
@@ -248,9 +285,7 @@ public sealed class PackageTests : IDisposable
         process.WaitForExit(); // drains the output readers
         string text;
         lock (output) text = output.ToString();
-        Assert.True(process.ExitCode == 0,
-            $"'dotnet {string.Join(' ', args)}' in {directory} exited with {process.ExitCode}:{Environment.NewLine}{Tail(text)}");
-        return text;
+        return (process.ExitCode, text);
     }
 
     /// <summary>The dotnet that runs this test (DOTNET_HOST_PATH under the SDK), else the one on PATH.</summary>
