@@ -37,6 +37,45 @@ internal static class StepReport
 
     private static unsafe void Nothing(void* argument, int chunk) { }
 
+    private static float[] s_shared = new float[100_352]; // w0's size: 392 KiB
+    private static int s_writer;
+
+    private static unsafe void WriteShared(void* argument, int chunk)
+    {
+        if (chunk != 1) return;
+        float value = *(float*)argument;
+        s_shared.AsSpan().Fill(value);
+        s_writer = Environment.CurrentManagedThreadId;
+    }
+
+    /// <summary>What it costs one core to read 392 KiB that the other core has just written (it sits in the other
+    /// core's cache), against reading what it wrote itself: the price of a step whose phases split the same arrays
+    /// differently across the cores.</summary>
+    private static unsafe void CrossCore()
+    {
+        double same = double.MaxValue, cross = double.MaxValue;
+        int sameCount = 0, crossCount = 0, me = Environment.CurrentManagedThreadId;
+        float value = 1f, sink = 0;
+        long until = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 3;
+        while (Stopwatch.GetTimestamp() < until && (sameCount < 2000 || crossCount < 2000))
+        {
+            value += 1f;
+            if (Worker.TryEnter())
+            {
+                try { Worker.Run(&WriteShared, &value, 2); }
+                finally { Worker.Exit(); }
+            }
+            else continue;
+            long start = Stopwatch.GetTimestamp();
+            sink += System.Numerics.Tensors.TensorPrimitives.Sum<float>(s_shared);
+            double us = (Stopwatch.GetTimestamp() - start) * 1e6 / Stopwatch.Frequency;
+            if (s_writer == me) { same = Math.Min(same, us); sameCount++; }
+            else { cross = Math.Min(cross, us); crossCount++; }
+        }
+        Console.WriteLine($"reading 392 KiB written by the same core: {same:0.0} µs (best of {sameCount}); " +
+            $"by the other core: {cross:0.0} µs (best of {crossCount}){(sink == 42 ? " " : "")}");
+    }
+
     /// <summary>Prints the report.</summary>
     public static void Run()
     {
@@ -60,6 +99,8 @@ internal static class StepReport
             }, repeats: 20000);
             Console.WriteLine($"hand-off to the worker (2 empty chunks): {handOff:0.00} µs");
         }
+
+        CrossCore();
 
         var model = new Mlp784x128(1);
         float[] x = Random(batch * inputs, 2, 0.5f), labels = new float[batch];
@@ -118,6 +159,16 @@ internal static class StepReport
             double two = Min(run);
             Console.WriteLine($"{name,-34} {one,10:0.0} {two,10:0.0}");
         }
+        // The packed path's fixed cost in forward 0: at 8 rows (one row tile) the transposed packing of w is the same
+        // as at 64, the product an eighth.
+        float[] h8 = new float[8 * hidden];
+        Worker.Disabled = true;
+        double f8 = Min(() => Dense.Forward<Relu>(h8, default, x, w0, b0, 8, inputs, hidden));
+        double f64 = Min(() => Dense.Forward<Relu>(h, default, x, w0, b0, batch, inputs, hidden));
+        Worker.Disabled = false;
+        double product = (f64 - f8) * 8 / 7;
+        Console.WriteLine($"forward 0 on one core: {f64:0.0} µs at 64 rows, {f8:0.0} µs at 8 rows → product {product:0.0} µs " +
+            $"({2.0 * batch * inputs * hidden / product / 1e3 / peak1:P0} of one core's peak), packing wᵀ and fixed costs {f8 - product / 8:0.0} µs");
         Action infer64 = () => model.Forward(mx, y64, batch);
         Action infer1 = () => model.Forward(mx.AsSpan(0, inputs), y1, 1);
         Worker.Disabled = true;
