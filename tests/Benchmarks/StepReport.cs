@@ -177,5 +177,34 @@ internal static class StepReport
         double i64b = Min(infer64), i1b = Min(infer1);
         Console.WriteLine($"{"predict batch 64",-34} {i64a,10:0.0} {i64b,10:0.0}");
         Console.WriteLine($"{"predict batch 1",-34} {i1a,10:0.0} {i1b,10:0.0}");
+
+        // ONNX Runtime on the same model and weights, timed the same way (minima of single runs), with 1 and 2 intra-op threads.
+        foreach (int batchSize in new[] { 1, 64 })
+        {
+            double[] ort = new double[2];
+            for (int threads = 1; threads <= 2; threads++)
+            {
+                using var options = new Microsoft.ML.OnnxRuntime.SessionOptions
+                {
+                    IntraOpNumThreads = threads, InterOpNumThreads = 1,
+                    ExecutionMode = Microsoft.ML.OnnxRuntime.ExecutionMode.ORT_SEQUENTIAL,
+                    GraphOptimizationLevel = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL,
+                };
+                using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(Compiled.Onnx.OnnxExport.ToOnnx(model), options);
+                float[] theirs = new float[batchSize * classes], ours = new float[batchSize * classes];
+                using var input = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(mx, [batchSize, inputs]);
+                using var output = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(theirs, [batchSize, classes]);
+                using var runOptions = new Microsoft.ML.OnnxRuntime.RunOptions();
+                string[] inNames = ["input"], outNames = ["output"];
+                Microsoft.ML.OnnxRuntime.OrtValue[] ins = [input], outs = [output];
+                ort[threads - 1] = Min(() => session.Run(runOptions, inNames, ins, outNames, outs));
+                model.Forward(mx.AsSpan(0, batchSize * inputs), ours, batchSize);
+                double err = 0;
+                for (int i = 0; i < ours.Length; i++) err = Math.Max(err, Math.Abs(ours[i] - theirs[i]));
+                if (err > 1e-4) throw new InvalidOperationException($"ORT differs from Forward by {err:E2}");
+            }
+            double one = batchSize == 1 ? i1a : i64a, two = batchSize == 1 ? i1b : i64b;
+            Console.WriteLine($"{"  ONNX Runtime batch " + batchSize,-34} {ort[0],10:0.0} {ort[1],10:0.0}   ORT/ours {ort[0] / one:0.00}x on 1 thread, {ort[1] / two:0.00}x on 2");
+        }
     }
 }
