@@ -123,8 +123,21 @@ internal static unsafe partial class Gemm
 // row tiles) and saves the copy.
 internal static unsafe partial class Gemm
 {
-    /// <summary>B row-contiguous and no deeper than one KC block: the micro-kernel reads B where it lies (AVX-512 only).</summary>
-    private static bool IsDirect(GemmArgs* g) => g->CsB == 1 && g->K <= KC && g->M > DotMaxRows;
+    /// <summary>B row-contiguous, no deeper than one KC block, and its 32-column strip stays in L1 across the row
+    /// tiles: the micro-kernel reads B where it lies (AVX-512 only). Same arithmetic as the packed path, same bits.</summary>
+    private static bool IsDirect(GemmArgs* g) => g->CsB == 1 && g->K <= KC && g->M > DotMaxRows && StripFitsL1(g->RsB, g->K);
+
+    /// <summary>Whether k rows of 128 bytes, <paramref name="rowStride"/> floats apart, spread over enough of a 64-set
+    /// L1 that no set holds more than 8 of their lines. A stride that is a multiple of 4 KiB (1,024 floats, 4,096)
+    /// puts every row in the same two sets and would thrash; 784 floats spreads them over all 64.</summary>
+    internal static bool StripFitsL1(nint rowStride, int k)
+    {
+        long bytes = rowStride * sizeof(float);
+        int pow2 = 4096; // the largest power of two (at most 4 KiB) dividing the stride
+        while (bytes % pow2 != 0) pow2 >>= 1;
+        int sets = Math.Min(64, 2 * (4096 / pow2));
+        return 2L * k <= 8L * sets;
+    }
 
     /// <summary>The part [m0, m1) × [n0, n1): 32-column strips of B read in place, each against every 8-row tile.</summary>
     private static void DirectBody<TAct>(GemmArgs* g, int m0, int m1, int n0, int n1) where TAct : struct, IActivation

@@ -20,7 +20,7 @@ public class DenseTests
         { 300, 37, 45 }, { 259, 530, 97 }, { 270, 20, 600 },
         // The narrow dot-tile path (more than 4 rows, fewer than 32 units: rows and units not multiples of 4, K with a
         // masked tail) and the in-place-B path (K = batch ≤ 256 for dw; K = units ≤ 256 for dx), at and past KC.
-        { 5, 100, 31 }, { 1030, 1024, 10 }, { 97, 50, 3 }, { 256, 300, 40 }, { 257, 70, 257 }, { 64, 784, 10 },
+        { 5, 100, 31 }, { 1030, 1024, 10 }, { 97, 50, 3 }, { 256, 300, 40 }, { 257, 70, 257 }, { 64, 784, 10 }, { 64, 1024, 40 },
     };
 
     public static TheoryData<string, int, int, int> ActivationShapes()
@@ -81,6 +81,17 @@ public class DenseTests
                     else Assert.True(Support.BitEqual(first, gy), what + ": two cores differ from one");
                 }
             }
+    }
+
+    [Fact]
+    public void B_is_read_in_place_only_where_its_strip_stays_in_L1()
+    {
+        Assert.True(Gemm.StripFitsL1(784, 64));   // MNIST's dW = dzᵀ·x at batch 64: rows spread over all 64 sets
+        Assert.True(Gemm.StripFitsL1(784, 256));
+        Assert.True(Gemm.StripFitsL1(128, 64));   // 512-byte stride: 16 sets, 8 lines each
+        Assert.False(Gemm.StripFitsL1(128, 65));
+        Assert.False(Gemm.StripFitsL1(1024, 64)); // 4 KiB stride: every row in the same two sets
+        Assert.True(Gemm.StripFitsL1(1024, 8));
     }
 
     [Theory]
