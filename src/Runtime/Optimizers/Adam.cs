@@ -13,7 +13,8 @@ namespace Compiled;
 /// v = β₂·v + (1 − β₂)·g²
 /// p = p − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
 /// </code>
-/// For decoupled weight decay use <see cref="AdamW"/>.
+/// For decoupled weight decay use <see cref="AdamW"/>. √v is multiplied by 1/√(1 − β₂ᵗ) (taken in double) where
+/// PyTorch divides by √(1 − β₂ᵗ): at most an ulp apart, one division per element fewer.
 /// </summary>
 public class Adam : Optimizer
 {
