@@ -18,6 +18,7 @@ internal sealed class Options
                               fastest kernel set that is still correct, SGEMM 159 against Haswell's 86 GFLOP/s)
           --no-peer           time our side only (no PyTorch needed; peer columns are blank)
           --conv-report       print the convolution kernels' GFLOP/s on the MNIST and CIFAR CNN layers and exit
+          --step-report       print where the MLP 784-128-10 batch-64 step and its predictions spend their time and exit
           --device cpu|gpu    gpu: our generated GPU twins (ILGPU, CUDA) against PyTorch on CUDA (default cpu);
                               gpu-simulator runs our GPU kernels on ILGPU's CPU accelerator (a smoke test, not numbers)
         Run `dotnet build-server shutdown` first so no build server competes for the cores.
@@ -27,6 +28,7 @@ internal sealed class Options
     public bool Quick { get; private set; }
     public bool NoPeer { get; private set; }
     public bool ConvReport { get; private set; }
+    public bool StepReport { get; private set; }
     public bool Help { get; private set; }
     public int? Rounds { get; private set; }
     public List<string> Only { get; } = [];
@@ -54,6 +56,7 @@ internal sealed class Options
                 case "--quick": o.Quick = true; break;
                 case "--no-peer": o.NoPeer = true; break;
                 case "--conv-report": o.ConvReport = true; break;
+                case "--step-report": o.StepReport = true; break;
                 case "--rounds": o.Rounds = Count(); break;
                 case "--only": o.Only.Add(Value()); break;
                 case "--python": o.Python = Value(); break;

@@ -31,6 +31,11 @@ if (options.Help)
     Console.WriteLine(Options.Usage);
     return 0;
 }
+if (options.StepReport)
+{
+    StepReport.Run();
+    return 0;
+}
 if (options.ConvReport)
 {
     ConvReport.Run();

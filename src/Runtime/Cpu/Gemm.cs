@@ -119,12 +119,13 @@ internal static unsafe partial class Gemm
     public const int MaxChunks = 8;
 
     /// <summary>Cuts the columns on NR boundaries (4-row groups of w on the dot path) when there are at least two
-    /// panels, else the rows on MR boundaries.</summary>
+    /// panels, else the rows on MR boundaries (4-row blocks on the narrow dot-tile path, which never cuts columns).</summary>
     private static bool ChooseChunks(GemmArgs* g, int mr, int nr)
     {
+        if (nr == Kernel512.NR && IsDotTile(g)) { mr = 4; nr = int.MaxValue; } // narrow: cut the rows, 4 at a time
         bool dot = IsDot(g);
         int unitN = dot ? 4 : nr;
-        int panels = (g->N + unitN - 1) / unitN;
+        int panels = unitN == int.MaxValue ? 1 : (g->N + unitN - 1) / unitN;
         if (panels >= 2)
         {
             g->SplitN = true;
@@ -159,6 +160,8 @@ internal static unsafe partial class Gemm
         }
         if (m0 >= m1 || n0 >= n1) return;
         if (IsDot(g)) DotBody<TK, TAct>(g, m0, m1, n0, n1);
+        else if (typeof(TK) == typeof(Kernel512) && IsDotTile(g)) DotTileBody<TAct>(g, m0, m1, n0, n1);
+        else if (typeof(TK) == typeof(Kernel512) && IsDirect(g)) DirectBody<TAct>(g, m0, m1, n0, n1);
         else PackedBody<TK, TAct>(g, m0, m1, n0, n1);
     }
 

@@ -13,7 +13,8 @@ namespace Compiled;
 /// v = β₂·v + (1 − β₂)·g²
 /// p = p − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
 /// </code>
-/// For decoupled weight decay use <see cref="AdamW"/>.
+/// For decoupled weight decay use <see cref="AdamW"/>. √v is multiplied by 1/√(1 − β₂ᵗ) (taken in double) where
+/// PyTorch divides by √(1 − β₂ᵗ): at most an ulp apart, one division per element fewer.
 /// </summary>
 public class Adam : Optimizer
 {
@@ -91,7 +92,9 @@ public class Adam : Optimizer
         double bias1 = 1 - Math.Pow(Beta1, Steps);
         double bias2 = 1 - Math.Pow(Beta2, Steps);
         float stepSize = -(float)(CurrentLearningRate / bias1);
-        float bias2Sqrt = (float)Math.Sqrt(bias2);
+        // PyTorch divides √v by √(1 − β₂ᵗ); multiplying by its reciprocal (taken in double) differs by at most an ulp
+        // and leaves one division per element instead of two: the update is bound by the divider and the square root.
+        float bias2Scale = (float)(1 / Math.Sqrt(bias2));
         float b1 = (float)Beta1, c1 = (float)(1 - Beta1), b2 = (float)Beta2, c2 = (float)(1 - Beta2), eps = (float)Epsilon;
 
         fixed (float* p = parameters, g = gradients, m = _m, v = _v)
@@ -99,7 +102,7 @@ public class Adam : Optimizer
             var loop = new AdamLoop
             {
                 P = p, G = g, M = m, V = v,
-                L2 = l2, B1 = b1, C1 = c1, B2 = b2, C2 = c2, Eps = eps, StepSize = stepSize, Bias2Sqrt = bias2Sqrt,
+                L2 = l2, B1 = b1, C1 = c1, B2 = b2, C2 = c2, Eps = eps, StepSize = stepSize, Bias2Scale = bias2Scale,
             };
             Lanes.ForEach(ref loop, parameters.Length);
         }
@@ -109,14 +112,14 @@ public class Adam : Optimizer
     private unsafe struct AdamLoop : ILaneLoop
     {
         public float* P, G, M, V;
-        public float L2, B1, C1, B2, C2, Eps, StepSize, Bias2Sqrt;
+        public float L2, B1, C1, B2, C2, Eps, StepSize, Bias2Scale;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)] // straight to optimized code: tier 0 of the lane wrappers is ~10× slower
         public int Run<TL>(int i, int n) where TL : struct, ILanes<TL>
         {
             ref float p = ref *P, g = ref *G, m = ref *M, v = ref *V;
             TL l2 = TL.Splat(L2), b1 = TL.Splat(B1), c1 = TL.Splat(C1), b2 = TL.Splat(B2), c2 = TL.Splat(C2);
-            TL eps = TL.Splat(Eps), step = TL.Splat(StepSize), bias2 = TL.Splat(Bias2Sqrt);
+            TL eps = TL.Splat(Eps), step = TL.Splat(StepSize), bias2 = TL.Splat(Bias2Scale);
             for (; i <= n - TL.Count; i += TL.Count)
             {
                 nuint k = (nuint)i;
@@ -126,7 +129,7 @@ public class Adam : Optimizer
                 TL vv = b2 * TL.Load(ref v, k) + c2 * vg * vg;
                 TL.Store(vm, ref m, k);
                 TL.Store(vv, ref v, k);
-                TL denom = TL.Sqrt(vv) / bias2 + eps;
+                TL denom = TL.Sqrt(vv) * bias2 + eps;
                 TL.Store(vp + step * vm / denom, ref p, k);
             }
             return i;

@@ -18,6 +18,9 @@ public class DenseTests
         // Many rows with a short last tile, K below 16 and not a multiple of 16, several KC blocks, columns < 32,
         // two NC blocks (sized for a packed-A path that was tried, and kept as coverage).
         { 300, 37, 45 }, { 259, 530, 97 }, { 270, 20, 600 },
+        // The narrow dot-tile path (more than 4 rows, fewer than 32 units: rows and units not multiples of 4, K with a
+        // masked tail) and the in-place-B path (K = batch ≤ 256 for dw; K = units ≤ 256 for dx), at and past KC.
+        { 5, 100, 31 }, { 1030, 1024, 10 }, { 97, 50, 3 }, { 256, 300, 40 }, { 257, 70, 257 }, { 64, 784, 10 }, { 64, 1024, 40 },
     };
 
     public static TheoryData<string, int, int, int> ActivationShapes()
@@ -80,6 +83,17 @@ public class DenseTests
             }
     }
 
+    [Fact]
+    public void B_is_read_in_place_only_where_its_strip_stays_in_L1()
+    {
+        Assert.True(Gemm.StripFitsL1(784, 64));   // MNIST's dW = dzᵀ·x at batch 64: rows spread over all 64 sets
+        Assert.True(Gemm.StripFitsL1(784, 256));
+        Assert.True(Gemm.StripFitsL1(128, 64));   // 512-byte stride: 16 sets, 8 lines each
+        Assert.False(Gemm.StripFitsL1(128, 65));
+        Assert.False(Gemm.StripFitsL1(1024, 64)); // 4 KiB stride: every row in the same two sets
+        Assert.True(Gemm.StripFitsL1(1024, 8));
+    }
+
     [Theory]
     [MemberData(nameof(Shapes))]
     public void Backward_matches_oracle(int batch, int inputs, int units)
@@ -88,6 +102,7 @@ public class DenseTests
         float[] x = Support.Random(batch * inputs, 5, -2f, 2f);
         float[] w = Support.Random(units * inputs, 6);
         var r = Oracle.DenseBackward(dz, x, w, batch, inputs, units);
+        float[]? firstDw = null, firstDx = null;
         foreach (KernelIsa isa in Support.Isas())
             foreach (bool threads in new[] { false, true })
             {
@@ -105,6 +120,13 @@ public class DenseTests
                 float[] dw2 = new float[units * inputs], db2 = new float[units];
                 Support.With(isa, threads, () => Dense.Backward(default, dw2, db2, dz, x, w, batch, inputs, units));
                 Assert.True(Support.BitEqual(dw, dw2) && Support.BitEqual(db, db2), what + ": dw/db differ without dx");
+
+                // Splitting the work across cores never changes a bit.
+                if (isa == Gemm.DetectIsa())
+                {
+                    if (firstDw is null) { firstDw = dw; firstDx = dx; }
+                    else Assert.True(Support.BitEqual(firstDw, dw) && Support.BitEqual(firstDx, dx), what + ": two cores differ from one");
+                }
             }
     }
 

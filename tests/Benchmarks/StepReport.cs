@@ -1,0 +1,210 @@
+using System.Diagnostics;
+using Compiled.CompilerServices;
+
+namespace Compiled.Benchmarks;
+
+/// <summary>
+/// <c>--step-report</c>: where the MLP 784-128-10 batch-64 training step and its batch-1/64 predictions spend their time,
+/// piece by piece (each kernel call of the generated step, then Adam), on one core and on two, beside the FLOP-bound
+/// floor of each piece at the FMA peak measured in the same process. Every figure is the minimum over many short
+/// repetitions (each well under 1 ms), which resists a loaded machine far better than medians of long rounds.
+/// </summary>
+internal static class StepReport
+{
+    private static float[] Random(int n, int seed, float scale = 1f)
+    {
+        var rng = new Rng(seed);
+        var a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = scale * (2 * rng.NextFloat() - 1);
+        return a;
+    }
+
+    /// <summary>The minimum over <paramref name="repeats"/> timings of <paramref name="inner"/> calls, in µs per call.</summary>
+    private static double Min(Action a, int repeats = 2000, int inner = 1)
+    {
+        // Long enough for tiered compilation to have replaced every method on the path with optimized code.
+        long until = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 3 / 4;
+        while (Stopwatch.GetTimestamp() < until) { a(); Thread.Sleep(0); }
+        double best = double.MaxValue;
+        for (int r = 0; r < repeats; r++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            for (int i = 0; i < inner; i++) a();
+            best = Math.Min(best, (Stopwatch.GetTimestamp() - start) * 1e6 / Stopwatch.Frequency / inner);
+        }
+        return best;
+    }
+
+    private static unsafe void Nothing(void* argument, int chunk) { }
+
+    private static float[] s_shared = new float[100_352]; // w0's size: 392 KiB
+    private static int s_writer;
+
+    private static unsafe void WriteShared(void* argument, int chunk)
+    {
+        if (chunk != 1) return;
+        float value = *(float*)argument;
+        s_shared.AsSpan().Fill(value);
+        s_writer = Environment.CurrentManagedThreadId;
+    }
+
+    /// <summary>What it costs one core to read 392 KiB that the other core has just written (it sits in the other
+    /// core's cache), against reading what it wrote itself: the price of a step whose phases split the same arrays
+    /// differently across the cores.</summary>
+    private static unsafe void CrossCore()
+    {
+        double same = double.MaxValue, cross = double.MaxValue;
+        int sameCount = 0, crossCount = 0, me = Environment.CurrentManagedThreadId;
+        float value = 1f, sink = 0;
+        long until = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 3;
+        while (Stopwatch.GetTimestamp() < until && (sameCount < 2000 || crossCount < 2000))
+        {
+            value += 1f;
+            if (Worker.TryEnter())
+            {
+                try { Worker.Run(&WriteShared, &value, 2); }
+                finally { Worker.Exit(); }
+            }
+            else continue;
+            long start = Stopwatch.GetTimestamp();
+            sink += System.Numerics.Tensors.TensorPrimitives.Sum<float>(s_shared);
+            double us = (Stopwatch.GetTimestamp() - start) * 1e6 / Stopwatch.Frequency;
+            if (s_writer == me) { same = Math.Min(same, us); sameCount++; }
+            else { cross = Math.Min(cross, us); crossCount++; }
+        }
+        Console.WriteLine($"reading 392 KiB written by the same core: {same:0.0} µs (best of {sameCount}); " +
+            $"by the other core: {cross:0.0} µs (best of {crossCount}){(sink == 42 ? " " : "")}");
+    }
+
+    /// <summary>Prints the report.</summary>
+    public static void Run()
+    {
+        const int batch = 64, inputs = 784, hidden = 128, classes = 10;
+        double peak2 = Peak.Measure() / 1e9;
+        Worker.Disabled = true;
+        double peak1 = Peak.Measure() / 1e9;
+        Worker.Disabled = false;
+        Console.WriteLine($"MLP 784-128-10, batch {batch}; load average {Machine.LoadAverage()}");
+        Console.WriteLine($"FMA peak: {peak1:0.0} GFLOP/s one thread, {peak2:0.0} two (measured now; minima of short runs below)");
+
+        unsafe
+        {
+            double handOff = Min(() =>
+            {
+                if (Worker.TryEnter())
+                {
+                    try { Worker.Run(&Nothing, null, 2); }
+                    finally { Worker.Exit(); }
+                }
+            }, repeats: 20000);
+            Console.WriteLine($"hand-off to the worker (2 empty chunks): {handOff:0.00} µs");
+        }
+
+        CrossCore();
+
+        var model = new Mlp784x128(1);
+        float[] x = Random(batch * inputs, 2, 0.5f), labels = new float[batch];
+        for (int i = 0; i < batch; i++) labels[i] = i % classes;
+        float[] h = new float[batch * hidden], logits = new float[batch * classes], probs = new float[batch * classes];
+        float[] dlogits = new float[batch * classes], dh = new float[batch * hidden];
+        float[] w0 = model.Parameters.Slice(0, hidden * inputs).ToArray(), b0 = Random(hidden, 3, 0.1f);
+        float[] w1 = Random(classes * hidden, 4, 0.1f), b1 = Random(classes, 5, 0.1f);
+        float[] dw0 = new float[hidden * inputs], db0 = new float[hidden], dw1 = new float[classes * hidden], db1 = new float[classes];
+        var adam = new Adam(1e-3);
+        float[] parameters = model.Parameters.ToArray(), gradients = Random(parameters.Length, 6, 1e-3f);
+        float[] y64 = new float[batch * classes], y1 = new float[classes];
+
+        var pieces = new (string Name, double Flops, Action Run)[]
+        {
+            ("forward 0: relu(x·w0ᵀ + b0)", 2.0 * batch * inputs * hidden, () => Dense.Forward<Relu>(h, default, x, w0, b0, batch, inputs, hidden)),
+            ("forward 1: h·w1ᵀ + b1", 2.0 * batch * hidden * classes, () => Dense.Forward<Identity>(logits, default, h, w1, b1, batch, hidden, classes)),
+            ("loss: softmax cross-entropy", 0, () => Losses.SoftmaxCrossEntropySparse(probs, dlogits, logits, labels, batch, classes)),
+            ("backward 1: dw1, db1, dh", 4.0 * batch * hidden * classes, () => Dense.Backward(dh, dw1, db1, dlogits, h, w1, batch, hidden, classes)),
+            ("backward relu", 0, () => Activations.Backward<Relu>(dh, h, default, batch * hidden)),
+            ("backward 0: dw0 = dzᵀ·x, db0", 2.0 * batch * inputs * hidden, () => Dense.Backward(default, dw0, db0, dh, x, w0, batch, inputs, hidden)),
+            ("Adam over 101,770 parameters", 0, () => adam.Step(parameters, gradients)),
+        };
+        Console.WriteLine($"{"piece",-34} {"1 core µs",10} {"2 cores µs",10} {"floor 1c",9} {"floor 2c",9}");
+        double sum1 = 0, sum2 = 0;
+        foreach (var (name, flops, run) in pieces)
+        {
+            Worker.Disabled = true;
+            double one = Min(run);
+            Worker.Disabled = false;
+            double two = Min(run);
+            sum1 += one; sum2 += two;
+            Console.WriteLine($"{name,-34} {one,10:0.0} {two,10:0.0} {flops / peak1 / 1e3,9:0.0} {flops / peak2 / 1e3,9:0.0}");
+        }
+        Console.WriteLine($"{"sum of pieces",-34} {sum1,10:0.0} {sum2,10:0.0}");
+
+        float[] mx = Random(batch * inputs, 8, 0.5f), my = labels;
+        var modelAdam = new Adam(1e-3);
+        Action step = () => { model.ComputeGradients(mx, my, default, batch); modelAdam.Step(model.Parameters, model.Gradients); };
+        Worker.Disabled = true;
+        double step1 = Min(step);
+        Worker.Disabled = false;
+        double step2 = Min(step);
+        double stepFlops = 2.0 * batch * (2.0 * inputs * hidden + 3.0 * hidden * classes);
+        Console.WriteLine($"{"whole step (ComputeGradients+Adam)",-34} {step1,10:0.0} {step2,10:0.0} {stepFlops / peak1 / 1e3,9:0.0} {stepFlops / peak2 / 1e3,9:0.0}" +
+            $"   = {stepFlops / step2 / 1e3 / peak2:P0} of the 2-thread peak");
+        foreach (var (name, run) in new (string, Action)[]
+        {
+            ("  ComputeGradients alone", () => model.ComputeGradients(mx, my, default, batch)),
+            ("  Adam on the model's arenas", () => modelAdam.Step(model.Parameters, model.Gradients)),
+        })
+        {
+            Worker.Disabled = true;
+            double one = Min(run);
+            Worker.Disabled = false;
+            double two = Min(run);
+            Console.WriteLine($"{name,-34} {one,10:0.0} {two,10:0.0}");
+        }
+        // The packed path's fixed cost in forward 0: at 8 rows (one row tile) the transposed packing of w is the same
+        // as at 64, the product an eighth.
+        float[] h8 = new float[8 * hidden];
+        Worker.Disabled = true;
+        double f8 = Min(() => Dense.Forward<Relu>(h8, default, x, w0, b0, 8, inputs, hidden));
+        double f64 = Min(() => Dense.Forward<Relu>(h, default, x, w0, b0, batch, inputs, hidden));
+        Worker.Disabled = false;
+        double product = (f64 - f8) * 8 / 7;
+        Console.WriteLine($"forward 0 on one core: {f64:0.0} µs at 64 rows, {f8:0.0} µs at 8 rows → product {product:0.0} µs " +
+            $"({2.0 * batch * inputs * hidden / product / 1e3 / peak1:P0} of one core's peak), packing wᵀ and fixed costs {f8 - product / 8:0.0} µs");
+        Action infer64 = () => model.Forward(mx, y64, batch);
+        Action infer1 = () => model.Forward(mx.AsSpan(0, inputs), y1, 1);
+        Worker.Disabled = true;
+        double i64a = Min(infer64), i1a = Min(infer1);
+        Worker.Disabled = false;
+        double i64b = Min(infer64), i1b = Min(infer1);
+        Console.WriteLine($"{"predict batch 64",-34} {i64a,10:0.0} {i64b,10:0.0}");
+        Console.WriteLine($"{"predict batch 1",-34} {i1a,10:0.0} {i1b,10:0.0}");
+
+        // ONNX Runtime on the same model and weights, timed the same way (minima of single runs), with 1 and 2 intra-op threads.
+        foreach (int batchSize in new[] { 1, 64 })
+        {
+            double[] ort = new double[2];
+            for (int threads = 1; threads <= 2; threads++)
+            {
+                using var options = new Microsoft.ML.OnnxRuntime.SessionOptions
+                {
+                    IntraOpNumThreads = threads, InterOpNumThreads = 1,
+                    ExecutionMode = Microsoft.ML.OnnxRuntime.ExecutionMode.ORT_SEQUENTIAL,
+                    GraphOptimizationLevel = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL,
+                };
+                using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(Compiled.Onnx.OnnxExport.ToOnnx(model), options);
+                float[] theirs = new float[batchSize * classes], ours = new float[batchSize * classes];
+                using var input = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(mx, [batchSize, inputs]);
+                using var output = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(theirs, [batchSize, classes]);
+                using var runOptions = new Microsoft.ML.OnnxRuntime.RunOptions();
+                string[] inNames = ["input"], outNames = ["output"];
+                Microsoft.ML.OnnxRuntime.OrtValue[] ins = [input], outs = [output];
+                ort[threads - 1] = Min(() => session.Run(runOptions, inNames, ins, outNames, outs));
+                model.Forward(mx.AsSpan(0, batchSize * inputs), ours, batchSize);
+                double err = 0;
+                for (int i = 0; i < ours.Length; i++) err = Math.Max(err, Math.Abs(ours[i] - theirs[i]));
+                if (err > 1e-4) throw new InvalidOperationException($"ORT differs from Forward by {err:E2}");
+            }
+            double one = batchSize == 1 ? i1a : i64a, two = batchSize == 1 ? i1b : i64b;
+            Console.WriteLine($"{"  ONNX Runtime batch " + batchSize,-34} {ort[0],10:0.0} {ort[1],10:0.0}   ORT/ours {ort[0] / one:0.00}x on 1 thread, {ort[1] / two:0.00}x on 2");
+        }
+    }
+}
