@@ -4,7 +4,7 @@ using Compiled.CompilerServices;
 namespace Compiled.Benchmarks;
 
 /// <summary>
-/// <c>--conv-report</c>: GFLOP/s of each convolution kernel on the MNIST-CNN and CIFAR-CNN layers at batch 64, on two
+/// <c>--conv-report</c>: GFLOP/s of each convolution kernel on the MNIST-CNN, CIFAR-CNN and LeNet-5 layers at batch 64, on two
 /// cores and one, beside the FMA peak measured in the same run (<see cref="Peak"/>) and the load average. Set CONV_SPEED_FILE=path to append the lines to a file too.
 /// </summary>
 internal static class ConvReport
@@ -36,6 +36,7 @@ internal static class ConvReport
                 ("conv3", Shape(6, 6, 64, 3, 3, 128, 1, 1, false), false)]),
             ("CIFAR CNN, same padding", [("conv1", Shape(32, 32, 3, 3, 3, 32, 1, 1, true), true), ("conv2", Shape(16, 16, 32, 3, 3, 64, 1, 1, true), false),
                 ("conv3", Shape(8, 8, 64, 3, 3, 128, 1, 1, true), false)]),
+            ("LeNet-5", [("conv1", Shape(28, 28, 1, 5, 5, 6, 1, 1, true), true), ("conv2", Shape(14, 14, 6, 5, 5, 16, 1, 1, false), false)]),
         };
         string? file = Environment.GetEnvironmentVariable("CONV_SPEED_FILE");
         void Report(string line)

@@ -21,7 +21,7 @@ namespace Compiled.CompilerServices;
 /// count and run to run. Outputs must not overlap inputs. Nothing is allocated per call once each thread's scratch
 /// has grown to the largest shape; the kernels are safe to call from any thread.</para>
 /// </remarks>
-public static unsafe class Conv2D
+public static unsafe partial class Conv2D
 {
     /// <summary>Pixels per micro-kernel tile (forward and input gradient) and (tap, channel) rows per weight-gradient tile.</summary>
     private const int MR = 8;
@@ -50,6 +50,11 @@ public static unsafe class Conv2D
         if (batch == 0) return;
         fixed (float* px = x, pw = w, pb = b, py = y, pz = z)
         {
+            if (UsePlanar(s, s.Filters, s.OutHeight, s.OutWidth, s.OutWidth + s.KernelWidth - 1))
+            {
+                PlanarForward<TAct>(py, z.IsEmpty ? null : pz, px, pw, b.IsEmpty ? null : pb, batch, s);
+                return;
+            }
             int nr = 2 * Lanes();
             var job = new ConvJob
             {
@@ -80,6 +85,11 @@ public static unsafe class Conv2D
         if (batch == 0) return;
         fixed (float* pdx = dx, pdz = dz, pw = w)
         {
+            if (UsePlanar(s, s.InChannels, s.InHeight, s.InWidth, s.InWidth + s.KernelWidth - 1))
+            {
+                PlanarBackwardData(pdx, pdz, pw, batch, s);
+                return;
+            }
             int nr = 2 * Lanes();
             if (s.InChannels * 4 <= nr)
             {
@@ -122,6 +132,11 @@ public static unsafe class Conv2D
         }
         fixed (float* pdw = dw, pdb = db, pdz = dz, px = x)
         {
+            if (UsePlanar(s, s.Filters, s.OutHeight, s.OutWidth, s.OutWidth + s.KernelWidth - 1))
+            {
+                PlanarBackwardWeights(pdw, db.IsEmpty ? null : pdb, pdz, px, batch, s);
+                return;
+            }
             int nr = 2 * Lanes();
             int k = s.InChannels * s.KernelHeight * s.KernelWidth;
             var job = new ConvJob

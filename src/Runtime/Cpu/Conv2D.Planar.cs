@@ -1,0 +1,393 @@
+using System.Runtime.CompilerServices;
+
+namespace Compiled.CompilerServices;
+
+/// <summary>
+/// The convolution's kernels for few channels (LeNet-5's 1 → 6 and 6 → 16): vectorised over output pixels instead of
+/// channels. Each sample is copied into a per-thread planar image <c>[channel][Hp·Wp]</c>, zero-bordered, with
+/// Wp = output width + kw − 1 (stride 1); output pixel p = oy·Wp + ox then reads tap (c, ky, kx) at
+/// <c>plane[c][p + ky·Wp + kx]</c>, so a vector of consecutive p is one contiguous load per tap. The columns
+/// ox ≥ output width are computed and dropped (their share, (kw − 1) / Wp, is the price of the flat pixel index).
+/// </summary>
+/// <remarks>
+/// Forward: a micro-kernel holds 6 output channels × up to 4 pixel vectors in 24 accumulators, broadcasting one weight
+/// per channel and tap, then the tile is written to NHWC with bias and activation. Input gradient: the same kernel over
+/// the output gradient padded by kernel − 1 − pad, with the weight flipped and transposed. Weight gradient: 6 filters ×
+/// 4 taps in 24 accumulators reduced over pixel vectors (the output gradient copied planar, zero at the dropped columns),
+/// kept as per-lane partial sums per sample group and summed across lanes and groups in a fixed order at the end.
+/// Work is split by samples (forward, input gradient) and by the same fixed sample groups as the channel kernels (weight
+/// gradient), so results are bit-identical whatever the core count.
+/// </remarks>
+public static unsafe partial class Conv2D
+{
+    /// <summary>Output channels per planar micro-kernel tile.</summary>
+    private const int PlanarChannels = 6;
+    /// <summary>Pixel vectors per planar micro-kernel tile (at most).</summary>
+    private const int PlanarVectors = 4;
+    /// <summary>Taps per planar weight-gradient tile.</summary>
+    private const int PlanarTaps = 4;
+
+    /// <summary>Which kernels run: 0 lets the shape decide, 1 forces the planar (pixel-vector) kernels where they apply
+    /// (stride 1), −1 forbids them. Tests set it to exercise both paths.</summary>
+    internal static int PlanarMode;
+
+    /// <summary>
+    /// True when the planar kernels fit the product: stride 1, paddings below the kernel, a vector instruction set, and
+    /// (unless forced) more of each vector doing useful work than in the channel kernels: the channel kernels use
+    /// <paramref name="outputs"/> / ⌈outputs / 2 vectors⌉ of their lanes; the planar ones use the real pixels' share of
+    /// the flat pixel range and <paramref name="outputs"/> / ⌈outputs / 6⌉ of their channel slots, and pay for the copies
+    /// to and from the planar layout (taken as a third of their time).
+    /// </summary>
+    private static bool UsePlanar(in Conv2DShape s, int outputs, int rows, int cols, int paddedWidth)
+    {
+        if (PlanarMode < 0 || Gemm.Isa == KernelIsa.Scalar) return false;
+        if (s.StrideY != 1 || s.StrideX != 1 || s.PadTop >= s.KernelHeight || s.PadLeft >= s.KernelWidth) return false;
+        if (PlanarMode > 0) return true;
+        int nr = 2 * Lanes(), lanes = Lanes();
+        double channelUse = (double)outputs / ((outputs + nr - 1) / nr * nr);
+        int pixels = rows * paddedWidth;
+        double planarUse = (double)rows * cols / ((pixels + lanes - 1) / lanes * lanes)
+            * outputs / ((outputs + PlanarChannels - 1) / PlanarChannels * PlanarChannels);
+        return planarUse * (2.0 / 3) > channelUse;
+    }
+
+    /// <summary>What a planar forward-style convolution reads and writes; on the caller's stack while the worker helps.</summary>
+    private struct PlanarJob
+    {
+        // Source samples [batch, SrcH, SrcW, C] (NHWC), placed at (row + OffY, col + OffX) of a zero Hp × Wp planar image.
+        public float* Src;
+        public int SrcH, SrcW, C, OffY, OffX, Hp, Wp;
+        // Taps, output channels, output rows and columns (NHWC [batch, OH, OW, F]); flat pixels computed per sample.
+        public int KH, KW, F, OH, OW, Pixels;
+        // Floats per planar channel (with slack for the last tile's reads).
+        public nint Plane;
+        // Weights [F][C][KH][KW]; bias [F] or null; outputs.
+        public float* W, Bias, Y, Z;
+        // Weight gradient: dz [batch, OH, OW, F], sample groups, per-lane partials [group][F][C·KH·KW][lanes] and [group][F][lanes].
+        public float* Dz, Partial, DbPartial;
+        public int Batch, Groups;
+    }
+
+    /// <summary>Fills the geometry of a planar job whose source is [srcH, srcW, c] placed at (offY, offX), for a stride-1
+    /// convolution with <paramref name="kh"/> × <paramref name="kw"/> taps producing [oh, ow, f].</summary>
+    private static void PlanarGeometry(PlanarJob* j, int srcH, int srcW, int c, int offY, int offX, int kh, int kw, int f, int oh, int ow, int lanes)
+    {
+        j->SrcH = srcH; j->SrcW = srcW; j->C = c; j->OffY = offY; j->OffX = offX;
+        j->KH = kh; j->KW = kw; j->F = f; j->OH = oh; j->OW = ow;
+        j->Hp = oh + kh - 1;
+        j->Wp = ow + kw - 1;
+        int vectors = (oh * j->Wp + lanes - 1) / lanes;
+        j->Pixels = vectors * lanes;
+        // Reads reach pixel Pixels − 1 + (kh − 1)·Wp + kw − 1; the last tile may round up to PlanarVectors vectors.
+        nint reach = (nint)((vectors + PlanarVectors) * lanes) + (nint)(kh - 1) * j->Wp + kw;
+        nint plane = Math.Max((nint)j->Hp * j->Wp, reach);
+        j->Plane = (plane + 15) & ~(nint)15;
+    }
+
+    /// <summary>Copies sample <paramref name="n"/> of the NHWC source into the zero planar image <paramref name="img"/>.</summary>
+    private static void PlacePlanar(PlanarJob* j, int n, float* img)
+    {
+        int c = j->C, wp = j->Wp;
+        new Span<float>(img, checked((int)(c * j->Plane))).Clear();
+        float* src = j->Src + n * ((nint)j->SrcH * j->SrcW * c);
+        int q0 = Math.Max(0, -j->OffX), q1 = Math.Min(j->SrcW, wp - j->OffX);
+        for (int r = 0; r < j->SrcH; r++)
+        {
+            int row = r + j->OffY;
+            if (row < 0 || row >= j->Hp) continue;
+            float* s = src + (nint)r * j->SrcW * c;
+            float* d = img + (nint)row * wp + j->OffX;
+            if (c == 1)
+            {
+                if (q1 > q0) new ReadOnlySpan<float>(s + q0, q1 - q0).CopyTo(new Span<float>(d + q0, q1 - q0));
+                continue;
+            }
+            for (int q = q0; q < q1; q++)
+            {
+                float* sq = s + (nint)q * c;
+                float* dq = d + q;
+                for (int ci = 0; ci < c; ci++) dq[ci * j->Plane] = sq[ci];
+            }
+        }
+    }
+
+    /// <summary>Planar forward: y = f(conv(x, w) + b) for stride 1, any padding below the kernel.</summary>
+    private static void PlanarForward<TAct>(float* y, float* z, float* x, float* w, float* b, int batch, in Conv2DShape s)
+        where TAct : struct, IActivation
+    {
+        var job = new PlanarJob { Src = x, W = w, Bias = b, Y = y, Z = z };
+        PlanarGeometry(&job, s.InHeight, s.InWidth, s.InChannels, s.PadTop, s.PadLeft, s.KernelHeight, s.KernelWidth,
+            s.Filters, s.OutHeight, s.OutWidth, Lanes());
+        delegate*<void*, int, void> part = Gemm.Isa == KernelIsa.Vector512 ? &PlanarSample<ConvLanes512, TAct> : &PlanarSample<ConvLanes256, TAct>;
+        Run(part, &job, batch, s.MultiplyAdds * batch);
+    }
+
+    /// <summary>Planar input gradient: dx = conv(dz padded by k − 1 − pad, w flipped and transposed).</summary>
+    private static void PlanarBackwardData(float* dx, float* dz, float* w, int batch, in Conv2DShape s)
+    {
+        int c = s.InChannels, f = s.Filters, kh = s.KernelHeight, kw = s.KernelWidth;
+        // wt[c][f][ky][kx] = w[f][c][kh − 1 − ky][kw − 1 − kx]
+        float* wt = ConvScratch.Get(0, (nint)c * f * kh * kw);
+        for (int ci = 0; ci < c; ci++)
+            for (int fi = 0; fi < f; fi++)
+                for (int ky = 0; ky < kh; ky++)
+                    for (int kx = 0; kx < kw; kx++)
+                        wt[(((nint)ci * f + fi) * kh + ky) * kw + kx] = w[(((nint)fi * c + ci) * kh + (kh - 1 - ky)) * kw + (kw - 1 - kx)];
+        var job = new PlanarJob { Src = dz, W = wt, Y = dx };
+        PlanarGeometry(&job, s.OutHeight, s.OutWidth, f, kh - 1 - s.PadTop, kw - 1 - s.PadLeft, kh, kw, c, s.InHeight, s.InWidth, Lanes());
+        delegate*<void*, int, void> part = Gemm.Isa == KernelIsa.Vector512 ? &PlanarSample<ConvLanes512, Identity> : &PlanarSample<ConvLanes256, Identity>;
+        Run(part, &job, batch, s.MultiplyAdds * batch);
+    }
+
+    /// <summary>One sample of a planar forward-style convolution.</summary>
+    private static void PlanarSample<T, TAct>(void* argument, int n) where T : struct, IConvLanes<T> where TAct : struct, IActivation
+    {
+        PlanarJob* j = (PlanarJob*)argument;
+        int lanes = T.Count, f = j->F, oh = j->OH, ow = j->OW, wp = j->Wp;
+        nint plane = j->Plane, taps = (nint)j->C * j->KH * j->KW;
+        nint outPlane = j->Pixels + PlanarVectors * lanes;
+        float* img = ConvScratch.Get(1, j->C * plane + PlanarChannels * outPlane);
+        float* acc = img + j->C * plane;
+        PlacePlanar(j, n, img);
+        nint outOff = (nint)n * oh * ow * f;
+        float* y = j->Y + outOff;
+        float* z = j->Z == null ? null : j->Z + outOff;
+        int vectors = j->Pixels / lanes;
+        for (int f0 = 0; f0 < f; f0 += PlanarChannels)
+        {
+            int rows = Math.Min(PlanarChannels, f - f0);
+            float* w0 = j->W + f0 * taps;
+            float* w1 = j->W + (f0 + Math.Min(1, rows - 1)) * taps, w2 = j->W + (f0 + Math.Min(2, rows - 1)) * taps;
+            float* w3 = j->W + (f0 + Math.Min(3, rows - 1)) * taps, w4 = j->W + (f0 + Math.Min(4, rows - 1)) * taps;
+            float* w5 = j->W + (f0 + Math.Min(5, rows - 1)) * taps;
+            int v = 0;
+            for (; v + 4 <= vectors; v += 4) PlanarTile<T, Four>(img + v * lanes, plane, wp, j->C, j->KH, j->KW, w0, w1, w2, w3, w4, w5, acc + v * lanes, outPlane);
+            if (vectors - v == 3) PlanarTile<T, Three>(img + v * lanes, plane, wp, j->C, j->KH, j->KW, w0, w1, w2, w3, w4, w5, acc + v * lanes, outPlane);
+            else if (vectors - v == 2) PlanarTile<T, Two>(img + v * lanes, plane, wp, j->C, j->KH, j->KW, w0, w1, w2, w3, w4, w5, acc + v * lanes, outPlane);
+            else if (vectors - v == 1) PlanarTile<T, One>(img + v * lanes, plane, wp, j->C, j->KH, j->KW, w0, w1, w2, w3, w4, w5, acc + v * lanes, outPlane);
+            // acc[i][oy·Wp + ox] → y[oy, ox, f0 + i], with bias and activation.
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++)
+                {
+                    nint p = (nint)oy * wp + ox, o = ((nint)oy * ow + ox) * f + f0;
+                    for (int i = 0; i < rows; i++)
+                    {
+                        float v0 = acc[i * outPlane + p];
+                        if (j->Bias != null) v0 += j->Bias[f0 + i];
+                        if (z != null) z[o + i] = v0;
+                        y[o + i] = TAct.Apply(v0);
+                    }
+                }
+        }
+    }
+
+    /// <summary>A compile-time count of pixel vectors for <see cref="PlanarTile"/>.</summary>
+    private interface IVectorCount { static abstract int N { get; } }
+    private struct One : IVectorCount { public static int N => 1; }
+    private struct Two : IVectorCount { public static int N => 2; }
+    private struct Three : IVectorCount { public static int N => 3; }
+    private struct Four : IVectorCount { public static int N => 4; }
+
+    /// <summary>
+    /// 6 output channels × N pixel vectors: out[i][p] = Σ_{c, ky, kx} w_i[c, ky, kx] · img[c][p + ky·Wp + kx], stored to
+    /// out + i·ldo (all six rows: callers clamp the channel pointers, so the extra rows repeat the last real one).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PlanarTile<T, TN>(float* img, nint plane, int wp, int c, int kh, int kw,
+        float* w0, float* w1, float* w2, float* w3, float* w4, float* w5, float* output, nint ldo)
+        where T : struct, IConvLanes<T> where TN : struct, IVectorCount
+    {
+        int l = T.Count;
+        T a00 = T.Zero, a01 = T.Zero, a02 = T.Zero, a03 = T.Zero, a10 = T.Zero, a11 = T.Zero, a12 = T.Zero, a13 = T.Zero;
+        T a20 = T.Zero, a21 = T.Zero, a22 = T.Zero, a23 = T.Zero, a30 = T.Zero, a31 = T.Zero, a32 = T.Zero, a33 = T.Zero;
+        T a40 = T.Zero, a41 = T.Zero, a42 = T.Zero, a43 = T.Zero, a50 = T.Zero, a51 = T.Zero, a52 = T.Zero, a53 = T.Zero;
+        nint t = 0;
+        for (int ci = 0; ci < c; ci++)
+            for (int ky = 0; ky < kh; ky++)
+            {
+                float* q = img + ci * plane + (nint)ky * wp;
+                for (int kx = 0; kx < kw; kx++, t++, q++)
+                {
+                    T x0 = T.Load(q), x1 = TN.N > 1 ? T.Load(q + l) : T.Zero;
+                    T x2 = TN.N > 2 ? T.Load(q + 2 * l) : T.Zero, x3 = TN.N > 3 ? T.Load(q + 3 * l) : T.Zero;
+                    T b = T.Splat(w0[t]);
+                    a00 = T.Fma(b, x0, a00);
+                    if (TN.N > 1) a01 = T.Fma(b, x1, a01);
+                    if (TN.N > 2) a02 = T.Fma(b, x2, a02);
+                    if (TN.N > 3) a03 = T.Fma(b, x3, a03);
+                    b = T.Splat(w1[t]);
+                    a10 = T.Fma(b, x0, a10);
+                    if (TN.N > 1) a11 = T.Fma(b, x1, a11);
+                    if (TN.N > 2) a12 = T.Fma(b, x2, a12);
+                    if (TN.N > 3) a13 = T.Fma(b, x3, a13);
+                    b = T.Splat(w2[t]);
+                    a20 = T.Fma(b, x0, a20);
+                    if (TN.N > 1) a21 = T.Fma(b, x1, a21);
+                    if (TN.N > 2) a22 = T.Fma(b, x2, a22);
+                    if (TN.N > 3) a23 = T.Fma(b, x3, a23);
+                    b = T.Splat(w3[t]);
+                    a30 = T.Fma(b, x0, a30);
+                    if (TN.N > 1) a31 = T.Fma(b, x1, a31);
+                    if (TN.N > 2) a32 = T.Fma(b, x2, a32);
+                    if (TN.N > 3) a33 = T.Fma(b, x3, a33);
+                    b = T.Splat(w4[t]);
+                    a40 = T.Fma(b, x0, a40);
+                    if (TN.N > 1) a41 = T.Fma(b, x1, a41);
+                    if (TN.N > 2) a42 = T.Fma(b, x2, a42);
+                    if (TN.N > 3) a43 = T.Fma(b, x3, a43);
+                    b = T.Splat(w5[t]);
+                    a50 = T.Fma(b, x0, a50);
+                    if (TN.N > 1) a51 = T.Fma(b, x1, a51);
+                    if (TN.N > 2) a52 = T.Fma(b, x2, a52);
+                    if (TN.N > 3) a53 = T.Fma(b, x3, a53);
+                }
+            }
+        StoreVectors<T, TN>(output, a00, a01, a02, a03);
+        StoreVectors<T, TN>(output + ldo, a10, a11, a12, a13);
+        StoreVectors<T, TN>(output + 2 * ldo, a20, a21, a22, a23);
+        StoreVectors<T, TN>(output + 3 * ldo, a30, a31, a32, a33);
+        StoreVectors<T, TN>(output + 4 * ldo, a40, a41, a42, a43);
+        StoreVectors<T, TN>(output + 5 * ldo, a50, a51, a52, a53);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreVectors<T, TN>(float* p, T v0, T v1, T v2, T v3) where T : struct, IConvLanes<T> where TN : struct, IVectorCount
+    {
+        int l = T.Count;
+        T.Store(p, v0);
+        if (TN.N > 1) T.Store(p + l, v1);
+        if (TN.N > 2) T.Store(p + 2 * l, v2);
+        if (TN.N > 3) T.Store(p + 3 * l, v3);
+    }
+
+    /// <summary>Planar weight gradient: dw and db (db may be null), overwritten.</summary>
+    private static void PlanarBackwardWeights(float* dw, float* db, float* dz, float* x, int batch, in Conv2DShape s)
+    {
+        int lanes = Lanes(), f = s.Filters, taps = s.InChannels * s.KernelHeight * s.KernelWidth;
+        var job = new PlanarJob { Src = x, Dz = dz, Batch = batch, Groups = Math.Min(batch, MaxGroups) };
+        PlanarGeometry(&job, s.InHeight, s.InWidth, s.InChannels, s.PadTop, s.PadLeft, s.KernelHeight, s.KernelWidth,
+            f, s.OutHeight, s.OutWidth, lanes);
+        nint partial = (nint)f * taps * lanes, dbPartial = (nint)f * lanes;
+        job.Partial = ConvScratch.Get(0, job.Groups * (partial + dbPartial));
+        job.DbPartial = job.Partial + job.Groups * partial;
+        delegate*<void*, int, void> part = Gemm.Isa == KernelIsa.Vector512 ? &PlanarWeightsGroup<ConvLanes512> : &PlanarWeightsGroup<ConvLanes256>;
+        Run(part, &job, job.Groups, s.MultiplyAdds * batch);
+        // Groups in order into group 0, then each lane vector summed in a fixed order.
+        float* p0 = job.Partial;
+        for (int g = 1; g < job.Groups; g++)
+        {
+            AddInto(p0, job.Partial + g * partial, partial);
+            AddInto(job.DbPartial, job.DbPartial + g * dbPartial, dbPartial);
+        }
+        if (Gemm.Isa == KernelIsa.Vector512) LaneSums<ConvLanes512>(dw, db, p0, job.DbPartial, f, taps);
+        else LaneSums<ConvLanes256>(dw, db, p0, job.DbPartial, f, taps);
+    }
+
+    private static void LaneSums<T>(float* dw, float* db, float* partial, float* dbPartial, int f, int taps) where T : struct, IConvLanes<T>
+    {
+        int l = T.Count;
+        for (nint i = 0; i < (nint)f * taps; i++) dw[i] = T.Sum(T.Load(partial + i * l));
+        if (db != null)
+            for (int i = 0; i < f; i++) db[i] = T.Sum(T.Load(dbPartial + i * l));
+    }
+
+    /// <summary>One sample group of the planar weight gradient: its samples in order, each placed planar (x) and
+    /// transposed planar (dz, zero at the dropped columns), then every (6 filters × 4 taps) tile reduced over the pixel
+    /// vectors and added to the group's per-lane partials.</summary>
+    private static void PlanarWeightsGroup<T>(void* argument, int g) where T : struct, IConvLanes<T>
+    {
+        PlanarJob* j = (PlanarJob*)argument;
+        int lanes = T.Count, f = j->F, c = j->C, kh = j->KH, kw = j->KW, oh = j->OH, ow = j->OW, wp = j->Wp;
+        int taps = c * kh * kw, vectors = j->Pixels / lanes;
+        nint plane = j->Plane;
+        int lo = (int)((long)j->Batch * g / j->Groups), hi = (int)((long)j->Batch * (g + 1) / j->Groups);
+        float* part = j->Partial + g * (nint)f * taps * lanes;
+        float* dbp = j->DbPartial + g * (nint)f * lanes;
+        new Span<float>(part, f * taps * lanes).Clear();
+        new Span<float>(dbp, f * lanes).Clear();
+        float* img = ConvScratch.Get(1, c * plane + (nint)f * j->Pixels);
+        float* dzp = img + c * plane;
+        nint* off = stackalloc nint[taps + PlanarTaps];
+        for (int t = 0; t < taps; t++)
+        {
+            int ci = t / (kh * kw), r = t - ci * kh * kw, ky = r / kw, kx = r - ky * kw;
+            off[t] = ci * plane + (nint)ky * wp + kx;
+        }
+        for (int t = taps; t < taps + PlanarTaps; t++) off[t] = off[taps - 1];
+        new Span<float>(dzp, f * j->Pixels).Clear();
+        for (int n = lo; n < hi; n++)
+        {
+            PlacePlanar(j, n, img);
+            float* d = j->Dz + (nint)n * oh * ow * f;
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++, d += f)
+                {
+                    float* dst = dzp + (nint)oy * wp + ox;
+                    for (int fi = 0; fi < f; fi++) dst[fi * (nint)j->Pixels] = d[fi];
+                }
+            for (int f0 = 0; f0 < f; f0 += PlanarChannels)
+            {
+                int rows = Math.Min(PlanarChannels, f - f0);
+                for (int t0 = 0; t0 < taps; t0 += PlanarTaps)
+                    PlanarWeightsTile<T>(img, off + t0, dzp + f0 * (nint)j->Pixels, j->Pixels, rows, vectors,
+                        part + ((nint)f0 * taps + t0) * lanes, (nint)taps * lanes, Math.Min(PlanarTaps, taps - t0));
+                for (int i = 0; i < rows; i++)
+                {
+                    T sum = T.Load(dbp + (f0 + i) * lanes);
+                    float* row = dzp + (f0 + i) * (nint)j->Pixels;
+                    for (int v = 0; v < vectors; v++) sum = T.Add(sum, T.Load(row + v * lanes));
+                    T.Store(dbp + (f0 + i) * lanes, sum);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// acc[i][t] = Σ over pixel vectors of dz_i[p] · img[p + off[t]] for 6 filters (rows past <paramref name="rows"/>
+    /// repeat the last) × 4 taps (offsets past <paramref name="cols"/> repeat the last), added lane-wise to
+    /// dst[i·ldd + t·lanes].
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PlanarWeightsTile<T>(float* img, nint* off, float* dz, nint ldz, int rows, int vectors, float* dst, nint ldd, int cols)
+        where T : struct, IConvLanes<T>
+    {
+        int l = T.Count;
+        float* q0 = img + off[0], q1 = img + off[1], q2 = img + off[2], q3 = img + off[3];
+        float* d0 = dz, d1 = dz + Math.Min(1, rows - 1) * ldz, d2 = dz + Math.Min(2, rows - 1) * ldz;
+        float* d3 = dz + Math.Min(3, rows - 1) * ldz, d4 = dz + Math.Min(4, rows - 1) * ldz, d5 = dz + Math.Min(5, rows - 1) * ldz;
+        T a00 = T.Zero, a01 = T.Zero, a02 = T.Zero, a03 = T.Zero, a10 = T.Zero, a11 = T.Zero, a12 = T.Zero, a13 = T.Zero;
+        T a20 = T.Zero, a21 = T.Zero, a22 = T.Zero, a23 = T.Zero, a30 = T.Zero, a31 = T.Zero, a32 = T.Zero, a33 = T.Zero;
+        T a40 = T.Zero, a41 = T.Zero, a42 = T.Zero, a43 = T.Zero, a50 = T.Zero, a51 = T.Zero, a52 = T.Zero, a53 = T.Zero;
+        for (nint p = 0, end = (nint)vectors * l; p < end; p += l)
+        {
+            T x0 = T.Load(q0 + p), x1 = T.Load(q1 + p), x2 = T.Load(q2 + p), x3 = T.Load(q3 + p);
+            T g = T.Load(d0 + p);
+            a00 = T.Fma(g, x0, a00); a01 = T.Fma(g, x1, a01); a02 = T.Fma(g, x2, a02); a03 = T.Fma(g, x3, a03);
+            g = T.Load(d1 + p);
+            a10 = T.Fma(g, x0, a10); a11 = T.Fma(g, x1, a11); a12 = T.Fma(g, x2, a12); a13 = T.Fma(g, x3, a13);
+            g = T.Load(d2 + p);
+            a20 = T.Fma(g, x0, a20); a21 = T.Fma(g, x1, a21); a22 = T.Fma(g, x2, a22); a23 = T.Fma(g, x3, a23);
+            g = T.Load(d3 + p);
+            a30 = T.Fma(g, x0, a30); a31 = T.Fma(g, x1, a31); a32 = T.Fma(g, x2, a32); a33 = T.Fma(g, x3, a33);
+            g = T.Load(d4 + p);
+            a40 = T.Fma(g, x0, a40); a41 = T.Fma(g, x1, a41); a42 = T.Fma(g, x2, a42); a43 = T.Fma(g, x3, a43);
+            g = T.Load(d5 + p);
+            a50 = T.Fma(g, x0, a50); a51 = T.Fma(g, x1, a51); a52 = T.Fma(g, x2, a52); a53 = T.Fma(g, x3, a53);
+        }
+        AddTaps(dst, l, cols, a00, a01, a02, a03);
+        if (rows > 1) AddTaps(dst + ldd, l, cols, a10, a11, a12, a13);
+        if (rows > 2) AddTaps(dst + 2 * ldd, l, cols, a20, a21, a22, a23);
+        if (rows > 3) AddTaps(dst + 3 * ldd, l, cols, a30, a31, a32, a33);
+        if (rows > 4) AddTaps(dst + 4 * ldd, l, cols, a40, a41, a42, a43);
+        if (rows > 5) AddTaps(dst + 5 * ldd, l, cols, a50, a51, a52, a53);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddTaps<T>(float* dst, int l, int cols, T v0, T v1, T v2, T v3) where T : struct, IConvLanes<T>
+    {
+        T.Store(dst, T.Add(T.Load(dst), v0));
+        if (cols > 1) T.Store(dst + l, T.Add(T.Load(dst + l), v1));
+        if (cols > 2) T.Store(dst + 2 * l, T.Add(T.Load(dst + 2 * l), v2));
+        if (cols > 3) T.Store(dst + 3 * l, T.Add(T.Load(dst + 3 * l), v3));
+    }
+}
