@@ -5,7 +5,9 @@ namespace Compiled.Benchmarks;
 
 /// <summary>
 /// <c>--conv-report</c>: GFLOP/s of each convolution kernel on the MNIST-CNN, CIFAR-CNN and LeNet-5 layers at batch 64, on two
-/// cores and one, beside the FMA peak measured in the same run (<see cref="Peak"/>) and the load average. Set CONV_SPEED_FILE=path to append the lines to a file too.
+/// cores and one, beside the FMA peak measured in the same run (<see cref="Peak"/>) and the load average. Set CONV_SPEED_FILE=path to append the lines to a file too,
+/// CONV_REPORT_MODEL=text to report only the models whose name contains it, CONV_PLANAR=1 or -1 to force or forbid the
+/// planar (pixel-vector) kernels.
 /// </summary>
 internal static class ConvReport
 {
@@ -66,8 +68,12 @@ internal static class ConvReport
         string G(double flops, (double Two, double One) t) =>
             $"{flops / t.Two / 1e9,5:F0} GFLOP/s {flops / t.Two / 1e9 / peak,4:P0} ({t.Two * 1e3:F3} ms; one core {flops / t.One / 1e9:F0} = {flops / t.One / 1e9 / (peak / 2):P0} of a core)";
         Report($"FMA peak now, on the kernels' two threads: {peak:F0} GFLOP/s; percentages are of it (a core's: half of it); load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
+        // CONV_REPORT_MODEL=text: only the models whose name contains it; CONV_PLANAR=1 / -1: force / forbid the planar kernels.
+        string? only = Environment.GetEnvironmentVariable("CONV_REPORT_MODEL");
+        if (int.TryParse(Environment.GetEnvironmentVariable("CONV_PLANAR"), out int planar)) Conv2D.PlanarMode = planar;
         foreach (var (model, layers) in models)
         {
+            if (!string.IsNullOrEmpty(only) && !model.Contains(only, StringComparison.OrdinalIgnoreCase)) continue;
             double stepFlops = 0, stepTime = 0, stepTime1 = 0, poolTime = 0;
             foreach (var (name, s, first) in layers)
             {

@@ -85,6 +85,7 @@ public static unsafe partial class Conv2D
     }
 
     /// <summary>Copies sample <paramref name="n"/> of the NHWC source into the zero planar image <paramref name="img"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PlacePlanar(PlanarJob* j, int n, float* img)
     {
         int c = j->C, wp = j->Wp;
@@ -140,6 +141,7 @@ public static unsafe partial class Conv2D
     }
 
     /// <summary>One sample of a planar forward-style convolution.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PlanarSample<T, TAct>(void* argument, int n) where T : struct, IConvLanes<T> where TAct : struct, IActivation
     {
         PlanarJob* j = (PlanarJob*)argument;
@@ -165,20 +167,27 @@ public static unsafe partial class Conv2D
             if (vectors - v == 3) PlanarTile<T, Three>(img + v * lanes, plane, wp, j->C, j->KH, j->KW, w0, w1, w2, w3, w4, w5, acc + v * lanes, outPlane);
             else if (vectors - v == 2) PlanarTile<T, Two>(img + v * lanes, plane, wp, j->C, j->KH, j->KW, w0, w1, w2, w3, w4, w5, acc + v * lanes, outPlane);
             else if (vectors - v == 1) PlanarTile<T, One>(img + v * lanes, plane, wp, j->C, j->KH, j->KW, w0, w1, w2, w3, w4, w5, acc + v * lanes, outPlane);
-            // acc[i][oy·Wp + ox] → y[oy, ox, f0 + i], with bias and activation.
-            for (int oy = 0; oy < oh; oy++)
-                for (int ox = 0; ox < ow; ox++)
-                {
-                    nint p = (nint)oy * wp + ox, o = ((nint)oy * ow + ox) * f + f0;
-                    for (int i = 0; i < rows; i++)
-                    {
-                        float v0 = acc[i * outPlane + p];
-                        if (j->Bias != null) v0 += j->Bias[f0 + i];
-                        if (z != null) z[o + i] = v0;
-                        y[o + i] = TAct.Apply(v0);
-                    }
-                }
+            // acc[i][oy·Wp + ox] + bias → z[oy, ox, f0 + i]; f(that) → y[oy, ox, f0 + i]. Bias and activation run on
+            // whole pixel vectors in place, so the transposing copies have no branches.
+            for (int i = 0; i < rows; i++)
+            {
+                T bias = T.Splat(j->Bias == null ? 0f : j->Bias[f0 + i]);
+                float* row = acc + i * outPlane;
+                for (int u = 0; u < vectors; u++) T.Store(row + u * lanes, T.Add(T.Load(row + u * lanes), bias));
+                if (z != null) Transpose(z + f0 + i, row, oh, ow, wp, f);
+                if (typeof(TAct) != typeof(Identity))
+                    for (int u = 0; u < vectors; u++) T.Store(row + u * lanes, T.Apply<TAct>(T.Load(row + u * lanes)));
+                Transpose(y + f0 + i, row, oh, ow, wp, f);
+            }
         }
+    }
+
+    /// <summary>dst[(oy·ow + ox)·ld] = src[oy·wp + ox]: one planar channel row into its NHWC column.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose(float* dst, float* src, int oh, int ow, int wp, int ld)
+    {
+        for (int oy = 0; oy < oh; oy++, src += wp)
+            for (int ox = 0; ox < ow; ox++, dst += ld) *dst = src[ox];
     }
 
     /// <summary>A compile-time count of pixel vectors for <see cref="PlanarTile"/>.</summary>
@@ -294,6 +303,7 @@ public static unsafe partial class Conv2D
     /// <summary>One sample group of the planar weight gradient: its samples in order, each placed planar (x) and
     /// transposed planar (dz, zero at the dropped columns), then every (6 filters × 4 taps) tile reduced over the pixel
     /// vectors and added to the group's per-lane partials.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PlanarWeightsGroup<T>(void* argument, int g) where T : struct, IConvLanes<T>
     {
         PlanarJob* j = (PlanarJob*)argument;
