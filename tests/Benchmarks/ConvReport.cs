@@ -70,7 +70,6 @@ internal static class ConvReport
         Report($"FMA peak now, on the kernels' two threads: {peak:F0} GFLOP/s; percentages are of it (a core's: half of it); load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
         // CONV_REPORT_MODEL=text: only the models whose name contains it; CONV_PLANAR=1 / -1: force / forbid the planar kernels.
         string? only = Environment.GetEnvironmentVariable("CONV_REPORT_MODEL");
-        if (int.TryParse(Environment.GetEnvironmentVariable("CONV_PLANAR"), out int planar)) Conv2D.PlanarMode = planar;
         foreach (var (model, layers) in models)
         {
             if (!string.IsNullOrEmpty(only) && !model.Contains(only, StringComparison.OrdinalIgnoreCase)) continue;
