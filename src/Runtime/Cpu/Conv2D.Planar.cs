@@ -11,8 +11,8 @@ namespace Compiled.CompilerServices;
 /// </summary>
 /// <remarks>
 /// Forward: a micro-kernel holds 6 output channels × up to 4 pixel vectors in 24 accumulators, broadcasting one weight
-/// per channel and tap, then the tile is written to NHWC with bias and activation. Input gradient: the same kernel over
-/// the output gradient padded by kernel − 1 − pad, with the weight flipped and transposed. Weight gradient: 6 filters ×
+/// per channel and tap, then the tile is written to NHWC with bias and activation. Input gradient: the same kernel
+/// forms every tap's contribution (the columns of dz · w), which are added into a zero-bordered planar gradient. Weight gradient: 6 filters ×
 /// 4 taps in 24 accumulators reduced over pixel vectors (the output gradient copied planar, zero at the dropped columns),
 /// kept as per-lane partial sums per sample group and summed across lanes and groups in a fixed order at the end.
 /// Work is split by samples (forward, input gradient) and by the same fixed sample groups as the channel kernels (weight
@@ -33,23 +33,36 @@ public static unsafe partial class Conv2D
 
     /// <summary>
     /// True when the planar kernels fit the product: stride 1, paddings below the kernel, a vector instruction set, and
-    /// (unless forced) more of each vector doing useful work than in the channel kernels: the channel kernels use
-    /// <paramref name="outputs"/> / ⌈outputs / 2 vectors⌉ of their lanes; the planar ones use the real pixels' share of
-    /// the flat pixel range and <paramref name="outputs"/> / ⌈outputs / 6⌉ of their channel slots, and pay for the copies
-    /// to and from the planar layout (taken as a third of their time).
+    /// (unless forced) more of each vector doing useful work than in the channel kernels, which use
+    /// <paramref name="channels"/> / ⌈channels / 2 vectors⌉ of their lanes (the channels they vectorise over: filters,
+    /// or the input's channels for the input gradient). The planar kernels use <paramref name="planarUse"/> of theirs
+    /// and pay for the copies to and from the planar layout, taken as a third of their time.
     /// </summary>
-    private static bool UsePlanar(in Conv2DShape s, int outputs, int rows, int cols, int paddedWidth)
+    private static bool UsePlanar(in Conv2DShape s, int channels, double planarUse)
     {
         if (PlanarMode < 0 || Gemm.Isa == KernelIsa.Scalar) return false;
         if (s.StrideY != 1 || s.StrideX != 1 || s.PadTop >= s.KernelHeight || s.PadLeft >= s.KernelWidth) return false;
         if (PlanarMode > 0) return true;
-        int nr = 2 * Lanes(), lanes = Lanes();
-        double channelUse = (double)outputs / ((outputs + nr - 1) / nr * nr);
-        int pixels = rows * paddedWidth;
-        double planarUse = (double)rows * cols / ((pixels + lanes - 1) / lanes * lanes)
-            * outputs / ((outputs + PlanarChannels - 1) / PlanarChannels * PlanarChannels);
+        int nr = 2 * Lanes();
+        double channelUse = (double)channels / ((channels + nr - 1) / nr * nr);
         return planarUse * (2.0 / 3) > channelUse;
     }
+
+    /// <summary>The share of useful lanes of a planar tile loop: <paramref name="pixels"/> real pixels out of a flat
+    /// range of <paramref name="flat"/>, rounded up to vectors, times <paramref name="rows"/> out of whole 6-row tiles.</summary>
+    private static double PlanarUse(int pixels, int flat, int rows)
+    {
+        int lanes = Lanes();
+        return (double)pixels / ((flat + lanes - 1) / lanes * lanes) * rows / ((rows + PlanarChannels - 1) / PlanarChannels * PlanarChannels);
+    }
+
+    /// <summary>Forward and weight gradient: the flat range is oh·(ow + kw − 1), the tile rows are the filters.</summary>
+    private static bool UsePlanarForward(in Conv2DShape s) =>
+        UsePlanar(s, s.Filters, PlanarUse(s.OutHeight * s.OutWidth, s.OutHeight * (s.OutWidth + s.KernelWidth - 1), s.Filters));
+
+    /// <summary>Input gradient (scatter form): the flat range is the output pixels, the tile rows are the taps.</summary>
+    private static bool UsePlanarBackwardData(in Conv2DShape s) =>
+        UsePlanar(s, s.InChannels, PlanarUse(s.OutHeight * s.OutWidth, s.OutHeight * s.OutWidth, s.InChannels * s.KernelHeight * s.KernelWidth));
 
     /// <summary>What a planar forward-style convolution reads and writes; on the caller's stack while the worker helps.</summary>
     private struct PlanarJob
@@ -123,21 +136,100 @@ public static unsafe partial class Conv2D
         Run(part, &job, batch, s.MultiplyAdds * batch);
     }
 
-    /// <summary>Planar input gradient: dx = conv(dz padded by k − 1 − pad, w flipped and transposed).</summary>
+    /// <summary>What the planar input gradient reads and writes; on the caller's stack while the worker helps.</summary>
+    private struct ScatterJob
+    {
+        public float* Dx, Dz, Wt;
+        public Conv2DShape S;
+        // Output pixels rounded up to whole vectors; the zero-bordered planar input gradient's rows and columns.
+        public int Pixels, Hp, Wp;
+    }
+
+    /// <summary>
+    /// Planar input gradient, in scatter form so no multiply meets a zero border: per sample, the output gradient is
+    /// copied planar, dz[f][oy·ow + ox]; the columns col[tap][p] = Σ_f w[f, tap]·dz[f][p] come from the planar
+    /// micro-kernel (taps as its output channels, filters as its input channels, a 1×1 kernel); then each tap's
+    /// rows are added, one contiguous run of ow values per output row, into a zero-bordered planar dx (the forward's
+    /// padded image), whose interior is copied to NHWC.
+    /// </summary>
     private static void PlanarBackwardData(float* dx, float* dz, float* w, int batch, in Conv2DShape s)
     {
-        int c = s.InChannels, f = s.Filters, kh = s.KernelHeight, kw = s.KernelWidth;
-        // wt[c][f][ky][kx] = w[f][c][kh − 1 − ky][kw − 1 − kx]
-        float* wt = ConvScratch.Get(0, (nint)c * f * kh * kw);
-        for (int ci = 0; ci < c; ci++)
-            for (int fi = 0; fi < f; fi++)
-                for (int ky = 0; ky < kh; ky++)
-                    for (int kx = 0; kx < kw; kx++)
-                        wt[(((nint)ci * f + fi) * kh + ky) * kw + kx] = w[(((nint)fi * c + ci) * kh + (kh - 1 - ky)) * kw + (kw - 1 - kx)];
-        var job = new PlanarJob { Src = dz, W = wt, Y = dx };
-        PlanarGeometry(&job, s.OutHeight, s.OutWidth, f, kh - 1 - s.PadTop, kw - 1 - s.PadLeft, kh, kw, c, s.InHeight, s.InWidth, Lanes());
-        delegate*<void*, int, void> part = Gemm.Isa == KernelIsa.Vector512 ? &PlanarSample<ConvLanes512, Identity> : &PlanarSample<ConvLanes256, Identity>;
+        int f = s.Filters, taps = s.InChannels * s.KernelHeight * s.KernelWidth, lanes = Lanes();
+        // wt[tap][f] = w[f][tap]
+        float* wt = ConvScratch.Get(0, (nint)taps * f);
+        for (int fi = 0; fi < f; fi++)
+            for (int t = 0; t < taps; t++) wt[(nint)t * f + fi] = w[(nint)fi * taps + t];
+        var job = new ScatterJob
+        {
+            Dx = dx, Dz = dz, Wt = wt, S = s,
+            Pixels = (s.OutHeight * s.OutWidth + lanes - 1) / lanes * lanes,
+            Hp = s.OutHeight + s.KernelHeight - 1, Wp = s.OutWidth + s.KernelWidth - 1,
+        };
+        delegate*<void*, int, void> part = Gemm.Isa == KernelIsa.Vector512 ? &ScatterSample<ConvLanes512> : &ScatterSample<ConvLanes256>;
         Run(part, &job, batch, s.MultiplyAdds * batch);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ScatterSample<T>(void* argument, int n) where T : struct, IConvLanes<T>
+    {
+        ScatterJob* j = (ScatterJob*)argument;
+        Conv2DShape s = j->S;
+        int lanes = T.Count, f = s.Filters, c = s.InChannels, kh = s.KernelHeight, kw = s.KernelWidth;
+        int oh = s.OutHeight, ow = s.OutWidth, pixels = j->Pixels, wp = j->Wp, vectors = pixels / lanes;
+        int taps = c * kh * kw;
+        nint plane = (nint)j->Hp * wp;
+        float* dzp = ConvScratch.Get(1, (nint)f * pixels + (nint)(taps + PlanarChannels) * pixels + c * plane);
+        float* col = dzp + (nint)f * pixels;
+        float* dxp = col + (nint)(taps + PlanarChannels) * pixels;
+        // dz[oy, ox, f] → dzp[f][oy·ow + ox], zero past the last pixel.
+        float* d = j->Dz + (nint)n * oh * ow * f;
+        int count = oh * ow;
+        for (int fi = 0; fi < f; fi++)
+        {
+            float* dst = dzp + (nint)fi * pixels;
+            for (int p = 0; p < count; p++) dst[p] = d[(nint)p * f + fi];
+            for (int p = count; p < pixels; p++) dst[p] = 0f;
+        }
+        // col[t][p] = Σ_f wt[t][f]·dzp[f][p]: 6 taps × up to 4 pixel vectors per tile.
+        for (int t0 = 0; t0 < taps; t0 += PlanarChannels)
+        {
+            int rows = Math.Min(PlanarChannels, taps - t0);
+            float* w0 = j->Wt + (nint)t0 * f;
+            float* w1 = j->Wt + (nint)(t0 + Math.Min(1, rows - 1)) * f, w2 = j->Wt + (nint)(t0 + Math.Min(2, rows - 1)) * f;
+            float* w3 = j->Wt + (nint)(t0 + Math.Min(3, rows - 1)) * f, w4 = j->Wt + (nint)(t0 + Math.Min(4, rows - 1)) * f;
+            float* w5 = j->Wt + (nint)(t0 + Math.Min(5, rows - 1)) * f;
+            float* o = col + (nint)t0 * pixels;
+            int v = 0;
+            for (; v + 4 <= vectors; v += 4) PlanarTile<T, Four>(dzp + v * lanes, pixels, 1, f, 1, 1, w0, w1, w2, w3, w4, w5, o + v * lanes, pixels);
+            if (vectors - v == 3) PlanarTile<T, Three>(dzp + v * lanes, pixels, 1, f, 1, 1, w0, w1, w2, w3, w4, w5, o + v * lanes, pixels);
+            else if (vectors - v == 2) PlanarTile<T, Two>(dzp + v * lanes, pixels, 1, f, 1, 1, w0, w1, w2, w3, w4, w5, o + v * lanes, pixels);
+            else if (vectors - v == 1) PlanarTile<T, One>(dzp + v * lanes, pixels, 1, f, 1, 1, w0, w1, w2, w3, w4, w5, o + v * lanes, pixels);
+        }
+        // dxp[ci][(oy + ky)·wp + ox + kx] += col[(ci, ky, kx)][oy·ow + ox], taps in order.
+        new Span<float>(dxp, checked((int)(c * plane))).Clear();
+        float* src = col;
+        for (int ci = 0; ci < c; ci++)
+            for (int ky = 0; ky < kh; ky++)
+                for (int kx = 0; kx < kw; kx++)
+                {
+                    float* dst = dxp + ci * plane + (nint)ky * wp + kx;
+                    for (int oy = 0; oy < oh; oy++, src += ow, dst += wp)
+                        for (int x0 = 0; x0 < ow; x0 += lanes)
+                        {
+                            int m = ow - x0;
+                            T.StorePart(dst + x0, T.Add(T.LoadPart(dst + x0, m), T.LoadPart(src + x0, m)), m);
+                        }
+                    src += pixels - count;
+                }
+        // The interior, rows pad..pad + h and columns pad..pad + w, to dx[iy, ix, ci].
+        float* outp = j->Dx + (nint)n * s.InSize;
+        for (int ci = 0; ci < c; ci++)
+        {
+            float* row = dxp + ci * plane + (nint)s.PadTop * wp + s.PadLeft;
+            float* dst = outp + ci;
+            for (int iy = 0; iy < s.InHeight; iy++, row += wp)
+                for (int ix = 0; ix < s.InWidth; ix++, dst += c) *dst = row[ix];
+        }
     }
 
     /// <summary>One sample of a planar forward-style convolution.</summary>

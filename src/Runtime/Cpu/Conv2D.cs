@@ -50,7 +50,7 @@ public static unsafe partial class Conv2D
         if (batch == 0) return;
         fixed (float* px = x, pw = w, pb = b, py = y, pz = z)
         {
-            if (UsePlanar(s, s.Filters, s.OutHeight, s.OutWidth, s.OutWidth + s.KernelWidth - 1))
+            if (UsePlanarForward(s))
             {
                 PlanarForward<TAct>(py, z.IsEmpty ? null : pz, px, pw, b.IsEmpty ? null : pb, batch, s);
                 return;
@@ -85,7 +85,7 @@ public static unsafe partial class Conv2D
         if (batch == 0) return;
         fixed (float* pdx = dx, pdz = dz, pw = w)
         {
-            if (UsePlanar(s, s.InChannels, s.InHeight, s.InWidth, s.InWidth + s.KernelWidth - 1))
+            if (UsePlanarBackwardData(s))
             {
                 PlanarBackwardData(pdx, pdz, pw, batch, s);
                 return;
@@ -132,7 +132,7 @@ public static unsafe partial class Conv2D
         }
         fixed (float* pdw = dw, pdb = db, pdz = dz, px = x)
         {
-            if (UsePlanar(s, s.Filters, s.OutHeight, s.OutWidth, s.OutWidth + s.KernelWidth - 1))
+            if (UsePlanarForward(s))
             {
                 PlanarBackwardWeights(pdw, db.IsEmpty ? null : pdb, pdz, px, batch, s);
                 return;
