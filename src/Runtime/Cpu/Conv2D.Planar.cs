@@ -60,9 +60,10 @@ public static unsafe partial class Conv2D
     private static bool UsePlanarForward(in Conv2DShape s) =>
         UsePlanar(s, s.Filters, PlanarUse(s.OutHeight * s.OutWidth, s.OutHeight * (s.OutWidth + s.KernelWidth - 1), s.Filters));
 
-    /// <summary>Input gradient (scatter form): the flat range is the output pixels, the tile rows are the taps.</summary>
+    /// <summary>Input gradient (scatter form): the flat range is oh·(ow + kw − 1), the tile rows are the taps.</summary>
     private static bool UsePlanarBackwardData(in Conv2DShape s) =>
-        UsePlanar(s, s.InChannels, PlanarUse(s.OutHeight * s.OutWidth, s.OutHeight * s.OutWidth, s.InChannels * s.KernelHeight * s.KernelWidth));
+        UsePlanar(s, s.InChannels, PlanarUse(s.OutHeight * s.OutWidth, s.OutHeight * (s.OutWidth + s.KernelWidth - 1),
+            s.InChannels * s.KernelHeight * s.KernelWidth));
 
     /// <summary>What a planar forward-style convolution reads and writes; on the caller's stack while the worker helps.</summary>
     private struct PlanarJob
@@ -141,16 +142,20 @@ public static unsafe partial class Conv2D
     {
         public float* Dx, Dz, Wt;
         public Conv2DShape S;
-        // Output pixels rounded up to whole vectors; the zero-bordered planar input gradient's rows and columns.
-        public int Pixels, Hp, Wp;
+        // The zero-bordered planar input gradient: Hp × Wp (the forward's padded image), Wp = ow + kw − 1. The output
+        // gradient is laid out on the same row pitch: Flat = oh·Wp pixels, rounded up to vectors.
+        public int Hp, Wp, Flat;
+        // Each column row: a zero gutter of Gutter floats, the Flat computed values, zeros up to Row floats.
+        public int Gutter, Row, DxFlat;
     }
 
     /// <summary>
-    /// Planar input gradient, in scatter form so no multiply meets a zero border: per sample, the output gradient is
-    /// copied planar, dz[f][oy·ow + ox]; the columns col[tap][p] = Σ_f w[f, tap]·dz[f][p] come from the planar
-    /// micro-kernel (taps as its output channels, filters as its input channels, a 1×1 kernel); then each tap's
-    /// rows are added, one contiguous run of ow values per output row, into a zero-bordered planar dx (the forward's
-    /// padded image), whose interior is copied to NHWC.
+    /// Planar input gradient, in scatter form so no multiply meets a zero border. Per sample the output gradient is
+    /// copied planar on the padded image's row pitch, dz[f][oy·Wp + ox] (zero at ox ≥ ow); the columns
+    /// col[tap][q] = Σ_f w[f, tap]·dz[f][q] come from the planar micro-kernel (taps as its output channels, filters as
+    /// its input channels, a 1×1 kernel); tap (c, ky, kx) adds col[tap][q] to dx[c][q + ky·Wp + kx], so each planar dx
+    /// vector is a sum of the taps' column vectors at fixed shifts, read from zero-guttered column rows, with no
+    /// read-modify-write. The interior of the planar dx is then copied to NHWC.
     /// </summary>
     private static void PlanarBackwardData(float* dx, float* dz, float* w, int batch, in Conv2DShape s)
     {
@@ -159,11 +164,13 @@ public static unsafe partial class Conv2D
         float* wt = ConvScratch.Get(0, (nint)taps * f);
         for (int fi = 0; fi < f; fi++)
             for (int t = 0; t < taps; t++) wt[(nint)t * f + fi] = w[(nint)fi * taps + t];
+        int hp = s.OutHeight + s.KernelHeight - 1, wp = s.OutWidth + s.KernelWidth - 1;
+        int flat = (s.OutHeight * wp + lanes - 1) / lanes * lanes, dxFlat = (hp * wp + lanes - 1) / lanes * lanes;
+        int gutter = (s.KernelHeight - 1) * wp + s.KernelWidth - 1;
         var job = new ScatterJob
         {
-            Dx = dx, Dz = dz, Wt = wt, S = s,
-            Pixels = (s.OutHeight * s.OutWidth + lanes - 1) / lanes * lanes,
-            Hp = s.OutHeight + s.KernelHeight - 1, Wp = s.OutWidth + s.KernelWidth - 1,
+            Dx = dx, Dz = dz, Wt = wt, S = s, Hp = hp, Wp = wp, Flat = flat,
+            Gutter = gutter, Row = (gutter + dxFlat + 15) & ~15, DxFlat = dxFlat,
         };
         delegate*<void*, int, void> part = Gemm.Isa == KernelIsa.Vector512 ? &ScatterSample<ConvLanes512> : &ScatterSample<ConvLanes256>;
         Run(part, &job, batch, s.MultiplyAdds * batch);
@@ -175,22 +182,22 @@ public static unsafe partial class Conv2D
         ScatterJob* j = (ScatterJob*)argument;
         Conv2DShape s = j->S;
         int lanes = T.Count, f = s.Filters, c = s.InChannels, kh = s.KernelHeight, kw = s.KernelWidth;
-        int oh = s.OutHeight, ow = s.OutWidth, pixels = j->Pixels, wp = j->Wp, vectors = pixels / lanes;
-        int taps = c * kh * kw;
-        nint plane = (nint)j->Hp * wp;
-        float* dzp = ConvScratch.Get(1, (nint)f * pixels + (nint)(taps + PlanarChannels) * pixels + c * plane);
-        float* col = dzp + (nint)f * pixels;
-        float* dxp = col + (nint)(taps + PlanarChannels) * pixels;
-        // dz[oy, ox, f] → dzp[f][oy·ow + ox], zero past the last pixel.
+        int oh = s.OutHeight, ow = s.OutWidth, flat = j->Flat, wp = j->Wp, vectors = flat / lanes, taps = c * kh * kw;
+        int gutter = j->Gutter, rowLength = j->Row, dxFlat = j->DxFlat;
+        float* dzp = ConvScratch.Get(1, (nint)f * flat + (nint)(taps + PlanarChannels) * rowLength + (nint)c * dxFlat);
+        float* col = dzp + (nint)f * flat;
+        float* dxp = col + (nint)(taps + PlanarChannels) * rowLength;
+        // dz[oy, ox, f] → dzp[f][oy·Wp + ox], zero elsewhere.
+        new Span<float>(dzp, checked(f * flat)).Clear();
         float* d = j->Dz + (nint)n * oh * ow * f;
-        int count = oh * ow;
         for (int fi = 0; fi < f; fi++)
         {
-            float* dst = dzp + (nint)fi * pixels;
-            for (int p = 0; p < count; p++) dst[p] = d[(nint)p * f + fi];
-            for (int p = count; p < pixels; p++) dst[p] = 0f;
+            float* dst = dzp + (nint)fi * flat;
+            float* src = d + fi;
+            for (int oy = 0; oy < oh; oy++, dst += wp)
+                for (int ox = 0; ox < ow; ox++, src += f) dst[ox] = *src;
         }
-        // col[t][p] = Σ_f wt[t][f]·dzp[f][p]: 6 taps × up to 4 pixel vectors per tile.
+        // col[t][gutter + q] = Σ_f wt[t][f]·dzp[f][q]: 6 taps × up to 4 pixel vectors per tile; gutters zero.
         for (int t0 = 0; t0 < taps; t0 += PlanarChannels)
         {
             int rows = Math.Min(PlanarChannels, taps - t0);
@@ -198,34 +205,52 @@ public static unsafe partial class Conv2D
             float* w1 = j->Wt + (nint)(t0 + Math.Min(1, rows - 1)) * f, w2 = j->Wt + (nint)(t0 + Math.Min(2, rows - 1)) * f;
             float* w3 = j->Wt + (nint)(t0 + Math.Min(3, rows - 1)) * f, w4 = j->Wt + (nint)(t0 + Math.Min(4, rows - 1)) * f;
             float* w5 = j->Wt + (nint)(t0 + Math.Min(5, rows - 1)) * f;
-            float* o = col + (nint)t0 * pixels;
+            float* o = col + (nint)t0 * rowLength + gutter;
             int v = 0;
-            for (; v + 4 <= vectors; v += 4) PlanarTile<T, Four>(dzp + v * lanes, pixels, 1, f, 1, 1, w0, w1, w2, w3, w4, w5, o + v * lanes, pixels);
-            if (vectors - v == 3) PlanarTile<T, Three>(dzp + v * lanes, pixels, 1, f, 1, 1, w0, w1, w2, w3, w4, w5, o + v * lanes, pixels);
-            else if (vectors - v == 2) PlanarTile<T, Two>(dzp + v * lanes, pixels, 1, f, 1, 1, w0, w1, w2, w3, w4, w5, o + v * lanes, pixels);
-            else if (vectors - v == 1) PlanarTile<T, One>(dzp + v * lanes, pixels, 1, f, 1, 1, w0, w1, w2, w3, w4, w5, o + v * lanes, pixels);
+            for (; v + 4 <= vectors; v += 4) PlanarTile<T, Four>(dzp + v * lanes, flat, 1, f, 1, 1, w0, w1, w2, w3, w4, w5, o + v * lanes, rowLength);
+            if (vectors - v == 3) PlanarTile<T, Three>(dzp + v * lanes, flat, 1, f, 1, 1, w0, w1, w2, w3, w4, w5, o + v * lanes, rowLength);
+            else if (vectors - v == 2) PlanarTile<T, Two>(dzp + v * lanes, flat, 1, f, 1, 1, w0, w1, w2, w3, w4, w5, o + v * lanes, rowLength);
+            else if (vectors - v == 1) PlanarTile<T, One>(dzp + v * lanes, flat, 1, f, 1, 1, w0, w1, w2, w3, w4, w5, o + v * lanes, rowLength);
         }
-        // dxp[ci][(oy + ky)·wp + ox + kx] += col[(ci, ky, kx)][oy·ow + ox], taps in order.
-        new Span<float>(dxp, checked((int)(c * plane))).Clear();
-        float* src = col;
+        for (int t = 0; t < taps; t++)
+        {
+            float* row = col + (nint)t * rowLength;
+            new Span<float>(row, gutter).Clear();
+            new Span<float>(row + gutter + flat, rowLength - gutter - flat).Clear();
+        }
+        // dxp[ci][p] = Σ_{ky, kx} col[(ci, ky, kx)][gutter + p − ky·Wp − kx], four vectors at a time.
         for (int ci = 0; ci < c; ci++)
-            for (int ky = 0; ky < kh; ky++)
-                for (int kx = 0; kx < kw; kx++)
-                {
-                    float* dst = dxp + ci * plane + (nint)ky * wp + kx;
-                    for (int oy = 0; oy < oh; oy++, src += ow, dst += wp)
-                        for (int x0 = 0; x0 < ow; x0 += lanes)
-                        {
-                            int m = ow - x0;
-                            T.StorePart(dst + x0, T.Add(T.LoadPart(dst + x0, m), T.LoadPart(src + x0, m)), m);
-                        }
-                    src += pixels - count;
-                }
+        {
+            float* rows0 = col + (nint)ci * kh * kw * rowLength + gutter;
+            float* dst = dxp + (nint)ci * dxFlat;
+            int v = 0;
+            for (; v + 4 * lanes <= dxFlat; v += 4 * lanes)
+            {
+                T a0 = T.Zero, a1 = T.Zero, a2 = T.Zero, a3 = T.Zero;
+                float* r = rows0 + v;
+                for (int ky = 0; ky < kh; ky++)
+                    for (int kx = 0; kx < kw; kx++, r += rowLength)
+                    {
+                        float* q = r - ky * wp - kx;
+                        a0 = T.Add(a0, T.Load(q)); a1 = T.Add(a1, T.Load(q + lanes));
+                        a2 = T.Add(a2, T.Load(q + 2 * lanes)); a3 = T.Add(a3, T.Load(q + 3 * lanes));
+                    }
+                T.Store(dst + v, a0); T.Store(dst + v + lanes, a1); T.Store(dst + v + 2 * lanes, a2); T.Store(dst + v + 3 * lanes, a3);
+            }
+            for (; v < dxFlat; v += lanes)
+            {
+                T a0 = T.Zero;
+                float* r = rows0 + v;
+                for (int ky = 0; ky < kh; ky++)
+                    for (int kx = 0; kx < kw; kx++, r += rowLength) a0 = T.Add(a0, T.Load(r - ky * wp - kx));
+                T.Store(dst + v, a0);
+            }
+        }
         // The interior, rows pad..pad + h and columns pad..pad + w, to dx[iy, ix, ci].
         float* outp = j->Dx + (nint)n * s.InSize;
         for (int ci = 0; ci < c; ci++)
         {
-            float* row = dxp + ci * plane + (nint)s.PadTop * wp + s.PadLeft;
+            float* row = dxp + (nint)ci * dxFlat + (nint)s.PadTop * wp + s.PadLeft;
             float* dst = outp + ci;
             for (int iy = 0; iy < s.InHeight; iy++, row += wp)
                 for (int ix = 0; ix < s.InWidth; ix++, dst += c) *dst = row[ix];
