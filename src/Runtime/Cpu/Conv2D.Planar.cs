@@ -212,11 +212,17 @@ public static unsafe partial class Conv2D
             else if (vectors - v == 2) PlanarTile<T, Two>(dzp + v * lanes, flat, 1, f, 1, 1, w0, w1, w2, w3, w4, w5, o + v * lanes, rowLength);
             else if (vectors - v == 1) PlanarTile<T, One>(dzp + v * lanes, flat, 1, f, 1, 1, w0, w1, w2, w3, w4, w5, o + v * lanes, rowLength);
         }
+        // Zero gutters, with vector stores inside them (a few hundred short clears would each cost a call).
+        T zero = T.Zero;
         for (int t = 0; t < taps; t++)
         {
             float* row = col + (nint)t * rowLength;
-            new Span<float>(row, gutter).Clear();
-            new Span<float>(row + gutter + flat, rowLength - gutter - flat).Clear();
+            int g = 0;
+            for (; g + lanes <= gutter; g += lanes) T.Store(row + g, zero);
+            for (; g < gutter; g++) row[g] = 0f;
+            int e = gutter + flat;
+            for (; e + lanes <= rowLength; e += lanes) T.Store(row + e, zero);
+            for (; e < rowLength; e++) row[e] = 0f;
         }
         // dxp[ci][p] = Σ_{ky, kx} col[(ci, ky, kx)][gutter + p − ky·Wp − kx], four vectors at a time.
         for (int ci = 0; ci < c; ci++)
