@@ -269,6 +269,11 @@ public class ConvTests
         float[] y = new float[batch * s.OutSize], z = new float[y.Length], dx = new float[x.Length], dw = new float[w.Length], db = new float[64];
         float[] py = new float[batch * p.OutSize], flat = new float[py.Length], g = new float[batch * 64];
         int[] arg = new int[py.Length];
+        Conv2DShape l1 = Shape(28, 28, 1, 5, 5, 6, 1, 1, true), l2 = Shape(14, 14, 6, 5, 5, 16, 1, 1, false);
+        float[] l1x = Support.Random(batch * l1.InSize, 20), l1w = Support.Random(l1.WeightSize, 21), l1b = new float[6], l1y = new float[batch * l1.OutSize];
+        float[] l1dw = new float[l1.WeightSize], l1db = new float[6];
+        float[] l2x = Support.Random(batch * l2.InSize, 22), l2w = Support.Random(l2.WeightSize, 23), l2b = new float[16], l2y = new float[batch * l2.OutSize];
+        float[] l2z = new float[l2y.Length], l2dx = new float[l2x.Length], l2dw = new float[l2.WeightSize], l2db = new float[16];
         void Step()
         {
             Conv2D.Forward<Relu>(y, z, x, w, b, batch, s);
@@ -282,6 +287,12 @@ public class ConvTests
             Pooling.GlobalAvgBackward(z, g, batch, 13, 13, 64);
             Conv2D.BackwardData(dx, z, w, batch, s);
             Conv2D.BackwardWeights(dw, db, z, x, batch, s);
+            // LeNet-5's layers take the planar kernels.
+            Conv2D.Forward<Relu>(l1y, default, l1x, l1w, l1b, batch, l1);
+            Conv2D.BackwardWeights(l1dw, l1db, l1y, l1x, batch, l1);
+            Conv2D.Forward<Relu>(l2y, l2z, l2x, l2w, l2b, batch, l2);
+            Conv2D.BackwardData(l2dx, l2y, l2w, batch, l2);
+            Conv2D.BackwardWeights(l2dw, l2db, l2y, l2x, batch, l2);
         }
         for (int i = 0; i < 30; i++) Step();
         long before = GC.GetAllocatedBytesForCurrentThread() + Worker.WorkerAllocatedBytes;
