@@ -55,7 +55,9 @@ public static unsafe partial class Conv2D
                 PlanarForward<TAct>(py, z.IsEmpty ? null : pz, px, pw, b.IsEmpty ? null : pb, batch, s);
                 return;
             }
-            int nr = 2 * Lanes();
+            // Filters that fit one vector take one-vector panels (16 pixels × 1 vector tiles): two-vector panels
+            // would leave half of every multiply-add on padding.
+            int nr = s.Filters <= Lanes() && Lanes() > 1 ? Lanes() : 2 * Lanes();
             var job = new ConvJob
             {
                 Src = px, SrcH = s.InHeight, SrcW = s.InWidth, C = s.InChannels, DilY = 1, DilX = 1, OffY = s.PadTop, OffX = s.PadLeft,
@@ -384,6 +386,11 @@ public static unsafe partial class Conv2D
         nint outOff = (nint)n * pixels * f;
         float* y = j->Y + outOff;
         float* z = j->Z == null ? null : j->Z + outOff;
+        if (nr == T.Count && nr > 1)
+        {
+            NarrowSample<T, TAct>(j, img, y, z);
+            return;
+        }
         float** a = stackalloc float*[MR];
         for (int p0 = 0; p0 < f; p0 += nr)
         {
@@ -403,6 +410,86 @@ public static unsafe partial class Conv2D
                 ForwardTile<T, TAct>(a, bp, j->KH, run, rowStride, y + o, z == null ? null : z + o, f, bias, rows, cols);
             }
         }
+    }
+
+    /// <summary>Pixels per one-vector tile.</summary>
+    private const int NarrowMR = 16;
+
+    /// <summary>One sample of a forward-style convolution whose outputs fit one vector: every block of 16 output pixels.</summary>
+    private static void NarrowSample<T, TAct>(ConvJob* j, float* img, float* y, float* z) where T : struct, IConvLanes<T> where TAct : struct, IActivation
+    {
+        int c = j->C, f = j->F, pixels = j->OH * j->OW, run = j->KW * c;
+        nint rowStride = (nint)j->ImgW * c;
+        nint* a = stackalloc nint[NarrowMR];
+        for (int m = 0; m < pixels; m += NarrowMR)
+        {
+            int rows = Math.Min(NarrowMR, pixels - m);
+            for (int i = 0; i < NarrowMR; i++)
+            {
+                int pm = m + Math.Min(i, rows - 1);
+                int oy = pm / j->OW, ox = pm - oy * j->OW;
+                a[i] = oy * j->SY * rowStride + (nint)ox * j->SX * c;
+            }
+            nint o = (nint)m * f;
+            NarrowTile<T, TAct>(img, a, j->Packed, j->KH, run, rowStride, y + o, z == null ? null : z + o, f, j->Bias, rows);
+        }
+    }
+
+    /// <summary>
+    /// A 16-pixel × 1-vector tile: acc[i] += x(pixel i, tap) · wpanel[tap] over kh rows of run = kw·c taps, then
+    /// y = f(acc + bias) (z = acc + bias kept when asked) for the first rows pixels and <paramref name="cols"/> outputs.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void NarrowTile<T, TAct>(float* img, nint* a, float* bp, int kh, int run, nint rowStride, float* y, float* z,
+        int cols, float* bias, int rows) where T : struct, IConvLanes<T> where TAct : struct, IActivation
+    {
+        int w = T.Count;
+        float* a0 = img + a[0], a1 = img + a[1], a2 = img + a[2], a3 = img + a[3], a4 = img + a[4], a5 = img + a[5], a6 = img + a[6], a7 = img + a[7];
+        float* a8 = img + a[8], a9 = img + a[9], a10 = img + a[10], a11 = img + a[11], a12 = img + a[12], a13 = img + a[13], a14 = img + a[14], a15 = img + a[15];
+        T c0 = T.Zero, c1 = T.Zero, c2 = T.Zero, c3 = T.Zero, c4 = T.Zero, c5 = T.Zero, c6 = T.Zero, c7 = T.Zero;
+        T c8 = T.Zero, c9 = T.Zero, c10 = T.Zero, c11 = T.Zero, c12 = T.Zero, c13 = T.Zero, c14 = T.Zero, c15 = T.Zero;
+        for (int ky = 0; ky < kh; ky++)
+        {
+            nint off = ky * rowStride, end = off + run;
+            for (; off < end; off++, bp += w)
+            {
+                T b = T.Load(bp);
+                c0 = T.Fma(T.Splat(a0[off]), b, c0); c1 = T.Fma(T.Splat(a1[off]), b, c1);
+                c2 = T.Fma(T.Splat(a2[off]), b, c2); c3 = T.Fma(T.Splat(a3[off]), b, c3);
+                c4 = T.Fma(T.Splat(a4[off]), b, c4); c5 = T.Fma(T.Splat(a5[off]), b, c5);
+                c6 = T.Fma(T.Splat(a6[off]), b, c6); c7 = T.Fma(T.Splat(a7[off]), b, c7);
+                c8 = T.Fma(T.Splat(a8[off]), b, c8); c9 = T.Fma(T.Splat(a9[off]), b, c9);
+                c10 = T.Fma(T.Splat(a10[off]), b, c10); c11 = T.Fma(T.Splat(a11[off]), b, c11);
+                c12 = T.Fma(T.Splat(a12[off]), b, c12); c13 = T.Fma(T.Splat(a13[off]), b, c13);
+                c14 = T.Fma(T.Splat(a14[off]), b, c14); c15 = T.Fma(T.Splat(a15[off]), b, c15);
+            }
+        }
+        T bv = bias == null ? T.Zero : T.LoadPart(bias, cols);
+        nint ld = cols;
+        NarrowStore<T, TAct>(y, z, c0, bv, cols);
+        if (rows > 1) NarrowStore<T, TAct>(y + ld, z == null ? null : z + ld, c1, bv, cols);
+        if (rows > 2) NarrowStore<T, TAct>(y + 2 * ld, z == null ? null : z + 2 * ld, c2, bv, cols);
+        if (rows > 3) NarrowStore<T, TAct>(y + 3 * ld, z == null ? null : z + 3 * ld, c3, bv, cols);
+        if (rows > 4) NarrowStore<T, TAct>(y + 4 * ld, z == null ? null : z + 4 * ld, c4, bv, cols);
+        if (rows > 5) NarrowStore<T, TAct>(y + 5 * ld, z == null ? null : z + 5 * ld, c5, bv, cols);
+        if (rows > 6) NarrowStore<T, TAct>(y + 6 * ld, z == null ? null : z + 6 * ld, c6, bv, cols);
+        if (rows > 7) NarrowStore<T, TAct>(y + 7 * ld, z == null ? null : z + 7 * ld, c7, bv, cols);
+        if (rows > 8) NarrowStore<T, TAct>(y + 8 * ld, z == null ? null : z + 8 * ld, c8, bv, cols);
+        if (rows > 9) NarrowStore<T, TAct>(y + 9 * ld, z == null ? null : z + 9 * ld, c9, bv, cols);
+        if (rows > 10) NarrowStore<T, TAct>(y + 10 * ld, z == null ? null : z + 10 * ld, c10, bv, cols);
+        if (rows > 11) NarrowStore<T, TAct>(y + 11 * ld, z == null ? null : z + 11 * ld, c11, bv, cols);
+        if (rows > 12) NarrowStore<T, TAct>(y + 12 * ld, z == null ? null : z + 12 * ld, c12, bv, cols);
+        if (rows > 13) NarrowStore<T, TAct>(y + 13 * ld, z == null ? null : z + 13 * ld, c13, bv, cols);
+        if (rows > 14) NarrowStore<T, TAct>(y + 14 * ld, z == null ? null : z + 14 * ld, c14, bv, cols);
+        if (rows > 15) NarrowStore<T, TAct>(y + 15 * ld, z == null ? null : z + 15 * ld, c15, bv, cols);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void NarrowStore<T, TAct>(float* y, float* z, T v, T bias, int cols) where T : struct, IConvLanes<T> where TAct : struct, IActivation
+    {
+        v = T.Add(v, bias);
+        if (z != null) T.StorePart(z, v, cols);
+        T.StorePart(y, T.Apply<TAct>(v), cols);
     }
 
     /// <summary>
