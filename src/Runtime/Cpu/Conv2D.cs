@@ -139,7 +139,9 @@ public static unsafe partial class Conv2D
                 PlanarBackwardWeights(pdw, db.IsEmpty ? null : pdb, pdz, px, batch, s);
                 return;
             }
-            int nr = 2 * Lanes();
+            // Filters that fit one vector take 16 (tap, channel) rows × 1 vector tiles, as in the forward pass.
+            bool narrow = s.Filters <= Lanes() && Lanes() > 1;
+            int nr = narrow ? Lanes() : 2 * Lanes(), mr = narrow ? NarrowMR : MR;
             int k = s.InChannels * s.KernelHeight * s.KernelWidth;
             var job = new ConvJob
             {
@@ -147,12 +149,12 @@ public static unsafe partial class Conv2D
                 ImgH = (s.OutHeight - 1) * s.StrideY + s.KernelHeight, ImgW = (s.OutWidth - 1) * s.StrideX + s.KernelWidth,
                 KH = s.KernelHeight, KW = s.KernelWidth, SY = s.StrideY, SX = s.StrideX, OH = s.OutHeight, OW = s.OutWidth, F = s.Filters,
                 Nr = nr, Dz = pdz, Batch = batch, Groups = Math.Min(batch, MaxGroups),
-                Kp = (k + MR - 1) / MR * MR, Fp = (s.Filters + nr - 1) / nr * nr,
+                Kp = (k + mr - 1) / mr * mr, Fp = (s.Filters + nr - 1) / nr * nr, Mr = mr,
             };
             job.Direct = s.PadTop == 0 && s.PadLeft == 0 && job.ImgH <= s.InHeight && job.ImgW <= s.InWidth;
             if (job.Direct) { job.ImgH = s.InHeight; job.ImgW = s.InWidth; }
             nint partial = (nint)job.Kp * job.Fp;
-            job.KRanges = Math.Max(1, Math.Min(job.Kp / MR, TargetChunks / job.Groups));
+            job.KRanges = Math.Max(1, Math.Min(job.Kp / mr, TargetChunks / job.Groups));
             job.Partial = ConvScratch.Get(0, job.Groups * (partial + job.Fp));
             job.DbPartial = job.Partial + job.Groups * partial;
 
@@ -272,7 +274,7 @@ public static unsafe partial class Conv2D
         public float* Packed, Bias, Y, Z;
         // Weight gradient: dz, sample groups, partial sums [group][Kp][Fp] and [group][Fp].
         public float* Dz, Partial, DbPartial;
-        public int Batch, Groups, KRanges, Kp, Fp;
+        public int Batch, Groups, KRanges, Kp, Fp, Mr;
     }
 
     private static void RunImplicit<TAct>(ConvJob* job, int batch, long multiplyAddsPerSample) where TAct : struct, IActivation
@@ -575,15 +577,15 @@ public static unsafe partial class Conv2D
     private static void WeightsGroup<T>(void* argument, int chunk) where T : struct, IConvLanes<T>
     {
         ConvJob* j = (ConvJob*)argument;
-        int g = chunk / j->KRanges, range = chunk - g * j->KRanges, blocks = j->Kp / MR;
-        int kFirst = blocks * range / j->KRanges * MR, kEnd = blocks * (range + 1) / j->KRanges * MR;
+        int mr = j->Mr, g = chunk / j->KRanges, range = chunk - g * j->KRanges, blocks = j->Kp / mr;
+        int kFirst = blocks * range / j->KRanges * mr, kEnd = blocks * (range + 1) / j->KRanges * mr;
         int lo = (int)((long)j->Batch * g / j->Groups), hi = (int)((long)j->Batch * (g + 1) / j->Groups);
         int c = j->C, f = j->F, nr = j->Nr, pixels = j->OH * j->OW, run = j->KW * c, k = j->KH * run;
         nint rowStride = (nint)j->ImgW * c, imgSize = (nint)j->ImgH * rowStride, dzSize = (nint)pixels * f;
         float* part = j->Partial + g * (nint)j->Kp * j->Fp;
         float* dbp = j->DbPartial + g * (nint)j->Fp;
         if (range == 0) new Span<float>(dbp, j->Fp).Clear();
-        nint* koff = stackalloc nint[MR * ((MaxK + MR - 1) / MR)];
+        nint* koff = stackalloc nint[MaxK + NarrowMR];
         bool offsetsKnown = false;
         float* imgs = j->Direct ? null : ConvScratch.Get(1, SampleBlock * imgSize);
         for (int n0 = lo; n0 < hi; n0 += SampleBlock)
@@ -597,16 +599,22 @@ public static unsafe partial class Conv2D
                 img = imgs;
             }
             float* dz = j->Dz + n0 * dzSize;
-            for (int k0 = kFirst; k0 < kEnd; k0 += MR)
+            for (int k0 = kFirst; k0 < kEnd; k0 += mr)
             {
                 nint* o = k <= MaxK ? koff + k0 : koff;
                 if (k > MaxK || !offsetsKnown)
-                    for (int i = 0; i < MR; i++)
+                    for (int i = 0; i < mr; i++)
                     {
                         int kk = Math.Min(k0 + i, k - 1);
                         int ky = kk / run;
                         o[i] = ky * rowStride + (kk - ky * run);
                     }
+                if (mr == NarrowMR)
+                {
+                    NarrowWeightsTile<T>(img, imgSize, count, o, (nint)j->SY * rowStride, (nint)j->SX * c, j->OH, j->OW, dz,
+                        dzSize, f, part + (nint)k0 * j->Fp, j->Fp, n0 == lo);
+                    continue;
+                }
                 for (int p0 = 0; p0 < f; p0 += nr)
                     WeightsTile<T>(img, imgSize, count, o, (nint)j->SY * rowStride, (nint)j->SX * c, j->OH, j->OW, dz + p0,
                         dzSize, f, Math.Min(nr, f - p0), part + (nint)k0 * j->Fp + p0, j->Fp, n0 == lo);
@@ -674,6 +682,57 @@ public static unsafe partial class Conv2D
         Accumulate(dst + 5 * ldd, c50, c51, first);
         Accumulate(dst + 6 * ldd, c60, c61, first);
         Accumulate(dst + 7 * ldd, c70, c71, first);
+    }
+
+    /// <summary>
+    /// acc[i] = Σ over <paramref name="samples"/> images and their output pixels of x(pixel, koff[i]) · dz[pixel, 1 vector]
+    /// for 16 (tap, channel) rows, all <paramref name="cols"/> filters in one vector (read masked, so the padded lanes
+    /// are zero); stored (first) or added to dst[i·ldd ..].
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void NarrowWeightsTile<T>(float* img, nint imgSize, int samples, nint* koff, nint rowStep, nint colStep, int oh, int ow,
+        float* dz, nint dzSize, int cols, float* dst, nint ldd, bool first) where T : struct, IConvLanes<T>
+    {
+        nint o0 = koff[0], o1 = koff[1], o2 = koff[2], o3 = koff[3], o4 = koff[4], o5 = koff[5], o6 = koff[6], o7 = koff[7];
+        nint o8 = koff[8], o9 = koff[9], o10 = koff[10], o11 = koff[11], o12 = koff[12], o13 = koff[13], o14 = koff[14], o15 = koff[15];
+        T c0 = T.Zero, c1 = T.Zero, c2 = T.Zero, c3 = T.Zero, c4 = T.Zero, c5 = T.Zero, c6 = T.Zero, c7 = T.Zero;
+        T c8 = T.Zero, c9 = T.Zero, c10 = T.Zero, c11 = T.Zero, c12 = T.Zero, c13 = T.Zero, c14 = T.Zero, c15 = T.Zero;
+        bool full = cols == T.Count;
+        for (int sIndex = 0; sIndex < samples; sIndex++, img += imgSize)
+        {
+            float* d = dz + sIndex * dzSize;
+            for (int oy = 0; oy < oh; oy++)
+            {
+                float* q = img + oy * rowStep;
+                for (int ox = 0; ox < ow; ox++, q += colStep, d += cols)
+                {
+                    T b = full ? T.Load(d) : T.LoadPart(d, cols);
+                    c0 = T.Fma(T.Splat(q[o0]), b, c0); c1 = T.Fma(T.Splat(q[o1]), b, c1);
+                    c2 = T.Fma(T.Splat(q[o2]), b, c2); c3 = T.Fma(T.Splat(q[o3]), b, c3);
+                    c4 = T.Fma(T.Splat(q[o4]), b, c4); c5 = T.Fma(T.Splat(q[o5]), b, c5);
+                    c6 = T.Fma(T.Splat(q[o6]), b, c6); c7 = T.Fma(T.Splat(q[o7]), b, c7);
+                    c8 = T.Fma(T.Splat(q[o8]), b, c8); c9 = T.Fma(T.Splat(q[o9]), b, c9);
+                    c10 = T.Fma(T.Splat(q[o10]), b, c10); c11 = T.Fma(T.Splat(q[o11]), b, c11);
+                    c12 = T.Fma(T.Splat(q[o12]), b, c12); c13 = T.Fma(T.Splat(q[o13]), b, c13);
+                    c14 = T.Fma(T.Splat(q[o14]), b, c14); c15 = T.Fma(T.Splat(q[o15]), b, c15);
+                }
+            }
+        }
+        AccumulateOne(dst, c0, first); AccumulateOne(dst + ldd, c1, first);
+        AccumulateOne(dst + 2 * ldd, c2, first); AccumulateOne(dst + 3 * ldd, c3, first);
+        AccumulateOne(dst + 4 * ldd, c4, first); AccumulateOne(dst + 5 * ldd, c5, first);
+        AccumulateOne(dst + 6 * ldd, c6, first); AccumulateOne(dst + 7 * ldd, c7, first);
+        AccumulateOne(dst + 8 * ldd, c8, first); AccumulateOne(dst + 9 * ldd, c9, first);
+        AccumulateOne(dst + 10 * ldd, c10, first); AccumulateOne(dst + 11 * ldd, c11, first);
+        AccumulateOne(dst + 12 * ldd, c12, first); AccumulateOne(dst + 13 * ldd, c13, first);
+        AccumulateOne(dst + 14 * ldd, c14, first); AccumulateOne(dst + 15 * ldd, c15, first);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AccumulateOne<T>(float* dst, T v, bool first) where T : struct, IConvLanes<T>
+    {
+        if (!first) v = T.Add(T.Load(dst), v);
+        T.Store(dst, v);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
