@@ -15,7 +15,10 @@ namespace Compiled.CompilerServices;
 /// gradient, dilated by the stride and padded by kernel − 1 − pad, with the weight flipped and transposed (inputs with few
     /// channels, where a filter panel would be mostly padding, take dot products along the filters instead). The weight
 /// gradient accumulates 8 (tap, channel) rows × 32 filters over every output pixel, per group of samples, then sums
-/// the groups in a fixed order.</para>
+/// the groups in a fixed order. When the filters fit one vector (LeNet-5's 6 and 16), the forward and weight-gradient
+/// tiles are one vector wide instead (16 pixels, or 16 (tap, channel) rows, × 1 vector), so no multiply-add lands on
+/// padding. Stride-1 layers with few channels, where the channel vectors would be mostly idle, take the planar kernels
+/// instead (Conv2D.Planar.cs: vectorised over output pixels); which one runs depends only on the shape.</para>
 /// <para>Work is split across the <see cref="Worker"/> by samples (forward, input gradient) and by fixed sample groups
 /// (weight gradient; the group count depends only on the batch), so results are bit-identical whatever the core
 /// count and run to run. Outputs must not overlap inputs. Nothing is allocated per call once each thread's scratch
