@@ -32,18 +32,22 @@ public static unsafe partial class Conv2D
     internal static int PlanarMode;
 
     /// <summary>
-    /// True when the planar kernels fit the product: stride 1, paddings below the kernel, a vector instruction set, and
+    /// True when the planar kernels fit the product: stride 1, paddings below the kernel, at most 2,048 taps × channels, a
+    /// vector instruction set, and
     /// (unless forced) more of each vector doing useful work than in the channel kernels, which use
     /// <paramref name="channels"/> / ⌈channels / 2 vectors⌉ of their lanes (the channels they vectorise over: filters,
-    /// or the input's channels for the input gradient). The planar kernels use <paramref name="planarUse"/> of theirs
+    /// or the input's channels for the input gradient), or channels / 1 vector where <paramref name="narrow"/> tiles
+    /// take channels that fit one vector. The planar kernels use <paramref name="planarUse"/> of theirs
     /// and pay for the copies to and from the planar layout, taken as a third of their time.
     /// </summary>
-    private static bool UsePlanar(in Conv2DShape s, int channels, double planarUse)
+    private static bool UsePlanar(in Conv2DShape s, int channels, bool narrow, double planarUse)
     {
         if (PlanarMode < 0 || Gemm.Isa == KernelIsa.Scalar) return false;
         if (s.StrideY != 1 || s.StrideX != 1 || s.PadTop >= s.KernelHeight || s.PadLeft >= s.KernelWidth) return false;
+        // The weight gradient keeps one offset per tap on the stack (the worker's is 256 KiB).
+        if ((long)s.InChannels * s.KernelHeight * s.KernelWidth > MaxK) return false;
         if (PlanarMode > 0) return true;
-        int nr = 2 * Lanes();
+        int nr = narrow && channels <= Lanes() ? Lanes() : 2 * Lanes();
         double channelUse = (double)channels / ((channels + nr - 1) / nr * nr);
         return planarUse * (2.0 / 3) > channelUse;
     }
@@ -58,11 +62,11 @@ public static unsafe partial class Conv2D
 
     /// <summary>Forward and weight gradient: the flat range is oh·(ow + kw − 1), the tile rows are the filters.</summary>
     private static bool UsePlanarForward(in Conv2DShape s) =>
-        UsePlanar(s, s.Filters, PlanarUse(s.OutHeight * s.OutWidth, s.OutHeight * (s.OutWidth + s.KernelWidth - 1), s.Filters));
+        UsePlanar(s, s.Filters, narrow: true, PlanarUse(s.OutHeight * s.OutWidth, s.OutHeight * (s.OutWidth + s.KernelWidth - 1), s.Filters));
 
     /// <summary>Input gradient (scatter form): the flat range is oh·(ow + kw − 1), the tile rows are the taps.</summary>
     private static bool UsePlanarBackwardData(in Conv2DShape s) =>
-        UsePlanar(s, s.InChannels, PlanarUse(s.OutHeight * s.OutWidth, s.OutHeight * (s.OutWidth + s.KernelWidth - 1),
+        UsePlanar(s, s.InChannels, narrow: false, PlanarUse(s.OutHeight * s.OutWidth, s.OutHeight * (s.OutWidth + s.KernelWidth - 1),
             s.InChannels * s.KernelHeight * s.KernelWidth));
 
     /// <summary>What a planar forward-style convolution reads and writes; on the caller's stack while the worker helps.</summary>
