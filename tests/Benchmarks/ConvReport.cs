@@ -4,8 +4,10 @@ using Compiled.CompilerServices;
 namespace Compiled.Benchmarks;
 
 /// <summary>
-/// <c>--conv-report</c>: GFLOP/s of each convolution kernel on the MNIST-CNN and CIFAR-CNN layers at batch 64, on two
-/// cores and one, beside the FMA peak measured in the same run (<see cref="Peak"/>) and the load average. Set CONV_SPEED_FILE=path to append the lines to a file too.
+/// <c>--conv-report</c>: GFLOP/s of each convolution kernel on the MNIST-CNN, CIFAR-CNN and LeNet-5 layers at batch 64, on two
+/// cores and one, beside the FMA peak measured in the same run (<see cref="Peak"/>) and the load average. Set CONV_SPEED_FILE=path to append the lines to a file too,
+/// CONV_REPORT_MODEL=text to report only the models whose name contains it, CONV_PLANAR=1 or -1 to force or forbid the
+/// planar (pixel-vector) kernels.
 /// </summary>
 internal static class ConvReport
 {
@@ -36,6 +38,7 @@ internal static class ConvReport
                 ("conv3", Shape(6, 6, 64, 3, 3, 128, 1, 1, false), false)]),
             ("CIFAR CNN, same padding", [("conv1", Shape(32, 32, 3, 3, 3, 32, 1, 1, true), true), ("conv2", Shape(16, 16, 32, 3, 3, 64, 1, 1, true), false),
                 ("conv3", Shape(8, 8, 64, 3, 3, 128, 1, 1, true), false)]),
+            ("LeNet-5", [("conv1", Shape(28, 28, 1, 5, 5, 6, 1, 1, true), true), ("conv2", Shape(14, 14, 6, 5, 5, 16, 1, 1, false), false)]),
         };
         string? file = Environment.GetEnvironmentVariable("CONV_SPEED_FILE");
         void Report(string line)
@@ -65,8 +68,11 @@ internal static class ConvReport
         string G(double flops, (double Two, double One) t) =>
             $"{flops / t.Two / 1e9,5:F0} GFLOP/s {flops / t.Two / 1e9 / peak,4:P0} ({t.Two * 1e3:F3} ms; one core {flops / t.One / 1e9:F0} = {flops / t.One / 1e9 / (peak / 2):P0} of a core)";
         Report($"FMA peak now, on the kernels' two threads: {peak:F0} GFLOP/s; percentages are of it (a core's: half of it); load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
+        // CONV_REPORT_MODEL=text: only the models whose name contains it; CONV_PLANAR=1 / -1: force / forbid the planar kernels.
+        string? only = Environment.GetEnvironmentVariable("CONV_REPORT_MODEL");
         foreach (var (model, layers) in models)
         {
+            if (!string.IsNullOrEmpty(only) && !model.Contains(only, StringComparison.OrdinalIgnoreCase)) continue;
             double stepFlops = 0, stepTime = 0, stepTime1 = 0, poolTime = 0;
             foreach (var (name, s, first) in layers)
             {
@@ -93,5 +99,63 @@ internal static class ConvReport
             }
             Report($"{model}: conv + pool part of a training step {stepTime * 1e3:F2} ms (pooling {poolTime * 1e3:F2} ms), {stepFlops / stepTime / 1e9:F0} GFLOP/s = {stepFlops / stepTime / 1e9 / peak:P0} of two cores; one core {stepFlops / stepTime1 / 1e9:F0} GFLOP/s = {stepFlops / stepTime1 / 1e9 / (peak / 2):P0} of a core");
         }
+        if (string.IsNullOrEmpty(only) || "LeNet-5 step".Contains(only, StringComparison.OrdinalIgnoreCase)) LeNetStep(Report, Both);
+    }
+
+    /// <summary>Every kernel call of LeNet-5's generated training step at batch 64, in order, timed alone (best of
+    /// repetitions, two cores and one), so the step's time can be split by call.</summary>
+    private static void LeNetStep(Action<string> report, Func<Action, (double Two, double One)> both)
+    {
+        const int b = 64;
+        Conv2DShape c1 = Shape(28, 28, 1, 5, 5, 6, 1, 1, true), c2 = Shape(14, 14, 6, 5, 5, 16, 1, 1, false);
+        var p1 = new Pool2DShape(28, 28, 6, 2, 2, 2, 2, 0, 0, 14, 14);
+        var p2 = new Pool2DShape(10, 10, 16, 2, 2, 2, 2, 0, 0, 5, 5);
+        float[] x = Random(b * 784, 1), w1 = Random(150, 2), b1 = Random(6, 3), w2 = Random(2400, 4), b2 = Random(16, 5);
+        float[] w5 = Random(48000, 6), b5 = Random(120, 7), w6 = Random(10080, 8), b6 = Random(84, 9), w7 = Random(840, 10), b7 = Random(10, 11);
+        float[] y0 = new float[b * 4704], y1 = new float[b * 1176], y2 = new float[b * 1600], y3 = new float[b * 400], y4 = new float[b * 400];
+        float[] y5 = new float[b * 120], y6 = new float[b * 84], y7 = new float[b * 10], prob = new float[b * 10], d7 = new float[b * 10];
+        float[] d6 = new float[b * 84], d5 = new float[b * 120], d4 = new float[b * 400], d3 = new float[b * 400], d2 = new float[b * 1600];
+        float[] d1 = new float[b * 1176], d0 = new float[b * 4704];
+        float[] gw1 = new float[150], gb1 = new float[6], gw2 = new float[2400], gb2 = new float[16], gw5 = new float[48000], gb5 = new float[120];
+        float[] gw6 = new float[10080], gb6 = new float[84], gw7 = new float[840], gb7 = new float[10];
+        int[] a1 = new int[b * 1176], a3 = new int[b * 400];
+        float[] labels = new float[b];
+        for (int i = 0; i < b; i++) labels[i] = i % 10;
+        float[] parameters = Random(61706, 12), gradients = Random(61706, 13);
+        var adam = new Compiled.Adam(1e-3);
+        var calls = new (string Name, Action Call)[]
+        {
+            ("conv1 forward", () => Conv2D.Forward<Relu>(y0, default, x, w1, b1, b, c1)),
+            ("pool1 forward", () => Pooling.MaxForward(y1, a1, y0, b, p1)),
+            ("conv2 forward", () => Conv2D.Forward<Relu>(y2, default, y1, w2, b2, b, c2)),
+            ("pool2 forward", () => Pooling.MaxForward(y3, a3, y2, b, p2)),
+            ("flatten", () => Flatten.Forward(y4, y3, b, 5, 5, 16)),
+            ("dense 400→120", () => Dense.Forward<Relu>(y5, default, y4, w5, b5, b, 400, 120)),
+            ("dense 120→84", () => Dense.Forward<Relu>(y6, default, y5, w6, b6, b, 120, 84)),
+            ("dense 84→10", () => Dense.Forward<Identity>(y7, default, y6, w7, b7, b, 84, 10)),
+            ("softmax + loss", () => Losses.SoftmaxCrossEntropySparse(prob, d7, y7, labels, b, 10)),
+            ("dense 84→10 backward", () => Dense.Backward(d6, gw7, gb7, d7, y6, w7, b, 84, 10)),
+            ("relu' 84", () => Activations.Backward<Relu>(d6, y6, default, b * 84)),
+            ("dense 120→84 backward", () => Dense.Backward(d5, gw6, gb6, d6, y5, w6, b, 120, 84)),
+            ("relu' 120", () => Activations.Backward<Relu>(d5, y5, default, b * 120)),
+            ("dense 400→120 backward", () => Dense.Backward(d4, gw5, gb5, d5, y4, w5, b, 400, 120)),
+            ("flatten backward", () => Flatten.Backward(d3, d4, b, 5, 5, 16)),
+            ("pool2 backward", () => Pooling.MaxBackward(d2, d3, a3, b, p2)),
+            ("relu' conv2", () => Activations.Backward<Relu>(d2, y2, default, b * 1600)),
+            ("conv2 backward-weights", () => Conv2D.BackwardWeights(gw2, gb2, d2, y1, b, c2)),
+            ("conv2 backward-data", () => Conv2D.BackwardData(d1, d2, w2, b, c2)),
+            ("pool1 backward", () => Pooling.MaxBackward(d0, d1, a1, b, p1)),
+            ("relu' conv1", () => Activations.Backward<Relu>(d0, y0, default, b * 4704)),
+            ("conv1 backward-weights", () => Conv2D.BackwardWeights(gw1, gb1, d0, x, b, c1)),
+            ("adam", () => adam.Step(parameters, gradients)),
+        };
+        double two = 0, one = 0;
+        foreach (var (name, call) in calls)
+        {
+            var t = both(call);
+            two += t.Two; one += t.One;
+            report($"    {name,-24} {t.Two * 1e3,7:F3} ms   one core {t.One * 1e3,7:F3} ms");
+        }
+        report($"LeNet-5 step, calls timed alone: {two * 1e3:F3} ms on two cores, {one * 1e3:F3} ms on one");
     }
 }

@@ -17,7 +17,8 @@ internal sealed class Options
           --peer-coretype NAME   OPENBLAS_CORETYPE for the peer (default Cooperlake: on these AVX-512 AMD machines the
                               fastest kernel set that is still correct, SGEMM 159 against Haswell's 86 GFLOP/s)
           --no-peer           time our side only (no PyTorch needed; peer columns are blank)
-          --conv-report       print the convolution kernels' GFLOP/s on the MNIST and CIFAR CNN layers and exit
+          --conv-report       print the convolution kernels' GFLOP/s on the MNIST, CIFAR and LeNet-5 layers and every
+                              call of LeNet-5's step timed alone, and exit (CONV_REPORT_MODEL=text: only those names)
           --step-report       print where the MLP 784-128-10 batch-64 step and its predictions spend their time and exit
           --device cpu|gpu    gpu: our generated GPU twins (ILGPU, CUDA) against PyTorch on CUDA (default cpu);
                               gpu-simulator runs our GPU kernels on ILGPU's CPU accelerator (a smoke test, not numbers)

@@ -31,6 +31,8 @@ if (options.Help)
     Console.WriteLine(Options.Usage);
     return 0;
 }
+// CONV_PLANAR=1 / -1 forces / forbids the convolution's planar (pixel-vector) kernels: -1 gives the kernels from before them.
+if (int.TryParse(Environment.GetEnvironmentVariable("CONV_PLANAR"), out int planarMode)) Compiled.CompilerServices.Conv2D.PlanarMode = planarMode;
 if (options.StepReport)
 {
     StepReport.Run();

@@ -15,13 +15,16 @@ namespace Compiled.CompilerServices;
 /// gradient, dilated by the stride and padded by kernel − 1 − pad, with the weight flipped and transposed (inputs with few
     /// channels, where a filter panel would be mostly padding, take dot products along the filters instead). The weight
 /// gradient accumulates 8 (tap, channel) rows × 32 filters over every output pixel, per group of samples, then sums
-/// the groups in a fixed order.</para>
+/// the groups in a fixed order. When the filters fit one vector (LeNet-5's 6 and 16), the forward and weight-gradient
+/// tiles are one vector wide instead (16 pixels, or 16 (tap, channel) rows, × 1 vector), so no multiply-add lands on
+/// padding. Stride-1 layers with few channels, where the channel vectors would be mostly idle, take the planar kernels
+/// instead (Conv2D.Planar.cs: vectorised over output pixels); which one runs depends only on the shape.</para>
 /// <para>Work is split across the <see cref="Worker"/> by samples (forward, input gradient) and by fixed sample groups
 /// (weight gradient; the group count depends only on the batch), so results are bit-identical whatever the core
 /// count and run to run. Outputs must not overlap inputs. Nothing is allocated per call once each thread's scratch
 /// has grown to the largest shape; the kernels are safe to call from any thread.</para>
 /// </remarks>
-public static unsafe class Conv2D
+public static unsafe partial class Conv2D
 {
     /// <summary>Pixels per micro-kernel tile (forward and input gradient) and (tap, channel) rows per weight-gradient tile.</summary>
     private const int MR = 8;
@@ -50,7 +53,14 @@ public static unsafe class Conv2D
         if (batch == 0) return;
         fixed (float* px = x, pw = w, pb = b, py = y, pz = z)
         {
-            int nr = 2 * Lanes();
+            if (UsePlanarForward(s))
+            {
+                PlanarForward<TAct>(py, z.IsEmpty ? null : pz, px, pw, b.IsEmpty ? null : pb, batch, s);
+                return;
+            }
+            // Filters that fit one vector take one-vector panels (16 pixels × 1 vector tiles): two-vector panels
+            // would leave half of every multiply-add on padding.
+            int nr = s.Filters <= Lanes() && Lanes() > 1 ? Lanes() : 2 * Lanes();
             var job = new ConvJob
             {
                 Src = px, SrcH = s.InHeight, SrcW = s.InWidth, C = s.InChannels, DilY = 1, DilX = 1, OffY = s.PadTop, OffX = s.PadLeft,
@@ -80,6 +90,11 @@ public static unsafe class Conv2D
         if (batch == 0) return;
         fixed (float* pdx = dx, pdz = dz, pw = w)
         {
+            if (UsePlanarBackwardData(s))
+            {
+                PlanarBackwardData(pdx, pdz, pw, batch, s);
+                return;
+            }
             int nr = 2 * Lanes();
             if (s.InChannels * 4 <= nr)
             {
@@ -122,7 +137,14 @@ public static unsafe class Conv2D
         }
         fixed (float* pdw = dw, pdb = db, pdz = dz, px = x)
         {
-            int nr = 2 * Lanes();
+            if (UsePlanarForward(s))
+            {
+                PlanarBackwardWeights(pdw, db.IsEmpty ? null : pdb, pdz, px, batch, s);
+                return;
+            }
+            // Filters that fit one vector take 16 (tap, channel) rows × 1 vector tiles, as in the forward pass.
+            bool narrow = s.Filters <= Lanes() && Lanes() > 1;
+            int nr = narrow ? Lanes() : 2 * Lanes(), mr = narrow ? NarrowMR : MR;
             int k = s.InChannels * s.KernelHeight * s.KernelWidth;
             var job = new ConvJob
             {
@@ -130,12 +152,12 @@ public static unsafe class Conv2D
                 ImgH = (s.OutHeight - 1) * s.StrideY + s.KernelHeight, ImgW = (s.OutWidth - 1) * s.StrideX + s.KernelWidth,
                 KH = s.KernelHeight, KW = s.KernelWidth, SY = s.StrideY, SX = s.StrideX, OH = s.OutHeight, OW = s.OutWidth, F = s.Filters,
                 Nr = nr, Dz = pdz, Batch = batch, Groups = Math.Min(batch, MaxGroups),
-                Kp = (k + MR - 1) / MR * MR, Fp = (s.Filters + nr - 1) / nr * nr,
+                Kp = (k + mr - 1) / mr * mr, Fp = (s.Filters + nr - 1) / nr * nr, Mr = mr,
             };
             job.Direct = s.PadTop == 0 && s.PadLeft == 0 && job.ImgH <= s.InHeight && job.ImgW <= s.InWidth;
             if (job.Direct) { job.ImgH = s.InHeight; job.ImgW = s.InWidth; }
             nint partial = (nint)job.Kp * job.Fp;
-            job.KRanges = Math.Max(1, Math.Min(job.Kp / MR, TargetChunks / job.Groups));
+            job.KRanges = Math.Max(1, Math.Min(job.Kp / mr, TargetChunks / job.Groups));
             job.Partial = ConvScratch.Get(0, job.Groups * (partial + job.Fp));
             job.DbPartial = job.Partial + job.Groups * partial;
 
@@ -255,7 +277,7 @@ public static unsafe class Conv2D
         public float* Packed, Bias, Y, Z;
         // Weight gradient: dz, sample groups, partial sums [group][Kp][Fp] and [group][Fp].
         public float* Dz, Partial, DbPartial;
-        public int Batch, Groups, KRanges, Kp, Fp;
+        public int Batch, Groups, KRanges, Kp, Fp, Mr;
     }
 
     private static void RunImplicit<TAct>(ConvJob* job, int batch, long multiplyAddsPerSample) where TAct : struct, IActivation
@@ -369,6 +391,11 @@ public static unsafe class Conv2D
         nint outOff = (nint)n * pixels * f;
         float* y = j->Y + outOff;
         float* z = j->Z == null ? null : j->Z + outOff;
+        if (nr == T.Count && nr > 1)
+        {
+            NarrowSample<T, TAct>(j, img, y, z);
+            return;
+        }
         float** a = stackalloc float*[MR];
         for (int p0 = 0; p0 < f; p0 += nr)
         {
@@ -388,6 +415,86 @@ public static unsafe class Conv2D
                 ForwardTile<T, TAct>(a, bp, j->KH, run, rowStride, y + o, z == null ? null : z + o, f, bias, rows, cols);
             }
         }
+    }
+
+    /// <summary>Pixels per one-vector tile.</summary>
+    private const int NarrowMR = 16;
+
+    /// <summary>One sample of a forward-style convolution whose outputs fit one vector: every block of 16 output pixels.</summary>
+    private static void NarrowSample<T, TAct>(ConvJob* j, float* img, float* y, float* z) where T : struct, IConvLanes<T> where TAct : struct, IActivation
+    {
+        int c = j->C, f = j->F, pixels = j->OH * j->OW, run = j->KW * c;
+        nint rowStride = (nint)j->ImgW * c;
+        nint* a = stackalloc nint[NarrowMR];
+        for (int m = 0; m < pixels; m += NarrowMR)
+        {
+            int rows = Math.Min(NarrowMR, pixels - m);
+            for (int i = 0; i < NarrowMR; i++)
+            {
+                int pm = m + Math.Min(i, rows - 1);
+                int oy = pm / j->OW, ox = pm - oy * j->OW;
+                a[i] = oy * j->SY * rowStride + (nint)ox * j->SX * c;
+            }
+            nint o = (nint)m * f;
+            NarrowTile<T, TAct>(img, a, j->Packed, j->KH, run, rowStride, y + o, z == null ? null : z + o, f, j->Bias, rows);
+        }
+    }
+
+    /// <summary>
+    /// A 16-pixel × 1-vector tile: acc[i] += x(pixel i, tap) · wpanel[tap] over kh rows of run = kw·c taps, then
+    /// y = f(acc + bias) (z = acc + bias kept when asked) for the first rows pixels and <paramref name="cols"/> outputs.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void NarrowTile<T, TAct>(float* img, nint* a, float* bp, int kh, int run, nint rowStride, float* y, float* z,
+        int cols, float* bias, int rows) where T : struct, IConvLanes<T> where TAct : struct, IActivation
+    {
+        int w = T.Count;
+        float* a0 = img + a[0], a1 = img + a[1], a2 = img + a[2], a3 = img + a[3], a4 = img + a[4], a5 = img + a[5], a6 = img + a[6], a7 = img + a[7];
+        float* a8 = img + a[8], a9 = img + a[9], a10 = img + a[10], a11 = img + a[11], a12 = img + a[12], a13 = img + a[13], a14 = img + a[14], a15 = img + a[15];
+        T c0 = T.Zero, c1 = T.Zero, c2 = T.Zero, c3 = T.Zero, c4 = T.Zero, c5 = T.Zero, c6 = T.Zero, c7 = T.Zero;
+        T c8 = T.Zero, c9 = T.Zero, c10 = T.Zero, c11 = T.Zero, c12 = T.Zero, c13 = T.Zero, c14 = T.Zero, c15 = T.Zero;
+        for (int ky = 0; ky < kh; ky++)
+        {
+            nint off = ky * rowStride, end = off + run;
+            for (; off < end; off++, bp += w)
+            {
+                T b = T.Load(bp);
+                c0 = T.Fma(T.Splat(a0[off]), b, c0); c1 = T.Fma(T.Splat(a1[off]), b, c1);
+                c2 = T.Fma(T.Splat(a2[off]), b, c2); c3 = T.Fma(T.Splat(a3[off]), b, c3);
+                c4 = T.Fma(T.Splat(a4[off]), b, c4); c5 = T.Fma(T.Splat(a5[off]), b, c5);
+                c6 = T.Fma(T.Splat(a6[off]), b, c6); c7 = T.Fma(T.Splat(a7[off]), b, c7);
+                c8 = T.Fma(T.Splat(a8[off]), b, c8); c9 = T.Fma(T.Splat(a9[off]), b, c9);
+                c10 = T.Fma(T.Splat(a10[off]), b, c10); c11 = T.Fma(T.Splat(a11[off]), b, c11);
+                c12 = T.Fma(T.Splat(a12[off]), b, c12); c13 = T.Fma(T.Splat(a13[off]), b, c13);
+                c14 = T.Fma(T.Splat(a14[off]), b, c14); c15 = T.Fma(T.Splat(a15[off]), b, c15);
+            }
+        }
+        T bv = bias == null ? T.Zero : T.LoadPart(bias, cols);
+        nint ld = cols;
+        NarrowStore<T, TAct>(y, z, c0, bv, cols);
+        if (rows > 1) NarrowStore<T, TAct>(y + ld, z == null ? null : z + ld, c1, bv, cols);
+        if (rows > 2) NarrowStore<T, TAct>(y + 2 * ld, z == null ? null : z + 2 * ld, c2, bv, cols);
+        if (rows > 3) NarrowStore<T, TAct>(y + 3 * ld, z == null ? null : z + 3 * ld, c3, bv, cols);
+        if (rows > 4) NarrowStore<T, TAct>(y + 4 * ld, z == null ? null : z + 4 * ld, c4, bv, cols);
+        if (rows > 5) NarrowStore<T, TAct>(y + 5 * ld, z == null ? null : z + 5 * ld, c5, bv, cols);
+        if (rows > 6) NarrowStore<T, TAct>(y + 6 * ld, z == null ? null : z + 6 * ld, c6, bv, cols);
+        if (rows > 7) NarrowStore<T, TAct>(y + 7 * ld, z == null ? null : z + 7 * ld, c7, bv, cols);
+        if (rows > 8) NarrowStore<T, TAct>(y + 8 * ld, z == null ? null : z + 8 * ld, c8, bv, cols);
+        if (rows > 9) NarrowStore<T, TAct>(y + 9 * ld, z == null ? null : z + 9 * ld, c9, bv, cols);
+        if (rows > 10) NarrowStore<T, TAct>(y + 10 * ld, z == null ? null : z + 10 * ld, c10, bv, cols);
+        if (rows > 11) NarrowStore<T, TAct>(y + 11 * ld, z == null ? null : z + 11 * ld, c11, bv, cols);
+        if (rows > 12) NarrowStore<T, TAct>(y + 12 * ld, z == null ? null : z + 12 * ld, c12, bv, cols);
+        if (rows > 13) NarrowStore<T, TAct>(y + 13 * ld, z == null ? null : z + 13 * ld, c13, bv, cols);
+        if (rows > 14) NarrowStore<T, TAct>(y + 14 * ld, z == null ? null : z + 14 * ld, c14, bv, cols);
+        if (rows > 15) NarrowStore<T, TAct>(y + 15 * ld, z == null ? null : z + 15 * ld, c15, bv, cols);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void NarrowStore<T, TAct>(float* y, float* z, T v, T bias, int cols) where T : struct, IConvLanes<T> where TAct : struct, IActivation
+    {
+        v = T.Add(v, bias);
+        if (z != null) T.StorePart(z, v, cols);
+        T.StorePart(y, T.Apply<TAct>(v), cols);
     }
 
     /// <summary>
@@ -473,15 +580,15 @@ public static unsafe class Conv2D
     private static void WeightsGroup<T>(void* argument, int chunk) where T : struct, IConvLanes<T>
     {
         ConvJob* j = (ConvJob*)argument;
-        int g = chunk / j->KRanges, range = chunk - g * j->KRanges, blocks = j->Kp / MR;
-        int kFirst = blocks * range / j->KRanges * MR, kEnd = blocks * (range + 1) / j->KRanges * MR;
+        int mr = j->Mr, g = chunk / j->KRanges, range = chunk - g * j->KRanges, blocks = j->Kp / mr;
+        int kFirst = blocks * range / j->KRanges * mr, kEnd = blocks * (range + 1) / j->KRanges * mr;
         int lo = (int)((long)j->Batch * g / j->Groups), hi = (int)((long)j->Batch * (g + 1) / j->Groups);
         int c = j->C, f = j->F, nr = j->Nr, pixels = j->OH * j->OW, run = j->KW * c, k = j->KH * run;
         nint rowStride = (nint)j->ImgW * c, imgSize = (nint)j->ImgH * rowStride, dzSize = (nint)pixels * f;
         float* part = j->Partial + g * (nint)j->Kp * j->Fp;
         float* dbp = j->DbPartial + g * (nint)j->Fp;
         if (range == 0) new Span<float>(dbp, j->Fp).Clear();
-        nint* koff = stackalloc nint[MR * ((MaxK + MR - 1) / MR)];
+        nint* koff = stackalloc nint[MaxK + NarrowMR];
         bool offsetsKnown = false;
         float* imgs = j->Direct ? null : ConvScratch.Get(1, SampleBlock * imgSize);
         for (int n0 = lo; n0 < hi; n0 += SampleBlock)
@@ -495,16 +602,22 @@ public static unsafe class Conv2D
                 img = imgs;
             }
             float* dz = j->Dz + n0 * dzSize;
-            for (int k0 = kFirst; k0 < kEnd; k0 += MR)
+            for (int k0 = kFirst; k0 < kEnd; k0 += mr)
             {
                 nint* o = k <= MaxK ? koff + k0 : koff;
                 if (k > MaxK || !offsetsKnown)
-                    for (int i = 0; i < MR; i++)
+                    for (int i = 0; i < mr; i++)
                     {
                         int kk = Math.Min(k0 + i, k - 1);
                         int ky = kk / run;
                         o[i] = ky * rowStride + (kk - ky * run);
                     }
+                if (mr == NarrowMR)
+                {
+                    NarrowWeightsTile<T>(img, imgSize, count, o, (nint)j->SY * rowStride, (nint)j->SX * c, j->OH, j->OW, dz,
+                        dzSize, f, part + (nint)k0 * j->Fp, j->Fp, n0 == lo);
+                    continue;
+                }
                 for (int p0 = 0; p0 < f; p0 += nr)
                     WeightsTile<T>(img, imgSize, count, o, (nint)j->SY * rowStride, (nint)j->SX * c, j->OH, j->OW, dz + p0,
                         dzSize, f, Math.Min(nr, f - p0), part + (nint)k0 * j->Fp + p0, j->Fp, n0 == lo);
@@ -572,6 +685,57 @@ public static unsafe class Conv2D
         Accumulate(dst + 5 * ldd, c50, c51, first);
         Accumulate(dst + 6 * ldd, c60, c61, first);
         Accumulate(dst + 7 * ldd, c70, c71, first);
+    }
+
+    /// <summary>
+    /// acc[i] = Σ over <paramref name="samples"/> images and their output pixels of x(pixel, koff[i]) · dz[pixel, 1 vector]
+    /// for 16 (tap, channel) rows, all <paramref name="cols"/> filters in one vector (read masked, so the padded lanes
+    /// are zero); stored (first) or added to dst[i·ldd ..].
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void NarrowWeightsTile<T>(float* img, nint imgSize, int samples, nint* koff, nint rowStep, nint colStep, int oh, int ow,
+        float* dz, nint dzSize, int cols, float* dst, nint ldd, bool first) where T : struct, IConvLanes<T>
+    {
+        nint o0 = koff[0], o1 = koff[1], o2 = koff[2], o3 = koff[3], o4 = koff[4], o5 = koff[5], o6 = koff[6], o7 = koff[7];
+        nint o8 = koff[8], o9 = koff[9], o10 = koff[10], o11 = koff[11], o12 = koff[12], o13 = koff[13], o14 = koff[14], o15 = koff[15];
+        T c0 = T.Zero, c1 = T.Zero, c2 = T.Zero, c3 = T.Zero, c4 = T.Zero, c5 = T.Zero, c6 = T.Zero, c7 = T.Zero;
+        T c8 = T.Zero, c9 = T.Zero, c10 = T.Zero, c11 = T.Zero, c12 = T.Zero, c13 = T.Zero, c14 = T.Zero, c15 = T.Zero;
+        bool full = cols == T.Count;
+        for (int sIndex = 0; sIndex < samples; sIndex++, img += imgSize)
+        {
+            float* d = dz + sIndex * dzSize;
+            for (int oy = 0; oy < oh; oy++)
+            {
+                float* q = img + oy * rowStep;
+                for (int ox = 0; ox < ow; ox++, q += colStep, d += cols)
+                {
+                    T b = full ? T.Load(d) : T.LoadPart(d, cols);
+                    c0 = T.Fma(T.Splat(q[o0]), b, c0); c1 = T.Fma(T.Splat(q[o1]), b, c1);
+                    c2 = T.Fma(T.Splat(q[o2]), b, c2); c3 = T.Fma(T.Splat(q[o3]), b, c3);
+                    c4 = T.Fma(T.Splat(q[o4]), b, c4); c5 = T.Fma(T.Splat(q[o5]), b, c5);
+                    c6 = T.Fma(T.Splat(q[o6]), b, c6); c7 = T.Fma(T.Splat(q[o7]), b, c7);
+                    c8 = T.Fma(T.Splat(q[o8]), b, c8); c9 = T.Fma(T.Splat(q[o9]), b, c9);
+                    c10 = T.Fma(T.Splat(q[o10]), b, c10); c11 = T.Fma(T.Splat(q[o11]), b, c11);
+                    c12 = T.Fma(T.Splat(q[o12]), b, c12); c13 = T.Fma(T.Splat(q[o13]), b, c13);
+                    c14 = T.Fma(T.Splat(q[o14]), b, c14); c15 = T.Fma(T.Splat(q[o15]), b, c15);
+                }
+            }
+        }
+        AccumulateOne(dst, c0, first); AccumulateOne(dst + ldd, c1, first);
+        AccumulateOne(dst + 2 * ldd, c2, first); AccumulateOne(dst + 3 * ldd, c3, first);
+        AccumulateOne(dst + 4 * ldd, c4, first); AccumulateOne(dst + 5 * ldd, c5, first);
+        AccumulateOne(dst + 6 * ldd, c6, first); AccumulateOne(dst + 7 * ldd, c7, first);
+        AccumulateOne(dst + 8 * ldd, c8, first); AccumulateOne(dst + 9 * ldd, c9, first);
+        AccumulateOne(dst + 10 * ldd, c10, first); AccumulateOne(dst + 11 * ldd, c11, first);
+        AccumulateOne(dst + 12 * ldd, c12, first); AccumulateOne(dst + 13 * ldd, c13, first);
+        AccumulateOne(dst + 14 * ldd, c14, first); AccumulateOne(dst + 15 * ldd, c15, first);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AccumulateOne<T>(float* dst, T v, bool first) where T : struct, IConvLanes<T>
+    {
+        if (!first) v = T.Add(T.Load(dst), v);
+        T.Store(dst, v);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

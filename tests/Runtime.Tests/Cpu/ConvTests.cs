@@ -32,6 +32,8 @@ public class ConvTests
         { 6, 5, 3, 3, 3, 20, 1, 1, true, 19 },
         { 5, 6, 2, 2, 3, 7, 2, 1, false, 18 },
         { 7, 7, 64, 6, 6, 17, 1, 1, false, 2 },
+        { 28, 28, 1, 5, 5, 6, 1, 1, true, 3 },
+        { 14, 14, 6, 5, 5, 16, 1, 1, false, 4 },
     };
 
     [Theory]
@@ -102,6 +104,76 @@ public class ConvTests
                 }
             }
         }
+    }
+
+    // Stride-1 shapes for the planar (pixel-vector) kernels: LeNet-5's two layers, kh ≠ kw with even and odd kernels under
+    // same padding, rows wider than 4 vectors, a 1×1 kernel, a single channel and filter, filter counts that are not
+    // multiples of the 6-channel tile, more taps than a tile's 4, batches of one and of several groups.
+    public static TheoryData<int, int, int, int, int, int, bool, int> PlanarShapes => new()
+    {
+        { 28, 28, 1, 5, 5, 6, true, 3 },
+        { 14, 14, 6, 5, 5, 16, false, 5 },
+        { 9, 7, 2, 3, 4, 7, true, 2 },
+        { 11, 13, 3, 5, 2, 13, false, 6 },
+        { 5, 6, 17, 2, 3, 5, true, 3 },
+        { 3, 3, 1, 3, 3, 1, true, 1 },
+        { 20, 40, 1, 3, 3, 4, true, 2 },
+        { 6, 5, 4, 1, 1, 3, false, 9 },
+        { 7, 9, 2, 6, 2, 12, true, 4 },
+    };
+
+    /// <summary>The planar kernels (forced) and the channel kernels (planar forbidden) on the same stride-1 shapes, against
+    /// the oracle, on one and two cores (bit-identical), writing nothing past their outputs.</summary>
+    [Theory]
+    [MemberData(nameof(PlanarShapes))]
+    public void Planar_and_channel_kernels_match_oracle(int h, int w, int c, int kh, int kw, int f, bool same, int batch)
+    {
+        var s = Shape(h, w, c, kh, kw, f, 1, 1, same);
+        float[] x = Support.Random(batch * s.InSize, 21, -2f, 2f), wt = Support.Random(s.WeightSize, 22), b = Support.Random(f, 23);
+        float[] dz = Support.Random(batch * s.OutSize, 24);
+        var (z, scale) = ConvOracle.Forward(x, wt, b, batch, s);
+        var y = z.Select(v => Math.Max(v, 0)).ToArray();
+        var r = ConvOracle.Backward(dz, x, wt, batch, s);
+        int saved = Conv2D.PlanarMode;
+        try
+        {
+            foreach (int mode in new[] { 1, -1 })
+            {
+                Conv2D.PlanarMode = mode;
+                foreach (KernelIsa isa in Support.Isas())
+                {
+                    float[]? first = null;
+                    foreach (bool threads in new[] { false, true })
+                    {
+                        const int guard = 40;
+                        float[] gy = new float[batch * s.OutSize + guard], gz = new float[gy.Length], gx = new float[batch * s.InSize + guard];
+                        float[] dw = Support.Random(s.WeightSize + guard, 25, 5f, 9f), db = Support.Random(f + guard, 26, 5f, 9f);
+                        float[] dw0 = (float[])dw.Clone(), db0 = (float[])db.Clone();
+                        Array.Fill(gy, 1234f); Array.Fill(gz, 1234f); Array.Fill(gx, 1234f);
+                        Support.With(isa, threads, () =>
+                        {
+                            Conv2D.Forward<Relu>(gy, gz, x, wt, b, batch, s);
+                            Conv2D.BackwardData(gx, dz, wt, batch, s);
+                            Conv2D.BackwardWeights(dw, db, dz, x, batch, s);
+                        });
+                        string what = $"{(mode > 0 ? "planar" : "channel")} {s} batch {batch} {isa}{(threads ? " 2 cores" : "")}";
+                        Support.Close(gz, z, scale, 2e-5, 1e-6, what + " z");
+                        Support.Close(gy, y, scale, 2e-5, 1e-6, what + " y");
+                        Support.Close(gx, r.Dx, r.DxScale, 2e-5, 1e-6, what + " dx");
+                        Support.Close(dw, r.Dw, r.DwScale, 2e-5, 1e-6, what + " dw");
+                        Support.Close(db, r.Db, r.DbScale, 2e-5, 1e-6, what + " db");
+                        for (int i = batch * s.OutSize; i < gy.Length; i++) { Assert.Equal(1234f, gy[i]); Assert.Equal(1234f, gz[i]); }
+                        for (int i = batch * s.InSize; i < gx.Length; i++) Assert.Equal(1234f, gx[i]);
+                        for (int i = s.WeightSize; i < dw.Length; i++) Assert.Equal(dw0[i], dw[i]);
+                        for (int i = f; i < db.Length; i++) Assert.Equal(db0[i], db[i]);
+                        float[] all = [.. gy, .. gz, .. gx, .. dw, .. db];
+                        if (first is null) first = all;
+                        else Assert.True(Support.BitEqual(first, all), what + ": two cores differ from one");
+                    }
+                }
+            }
+        }
+        finally { Conv2D.PlanarMode = saved; }
     }
 
     [Theory]
@@ -197,6 +269,11 @@ public class ConvTests
         float[] y = new float[batch * s.OutSize], z = new float[y.Length], dx = new float[x.Length], dw = new float[w.Length], db = new float[64];
         float[] py = new float[batch * p.OutSize], flat = new float[py.Length], g = new float[batch * 64];
         int[] arg = new int[py.Length];
+        Conv2DShape l1 = Shape(28, 28, 1, 5, 5, 6, 1, 1, true), l2 = Shape(14, 14, 6, 5, 5, 16, 1, 1, false);
+        float[] l1x = Support.Random(batch * l1.InSize, 20), l1w = Support.Random(l1.WeightSize, 21), l1b = new float[6], l1y = new float[batch * l1.OutSize];
+        float[] l1dw = new float[l1.WeightSize], l1db = new float[6];
+        float[] l2x = Support.Random(batch * l2.InSize, 22), l2w = Support.Random(l2.WeightSize, 23), l2b = new float[16], l2y = new float[batch * l2.OutSize];
+        float[] l2z = new float[l2y.Length], l2dx = new float[l2x.Length], l2dw = new float[l2.WeightSize], l2db = new float[16];
         void Step()
         {
             Conv2D.Forward<Relu>(y, z, x, w, b, batch, s);
@@ -210,6 +287,12 @@ public class ConvTests
             Pooling.GlobalAvgBackward(z, g, batch, 13, 13, 64);
             Conv2D.BackwardData(dx, z, w, batch, s);
             Conv2D.BackwardWeights(dw, db, z, x, batch, s);
+            // LeNet-5's layers take the planar kernels.
+            Conv2D.Forward<Relu>(l1y, default, l1x, l1w, l1b, batch, l1);
+            Conv2D.BackwardWeights(l1dw, l1db, l1y, l1x, batch, l1);
+            Conv2D.Forward<Relu>(l2y, l2z, l2x, l2w, l2b, batch, l2);
+            Conv2D.BackwardData(l2dx, l2y, l2w, batch, l2);
+            Conv2D.BackwardWeights(l2dw, l2db, l2y, l2x, batch, l2);
         }
         for (int i = 0; i < 30; i++) Step();
         long before = GC.GetAllocatedBytesForCurrentThread() + Worker.WorkerAllocatedBytes;
