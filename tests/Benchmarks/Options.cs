@@ -18,6 +18,8 @@ internal sealed class Options
                               fastest kernel set that is still correct, SGEMM 159 against Haswell's 86 GFLOP/s)
           --no-peer           time our side only (no PyTorch needed; peer columns are blank)
           --conv-report       print the convolution kernels' GFLOP/s on the MNIST and CIFAR CNN layers and exit
+          --gemm-report       print the GEMM's GFLOP/s on the large shapes (1024³, the batch-1024 MLP's products) on one
+                              core and two, beside the FMA probe at several chain counts, and exit (--rounds N: best of N)
           --device cpu|gpu    gpu: our generated GPU twins (ILGPU, CUDA) against PyTorch on CUDA (default cpu);
                               gpu-simulator runs our GPU kernels on ILGPU's CPU accelerator (a smoke test, not numbers)
         Run `dotnet build-server shutdown` first so no build server competes for the cores.
@@ -27,6 +29,7 @@ internal sealed class Options
     public bool Quick { get; private set; }
     public bool NoPeer { get; private set; }
     public bool ConvReport { get; private set; }
+    public bool GemmReport { get; private set; }
     public bool Help { get; private set; }
     public int? Rounds { get; private set; }
     public List<string> Only { get; } = [];
@@ -54,6 +57,7 @@ internal sealed class Options
                 case "--quick": o.Quick = true; break;
                 case "--no-peer": o.NoPeer = true; break;
                 case "--conv-report": o.ConvReport = true; break;
+                case "--gemm-report": o.GemmReport = true; break;
                 case "--rounds": o.Rounds = Count(); break;
                 case "--only": o.Only.Add(Value()); break;
                 case "--python": o.Python = Value(); break;
