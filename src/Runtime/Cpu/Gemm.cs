@@ -44,6 +44,12 @@ internal static unsafe partial class Gemm
     public const int KC = 256;
     /// <summary>Columns of B packed at a time (a multiple of every NR): KC × NC floats = 512 KiB of L2.</summary>
     public const int NC = 512;
+    /// <summary>Rows of A packed at a time (into MR-row panels): MC × KC floats = 128 KiB, kept in L2 beside B's block
+    /// while every NR panel of B runs down them; also the unit in which the rows are shared between the cores.</summary>
+    public const int MC = 128;
+    /// <summary>Rows from which a two-core product shares one packed B and splits the rows (<see cref="SharedRun"/>);
+    /// below, the columns are split and each chunk packs its own B panels.</summary>
+    public const int SharedMinRows = 2 * MC;
     /// <summary>Rows of A at or below which a product with K-contiguous B (x·wᵀ) uses dot products instead of packing.</summary>
     public const int DotMaxRows = 4;
     /// <summary>Multiply-adds below which the second core is not worth waking.</summary>
@@ -103,6 +109,16 @@ internal static unsafe partial class Gemm
 
         delegate*<void*, int, void> part = isa == KernelIsa.Vector512 ? &Part<Kernel512, TAct> : &Part<Kernel256, TAct>;
         long work = (long)g.M * g.N * g.K;
+        if (g.M >= SharedMinRows && work >= ParallelMinWork && !IsDot(pg) && Worker.TryEnter())
+        {
+            try
+            {
+                if (isa == KernelIsa.Vector512) SharedRun<Kernel512, TAct>(pg);
+                else SharedRun<Kernel256, TAct>(pg);
+            }
+            finally { Worker.Exit(); }
+            return;
+        }
         if (work >= (IsDot(pg) ? DotParallelMinWork : ParallelMinWork) && ChooseChunks(pg, isa == KernelIsa.Vector512 ? Kernel512.MR : Kernel256.MR,
                 isa == KernelIsa.Vector512 ? Kernel512.NR : Kernel256.NR) && Worker.TryEnter())
         {
@@ -162,14 +178,22 @@ internal static unsafe partial class Gemm
         else PackedBody<TK, TAct>(g, m0, m1, n0, n1);
     }
 
-    /// <summary>The blocked loops over the part [m0, m1) × [n0, n1): NC columns, then KC depth (pack B), then NR panels, then MR rows.</summary>
+    /// <summary>Depth of the K blocks: K cut into equal blocks of at most <see cref="KC"/> (784 → 4 × 196, not
+    /// 3 × 256 + 16). It depends on K alone, so every split of the product sums each element in the same blocks.</summary>
+    private static int KcStep(int k)
+    {
+        int blocks = (k + KC - 1) / KC;
+        return (k + blocks - 1) / blocks;
+    }
+
+    /// <summary>The blocked loops over the part [m0, m1) × [n0, n1) on one thread: NC columns, then KC depth (pack
+    /// B's kc × nc block), then <see cref="MC"/> rows (pack A's mc × kc block), then <see cref="Block"/>.</summary>
     private static void PackedBody<TK, TAct>(GemmArgs* g, int m0, int m1, int n0, int n1)
         where TK : struct, IKernel where TAct : struct, IActivation
     {
-        int mr = TK.MR, nr = TK.NR, k = g->K;
-        int blocks = (k + KC - 1) / KC;
-        int kcStep = (k + blocks - 1) / blocks; // equal blocks: 784 → 4 × 196, not 3 × 256 + 16
+        int nr = TK.NR, k = g->K, kcStep = KcStep(k);
         float* pack = PackBuffer.Get();
+        float* apack = pack + PackBuffer.BFloats;
         for (int nc0 = n0; nc0 < n1; nc0 += NC)
         {
             int nc = Math.Min(NC, n1 - nc0);
@@ -177,24 +201,129 @@ internal static unsafe partial class Gemm
             for (int pc = 0; pc < k; pc += kcStep)
             {
                 int kc = Math.Min(kcStep, k - pc);
-                bool first = pc == 0, last = pc + kc == k;
                 for (int p = 0; p < panels; p++)
                 {
                     int n = nc0 + p * nr;
                     TK.PackB(g, pc, kc, n, Math.Min(nr, nc0 + nc - n), pack + (nint)p * kc * nr);
                 }
-                for (int p = 0; p < panels; p++)
+                for (int mc0 = m0; mc0 < m1; mc0 += MC)
+                    Block<TK, TAct>(g, pack, apack, mc0, Math.Min(MC, m1 - mc0), nc0, nc, pc, kc);
+            }
+        }
+    }
+
+    /// <summary>
+    /// One mc × nc block of C over the depth [pc, pc + kc): packs the mc rows of A into MR-row panels (kc × MR floats
+    /// each, contiguous, zero rows past the edge), then for each NR panel of the packed B (kept in L1) runs the
+    /// micro-kernel down every A panel (streamed from L2). The first K block stores, later ones accumulate onto C, the
+    /// last one runs the epilogue.
+    /// </summary>
+    private static void Block<TK, TAct>(GemmArgs* g, float* bpack, float* apack, int mc0, int mc, int nc0, int nc, int pc, int kc)
+        where TK : struct, IKernel where TAct : struct, IActivation
+    {
+        int mr = TK.MR, nr = TK.NR;
+        bool first = pc == 0, last = pc + kc == g->K;
+        int strips = (mc + mr - 1) / mr;
+        for (int i = 0; i < strips; i++)
+            TK.PackA(g, mc0 + i * mr, Math.Min(mr, mc - i * mr), pc, kc, apack + (nint)i * kc * mr);
+        int panels = (nc + nr - 1) / nr;
+        for (int p = 0; p < panels; p++)
+        {
+            int n = nc0 + p * nr, cols = Math.Min(nr, nc0 + nc - n);
+            float* bp = bpack + (nint)p * kc * nr;
+            float* bias = last && g->Bias != null ? g->Bias + n : null;
+            for (int i = 0; i < strips; i++)
+            {
+                int m = mc0 + i * mr;
+                nint cOff = m * g->LdC + n;
+                TK.Tile<TAct>(apack + (nint)i * kc * mr, bp, kc, g->C + cOff, g->LdC,
+                    last && g->Pre != null ? g->Pre + cOff : null, bias, Math.Min(mr, mc0 + mc - m), cols, first, last);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The two-core form for products with many rows: one job whose chunks are <see cref="MC"/>-row blocks of C. B is
+    /// packed once, into a buffer both threads read, panel by panel by whichever thread first needs a panel (a flag per
+    /// panel and K block: unpacked, being packed, ready); each chunk packs its own rows of A and runs every K block over
+    /// them. Nothing waits between K blocks, A and B are each packed once (a column split repacks all of A in every
+    /// chunk), and a panel another thread is packing is skipped and visited last. The caller holds the worker.
+    /// </summary>
+    private static void SharedRun<TK, TAct>(GemmArgs* g) where TK : struct, IKernel where TAct : struct, IActivation
+    {
+        int nr = TK.NR, kcStep = KcStep(g->K);
+        int panels = (g->N + nr - 1) / nr, kBlocks = (g->K + kcStep - 1) / kcStep;
+        var job = new SharedJob
+        {
+            G = g,
+            Panels = panels,
+            BPack = SharedPack.Get((long)g->K * panels * nr, panels * kBlocks, out int* flags),
+            Flags = flags,
+        };
+        new Span<int>(flags, panels * kBlocks).Clear();
+        Worker.Run(&SharedRows<TK, TAct>, &job, (g->M + MC - 1) / MC);
+    }
+
+    private struct SharedJob
+    {
+        public GemmArgs* G;
+        public float* BPack;
+        public int* Flags;
+        public int Panels;
+    }
+
+    /// <summary>Rows [chunk·MC, chunk·MC + MC) of C over every K block and every panel of the shared B.</summary>
+    private static void SharedRows<TK, TAct>(void* argument, int chunk) where TK : struct, IKernel where TAct : struct, IActivation
+    {
+        SharedJob* j = (SharedJob*)argument;
+        GemmArgs* g = j->G;
+        int mr = TK.MR, nr = TK.NR, k = g->K, kcStep = KcStep(k), panels = j->Panels;
+        int mc0 = chunk * MC, mc = Math.Min(MC, g->M - mc0), strips = (mc + mr - 1) / mr;
+        float* apack = PackBuffer.Get() + PackBuffer.BFloats;
+        int words = (panels + 63) / 64;
+        ulong* done = stackalloc ulong[words]; // panels of the current K block this chunk has run
+        for (int pc = 0, block = 0; pc < k; pc += kcStep, block++)
+        {
+            int kc = Math.Min(kcStep, k - pc);
+            bool first = pc == 0, last = pc + kc == k;
+            float* bBlock = j->BPack + (nint)pc * panels * nr; // this K block's panels, kc × NR floats each
+            int* flags = j->Flags + block * panels;
+            for (int i = 0; i < strips; i++)
+                TK.PackA(g, mc0 + i * mr, Math.Min(mr, mc - i * mr), pc, kc, apack + (nint)i * kc * mr);
+            // Start at a panel that depends on the chunk, so the two threads begin by packing different panels.
+            int start = (int)((long)panels * (chunk & 1) / 2), left = panels;
+            new Span<ulong>(done, words).Clear();
+            for (int pass = 0; left > 0; pass++)
+            {
+                for (int q = 0; q < panels; q++)
                 {
-                    int n = nc0 + p * nr, cols = Math.Min(nr, nc0 + nc - n);
-                    float* bp = pack + (nint)p * kc * nr;
-                    float* bias = last && g->Bias != null ? g->Bias + n : null;
-                    for (int m = m0; m < m1; m += mr)
+                    int p = start + q < panels ? start + q : start + q - panels;
+                    if ((done[p >> 6] & (1UL << p)) != 0) continue;
+                    int state = Volatile.Read(ref flags[p]);
+                    float* bp = bBlock + (nint)p * kc * nr;
+                    int n = p * nr, cols = Math.Min(nr, g->N - n);
+                    if (state == 0 && Interlocked.CompareExchange(ref flags[p], 1, 0) == 0)
                     {
-                        nint cOff = m * g->LdC + n;
-                        TK.Tile<TAct>(g->A + m * g->RsA + pc * g->CsA, g->RsA, g->CsA, bp, kc,
-                            g->C + cOff, g->LdC, last && g->Pre != null ? g->Pre + cOff : null, bias,
-                            Math.Min(mr, m1 - m), cols, first, last);
+                        TK.PackB(g, pc, kc, n, cols, bp);
+                        Volatile.Write(ref flags[p], 2);
+                        state = 2;
                     }
+                    if (state == 1)
+                    {
+                        if (pass == 0) continue; // another thread is packing it: come back to it
+                        SpinWait spin = default;
+                        while (Volatile.Read(ref flags[p]) == 1) spin.SpinOnce(sleep1Threshold: -1);
+                    }
+                    float* bias = last && g->Bias != null ? g->Bias + n : null;
+                    for (int i = 0; i < strips; i++)
+                    {
+                        int m = mc0 + i * mr;
+                        nint cOff = m * g->LdC + n;
+                        TK.Tile<TAct>(apack + (nint)i * kc * mr, bp, kc, g->C + cOff, g->LdC,
+                            last && g->Pre != null ? g->Pre + cOff : null, bias, Math.Min(mr, mc0 + mc - m), cols, first, last);
+                    }
+                    done[p >> 6] |= 1UL << p;
+                    left--;
                 }
             }
         }
@@ -249,8 +378,12 @@ internal unsafe interface IKernel
     /// <summary>Packs B(pc.., n..) of kc × cols into dst as kc rows of NR floats, zero-padded past cols.</summary>
     static abstract void PackB(GemmArgs* g, int pc, int kc, int n, int cols, float* dst);
 
-    /// <summary>C tile (rows × cols) of a · bp over kc; accumulates onto C unless first; epilogue when last.</summary>
-    static abstract void Tile<TAct>(float* a, nint rsA, nint csA, float* bp, int kc, float* c, nint ldc,
+    /// <summary>Packs A(m.., pc..) of rows × kc into dst as kc groups of MR floats (dst[k·MR + r]), zero past rows.</summary>
+    static abstract void PackA(GemmArgs* g, int m, int rows, int pc, int kc, float* dst);
+
+    /// <summary>C tile (rows × cols) of the packed A panel ap times the packed B panel bp over kc; accumulates onto C
+    /// unless first; epilogue when last.</summary>
+    static abstract void Tile<TAct>(float* ap, float* bp, int kc, float* c, nint ldc,
         float* pre, float* bias, int rows, int cols, bool first, bool last) where TAct : struct, IActivation;
 
     /// <summary>out[i] = Σ_k x[k]·w[i·ldw + k] for i &lt; 4.</summary>
@@ -262,16 +395,49 @@ internal unsafe interface IKernel
     static abstract void Epilogue<TAct>(float* c, float* pre, float* bias, int n) where TAct : struct, IActivation;
 }
 
-/// <summary>The packing buffer of the current thread: KC × NC floats, 64-byte aligned, freed when the thread ends.</summary>
+/// <summary>The packing buffer of the current thread: KC × NC floats for B's block, then (MC + 8) × KC for A's
+/// panels; 64-byte aligned, freed when the thread ends.</summary>
 internal sealed unsafe class PackBuffer
 {
+    /// <summary>Floats of the B part; A's panels start there.</summary>
+    public const int BFloats = Gemm.KC * Gemm.NC;
+    private const int Floats = BFloats + (Gemm.MC + 8) * Gemm.KC;
+
     [ThreadStatic] private static PackBuffer? t_buffer;
     private readonly float* _data;
 
-    private PackBuffer() =>
-        _data = (float*)NativeMemory.AlignedAlloc((nuint)(Gemm.KC * Gemm.NC * sizeof(float)), 64);
+    private PackBuffer() => _data = (float*)NativeMemory.AlignedAlloc((nuint)(Floats * sizeof(float)), 64);
 
     ~PackBuffer() => NativeMemory.AlignedFree(_data);
 
     public static float* Get() => (t_buffer ??= new PackBuffer())._data;
+}
+
+/// <summary>The packed B both threads read in a <see cref="Gemm"/> two-core product (K × N rounded up to whole panels)
+/// and its panel flags; grown when a larger product comes, then kept. Only the holder of the <see cref="Worker"/>
+/// touches it.</summary>
+internal static unsafe class SharedPack
+{
+    private static float* s_data;
+    private static long s_floats;
+    private static int* s_flags;
+    private static int s_flagCount;
+
+    public static float* Get(long floats, int flagCount, out int* flags)
+    {
+        if (floats > s_floats)
+        {
+            if (s_data != null) NativeMemory.AlignedFree(s_data);
+            s_data = (float*)NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)), 64);
+            s_floats = floats;
+        }
+        if (flagCount > s_flagCount)
+        {
+            if (s_flags != null) NativeMemory.AlignedFree(s_flags);
+            s_flags = (int*)NativeMemory.AlignedAlloc((nuint)(flagCount * sizeof(int)), 64);
+            s_flagCount = flagCount;
+        }
+        flags = s_flags;
+        return s_data;
+    }
 }
