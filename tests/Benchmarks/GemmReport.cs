@@ -29,22 +29,24 @@ internal static unsafe class GemmReport
 
     /// <summary>Seconds of CPU time this thread has run (Linux CLOCK_THREAD_CPUTIME_ID), or wall time elsewhere: a
     /// one-core kernel's CPU time leaves out the time other processes held the core.</summary>
-    private static double ThreadSeconds() =>
-        OperatingSystem.IsLinux() && ClockGetTime(3, out TimeSpec t) == 0 ? t.Seconds + t.Nanoseconds * 1e-9
-        : Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency;
+    private static double Seconds(Clock clock) =>
+        clock != Clock.Wall && OperatingSystem.IsLinux() && ClockGetTime(clock == Clock.Thread ? 3 : 2, out TimeSpec t) == 0
+            ? t.Seconds + t.Nanoseconds * 1e-9
+            : Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency;
 
-    /// <summary>The best seconds per call of <paramref name="a"/> over <paramref name="repeats"/> timed calls (wall
-    /// time, or this thread's CPU time when <paramref name="cpu"/>).</summary>
-    private static double Best(Action a, int repeats, bool cpu = false)
+    /// <summary>Wall time; this thread's CPU time; the process's CPU time (both kernel threads, spinning included).</summary>
+    private enum Clock { Wall, Thread, Process }
+
+    /// <summary>The best seconds per call of <paramref name="a"/> over <paramref name="repeats"/> timed calls.</summary>
+    private static double Best(Action a, int repeats, Clock clock)
     {
         for (int i = 0; i < 3; i++) a();
         double best = double.MaxValue;
         for (int r = 0; r < repeats; r++)
         {
-            double start = cpu ? ThreadSeconds() : Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency;
+            double start = Seconds(clock);
             a();
-            double end = cpu ? ThreadSeconds() : Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency;
-            best = Math.Min(best, end - start);
+            best = Math.Min(best, Seconds(clock) - start);
         }
         return best;
     }
@@ -53,7 +55,8 @@ internal static unsafe class GemmReport
     public static void Run(int repeats)
     {
         Console.WriteLine($"GEMM report, {Gemm.Name(Gemm.Isa)} kernels, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}; best of {repeats} repetitions each");
-        Console.WriteLine("  (one core: the thread's CPU time, against the one-thread probe; two cores: wall time, against the two-thread probe)");
+        Console.WriteLine("  (one core: the thread's CPU time, against the one-thread probe; two cores: wall time, against the two-thread probe,");
+        Console.WriteLine("  and the process's CPU time (both threads, waits included) against the one-thread probe: 100 % = both cores at their peak)");
         // The probe at several chain counts, one thread and two.
         foreach (int chains in Peak.ChainCounts)
         {
@@ -65,12 +68,12 @@ internal static unsafe class GemmReport
 
         void Row(string name, double flops, Action a)
         {
-            double two = Best(a, repeats);
+            double two = Best(a, repeats, Clock.Wall), twoCpu = Best(a, repeats, Clock.Process);
             Worker.Disabled = true;
             double one;
-            try { one = Best(a, repeats, cpu: true); }
+            try { one = Best(a, repeats, Clock.Thread); }
             finally { Worker.Disabled = false; }
-            Console.WriteLine($"  {name,-44} one core {flops / one / 1e9,6:F1} GFLOP/s {flops / one / peak1,4:P0}   two cores {flops / two / 1e9,6:F1} GFLOP/s {flops / two / peak2,4:P0}  ({two * 1e3:F3} ms)");
+            Console.WriteLine($"  {name,-44} one core {flops / one / 1e9,6:F1} GFLOP/s {flops / one / peak1,4:P0}   two cores {flops / two / 1e9,6:F1} GFLOP/s {flops / two / peak2,4:P0} ({two * 1e3:F3} ms), per CPU-second {flops / twoCpu / peak1,4:P0} of a core");
         }
 
         const int n = 1024;
