@@ -88,6 +88,11 @@ internal static unsafe class GemmReport
         Row("mlp fwd 1024×784 · (1024×784)ᵀ", 2.0 * batch * inputs * hidden, () => Dense.Forward<Relu>(h, hz, x0, w1, b, batch, inputs, hidden));
         Row("mlp bwd 1024×1024 layer: dw = dzᵀ·x, dx = dz·w", 4.0 * batch * hidden * hidden, () => Dense.Backward(dh, dw2, db, h, hz, w2, batch, hidden, hidden));
         Row("mlp bwd first layer: dw = dzᵀ·x", 2.0 * batch * inputs * hidden, () => Dense.Backward(default, dw1, db, h, x0, w1, batch, inputs, hidden));
+        // The batch-64 784-128-10 MLP's large products (the small-shape path: column split, no shared B).
+        float[] h64 = new float[64 * 128], z64 = new float[64 * 128], x64 = Random(64 * inputs, 9), w64 = Random(128 * inputs, 10);
+        float[] dw64 = new float[w64.Length], db64 = new float[128];
+        Row("b64 fwd 64×784 · (128×784)ᵀ", 2.0 * 64 * inputs * 128, () => Dense.Forward<Relu>(h64, z64, x64, w64, b, 64, inputs, 128));
+        Row("b64 bwd first layer: dw = dzᵀ·x", 2.0 * 64 * inputs * 128, () => Dense.Backward(default, dw64, db64, h64, x64, w64, 64, inputs, 128));
         // A block-sized product, well under a millisecond on one core: the micro-kernel's own rate.
         const int s = 256;
         float[] xs = Random(s * s, 7), ws = Random(s * s, 8), ys = new float[s * s];
