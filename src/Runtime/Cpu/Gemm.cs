@@ -26,6 +26,10 @@ internal unsafe struct GemmArgs
     // columns or rows; chunk c covers units [U·c/Chunks, U·(c+1)/Chunks).
     internal int Chunks, Unit;
     internal bool SplitN;
+    // Set by the driver when a column split shares one packed A: its MR-row panels, K block by K block, packed by the
+    // first chunk that needs each (AFlags: 0 unpacked, 1 being packed, 2 ready, one per panel and K block).
+    internal float* SharedA;
+    internal int* AFlags;
 }
 
 /// <summary>
@@ -99,6 +103,8 @@ internal static unsafe partial class Gemm
     {
         if (g.M <= 0 || g.N <= 0) return;
         g.Chunks = 1;
+        g.SharedA = null;
+        g.AFlags = null;
         KernelIsa isa = Isa;
         GemmArgs* pg = (GemmArgs*)Unsafe.AsPointer(ref g); // g lives on the caller's stack
         if (g.K <= 0 || isa == KernelIsa.Scalar)
@@ -122,12 +128,26 @@ internal static unsafe partial class Gemm
         if (work >= (IsDot(pg) ? DotParallelMinWork : ParallelMinWork) && ChooseChunks(pg, isa == KernelIsa.Vector512 ? Kernel512.MR : Kernel256.MR,
                 isa == KernelIsa.Vector512 ? Kernel512.NR : Kernel256.NR) && Worker.TryEnter())
         {
-            try { Worker.Run(part, pg, g.Chunks); }
+            try
+            {
+                if (g.SplitN && !IsDot(pg)) ShareA(pg, isa == KernelIsa.Vector512 ? Kernel512.MR : Kernel256.MR);
+                Worker.Run(part, pg, g.Chunks);
+            }
             finally { Worker.Exit(); }
             return;
         }
         g.Chunks = 1;
         part(pg, 0);
+    }
+
+    /// <summary>A column split packs A once, into the shared buffer (the caller holds the worker): each chunk would
+    /// otherwise repack all of A for its few B panels (batch 64 784 → 128: four chunks of one panel each).</summary>
+    private static void ShareA(GemmArgs* g, int mr)
+    {
+        int strips = (g->M + mr - 1) / mr, kcStep = KcStep(g->K), kBlocks = (g->K + kcStep - 1) / kcStep;
+        g->SharedA = SharedPack.Get((long)g->K * strips * mr, strips * kBlocks, out int* flags);
+        g->AFlags = flags;
+        new Span<int>(flags, strips * kBlocks).Clear();
     }
 
     /// <summary>Most chunks a product is cut into: enough to balance two cores when one is late, few enough that
@@ -194,6 +214,7 @@ internal static unsafe partial class Gemm
         int nr = TK.NR, k = g->K, kcStep = KcStep(k);
         float* pack = PackBuffer.Get();
         float* apack = pack + PackBuffer.BFloats;
+        int mr = TK.MR, mcStep = MC / mr * mr, strips = (g->M + mr - 1) / mr;
         for (int nc0 = n0; nc0 < n1; nc0 += NC)
         {
             int nc = Math.Min(NC, n1 - nc0);
@@ -206,8 +227,14 @@ internal static unsafe partial class Gemm
                     int n = nc0 + p * nr;
                     TK.PackB(g, pc, kc, n, Math.Min(nr, nc0 + nc - n), pack + (nint)p * kc * nr);
                 }
-                for (int mc0 = m0; mc0 < m1; mc0 += MC)
-                    Block<TK, TAct>(g, pack, apack, mc0, Math.Min(MC, m1 - mc0), nc0, nc, pc, kc);
+                for (int mc0 = m0; mc0 < m1; mc0 += mcStep)
+                {
+                    int mc = Math.Min(mcStep, m1 - mc0);
+                    if (g->AFlags == null) Block<TK, TAct>(g, pack, apack, null, mc0, mc, nc0, nc, pc, kc);
+                    else // the shared A: this K block's panels from row mc0 on (mc0 is a whole number of panels)
+                        Block<TK, TAct>(g, pack, g->SharedA + (nint)pc * strips * mr + (nint)(mc0 / mr) * kc * mr,
+                            g->AFlags + pc / kcStep * strips + mc0 / mr, mc0, mc, nc0, nc, pc, kc);
+                }
             }
         }
     }
@@ -218,14 +245,31 @@ internal static unsafe partial class Gemm
     /// micro-kernel down every A panel (streamed from L2). The first K block stores, later ones accumulate onto C, the
     /// last one runs the epilogue.
     /// </summary>
-    private static void Block<TK, TAct>(GemmArgs* g, float* bpack, float* apack, int mc0, int mc, int nc0, int nc, int pc, int kc)
+    private static void Block<TK, TAct>(GemmArgs* g, float* bpack, float* apack, int* aflags, int mc0, int mc, int nc0, int nc, int pc, int kc)
         where TK : struct, IKernel where TAct : struct, IActivation
     {
         int mr = TK.MR, nr = TK.NR;
         bool first = pc == 0, last = pc + kc == g->K;
         int strips = (mc + mr - 1) / mr;
         for (int i = 0; i < strips; i++)
-            TK.PackA(g, mc0 + i * mr, Math.Min(mr, mc - i * mr), pc, kc, apack + (nint)i * kc * mr);
+        {
+            float* dst = apack + (nint)i * kc * mr;
+            if (aflags == null) TK.PackA(g, mc0 + i * mr, Math.Min(mr, mc - i * mr), pc, kc, dst);
+            else if (Volatile.Read(ref aflags[i]) != 2)
+            {
+                // A shared panel: pack it unless another chunk has it (then wait: one panel is a few microseconds).
+                if (Interlocked.CompareExchange(ref aflags[i], 1, 0) == 0)
+                {
+                    TK.PackA(g, mc0 + i * mr, Math.Min(mr, mc - i * mr), pc, kc, dst);
+                    Volatile.Write(ref aflags[i], 2);
+                }
+                else
+                {
+                    SpinWait spin = default;
+                    while (Volatile.Read(ref aflags[i]) != 2) spin.SpinOnce(sleep1Threshold: -1);
+                }
+            }
+        }
         int panels = (nc + nr - 1) / nr;
         for (int p = 0; p < panels; p++)
         {
