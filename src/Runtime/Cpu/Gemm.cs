@@ -33,18 +33,20 @@ internal unsafe struct GemmArgs
 }
 
 /// <summary>
-/// A BLIS-style single-precision GEMM: B is packed into NR-wide, KC-deep panels (contiguous, zero-padded on the
-/// right), A is read in place (its MR rows are broadcast straight from the source, so row- and column-major A cost
-/// the same), and a register-blocked micro-kernel accumulates an MR×NR tile over one KC block with FMAs. The last
-/// KC block runs the epilogue: + bias, keep z, apply the activation, store. Large products are split by columns
-/// (or rows) across the caller and the <see cref="Worker"/>; the split never cuts the K sum, so every element is
-/// computed by the same instruction sequence whatever the split: results are bit-identical run to run.
+/// A BLIS-style single-precision GEMM: B is packed into NR-wide, KC-deep panels and A into MR-row, KC-deep panels
+/// (both contiguous and zero-padded past the edges, so row- and column-major operands cost the same), and a
+/// register-blocked micro-kernel accumulates an MR×NR tile over one KC block with FMAs, broadcasting A from its panel.
+/// The last KC block runs the epilogue: + bias, keep z, apply the activation, store. On two cores, products of
+/// <see cref="SharedMinRows"/> rows or more are split into <see cref="MC"/>-row blocks over one shared packed B;
+/// smaller ones into column chunks over one shared packed A (<see cref="Worker"/>). The split never cuts the K sum,
+/// so every element is computed by the same instruction sequence whatever the split: results are bit-identical run
+/// to run and across core counts.
 /// </summary>
 /// <remarks>Kernels may be called from any thread; concurrent calls are safe (a caller that finds the worker busy
 /// runs single-threaded on its own packing buffer).</remarks>
 internal static unsafe partial class Gemm
 {
-    /// <summary>Depth of one packed block of B (and of the in-place A panel): 256 floats × NR keeps a B panel in L1/L2.</summary>
+    /// <summary>Depth of one packed block of B and A: 256 floats × NR keeps a B panel in L1 (32 KiB at NR = 32).</summary>
     public const int KC = 256;
     /// <summary>Columns of B packed at a time (a multiple of every NR): KC × NC floats = 512 KiB of L2.</summary>
     public const int NC = 512;
