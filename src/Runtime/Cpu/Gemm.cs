@@ -348,11 +348,16 @@ internal static unsafe partial class Gemm
                     int state = Volatile.Read(ref flags[p]);
                     float* bp = bBlock + (nint)p * kc * nr;
                     int n = p * nr, cols = Math.Min(nr, g->N - n);
-                    if (state == 0 && Interlocked.CompareExchange(ref flags[p], 1, 0) == 0)
+                    if (state == 0)
                     {
-                        TK.PackB(g, pc, kc, n, cols, bp);
-                        Volatile.Write(ref flags[p], 2);
-                        state = 2;
+                        // Claim it; when the other thread got there first, its state is what the exchange saw.
+                        state = Interlocked.CompareExchange(ref flags[p], 1, 0);
+                        if (state == 0)
+                        {
+                            TK.PackB(g, pc, kc, n, cols, bp);
+                            Volatile.Write(ref flags[p], 2);
+                            state = 2;
+                        }
                     }
                     if (state == 1)
                     {
