@@ -20,6 +20,8 @@ internal sealed class Options
           --conv-report       print the convolution kernels' GFLOP/s on the MNIST, CIFAR and LeNet-5 layers and every
                               call of LeNet-5's step timed alone, and exit (CONV_REPORT_MODEL=text: only those names)
           --step-report       print where the MLP 784-128-10 batch-64 step and its predictions spend their time and exit
+          --gemm-report       print the GEMM's GFLOP/s on the large shapes (1024³, the batch-1024 MLP's products) on one
+                              core and two, beside the FMA probe at several chain counts, and exit (--rounds N: best of N)
           --device cpu|gpu    gpu: our generated GPU twins (ILGPU, CUDA) against PyTorch on CUDA (default cpu);
                               gpu-simulator runs our GPU kernels on ILGPU's CPU accelerator (a smoke test, not numbers)
         Run `dotnet build-server shutdown` first so no build server competes for the cores.
@@ -30,6 +32,7 @@ internal sealed class Options
     public bool NoPeer { get; private set; }
     public bool ConvReport { get; private set; }
     public bool StepReport { get; private set; }
+    public bool GemmReport { get; private set; }
     public bool Help { get; private set; }
     public int? Rounds { get; private set; }
     public List<string> Only { get; } = [];
@@ -58,6 +61,7 @@ internal sealed class Options
                 case "--no-peer": o.NoPeer = true; break;
                 case "--conv-report": o.ConvReport = true; break;
                 case "--step-report": o.StepReport = true; break;
+                case "--gemm-report": o.GemmReport = true; break;
                 case "--rounds": o.Rounds = Count(); break;
                 case "--only": o.Only.Add(Value()); break;
                 case "--python": o.Python = Value(); break;

@@ -43,6 +43,11 @@ if (options.ConvReport)
     ConvReport.Run();
     return 0;
 }
+if (options.GemmReport)
+{
+    GemmReport.Run(options.Rounds ?? 30);
+    return 0;
+}
 
 foreach (string name in options.Only.Where(n => !Workloads.Names.Contains(n)))
 {

@@ -9,7 +9,7 @@ namespace Compiled.CompilerServices;
 /// activations as [batch, features], row-major.
 /// </summary>
 /// <remarks>
-/// All three products run on one internal GEMM (<see cref="Gemm"/>): packed B panels, an 8 × 32 AVX-512
+/// All three products run on one internal GEMM (<see cref="Gemm"/>): packed A and B panels, an 8 × 32 AVX-512
 /// micro-kernel (6 × 16 AVX2, scalar loops otherwise) and, for large products, both cores. Few-row forward passes
 /// (batch-1 inference) take a dot-product path that packs nothing. Outputs must not overlap inputs. The kernels
 /// allocate nothing per call and are safe to call from any thread.

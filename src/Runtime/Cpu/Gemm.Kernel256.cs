@@ -5,7 +5,8 @@ namespace Compiled.CompilerServices;
 
 /// <summary>
 /// AVX2 fallback micro-kernel: a 6 × 16 tile in 12 ymm accumulators, plus two B vectors and one broadcast: 15 of
-/// the 16 registers, so nothing spills, and 12 FMAs for every 2 loads and 6 broadcasts (4 × 16 did 8).
+/// the 16 registers, so nothing spills, and 12 FMAs for every 2 loads and 6 broadcasts (4 × 16 did 8). A comes
+/// packed in 6-row panels.
 /// Column edges go through a stack tile and a scalar epilogue.
 /// </summary>
 internal readonly unsafe struct Kernel256 : IKernel
@@ -14,36 +15,23 @@ internal readonly unsafe struct Kernel256 : IKernel
     public static int NR => 16;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Tile<TAct>(float* a, nint rsA, nint csA, float* bp, int kc, float* c, nint ldc,
+    public static void Tile<TAct>(float* ap, float* bp, int kc, float* c, nint ldc,
         float* pre, float* bias, int rows, int cols, bool first, bool last) where TAct : struct, IActivation
     {
-        float* a0 = a;
-        float* a1 = rows > 1 ? a0 + rsA : a0;
-        float* a2 = rows > 2 ? a1 + rsA : a0;
-        float* a3 = rows > 3 ? a2 + rsA : a0;
-        float* a4 = rows > 4 ? a3 + rsA : a0;
-        float* a5 = rows > 5 ? a4 + rsA : a0;
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default;
         Vector256<float> c20 = default, c21 = default, c30 = default, c31 = default;
         Vector256<float> c40 = default, c41 = default, c50 = default, c51 = default;
-        nint off = 0;
         for (int k = 0; k < kc; k++)
         {
-            Vector256<float> b0 = Vector256.Load(bp), b1 = Vector256.Load(bp + 8);
-            Vector256<float> x0 = Vector256.Create(a0[off]);
-            c00 = Vector256.FusedMultiplyAdd(x0, b0, c00); c01 = Vector256.FusedMultiplyAdd(x0, b1, c01);
-            Vector256<float> x1 = Vector256.Create(a1[off]);
-            c10 = Vector256.FusedMultiplyAdd(x1, b0, c10); c11 = Vector256.FusedMultiplyAdd(x1, b1, c11);
-            Vector256<float> x2 = Vector256.Create(a2[off]);
-            c20 = Vector256.FusedMultiplyAdd(x2, b0, c20); c21 = Vector256.FusedMultiplyAdd(x2, b1, c21);
-            Vector256<float> x3 = Vector256.Create(a3[off]);
-            c30 = Vector256.FusedMultiplyAdd(x3, b0, c30); c31 = Vector256.FusedMultiplyAdd(x3, b1, c31);
-            Vector256<float> x4 = Vector256.Create(a4[off]);
-            c40 = Vector256.FusedMultiplyAdd(x4, b0, c40); c41 = Vector256.FusedMultiplyAdd(x4, b1, c41);
-            Vector256<float> x5 = Vector256.Create(a5[off]);
-            c50 = Vector256.FusedMultiplyAdd(x5, b0, c50); c51 = Vector256.FusedMultiplyAdd(x5, b1, c51);
+            Vector256<float> b0 = Vector256.Load(bp), b1 = Vector256.Load(bp + 8), x;
+            x = Vector256.Create(ap[0]); c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
+            x = Vector256.Create(ap[1]); c10 = Vector256.FusedMultiplyAdd(x, b0, c10); c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
+            x = Vector256.Create(ap[2]); c20 = Vector256.FusedMultiplyAdd(x, b0, c20); c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
+            x = Vector256.Create(ap[3]); c30 = Vector256.FusedMultiplyAdd(x, b0, c30); c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
+            x = Vector256.Create(ap[4]); c40 = Vector256.FusedMultiplyAdd(x, b0, c40); c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
+            x = Vector256.Create(ap[5]); c50 = Vector256.FusedMultiplyAdd(x, b0, c50); c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
             bp += 16;
-            off += csA;
+            ap += 6;
         }
         if (cols == 16)
         {
@@ -91,6 +79,25 @@ internal readonly unsafe struct Kernel256 : IKernel
             v0 = TAct.Apply(v0); v1 = TAct.Apply(v1);
         }
         v0.Store(c); v1.Store(c + 8);
+    }
+
+    public static void PackA(GemmArgs* g, int m, int rows, int pc, int kc, float* dst)
+    {
+        nint rs = g->RsA, cs = g->CsA;
+        float* src = g->A + m * rs + pc * cs;
+        if (rows == 6)
+        {
+            float* s0 = src, s1 = s0 + rs, s2 = s1 + rs, s3 = s2 + rs, s4 = s3 + rs, s5 = s4 + rs;
+            for (int k = 0; k < kc; k++, dst += 6)
+            {
+                nint o = k * cs;
+                dst[0] = s0[o]; dst[1] = s1[o]; dst[2] = s2[o]; dst[3] = s3[o]; dst[4] = s4[o]; dst[5] = s5[o];
+            }
+            return;
+        }
+        for (int k = 0; k < kc; k++)
+            for (int r = 0; r < 6; r++)
+                dst[k * 6 + r] = r < rows ? src[r * rs + k * cs] : 0f;
     }
 
     public static void PackB(GemmArgs* g, int pc, int kc, int n, int cols, float* dst)

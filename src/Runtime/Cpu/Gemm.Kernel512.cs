@@ -6,8 +6,8 @@ namespace Compiled.CompilerServices;
 
 /// <summary>
 /// AVX-512 micro-kernel: an 8 × 32 tile in 16 zmm accumulators. Each k step loads two vectors of the packed B
-/// panel and broadcasts eight A values (one per row, straight from A's storage), 16 FMAs. Column edges use masked
-/// loads and stores; row edges point the spare rows at row 0 and do not store them.
+/// panel and broadcasts eight A values from the packed A panel (contiguous, at constant offsets), 16 FMAs. Column
+/// edges use masked loads and stores; row edges compute the packed zero rows and do not store them.
 /// </summary>
 internal readonly unsafe struct Kernel512 : IKernel
 {
@@ -15,40 +15,23 @@ internal readonly unsafe struct Kernel512 : IKernel
     public static int NR => 32;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Tile<TAct>(float* a, nint rsA, nint csA, float* bp, int kc, float* c, nint ldc,
+    public static void Tile<TAct>(float* ap, float* bp, int kc, float* c, nint ldc,
         float* pre, float* bias, int rows, int cols, bool first, bool last) where TAct : struct, IActivation
     {
-        float* a0 = a;
-        float* a1 = rows > 1 ? a0 + rsA : a0;
-        float* a2 = rows > 2 ? a1 + rsA : a0;
-        float* a3 = rows > 3 ? a2 + rsA : a0;
-        float* a4 = rows > 4 ? a3 + rsA : a0;
-        float* a5 = rows > 5 ? a4 + rsA : a0;
-        float* a6 = rows > 6 ? a5 + rsA : a0;
-        float* a7 = rows > 7 ? a6 + rsA : a0;
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
-        nint off = 0;
         for (int k = 0; k < kc; k++)
         {
-            Vector512<float> b0 = Vector512.Load(bp), b1 = Vector512.Load(bp + 16);
-            Vector512<float> x0 = Vector512.Create(a0[off]);
-            c00 = Vector512.FusedMultiplyAdd(x0, b0, c00); c01 = Vector512.FusedMultiplyAdd(x0, b1, c01);
-            Vector512<float> x1 = Vector512.Create(a1[off]);
-            c10 = Vector512.FusedMultiplyAdd(x1, b0, c10); c11 = Vector512.FusedMultiplyAdd(x1, b1, c11);
-            Vector512<float> x2 = Vector512.Create(a2[off]);
-            c20 = Vector512.FusedMultiplyAdd(x2, b0, c20); c21 = Vector512.FusedMultiplyAdd(x2, b1, c21);
-            Vector512<float> x3 = Vector512.Create(a3[off]);
-            c30 = Vector512.FusedMultiplyAdd(x3, b0, c30); c31 = Vector512.FusedMultiplyAdd(x3, b1, c31);
-            Vector512<float> x4 = Vector512.Create(a4[off]);
-            c40 = Vector512.FusedMultiplyAdd(x4, b0, c40); c41 = Vector512.FusedMultiplyAdd(x4, b1, c41);
-            Vector512<float> x5 = Vector512.Create(a5[off]);
-            c50 = Vector512.FusedMultiplyAdd(x5, b0, c50); c51 = Vector512.FusedMultiplyAdd(x5, b1, c51);
-            Vector512<float> x6 = Vector512.Create(a6[off]);
-            c60 = Vector512.FusedMultiplyAdd(x6, b0, c60); c61 = Vector512.FusedMultiplyAdd(x6, b1, c61);
-            Vector512<float> x7 = Vector512.Create(a7[off]);
-            c70 = Vector512.FusedMultiplyAdd(x7, b0, c70); c71 = Vector512.FusedMultiplyAdd(x7, b1, c71);
+            Vector512<float> b0 = Vector512.Load(bp), b1 = Vector512.Load(bp + 16), x;
+            x = Vector512.Create(ap[0]); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
+            x = Vector512.Create(ap[1]); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
+            x = Vector512.Create(ap[2]); c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
+            x = Vector512.Create(ap[3]); c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
+            x = Vector512.Create(ap[4]); c40 = Vector512.FusedMultiplyAdd(x, b0, c40); c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
+            x = Vector512.Create(ap[5]); c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
+            x = Vector512.Create(ap[6]); c60 = Vector512.FusedMultiplyAdd(x, b0, c60); c61 = Vector512.FusedMultiplyAdd(x, b1, c61);
+            x = Vector512.Create(ap[7]); c70 = Vector512.FusedMultiplyAdd(x, b0, c70); c71 = Vector512.FusedMultiplyAdd(x, b1, c71);
             bp += 32;
-            off += csA;
+            ap += 8;
         }
         Vector512<float> bias0 = default, bias1 = default;
         if (bias != null)
@@ -103,6 +86,70 @@ internal readonly unsafe struct Kernel512 : IKernel
             Avx512F.MaskStore(c, m0, v0);
             Avx512F.MaskStore(c + 16, m1, v1);
         }
+    }
+
+    public static void PackA(GemmArgs* g, int m, int rows, int pc, int kc, float* dst)
+    {
+        nint rs = g->RsA, cs = g->CsA;
+        float* src = g->A + m * rs + pc * cs;
+        if (rs == 1)
+        {
+            // Columns of A are contiguous (A = dzᵀ): eight floats per k (masked past the bottom edge).
+            if (rows == 8)
+                for (int k = 0; k < kc; k++, src += cs, dst += 8) Vector256.Load(src).Store(dst);
+            else
+            {
+                Vector512<float> mask = Mask(rows);
+                for (int k = 0; k < kc; k++, src += cs, dst += 8)
+                    Avx512F.MaskLoad(src, mask, Vector512<float>.Zero).GetLower().Store(dst);
+            }
+        }
+        else if (cs == 1)
+        {
+            // Rows of A are contiguous: transpose 8 × 16 blocks in registers.
+            int k = 0;
+            for (; k + 16 <= kc; k += 16) Transpose8(src + k, rs, rows, dst + k * 8);
+            for (; k < kc; k++)
+                for (int r = 0; r < 8; r++)
+                    dst[k * 8 + r] = r < rows ? src[r * rs + k] : 0f;
+        }
+        else
+        {
+            for (int k = 0; k < kc; k++)
+                for (int r = 0; r < 8; r++)
+                    dst[k * 8 + r] = r < rows ? src[r * rs + k * cs] : 0f;
+        }
+    }
+
+    /// <summary>dst[k·8 + r] = src[r·stride + k] for k &lt; 16, r &lt; 8; source rows at or past <paramref name="valid"/> read as zero.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8(float* src, nint stride, int valid, float* dst)
+    {
+        Vector512<float> r0 = Row(src, stride, 0, valid), r1 = Row(src, stride, 1, valid), r2 = Row(src, stride, 2, valid), r3 = Row(src, stride, 3, valid);
+        Vector512<float> r4 = Row(src, stride, 4, valid), r5 = Row(src, stride, 5, valid), r6 = Row(src, stride, 6, valid), r7 = Row(src, stride, 7, valid);
+        // Within each 128-bit lane L: u_e (e = 0..3) holds rows 0-3 at k = 4L + e, u_{4+e} rows 4-7.
+        Vector512<float> t0 = Avx512F.UnpackLow(r0, r1), t1 = Avx512F.UnpackHigh(r0, r1), t2 = Avx512F.UnpackLow(r2, r3), t3 = Avx512F.UnpackHigh(r2, r3);
+        Vector512<float> t4 = Avx512F.UnpackLow(r4, r5), t5 = Avx512F.UnpackHigh(r4, r5), t6 = Avx512F.UnpackLow(r6, r7), t7 = Avx512F.UnpackHigh(r6, r7);
+        Vector512<float> u0 = Avx512F.Shuffle(t0, t2, 0x44), u1 = Avx512F.Shuffle(t0, t2, 0xEE), u2 = Avx512F.Shuffle(t1, t3, 0x44), u3 = Avx512F.Shuffle(t1, t3, 0xEE);
+        Vector512<float> u4 = Avx512F.Shuffle(t4, t6, 0x44), u5 = Avx512F.Shuffle(t4, t6, 0xEE), u6 = Avx512F.Shuffle(t5, t7, 0x44), u7 = Avx512F.Shuffle(t5, t7, 0xEE);
+        // Join lane L of u_e and u_{4+e}: all eight rows at k = 4L + e, two k per vector.
+        Vector512<int> lo = Vector512.Create(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+        Vector512<int> hi = Vector512.Create(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+        Pair(u0, u4, lo, hi, dst, 0);
+        Pair(u1, u5, lo, hi, dst, 1);
+        Pair(u2, u6, lo, hi, dst, 2);
+        Pair(u3, u7, lo, hi, dst, 3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pair(Vector512<float> top, Vector512<float> bottom, Vector512<int> lo, Vector512<int> hi, float* dst, int e)
+    {
+        Vector512<float> v = Avx512F.PermuteVar16x32x2(top, lo, bottom); // k = e, 4 + e
+        Vector512<float> w = Avx512F.PermuteVar16x32x2(top, hi, bottom); // k = 8 + e, 12 + e
+        v.GetLower().Store(dst + e * 8);
+        v.GetUpper().Store(dst + (4 + e) * 8);
+        w.GetLower().Store(dst + (8 + e) * 8);
+        w.GetUpper().Store(dst + (12 + e) * 8);
     }
 
     public static void PackB(GemmArgs* g, int pc, int kc, int n, int cols, float* dst)

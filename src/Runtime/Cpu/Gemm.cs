@@ -26,24 +26,36 @@ internal unsafe struct GemmArgs
     // columns or rows; chunk c covers units [U·c/Chunks, U·(c+1)/Chunks).
     internal int Chunks, Unit;
     internal bool SplitN;
+    // Set by the driver when a column split shares one packed A: its MR-row panels, K block by K block, packed by the
+    // first chunk that needs each (AFlags: 0 unpacked, 1 being packed, 2 ready, one per panel and K block).
+    internal float* SharedA;
+    internal int* AFlags;
 }
 
 /// <summary>
-/// A BLIS-style single-precision GEMM: B is packed into NR-wide, KC-deep panels (contiguous, zero-padded on the
-/// right), A is read in place (its MR rows are broadcast straight from the source, so row- and column-major A cost
-/// the same), and a register-blocked micro-kernel accumulates an MR×NR tile over one KC block with FMAs. The last
-/// KC block runs the epilogue: + bias, keep z, apply the activation, store. Large products are split by columns
-/// (or rows) across the caller and the <see cref="Worker"/>; the split never cuts the K sum, so every element is
-/// computed by the same instruction sequence whatever the split: results are bit-identical run to run.
+/// A BLIS-style single-precision GEMM: B is packed into NR-wide, KC-deep panels and A into MR-row, KC-deep panels
+/// (both contiguous and zero-padded past the edges, so row- and column-major operands cost the same), and a
+/// register-blocked micro-kernel accumulates an MR×NR tile over one KC block with FMAs, broadcasting A from its panel.
+/// The last KC block runs the epilogue: + bias, keep z, apply the activation, store. On two cores, products of
+/// <see cref="SharedMinRows"/> rows or more are split into <see cref="MC"/>-row blocks over one shared packed B;
+/// smaller ones into column chunks over one shared packed A (<see cref="Worker"/>). The split never cuts the K sum,
+/// so every element is computed by the same instruction sequence whatever the split: results are bit-identical run
+/// to run and across core counts.
 /// </summary>
 /// <remarks>Kernels may be called from any thread; concurrent calls are safe (a caller that finds the worker busy
 /// runs single-threaded on its own packing buffer).</remarks>
 internal static unsafe partial class Gemm
 {
-    /// <summary>Depth of one packed block of B (and of the in-place A panel): 256 floats × NR keeps a B panel in L1/L2.</summary>
+    /// <summary>Depth of one packed block of B and A: 256 floats × NR keeps a B panel in L1 (32 KiB at NR = 32).</summary>
     public const int KC = 256;
     /// <summary>Columns of B packed at a time (a multiple of every NR): KC × NC floats = 512 KiB of L2.</summary>
     public const int NC = 512;
+    /// <summary>Rows of A packed at a time (into MR-row panels): MC × KC floats = 128 KiB, kept in L2 beside B's block
+    /// while every NR panel of B runs down them; also the unit in which the rows are shared between the cores.</summary>
+    public const int MC = 128;
+    /// <summary>Rows from which a two-core product shares one packed B and splits the rows (<see cref="SharedRun"/>);
+    /// below, the columns are split and each chunk packs its own B panels.</summary>
+    public const int SharedMinRows = 2 * MC;
     /// <summary>Rows of A at or below which a product with K-contiguous B (x·wᵀ) uses dot products instead of packing.</summary>
     public const int DotMaxRows = 4;
     /// <summary>Multiply-adds below which the second core is not worth waking.</summary>
@@ -93,6 +105,8 @@ internal static unsafe partial class Gemm
     {
         if (g.M <= 0 || g.N <= 0) return;
         g.Chunks = 1;
+        g.SharedA = null;
+        g.AFlags = null;
         KernelIsa isa = Isa;
         GemmArgs* pg = (GemmArgs*)Unsafe.AsPointer(ref g); // g lives on the caller's stack
         if (g.K <= 0 || isa == KernelIsa.Scalar)
@@ -103,15 +117,42 @@ internal static unsafe partial class Gemm
 
         delegate*<void*, int, void> part = isa == KernelIsa.Vector512 ? &Part<Kernel512, TAct> : &Part<Kernel256, TAct>;
         long work = (long)g.M * g.N * g.K;
+        // The shared row split runs the packed body: a product the dot-tile path takes on one core (its own summation
+        // order) must split the same way on two, or the cores would disagree in the last bits.
+        if (g.M >= SharedMinRows && work >= ParallelMinWork && !IsDot(pg) && !(isa == KernelIsa.Vector512 && IsDotTile(pg))
+            && Worker.TryEnter())
+        {
+            try
+            {
+                if (isa == KernelIsa.Vector512) SharedRun<Kernel512, TAct>(pg);
+                else SharedRun<Kernel256, TAct>(pg);
+            }
+            finally { Worker.Exit(); }
+            return;
+        }
         if (work >= (IsDot(pg) ? DotParallelMinWork : ParallelMinWork) && ChooseChunks(pg, isa == KernelIsa.Vector512 ? Kernel512.MR : Kernel256.MR,
                 isa == KernelIsa.Vector512 ? Kernel512.NR : Kernel256.NR) && Worker.TryEnter())
         {
-            try { Worker.Run(part, pg, g.Chunks); }
+            try
+            {
+                if (g.SplitN && !IsDot(pg)) ShareA(pg, isa == KernelIsa.Vector512 ? Kernel512.MR : Kernel256.MR);
+                Worker.Run(part, pg, g.Chunks);
+            }
             finally { Worker.Exit(); }
             return;
         }
         g.Chunks = 1;
         part(pg, 0);
+    }
+
+    /// <summary>A column split packs A once, into the shared buffer (the caller holds the worker): each chunk would
+    /// otherwise repack all of A for its few B panels (batch 64 784 → 128: four chunks of one panel each).</summary>
+    private static void ShareA(GemmArgs* g, int mr)
+    {
+        int strips = (g->M + mr - 1) / mr, kcStep = KcStep(g->K), kBlocks = (g->K + kcStep - 1) / kcStep;
+        g->SharedA = SharedPack.Get((long)g->K * strips * mr, strips * kBlocks, out int* flags);
+        g->AFlags = flags;
+        new Span<int>(flags, strips * kBlocks).Clear();
     }
 
     /// <summary>Most chunks a product is cut into: enough to balance two cores when one is late, few enough that
@@ -165,14 +206,23 @@ internal static unsafe partial class Gemm
         else PackedBody<TK, TAct>(g, m0, m1, n0, n1);
     }
 
-    /// <summary>The blocked loops over the part [m0, m1) × [n0, n1): NC columns, then KC depth (pack B), then NR panels, then MR rows.</summary>
+    /// <summary>Depth of the K blocks: K cut into equal blocks of at most <see cref="KC"/> (784 → 4 × 196, not
+    /// 3 × 256 + 16). It depends on K alone, so every split of the product sums each element in the same blocks.</summary>
+    private static int KcStep(int k)
+    {
+        int blocks = (k + KC - 1) / KC;
+        return (k + blocks - 1) / blocks;
+    }
+
+    /// <summary>The blocked loops over the part [m0, m1) × [n0, n1) on one thread: NC columns, then KC depth (pack
+    /// B's kc × nc block), then <see cref="MC"/> rows (pack A's mc × kc block), then <see cref="Block"/>.</summary>
     private static void PackedBody<TK, TAct>(GemmArgs* g, int m0, int m1, int n0, int n1)
         where TK : struct, IKernel where TAct : struct, IActivation
     {
-        int mr = TK.MR, nr = TK.NR, k = g->K;
-        int blocks = (k + KC - 1) / KC;
-        int kcStep = (k + blocks - 1) / blocks; // equal blocks: 784 → 4 × 196, not 3 × 256 + 16
+        int nr = TK.NR, k = g->K, kcStep = KcStep(k);
         float* pack = PackBuffer.Get();
+        float* apack = pack + PackBuffer.BFloats;
+        int mr = TK.MR, mcStep = MC / mr * mr, strips = (g->M + mr - 1) / mr;
         for (int nc0 = n0; nc0 < n1; nc0 += NC)
         {
             int nc = Math.Min(NC, n1 - nc0);
@@ -180,24 +230,157 @@ internal static unsafe partial class Gemm
             for (int pc = 0; pc < k; pc += kcStep)
             {
                 int kc = Math.Min(kcStep, k - pc);
-                bool first = pc == 0, last = pc + kc == k;
                 for (int p = 0; p < panels; p++)
                 {
                     int n = nc0 + p * nr;
                     TK.PackB(g, pc, kc, n, Math.Min(nr, nc0 + nc - n), pack + (nint)p * kc * nr);
                 }
-                for (int p = 0; p < panels; p++)
+                for (int mc0 = m0; mc0 < m1; mc0 += mcStep)
                 {
-                    int n = nc0 + p * nr, cols = Math.Min(nr, nc0 + nc - n);
-                    float* bp = pack + (nint)p * kc * nr;
-                    float* bias = last && g->Bias != null ? g->Bias + n : null;
-                    for (int m = m0; m < m1; m += mr)
+                    int mc = Math.Min(mcStep, m1 - mc0);
+                    if (g->AFlags == null) Block<TK, TAct>(g, pack, apack, null, mc0, mc, nc0, nc, pc, kc);
+                    else // the shared A: this K block's panels from row mc0 on (mc0 is a whole number of panels)
+                        Block<TK, TAct>(g, pack, g->SharedA + (nint)pc * strips * mr + (nint)(mc0 / mr) * kc * mr,
+                            g->AFlags + pc / kcStep * strips + mc0 / mr, mc0, mc, nc0, nc, pc, kc);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// One mc × nc block of C over the depth [pc, pc + kc): packs the mc rows of A into MR-row panels (kc × MR floats
+    /// each, contiguous, zero rows past the edge), then for each NR panel of the packed B (kept in L1) runs the
+    /// micro-kernel down every A panel (streamed from L2). The first K block stores, later ones accumulate onto C, the
+    /// last one runs the epilogue.
+    /// </summary>
+    private static void Block<TK, TAct>(GemmArgs* g, float* bpack, float* apack, int* aflags, int mc0, int mc, int nc0, int nc, int pc, int kc)
+        where TK : struct, IKernel where TAct : struct, IActivation
+    {
+        int mr = TK.MR, nr = TK.NR;
+        bool first = pc == 0, last = pc + kc == g->K;
+        int strips = (mc + mr - 1) / mr;
+        for (int i = 0; i < strips; i++)
+        {
+            float* dst = apack + (nint)i * kc * mr;
+            if (aflags == null) TK.PackA(g, mc0 + i * mr, Math.Min(mr, mc - i * mr), pc, kc, dst);
+            else if (Volatile.Read(ref aflags[i]) != 2)
+            {
+                // A shared panel: pack it unless another chunk has it (then wait: one panel is a few microseconds).
+                if (Interlocked.CompareExchange(ref aflags[i], 1, 0) == 0)
+                {
+                    TK.PackA(g, mc0 + i * mr, Math.Min(mr, mc - i * mr), pc, kc, dst);
+                    Volatile.Write(ref aflags[i], 2);
+                }
+                else
+                {
+                    SpinWait spin = default;
+                    while (Volatile.Read(ref aflags[i]) != 2) spin.SpinOnce(sleep1Threshold: -1);
+                }
+            }
+        }
+        int panels = (nc + nr - 1) / nr;
+        for (int p = 0; p < panels; p++)
+        {
+            int n = nc0 + p * nr, cols = Math.Min(nr, nc0 + nc - n);
+            float* bp = bpack + (nint)p * kc * nr;
+            float* bias = last && g->Bias != null ? g->Bias + n : null;
+            for (int i = 0; i < strips; i++)
+            {
+                int m = mc0 + i * mr;
+                nint cOff = m * g->LdC + n;
+                TK.Tile<TAct>(apack + (nint)i * kc * mr, bp, kc, g->C + cOff, g->LdC,
+                    last && g->Pre != null ? g->Pre + cOff : null, bias, Math.Min(mr, mc0 + mc - m), cols, first, last);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The two-core form for products with many rows: one job whose chunks are <see cref="MC"/>-row blocks of C. B is
+    /// packed once, into a buffer both threads read, panel by panel by whichever thread first needs a panel (a flag per
+    /// panel and K block: unpacked, being packed, ready); each chunk packs its own rows of A and runs every K block over
+    /// them. Nothing waits between K blocks, A and B are each packed once (a column split repacks all of A in every
+    /// chunk), and a panel another thread is packing is skipped and visited last. The caller holds the worker.
+    /// </summary>
+    private static void SharedRun<TK, TAct>(GemmArgs* g) where TK : struct, IKernel where TAct : struct, IActivation
+    {
+        int nr = TK.NR, kcStep = KcStep(g->K);
+        int panels = (g->N + nr - 1) / nr, kBlocks = (g->K + kcStep - 1) / kcStep;
+        var job = new SharedJob
+        {
+            G = g,
+            Panels = panels,
+            BPack = SharedPack.Get((long)g->K * panels * nr, panels * kBlocks, out int* flags),
+            Flags = flags,
+        };
+        new Span<int>(flags, panels * kBlocks).Clear();
+        Worker.Run(&SharedRows<TK, TAct>, &job, (g->M + MC - 1) / MC);
+    }
+
+    private struct SharedJob
+    {
+        public GemmArgs* G;
+        public float* BPack;
+        public int* Flags;
+        public int Panels;
+    }
+
+    /// <summary>Rows [chunk·MC, chunk·MC + MC) of C over every K block and every panel of the shared B.</summary>
+    private static void SharedRows<TK, TAct>(void* argument, int chunk) where TK : struct, IKernel where TAct : struct, IActivation
+    {
+        SharedJob* j = (SharedJob*)argument;
+        GemmArgs* g = j->G;
+        int mr = TK.MR, nr = TK.NR, k = g->K, kcStep = KcStep(k), panels = j->Panels;
+        int mc0 = chunk * MC, mc = Math.Min(MC, g->M - mc0), strips = (mc + mr - 1) / mr;
+        float* apack = PackBuffer.Get() + PackBuffer.BFloats;
+        int words = (panels + 63) / 64;
+        ulong* done = stackalloc ulong[words]; // panels of the current K block this chunk has run
+        for (int pc = 0, block = 0; pc < k; pc += kcStep, block++)
+        {
+            int kc = Math.Min(kcStep, k - pc);
+            bool first = pc == 0, last = pc + kc == k;
+            float* bBlock = j->BPack + (nint)pc * panels * nr; // this K block's panels, kc × NR floats each
+            int* flags = j->Flags + block * panels;
+            for (int i = 0; i < strips; i++)
+                TK.PackA(g, mc0 + i * mr, Math.Min(mr, mc - i * mr), pc, kc, apack + (nint)i * kc * mr);
+            // Start at a panel that depends on the chunk, so the two threads begin by packing different panels.
+            int start = (int)((long)panels * (chunk & 1) / 2), left = panels;
+            new Span<ulong>(done, words).Clear();
+            for (int pass = 0; left > 0; pass++)
+            {
+                for (int q = 0; q < panels; q++)
+                {
+                    int p = start + q < panels ? start + q : start + q - panels;
+                    if ((done[p >> 6] & (1UL << p)) != 0) continue;
+                    int state = Volatile.Read(ref flags[p]);
+                    float* bp = bBlock + (nint)p * kc * nr;
+                    int n = p * nr, cols = Math.Min(nr, g->N - n);
+                    if (state == 0)
                     {
-                        nint cOff = m * g->LdC + n;
-                        TK.Tile<TAct>(g->A + m * g->RsA + pc * g->CsA, g->RsA, g->CsA, bp, kc,
-                            g->C + cOff, g->LdC, last && g->Pre != null ? g->Pre + cOff : null, bias,
-                            Math.Min(mr, m1 - m), cols, first, last);
+                        // Claim it; when the other thread got there first, its state is what the exchange saw.
+                        state = Interlocked.CompareExchange(ref flags[p], 1, 0);
+                        if (state == 0)
+                        {
+                            TK.PackB(g, pc, kc, n, cols, bp);
+                            Volatile.Write(ref flags[p], 2);
+                            state = 2;
+                        }
                     }
+                    if (state == 1)
+                    {
+                        if (pass == 0) continue; // another thread is packing it: come back to it
+                        SpinWait spin = default;
+                        while (Volatile.Read(ref flags[p]) == 1) spin.SpinOnce(sleep1Threshold: -1);
+                    }
+                    float* bias = last && g->Bias != null ? g->Bias + n : null;
+                    for (int i = 0; i < strips; i++)
+                    {
+                        int m = mc0 + i * mr;
+                        nint cOff = m * g->LdC + n;
+                        TK.Tile<TAct>(apack + (nint)i * kc * mr, bp, kc, g->C + cOff, g->LdC,
+                            last && g->Pre != null ? g->Pre + cOff : null, bias, Math.Min(mr, mc0 + mc - m), cols, first, last);
+                    }
+                    done[p >> 6] |= 1UL << p;
+                    left--;
                 }
             }
         }
@@ -252,8 +435,12 @@ internal unsafe interface IKernel
     /// <summary>Packs B(pc.., n..) of kc × cols into dst as kc rows of NR floats, zero-padded past cols.</summary>
     static abstract void PackB(GemmArgs* g, int pc, int kc, int n, int cols, float* dst);
 
-    /// <summary>C tile (rows × cols) of a · bp over kc; accumulates onto C unless first; epilogue when last.</summary>
-    static abstract void Tile<TAct>(float* a, nint rsA, nint csA, float* bp, int kc, float* c, nint ldc,
+    /// <summary>Packs A(m.., pc..) of rows × kc into dst as kc groups of MR floats (dst[k·MR + r]), zero past rows.</summary>
+    static abstract void PackA(GemmArgs* g, int m, int rows, int pc, int kc, float* dst);
+
+    /// <summary>C tile (rows × cols) of the packed A panel ap times the packed B panel bp over kc; accumulates onto C
+    /// unless first; epilogue when last.</summary>
+    static abstract void Tile<TAct>(float* ap, float* bp, int kc, float* c, nint ldc,
         float* pre, float* bias, int rows, int cols, bool first, bool last) where TAct : struct, IActivation;
 
     /// <summary>out[i] = Σ_k x[k]·w[i·ldw + k] for i &lt; 4.</summary>
@@ -265,16 +452,49 @@ internal unsafe interface IKernel
     static abstract void Epilogue<TAct>(float* c, float* pre, float* bias, int n) where TAct : struct, IActivation;
 }
 
-/// <summary>The packing buffer of the current thread: KC × NC floats, 64-byte aligned, freed when the thread ends.</summary>
+/// <summary>The packing buffer of the current thread: KC × NC floats for B's block, then (MC + 8) × KC for A's
+/// panels; 64-byte aligned, freed when the thread ends.</summary>
 internal sealed unsafe class PackBuffer
 {
+    /// <summary>Floats of the B part; A's panels start there.</summary>
+    public const int BFloats = Gemm.KC * Gemm.NC;
+    private const int Floats = BFloats + (Gemm.MC + 8) * Gemm.KC;
+
     [ThreadStatic] private static PackBuffer? t_buffer;
     private readonly float* _data;
 
-    private PackBuffer() =>
-        _data = (float*)NativeMemory.AlignedAlloc((nuint)(Gemm.KC * Gemm.NC * sizeof(float)), 64);
+    private PackBuffer() => _data = (float*)NativeMemory.AlignedAlloc((nuint)(Floats * sizeof(float)), 64);
 
     ~PackBuffer() => NativeMemory.AlignedFree(_data);
 
     public static float* Get() => (t_buffer ??= new PackBuffer())._data;
+}
+
+/// <summary>The packed B both threads read in a <see cref="Gemm"/> two-core product (K × N rounded up to whole panels)
+/// and its panel flags; grown when a larger product comes, then kept. Only the holder of the <see cref="Worker"/>
+/// touches it.</summary>
+internal static unsafe class SharedPack
+{
+    private static float* s_data;
+    private static long s_floats;
+    private static int* s_flags;
+    private static int s_flagCount;
+
+    public static float* Get(long floats, int flagCount, out int* flags)
+    {
+        if (floats > s_floats)
+        {
+            if (s_data != null) NativeMemory.AlignedFree(s_data);
+            s_data = (float*)NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)), 64);
+            s_floats = floats;
+        }
+        if (flagCount > s_flagCount)
+        {
+            if (s_flags != null) NativeMemory.AlignedFree(s_flags);
+            s_flags = (int*)NativeMemory.AlignedAlloc((nuint)(flagCount * sizeof(int)), 64);
+            s_flagCount = flagCount;
+        }
+        flags = s_flags;
+        return s_data;
+    }
 }

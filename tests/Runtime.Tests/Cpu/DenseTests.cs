@@ -130,6 +130,60 @@ public class DenseTests
             }
     }
 
+    // Products with at least Gemm.SharedMinRows rows run on two cores as row blocks over one shared, lazily packed B:
+    // several row blocks with a short last one, odd K (A packed with a k tail), columns < 32 and several panels,
+    // several K blocks, in all three products of a dense layer (forward x·wᵀ, dw = dzᵀ·x with column-major A, dx = dz·w).
+    public static TheoryData<string, int, int, int> SharedShapes()
+    {
+        var data = new TheoryData<string, int, int, int>();
+        foreach (string act in new[] { "Identity", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Gelu" })
+            data.Add(act, 300, 37, 45);
+        data.Add("Relu", 257, 530, 97);
+        data.Add("Relu", 1030, 70, 300);
+        data.Add("Identity", 520, 1031, 33);
+        data.Add("Tanh", 256, 16, 1);
+        data.Add("Identity", 1030, 300, 10); // a 10-class output at a large batch: the dot-tile path on one core and two
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(SharedShapes))]
+    public void Shared_row_split_matches_oracle_and_one_core_bit_for_bit(string activation, int batch, int inputs, int units)
+    {
+        Assert.True(batch >= Gemm.SharedMinRows, "the shape must take the shared row split");
+        switch (activation)
+        {
+            case "Identity": Forward<Identity>(batch, inputs, units); break;
+            case "Relu": Forward<Relu>(batch, inputs, units); break;
+            case "LeakyRelu": Forward<LeakyRelu>(batch, inputs, units); break;
+            case "Sigmoid": Forward<Sigmoid>(batch, inputs, units); break;
+            case "Tanh": Forward<Tanh>(batch, inputs, units); break;
+            case "Gelu": Forward<Gelu>(batch, inputs, units); break;
+            default: throw new ArgumentException(activation);
+        }
+        // Backward with units as the rows of dw too (swap the roles so dw = dzᵀ·x has many rows).
+        foreach ((int b, int i, int u) in new[] { (batch, inputs, units), (units, inputs, batch) })
+        {
+            float[] dz = Support.Random(b * u, 4);
+            float[] x = Support.Random(b * i, 5, -2f, 2f);
+            float[] w = Support.Random(u * i, 6);
+            var r = Oracle.DenseBackward(dz, x, w, b, i, u);
+            float[]? firstDx = null, firstDw = null;
+            foreach (KernelIsa isa in Support.Isas())
+                foreach (bool threads in new[] { false, true })
+                {
+                    float[] dx = Support.Random(b * i, 7, 5f, 9f), dw = Support.Random(u * i, 8, 5f, 9f), db = new float[u];
+                    Support.With(isa, threads, () => Dense.Backward(dx, dw, db, dz, x, w, b, i, u));
+                    string what = $"{b}x{i}x{u} {isa}{(threads ? " 2 cores" : "")}";
+                    Support.Close(dw, r.Dw, r.DwScale, 2e-5, 1e-6, what + " dw");
+                    Support.Close(dx, r.Dx, r.DxScale, 2e-5, 1e-6, what + " dx");
+                    if (isa != Gemm.DetectIsa()) continue;
+                    if (firstDx is null) { firstDx = dx; firstDw = dw; }
+                    else Assert.True(Support.BitEqual(firstDx, dx) && Support.BitEqual(firstDw!, dw), what + ": two cores differ from one");
+                }
+        }
+    }
+
     [Fact]
     public void Forward_writes_only_its_outputs()
     {

@@ -107,6 +107,34 @@ public class RuntimeBehaviourTests
         }
     }
 
+    // The two-core GEMM packs its shared operand lazily: whichever thread first needs a panel claims and packs it, the
+    // other uses it once it is marked ready. Many products in a row (each meeting point of the two threads a chance
+    // for both to reach an unpacked panel at once) must each equal the one-core result bit for bit. (A thread that lost
+    // the claim once went on to read the panel while the other was still packing it; that window is narrow, and this
+    // test did not catch it in three runs without the fix: it guards the protocol as a whole, not that one race.)
+    [Theory]
+    [InlineData(512, 64, 1024)]   // rows split over one shared B: 32 panels, one K block
+    [InlineData(300, 600, 200)]   // rows split, three K blocks, a short last row block and panel
+    [InlineData(64, 784, 1024)]   // columns split over one shared A
+    public void Shared_packing_gives_the_one_core_bits_every_time(int batch, int inputs, int units)
+    {
+        float[] x = Support.Random(batch * inputs, 50), w = Support.Random(units * inputs, 51), b = Support.Random(units, 52);
+        var expected = new float[batch * units];
+        Support.With(Gemm.DetectIsa(), false, () => Dense.Forward<Relu>(expected, default, x, w, b, batch, inputs, units));
+        var y = new float[batch * units];
+        int mismatches = 0;
+        Support.With(Gemm.DetectIsa(), true, () =>
+        {
+            for (int i = 0; i < 300; i++)
+            {
+                Dense.Forward<Relu>(y, default, x, w, b, batch, inputs, units);
+                if (!Support.BitEqual(expected, y)) mismatches++;
+            }
+        });
+        Support.Log($"{batch}x{inputs}x{units}: {mismatches} of 300 two-core products differ from one core");
+        Assert.Equal(0, mismatches);
+    }
+
     [Fact]
     public void Concurrent_callers_get_correct_results()
     {
