@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Compiled.CompilerServices;
 
@@ -573,6 +574,7 @@ public static unsafe class Recurrent
             WaitFor(ref a, (long)t * a.PerStep); // h_{t−1} complete
             int ub = block % a.UnitBlocks, u0 = ub * lanes, count = Math.Min(lanes, units - u0);
             (int first, int last) = RowRange(ref a, block / a.UnitBlocks);
+            if (t + 1 < steps) PrefetchRows(ref a, first, last, t + 1, u0, TCell.Gates, a.SavedWidth / units);
             float* panel = a.Packed + (nint)ub * (units + 1) * gl;
             nint rs = (nint)steps * units;
             for (int b0 = first; b0 < last; b0 += RecurrentProduct.Rows)
@@ -612,6 +614,7 @@ public static unsafe class Recurrent
             WaitFor(ref a, (long)(steps - 1 - t) * a.PerStep); // dgh[:, t + 1] complete
             int ub = block % a.UnitBlocks, u0 = ub * width, count = Math.Min(width, units - u0);
             (int first, int last) = RowRange(ref a, block / a.UnitBlocks);
+            if (t > 0) PrefetchRows(ref a, first, last, t - 1, u0, TCell.Gates, a.SavedWidth / units);
             float* panel = a.Packed + (nint)ub * g * width;
             for (int b0 = first; b0 < last; b0 += RecurrentProduct.Rows)
             {
@@ -633,6 +636,27 @@ public static unsafe class Recurrent
                 }
             }
             Interlocked.Increment(ref a.Done);
+        }
+    }
+
+    /// <summary>
+    /// Asks for the rows a block of step <paramref name="t"/> will touch, from unit <paramref name="u0"/>: the input
+    /// projection (forward) or gate gradients (backward), one cache line per gate, and the saved gates (L2, while this
+    /// step runs). A sample's rows of consecutive steps are adjacent, but the batch's rows are a whole sequence apart,
+    /// too many streams for the hardware prefetcher; without this a step waits on memory for its xp and saved rows.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchRows(ref SequenceArgs a, int first, int last, int t, int u0, int gates, int saves)
+    {
+        if (!Sse.IsSupported) return;
+        float* rows = a.Xp is not null ? a.Xp : a.Dgx;
+        for (int b = first; b < last; b++)
+        {
+            nint step = (nint)b * a.Steps + t;
+            float* x = rows + step * a.Gates + u0;
+            for (int k = 0; k < gates; k++) Sse.Prefetch1(x + k * a.Units);
+            float* saved = a.Saved + step * a.SavedWidth + u0;
+            for (int k = 0; k < saves; k++) Sse.Prefetch1(saved + k * a.Units);
         }
     }
 
