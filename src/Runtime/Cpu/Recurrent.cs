@@ -606,7 +606,8 @@ public static unsafe class Recurrent
     private static void BackwardPart<TCell, T>(void* argument, int part) where TCell : struct, IRecurrentCell where T : struct, IGateLanes<T>
     {
         ref SequenceArgs a = ref Unsafe.AsRef<SequenceArgs>(argument);
-        float* dh = stackalloc float[RecurrentProduct.Rows * 2 * 16]; // one tile of dL/dh: rows × 2L units
+        float* dh = stackalloc float[RecurrentProduct.MaxBackwardRows * 2 * 16]; // one tile of dL/dh: rows × 2L units
+        int tileRows = RecurrentProduct.BackwardRows<T>();
         int width = 2 * T.Count, units = a.Units, steps = a.Steps, g = a.Gates;
         for (long ticket = Claim(ref a); ticket >= 0; ticket = Claim(ref a))
         {
@@ -616,9 +617,9 @@ public static unsafe class Recurrent
             (int first, int last) = RowRange(ref a, block / a.UnitBlocks);
             if (t > 0) PrefetchRows(ref a, first, last, t - 1, u0, TCell.Gates, a.SavedWidth / units);
             float* panel = a.Packed + (nint)ub * g * width;
-            for (int b0 = first; b0 < last; b0 += RecurrentProduct.Rows)
+            for (int b0 = first; b0 < last; b0 += tileRows)
             {
-                int rows = Math.Min(RecurrentProduct.Rows, last - b0);
+                int rows = Math.Min(tileRows, last - b0);
                 // dh[rows, units u0..u0+2L] = dgh[rows, t + 1] · W_hh[:, those units] (zero at the last step).
                 RecurrentProduct.BackwardTile<T>(a.Dgh + ((nint)b0 * steps + t + 1) * g, (nint)steps * g, rows,
                     t == steps - 1 ? 0 : g, panel, dh);
@@ -630,7 +631,12 @@ public static unsafe class Recurrent
                     float* d = dh + r * width;
                     // dL/dh_t: from the output at this step, plus (below the last step) through h_t·W_hhᵀ of step t + 1.
                     float* dy = a.ReturnSequences ? a.Dy + step * units : t == steps - 1 ? a.Dy + (nint)b * units : null;
-                    if (dy is not null) TensorPrimitives.Add(new ReadOnlySpan<float>(d, count), new ReadOnlySpan<float>(dy + u0, count), new Span<float>(d, count));
+                    if (dy is not null && count == width)
+                    {
+                        T.Store(T.Load(d) + T.Load(dy + u0), d);
+                        T.Store(T.Load(d + T.Count) + T.Load(dy + u0 + T.Count), d + T.Count);
+                    }
+                    else if (dy is not null) TensorPrimitives.Add(new ReadOnlySpan<float>(d, count), new ReadOnlySpan<float>(dy + u0, count), new Span<float>(d, count));
                     TCell.Backward(a.Dgx + step * g + u0, a.Dgh + step * g + u0, a.Carry + (nint)b * units + u0, d, saved + u0,
                         t == 0 ? null : saved - a.SavedWidth + u0, a.States + step * units + u0, count, units);
                 }

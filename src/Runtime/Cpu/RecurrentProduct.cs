@@ -129,19 +129,33 @@ internal static unsafe class RecurrentProduct
         if (gates > 3) { T.Store(c03, c + 3 * l); T.Store(c13, c + gl + 3 * l); T.Store(c23, c + 2 * gl + 3 * l); T.Store(c33, c + 3 * gl + 3 * l); }
     }
 
+    /// <summary>Most batch rows of a backward tile.</summary>
+    public const int MaxBackwardRows = 8;
+
+    /// <summary>Batch rows per backward tile: 8 (16 accumulators) where there are 32 vector registers, else 4.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int BackwardRows<T>() where T : struct, IGateLanes<T> => T.Count == 16 ? 8 : 4;
+
     /// <summary>
     /// c[r, v] = Σ_{i &lt; k} a[r·rs + i] · panel[i·2L + v] for r &lt; <paramref name="rows"/> and v &lt; 2L (one
-    /// backward panel; c has room for <see cref="Rows"/> rows of 2L, spare rows read row 0). k = 0 gives zeros.
+    /// backward panel; at most <see cref="BackwardRows{T}"/> rows, c has room for that many rows of 2L, spare rows read
+    /// row 0). k = 0 gives zeros.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BackwardTile<T>(float* a, nint rs, int rows, int k, float* panel, float* c) where T : struct, IGateLanes<T>
     {
         int l = T.Count, w = 2 * l;
+        bool eight = BackwardRows<T>() == 8;
         float* a0 = a;
         float* a1 = rows > 1 ? a0 + rs : a0;
         float* a2 = rows > 2 ? a1 + rs : a0;
         float* a3 = rows > 3 ? a2 + rs : a0;
+        float* a4 = rows > 4 ? a3 + rs : a0;
+        float* a5 = rows > 5 ? a4 + rs : a0;
+        float* a6 = rows > 6 ? a5 + rs : a0;
+        float* a7 = rows > 7 ? a6 + rs : a0;
         T c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
+        T c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
         float* p = panel;
         for (int i = 0; i < k; i++, p += w)
         {
@@ -154,11 +168,29 @@ internal static unsafe class RecurrentProduct
             c20 = T.MultiplyAdd(x2, w0, c20); c21 = T.MultiplyAdd(x2, w1, c21);
             T x3 = T.Splat(a3[i]);
             c30 = T.MultiplyAdd(x3, w0, c30); c31 = T.MultiplyAdd(x3, w1, c31);
+            if (eight)
+            {
+                T x4 = T.Splat(a4[i]);
+                c40 = T.MultiplyAdd(x4, w0, c40); c41 = T.MultiplyAdd(x4, w1, c41);
+                T x5 = T.Splat(a5[i]);
+                c50 = T.MultiplyAdd(x5, w0, c50); c51 = T.MultiplyAdd(x5, w1, c51);
+                T x6 = T.Splat(a6[i]);
+                c60 = T.MultiplyAdd(x6, w0, c60); c61 = T.MultiplyAdd(x6, w1, c61);
+                T x7 = T.Splat(a7[i]);
+                c70 = T.MultiplyAdd(x7, w0, c70); c71 = T.MultiplyAdd(x7, w1, c71);
+            }
         }
         T.Store(c00, c); T.Store(c01, c + l);
         T.Store(c10, c + w); T.Store(c11, c + w + l);
         T.Store(c20, c + 2 * w); T.Store(c21, c + 2 * w + l);
         T.Store(c30, c + 3 * w); T.Store(c31, c + 3 * w + l);
+        if (eight)
+        {
+            T.Store(c40, c + 4 * w); T.Store(c41, c + 4 * w + l);
+            T.Store(c50, c + 5 * w); T.Store(c51, c + 5 * w + l);
+            T.Store(c60, c + 6 * w); T.Store(c61, c + 6 * w + l);
+            T.Store(c70, c + 7 * w); T.Store(c71, c + 7 * w + l);
+        }
     }
 
     /// <summary>This thread's packing buffer of at least <paramref name="length"/> floats, 64-byte aligned; it grows
