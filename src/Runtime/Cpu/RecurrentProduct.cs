@@ -89,6 +89,11 @@ internal static unsafe class RecurrentProduct
         where TCell : struct, IRecurrentCell where T : struct, IGateLanes<T>
     {
         int l = T.Count, gates = TCell.Gates, gl = gates * l;
+        if (rows == 1)
+        {
+            ForwardRow<TCell, T>(a, k, panel, c); // one sample (a prediction): no spare rows to compute
+            return;
+        }
         float* a0 = a;
         float* a1 = rows > 1 ? a0 + rs : a0;
         float* a2 = rows > 2 ? a1 + rs : a0;
@@ -127,6 +132,31 @@ internal static unsafe class RecurrentProduct
         if (gates > 1) { T.Store(c01, c + l); T.Store(c11, c + gl + l); T.Store(c21, c + 2 * gl + l); T.Store(c31, c + 3 * gl + l); }
         if (gates > 2) { T.Store(c02, c + 2 * l); T.Store(c12, c + gl + 2 * l); T.Store(c22, c + 2 * gl + 2 * l); T.Store(c32, c + 3 * gl + 2 * l); }
         if (gates > 3) { T.Store(c03, c + 3 * l); T.Store(c13, c + gl + 3 * l); T.Store(c23, c + 2 * gl + 3 * l); T.Store(c33, c + 3 * gl + 3 * l); }
+    }
+
+    /// <summary><see cref="ForwardTile{TCell, T}"/> for one row, with the same FMA chains (so a sample's numbers do not
+    /// depend on the rows it shares a tile with).</summary>
+    private static void ForwardRow<TCell, T>(float* a, int k, float* panel, float* c)
+        where TCell : struct, IRecurrentCell where T : struct, IGateLanes<T>
+    {
+        int l = T.Count, gates = TCell.Gates, gl = gates * l;
+        T c0 = T.Load(panel);
+        T c1 = gates > 1 ? T.Load(panel + l) : default;
+        T c2 = gates > 2 ? T.Load(panel + 2 * l) : default;
+        T c3 = gates > 3 ? T.Load(panel + 3 * l) : default;
+        float* p = panel + gl;
+        for (int i = 0; i < k; i++, p += gl)
+        {
+            T x = T.Splat(a[i]);
+            c0 = T.MultiplyAdd(x, T.Load(p), c0);
+            if (gates > 1) c1 = T.MultiplyAdd(x, T.Load(p + l), c1);
+            if (gates > 2) c2 = T.MultiplyAdd(x, T.Load(p + 2 * l), c2);
+            if (gates > 3) c3 = T.MultiplyAdd(x, T.Load(p + 3 * l), c3);
+        }
+        T.Store(c0, c);
+        if (gates > 1) T.Store(c1, c + l);
+        if (gates > 2) T.Store(c2, c + 2 * l);
+        if (gates > 3) T.Store(c3, c + 3 * l);
     }
 
     /// <summary>Most batch rows of a backward tile.</summary>

@@ -22,8 +22,10 @@ public sealed class RecurrentTests
         { Cell.Lstm, 37, 5, 120, true },   // a partial unit block, an odd batch (a partial row tile)
         { Cell.Lstm, 200, 3, 24, false },  // two unit blocks: the batch rows are cut too; last step only
         { Cell.Lstm, 3, 4, 5, true },      // one core, fewer units than a vector
+        { Cell.Lstm, 1, 5, 33, true },     // one sample (a prediction): the one-row tile
         { Cell.Gru, 48, 5, 120, true },
         { Cell.Gru, 2, 3, 7, false },
+        { Cell.Gru, 1, 4, 20, false },
         { Cell.Rnn, 130, 4, 130, true },
         { Cell.Rnn, 4, 5, 3, true },
     };
