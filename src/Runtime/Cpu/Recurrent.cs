@@ -397,29 +397,26 @@ internal readonly unsafe struct Gate1(float v) : IGateLanes<Gate1>
 /// <para>How a step runs: W_hh is packed once per call (<see cref="RecurrentProduct"/>) into panels that each cover one
 /// block of units: forward, the G gate columns of L units (L = the vector width), so that a register tile of the
 /// recurrent product holds every gate of its units and the cell runs on it at once, without a pass over memory;
-/// backward, the W_hh columns of 2L units, so that a tile gives dL/dh of those units. A step is cut into such unit
-/// blocks (and, when there are few, into row ranges of the batch), and the two cores claim blocks from one ticket for
-/// the whole sequence: one hand-off to the <see cref="Worker"/> per call, not per product. A block of step t waits
-/// only until every block of step t − 1 is done (a counter, spun on). Which core runs a block never changes how its
-/// numbers are computed: results are bit-identical on one core or two.</para>
+/// backward, the W_hh columns of 2L units, so that a tile gives dL/dh of those units. Samples are independent, so the
+/// batch rows are cut into chunks that each walk all T steps of their rows; the two cores claim chunks in one
+/// hand-off to the <see cref="Worker"/> per call (not per product), with no synchronisation between steps. Which core
+/// runs a chunk never changes how its numbers are computed: results are bit-identical on one core or two.</para>
 /// </remarks>
 public static unsafe class Recurrent
 {
-    /// <summary>Gate work per step (batch · G · units) from which a sequence is shared with the second core.</summary>
+    /// <summary>Gate work per step (batch · G · units) from which a sequence is shared with the second core (with at least
+    /// two chunks of rows).</summary>
     public const int ParallelMinWork = 1 << 14;
 
-    /// <summary>Unit blocks per step below which the batch rows are cut too, so that both cores find work.</summary>
-    private const int MinBlocksPerStep = 4;
+    /// <summary>Batch rows per share of a sequence handed to a core (two forward tiles, one backward tile).</summary>
+    private const int ChunkRows = 8;
 
-    /// <summary>What a sequence's blocks read and write; lives on the caller's stack for the whole call.</summary>
+    /// <summary>What a sequence's chunks read and write; lives on the caller's stack for the whole call.</summary>
     private struct SequenceArgs
     {
         public float* Y, States, Saved, Xp, Dgx, Dgh, Dy, Carry, Packed;
-        public int Batch, Steps, Units, Gates, SavedWidth, UnitBlocks, RowChunks, PerStep;
-        public long Total;
+        public int Batch, Steps, Units, Gates, SavedWidth, UnitBlocks, Chunks;
         public bool ReturnSequences;
-        public long Next;  // the next block ticket to claim
-        public long Done;  // blocks finished; every block of step s − 1 is done once Done ≥ s · PerStep
     }
 
     /// <summary>
@@ -506,163 +503,138 @@ public static unsafe class Recurrent
         }
     }
 
-    /// <summary>Runs every block of the sequence: on both cores (one job for the whole sequence) when a step is large
-    /// enough and the worker is free, else on this thread alone. Both threads run <paramref name="part"/>, which claims
-    /// blocks until none are left; a core that never joins (asleep, descheduled) only leaves more blocks to the other.</summary>
+    /// <summary>Runs the whole sequence for every batch row: the rows are cut into chunks of <see cref="ChunkRows"/>
+    /// and, when a step is large enough and the worker is free, both cores claim chunks (one hand-off for the whole
+    /// sequence); samples are independent, so a chunk walks all T steps of its rows with no synchronisation. A core that
+    /// never joins (asleep, descheduled) only leaves more chunks to the other.</summary>
     private static void RunSequence(delegate*<void*, int, void> part, ref SequenceArgs a, long work)
     {
         void* pa = Unsafe.AsPointer(ref a); // a lives on the caller's stack
-        a.Next = 0;
-        a.Done = 0;
-        if (work >= ParallelMinWork && a.Batch >= 2 && Worker.TryEnter())
+        int chunks = Math.Min(Gemm.MaxChunks, (a.Batch + ChunkRows - 1) / ChunkRows);
+        if (work >= ParallelMinWork && chunks >= 2 && Worker.TryEnter())
         {
-            try
-            {
-                int rowTiles = (a.Batch + RecurrentProduct.Rows - 1) / RecurrentProduct.Rows;
-                a.RowChunks = a.UnitBlocks >= MinBlocksPerStep ? 1
-                    : Math.Min(rowTiles, (MinBlocksPerStep + a.UnitBlocks - 1) / a.UnitBlocks);
-                a.PerStep = a.UnitBlocks * a.RowChunks;
-                a.Total = (long)a.PerStep * a.Steps;
-                Worker.Run(part, pa, 2);
-            }
+            a.Chunks = chunks;
+            try { Worker.Run(part, pa, chunks); }
             finally { Worker.Exit(); }
             return;
         }
-        a.RowChunks = 1;
-        a.PerStep = a.UnitBlocks;
-        a.Total = (long)a.PerStep * a.Steps;
+        a.Chunks = 1;
         part(pa, 0);
     }
 
-    /// <summary>The next block ticket, or −1 when every block is claimed.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static long Claim(ref SequenceArgs a)
-    {
-        long ticket = Interlocked.Increment(ref a.Next) - 1;
-        return ticket < a.Total ? ticket : -1;
-    }
-
-    /// <summary>Spins until <paramref name="blocks"/> blocks are finished (the blocks of the steps before this one:
-    /// all claimed already, by this thread or one that is running them).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void WaitFor(ref SequenceArgs a, long blocks)
-    {
-        if (Volatile.Read(ref a.Done) >= blocks) return;
-        SpinWait spin = default;
-        while (Volatile.Read(ref a.Done) < blocks) spin.SpinOnce(sleep1Threshold: -1);
-    }
-
-    /// <summary>Rows [first, last) of the batch that block part <paramref name="chunk"/> covers.</summary>
+    /// <summary>Rows [first, last) of the batch that <paramref name="chunk"/> covers, cut on multiples of 4.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static (int First, int Last) RowRange(ref SequenceArgs a, int chunk)
     {
-        if (a.RowChunks == 1) return (0, a.Batch);
+        if (a.Chunks == 1) return (0, a.Batch);
         int tiles = (a.Batch + RecurrentProduct.Rows - 1) / RecurrentProduct.Rows;
-        int first = (int)((long)tiles * chunk / a.RowChunks) * RecurrentProduct.Rows;
-        int last = Math.Min(a.Batch, (int)((long)tiles * (chunk + 1) / a.RowChunks) * RecurrentProduct.Rows);
+        int first = (int)((long)tiles * chunk / a.Chunks) * RecurrentProduct.Rows;
+        int last = Math.Min(a.Batch, (int)((long)tiles * (chunk + 1) / a.Chunks) * RecurrentProduct.Rows);
         return (first, last);
     }
 
-    private static void ForwardPart<TCell, T>(void* argument, int part) where TCell : struct, IRecurrentCell where T : struct, IGateLanes<T>
+    private static void ForwardPart<TCell, T>(void* argument, int chunk) where TCell : struct, IRecurrentCell where T : struct, IGateLanes<T>
     {
         ref SequenceArgs a = ref Unsafe.AsRef<SequenceArgs>(argument);
         float* hp = stackalloc float[RecurrentProduct.Rows * 4 * 16]; // one tile of hp: rows × G gates × L lanes
         int lanes = T.Count, units = a.Units, steps = a.Steps, gl = TCell.Gates * lanes;
-        for (long ticket = Claim(ref a); ticket >= 0; ticket = Claim(ref a))
+        (int first, int last) = RowRange(ref a, chunk);
+        if (first >= last) return;
+        nint rs = (nint)steps * units;
+        for (int t = 0; t < steps; t++)
         {
-            int t = (int)(ticket / a.PerStep), block = (int)(ticket % a.PerStep);
-            WaitFor(ref a, (long)t * a.PerStep); // h_{t−1} complete
-            int ub = block % a.UnitBlocks, u0 = ub * lanes, count = Math.Min(lanes, units - u0);
-            (int first, int last) = RowRange(ref a, block / a.UnitBlocks);
-            if (t + 1 < steps) PrefetchRows(ref a, first, last, t + 1, u0, TCell.Gates, a.SavedWidth / units);
-            float* panel = a.Packed + (nint)ub * (units + 1) * gl;
-            nint rs = (nint)steps * units;
-            for (int b0 = first; b0 < last; b0 += RecurrentProduct.Rows)
+            if (t + 1 < steps) PrefetchRows(ref a, first, last, t + 1, TCell.Gates, a.SavedWidth / units);
+            for (int ub = 0; ub < a.UnitBlocks; ub++)
             {
-                int rows = Math.Min(RecurrentProduct.Rows, last - b0);
-                // hp[rows, G gates of units u0..u0+L] = b_hh + h_{t−1}[rows] · W_hh[those gate rows]ᵀ (no product at t = 0).
-                RecurrentProduct.ForwardTile<TCell, T>(a.States + ((nint)b0 * steps + t) * units, rs, rows, t == 0 ? 0 : units, panel, hp);
-                for (int r = 0; r < rows; r++)
+                int u0 = ub * lanes, count = Math.Min(lanes, units - u0);
+                float* panel = a.Packed + (nint)ub * (units + 1) * gl;
+                for (int b0 = first; b0 < last; b0 += RecurrentProduct.Rows)
                 {
-                    int b = b0 + r;
-                    nint step = (nint)b * steps + t;
-                    float* saved = a.Saved + step * a.SavedWidth;
-                    float* hPrev = a.States + step * units;
-                    // h_t goes to the next step's h_(t−1) row and, when it is an output, to y.
-                    float* next = t + 1 < steps ? hPrev + units : null;
-                    float* y = a.ReturnSequences ? a.Y + step * units : t == steps - 1 ? a.Y + (nint)b * units : null;
-                    float* h = next is null ? y : next;
-                    TCell.Forward(h + u0, saved + u0, a.Xp + step * a.Gates + u0, hp + r * gl, hPrev + u0,
-                        t == 0 ? null : saved - a.SavedWidth + u0, count, units, lanes);
-                    if (next is null || y is null) continue;
-                    if (count == lanes) T.Store(T.Load(next + u0), y + u0);
-                    else Buffer.MemoryCopy(next + u0, y + u0, (long)count * sizeof(float), (long)count * sizeof(float));
+                    int rows = Math.Min(RecurrentProduct.Rows, last - b0);
+                    // hp[rows, G gates of units u0..u0+L] = b_hh + h_{t−1}[rows] · W_hh[those gate rows]ᵀ (no product at t = 0).
+                    RecurrentProduct.ForwardTile<TCell, T>(a.States + ((nint)b0 * steps + t) * units, rs, rows, t == 0 ? 0 : units, panel, hp);
+                    for (int r = 0; r < rows; r++)
+                    {
+                        int b = b0 + r;
+                        nint step = (nint)b * steps + t;
+                        float* saved = a.Saved + step * a.SavedWidth;
+                        float* hPrev = a.States + step * units;
+                        // h_t goes to the next step's h_(t−1) row and, when it is an output, to y.
+                        float* next = t + 1 < steps ? hPrev + units : null;
+                        float* y = a.ReturnSequences ? a.Y + step * units : t == steps - 1 ? a.Y + (nint)b * units : null;
+                        float* h = next is null ? y : next;
+                        TCell.Forward(h + u0, saved + u0, a.Xp + step * a.Gates + u0, hp + r * gl, hPrev + u0,
+                            t == 0 ? null : saved - a.SavedWidth + u0, count, units, lanes);
+                        if (next is null || y is null) continue;
+                        if (count == lanes) T.Store(T.Load(next + u0), y + u0);
+                        else Buffer.MemoryCopy(next + u0, y + u0, (long)count * sizeof(float), (long)count * sizeof(float));
+                    }
                 }
             }
-            Interlocked.Increment(ref a.Done);
         }
     }
 
-    private static void BackwardPart<TCell, T>(void* argument, int part) where TCell : struct, IRecurrentCell where T : struct, IGateLanes<T>
+    private static void BackwardPart<TCell, T>(void* argument, int chunk) where TCell : struct, IRecurrentCell where T : struct, IGateLanes<T>
     {
         ref SequenceArgs a = ref Unsafe.AsRef<SequenceArgs>(argument);
         float* dh = stackalloc float[RecurrentProduct.MaxBackwardRows * 2 * 16]; // one tile of dL/dh: rows × 2L units
         int tileRows = RecurrentProduct.BackwardRows<T>();
         int width = 2 * T.Count, units = a.Units, steps = a.Steps, g = a.Gates;
-        for (long ticket = Claim(ref a); ticket >= 0; ticket = Claim(ref a))
+        (int first, int last) = RowRange(ref a, chunk);
+        if (first >= last) return;
+        for (int t = steps - 1; t >= 0; t--)
         {
-            int t = steps - 1 - (int)(ticket / a.PerStep), block = (int)(ticket % a.PerStep);
-            WaitFor(ref a, (long)(steps - 1 - t) * a.PerStep); // dgh[:, t + 1] complete
-            int ub = block % a.UnitBlocks, u0 = ub * width, count = Math.Min(width, units - u0);
-            (int first, int last) = RowRange(ref a, block / a.UnitBlocks);
-            if (t > 0) PrefetchRows(ref a, first, last, t - 1, u0, TCell.Gates, a.SavedWidth / units);
-            float* panel = a.Packed + (nint)ub * g * width;
-            for (int b0 = first; b0 < last; b0 += tileRows)
+            if (t > 0) PrefetchRows(ref a, first, last, t - 1, TCell.Gates, a.SavedWidth / units);
+            for (int ub = 0; ub < a.UnitBlocks; ub++)
             {
-                int rows = Math.Min(tileRows, last - b0);
-                // dh[rows, units u0..u0+2L] = dgh[rows, t + 1] · W_hh[:, those units] (zero at the last step).
-                RecurrentProduct.BackwardTile<T>(a.Dgh + ((nint)b0 * steps + t + 1) * g, (nint)steps * g, rows,
-                    t == steps - 1 ? 0 : g, panel, dh);
-                for (int r = 0; r < rows; r++)
+                int u0 = ub * width, count = Math.Min(width, units - u0);
+                float* panel = a.Packed + (nint)ub * g * width;
+                for (int b0 = first; b0 < last; b0 += tileRows)
                 {
-                    int b = b0 + r;
-                    nint step = (nint)b * steps + t;
-                    float* saved = a.Saved + step * a.SavedWidth;
-                    float* d = dh + r * width;
-                    // dL/dh_t: from the output at this step, plus (below the last step) through h_t·W_hhᵀ of step t + 1.
-                    float* dy = a.ReturnSequences ? a.Dy + step * units : t == steps - 1 ? a.Dy + (nint)b * units : null;
-                    if (dy is not null && count == width)
+                    int rows = Math.Min(tileRows, last - b0);
+                    // dh[rows, units u0..u0+2L] = dgh[rows, t + 1] · W_hh[:, those units] (zero at the last step).
+                    RecurrentProduct.BackwardTile<T>(a.Dgh + ((nint)b0 * steps + t + 1) * g, (nint)steps * g, rows,
+                        t == steps - 1 ? 0 : g, panel, dh);
+                    for (int r = 0; r < rows; r++)
                     {
-                        T.Store(T.Load(d) + T.Load(dy + u0), d);
-                        T.Store(T.Load(d + T.Count) + T.Load(dy + u0 + T.Count), d + T.Count);
+                        int b = b0 + r;
+                        nint step = (nint)b * steps + t;
+                        float* saved = a.Saved + step * a.SavedWidth;
+                        float* d = dh + r * width;
+                        // dL/dh_t: from the output at this step, plus (below the last step) through h_t·W_hhᵀ of step t + 1.
+                        float* dy = a.ReturnSequences ? a.Dy + step * units : t == steps - 1 ? a.Dy + (nint)b * units : null;
+                        if (dy is not null && count == width)
+                        {
+                            T.Store(T.Load(d) + T.Load(dy + u0), d);
+                            T.Store(T.Load(d + T.Count) + T.Load(dy + u0 + T.Count), d + T.Count);
+                        }
+                        else if (dy is not null) TensorPrimitives.Add(new ReadOnlySpan<float>(d, count), new ReadOnlySpan<float>(dy + u0, count), new Span<float>(d, count));
+                        TCell.Backward(a.Dgx + step * g + u0, a.Dgh + step * g + u0, a.Carry + (nint)b * units + u0, d, saved + u0,
+                            t == 0 ? null : saved - a.SavedWidth + u0, a.States + step * units + u0, count, units);
                     }
-                    else if (dy is not null) TensorPrimitives.Add(new ReadOnlySpan<float>(d, count), new ReadOnlySpan<float>(dy + u0, count), new Span<float>(d, count));
-                    TCell.Backward(a.Dgx + step * g + u0, a.Dgh + step * g + u0, a.Carry + (nint)b * units + u0, d, saved + u0,
-                        t == 0 ? null : saved - a.SavedWidth + u0, a.States + step * units + u0, count, units);
                 }
             }
-            Interlocked.Increment(ref a.Done);
         }
     }
 
     /// <summary>
-    /// Asks for the rows a block of step <paramref name="t"/> will touch, from unit <paramref name="u0"/>: the input
-    /// projection (forward) or gate gradients (backward), one cache line per gate, and the saved gates (L2, while this
-    /// step runs). A sample's rows of consecutive steps are adjacent, but the batch's rows are a whole sequence apart,
-    /// too many streams for the hardware prefetcher; without this a step waits on memory for its xp and saved rows.
+    /// Asks for the rows step <paramref name="t"/> will touch (L2, while this step runs): the input projection
+    /// (forward) or gate gradients (backward) and the saved gates of rows [first, last). A sample's rows of consecutive
+    /// steps are adjacent, but the batch's rows are a whole sequence apart, too many streams for the hardware
+    /// prefetcher; without this a step waits on memory for its xp and saved rows.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PrefetchRows(ref SequenceArgs a, int first, int last, int t, int u0, int gates, int saves)
+    private static void PrefetchRows(ref SequenceArgs a, int first, int last, int t, int gates, int saves)
     {
         if (!Sse.IsSupported) return;
         float* rows = a.Xp is not null ? a.Xp : a.Dgx;
         for (int b = first; b < last; b++)
         {
             nint step = (nint)b * a.Steps + t;
-            float* x = rows + step * a.Gates + u0;
-            for (int k = 0; k < gates; k++) Sse.Prefetch1(x + k * a.Units);
-            float* saved = a.Saved + step * a.SavedWidth + u0;
-            for (int k = 0; k < saves; k++) Sse.Prefetch1(saved + k * a.Units);
+            float* x = rows + step * a.Gates;
+            for (int i = 0; i < gates * a.Units; i += 16) Sse.Prefetch1(x + i);
+            float* saved = a.Saved + step * a.SavedWidth;
+            for (int i = 0; i < saves * a.Units; i += 16) Sse.Prefetch1(saved + i);
         }
     }
 

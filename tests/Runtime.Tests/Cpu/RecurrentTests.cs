@@ -5,7 +5,7 @@ namespace Compiled.Runtime.Tests.Cpu;
 
 /// <summary>
 /// The recurrent time loops (<see cref="Recurrent"/>: W_hh packed once per call, register tiles of the recurrent
-/// product with the cell fused, both cores claiming unit blocks step by step) against a naive double-precision
+/// product with the cell fused, both cores claiming chunks of batch rows) against a naive double-precision
 /// LSTM / GRU / RNN forward and BPTT, on every instruction set, with and without the second core: the outputs match
 /// the reference within a bound, and the second core changes no bit.
 /// </summary>
@@ -14,13 +14,13 @@ public sealed class RecurrentTests
 {
     public enum Cell { Lstm, Gru, Rnn }
 
-    /// <summary>Sizes that take the two-core path (batch·G·H ≥ <see cref="Recurrent.ParallelMinWork"/>) with whole and
-    /// partial unit blocks and split batch rows (few unit blocks), and small ones that stay on one core.</summary>
+    /// <summary>Sizes that take the two-core path (batch·G·H ≥ <see cref="Recurrent.ParallelMinWork"/>, at least two
+    /// chunks of 8 rows) with whole and partial unit blocks and partial row tiles, and small ones that stay on one core.</summary>
     public static TheoryData<Cell, int, int, int, bool> Cases => new()
     {
         { Cell.Lstm, 32, 6, 128, true },   // the char-LSTM's step: 8 whole blocks of 16 units
         { Cell.Lstm, 37, 5, 120, true },   // a partial unit block, an odd batch (a partial row tile)
-        { Cell.Lstm, 200, 3, 24, false },  // two unit blocks: the batch rows are cut too; last step only
+        { Cell.Lstm, 200, 3, 24, false },  // many chunks of rows, few unit blocks; last step only
         { Cell.Lstm, 3, 4, 5, true },      // one core, fewer units than a vector
         { Cell.Lstm, 1, 5, 33, true },     // one sample (a prediction): the one-row tile
         { Cell.Gru, 48, 5, 120, true },
