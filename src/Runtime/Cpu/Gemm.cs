@@ -253,6 +253,23 @@ internal static unsafe partial class Gemm
     /// micro-kernel down every A panel (streamed from L2). The first K block stores, later ones accumulate onto C, the
     /// last one runs the epilogue.
     /// </summary>
+    /// <summary>The MR-row strips of packed A from row <paramref name="mc0"/> (<paramref name="mc"/> rows) against one
+    /// packed B panel (columns n.., <paramref name="cols"/> wide) over one K block; the last block runs the epilogue.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Strips<TK, TAct>(GemmArgs* g, float* apack, float* bp, int kc, int mc0, int mc, int n, int cols,
+        bool first, bool last) where TK : struct, IKernel where TAct : struct, IActivation
+    {
+        int mr = TK.MR, strips = (mc + mr - 1) / mr;
+        float* bias = last && g->Bias != null ? g->Bias + n : null;
+        for (int i = 0; i < strips; i++)
+        {
+            int m = mc0 + i * mr;
+            nint cOff = m * g->LdC + n;
+            TK.Tile<TAct>(apack + (nint)i * kc * mr, bp, kc, g->C + cOff, g->LdC,
+                last && g->Pre != null ? g->Pre + cOff : null, bias, Math.Min(mr, mc0 + mc - m), cols, first, last);
+        }
+    }
+
     private static void Block<TK, TAct>(GemmArgs* g, float* bpack, float* apack, int* aflags, int mc0, int mc, int nc0, int nc, int pc, int kc)
         where TK : struct, IKernel where TAct : struct, IActivation
     {
@@ -283,14 +300,7 @@ internal static unsafe partial class Gemm
         {
             int n = nc0 + p * nr, cols = Math.Min(nr, nc0 + nc - n);
             float* bp = bpack + (nint)p * kc * nr;
-            float* bias = last && g->Bias != null ? g->Bias + n : null;
-            for (int i = 0; i < strips; i++)
-            {
-                int m = mc0 + i * mr;
-                nint cOff = m * g->LdC + n;
-                TK.Tile<TAct>(apack + (nint)i * kc * mr, bp, kc, g->C + cOff, g->LdC,
-                    last && g->Pre != null ? g->Pre + cOff : null, bias, Math.Min(mr, mc0 + mc - m), cols, first, last);
-            }
+            Strips<TK, TAct>(g, apack, bp, kc, mc0, mc, n, cols, first, last);
         }
     }
 
@@ -371,14 +381,7 @@ internal static unsafe partial class Gemm
                         SpinWait spin = default;
                         while (Volatile.Read(ref flags[p]) == 1) spin.SpinOnce(sleep1Threshold: -1);
                     }
-                    float* bias = last && g->Bias != null ? g->Bias + n : null;
-                    for (int i = 0; i < strips; i++)
-                    {
-                        int m = mc0 + i * mr;
-                        nint cOff = m * g->LdC + n;
-                        TK.Tile<TAct>(apack + (nint)i * kc * mr, bp, kc, g->C + cOff, g->LdC,
-                            last && g->Pre != null ? g->Pre + cOff : null, bias, Math.Min(mr, mc0 + mc - m), cols, first, last);
-                    }
+                    Strips<TK, TAct>(g, apack, bp, kc, mc0, mc, n, cols, first, last);
                     done[p >> 6] |= 1UL << p;
                     left--;
                 }
