@@ -140,7 +140,7 @@ internal static unsafe partial class Gemm
                     // One row block (a training or inference batch up to MC rows): one chunk per core, each packing all
                     // of A itself. Sharing one packed A between the cores made a 64-row x·wᵀ (784 -> 128) no faster on
                     // two cores than on one (each core's first chunk took twice its second); private packing runs it in
-                    // 42-47 µs against 70-77 (MLP b64 step 168-181 -> 96-136 µs, --step-report, quiet machine).
+                    // 42-48 µs against 70-77 (--step-report, quiet machine).
                     if (g.M <= MC) g.Chunks = Math.Min(g.Chunks, 2);
                     else ShareA(pg, isa == KernelIsa.Vector512 ? Kernel512.MR : Kernel256.MR);
                 }
