@@ -55,7 +55,7 @@ internal readonly unsafe struct Kernel512 : IKernel
         Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRow<TAct>(float* c, float* pre, Vector512<float> v0, Vector512<float> v1,
+    internal static void StoreRow<TAct>(float* c, float* pre, Vector512<float> v0, Vector512<float> v1,
         Vector512<float> bias0, Vector512<float> bias1, bool first, bool last, int cols) where TAct : struct, IActivation
     {
         if (cols == 32)

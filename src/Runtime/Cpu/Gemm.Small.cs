@@ -224,23 +224,13 @@ internal static unsafe partial class Gemm
             bias0 = Avx512F.MaskLoad(bias, m0, zero);
             bias1 = Avx512F.MaskLoad(bias + 16, m1, zero);
         }
-        DirectRow<TAct>(c, pre, c00, c01, bias0, bias1, m0, m1);
-        if (rows > 1) DirectRow<TAct>(c + ldc, pre == null ? null : pre + ldc, c10, c11, bias0, bias1, m0, m1);
-        if (rows > 2) DirectRow<TAct>(c + 2 * ldc, pre == null ? null : pre + 2 * ldc, c20, c21, bias0, bias1, m0, m1);
-        if (rows > 3) DirectRow<TAct>(c + 3 * ldc, pre == null ? null : pre + 3 * ldc, c30, c31, bias0, bias1, m0, m1);
-        if (rows > 4) DirectRow<TAct>(c + 4 * ldc, pre == null ? null : pre + 4 * ldc, c40, c41, bias0, bias1, m0, m1);
-        if (rows > 5) DirectRow<TAct>(c + 5 * ldc, pre == null ? null : pre + 5 * ldc, c50, c51, bias0, bias1, m0, m1);
-        if (rows > 6) DirectRow<TAct>(c + 6 * ldc, pre == null ? null : pre + 6 * ldc, c60, c61, bias0, bias1, m0, m1);
-        if (rows > 7) DirectRow<TAct>(c + 7 * ldc, pre == null ? null : pre + 7 * ldc, c70, c71, bias0, bias1, m0, m1);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void DirectRow<TAct>(float* c, float* pre, Vector512<float> v0, Vector512<float> v1,
-        Vector512<float> bias0, Vector512<float> bias1, Vector512<float> m0, Vector512<float> m1) where TAct : struct, IActivation
-    {
-        v0 += bias0; v1 += bias1;
-        if (pre != null) { Avx512F.MaskStore(pre, m0, v0); Avx512F.MaskStore(pre + 16, m1, v1); }
-        Avx512F.MaskStore(c, m0, TAct.Apply(v0));
-        Avx512F.MaskStore(c + 16, m1, TAct.Apply(v1));
+        Kernel512.StoreRow<TAct>(c, pre, c00, c01, bias0, bias1, first: true, last: true, cols);
+        if (rows > 1) Kernel512.StoreRow<TAct>(c + ldc, pre == null ? null : pre + ldc, c10, c11, bias0, bias1, first: true, last: true, cols);
+        if (rows > 2) Kernel512.StoreRow<TAct>(c + 2 * ldc, pre == null ? null : pre + 2 * ldc, c20, c21, bias0, bias1, first: true, last: true, cols);
+        if (rows > 3) Kernel512.StoreRow<TAct>(c + 3 * ldc, pre == null ? null : pre + 3 * ldc, c30, c31, bias0, bias1, first: true, last: true, cols);
+        if (rows > 4) Kernel512.StoreRow<TAct>(c + 4 * ldc, pre == null ? null : pre + 4 * ldc, c40, c41, bias0, bias1, first: true, last: true, cols);
+        if (rows > 5) Kernel512.StoreRow<TAct>(c + 5 * ldc, pre == null ? null : pre + 5 * ldc, c50, c51, bias0, bias1, first: true, last: true, cols);
+        if (rows > 6) Kernel512.StoreRow<TAct>(c + 6 * ldc, pre == null ? null : pre + 6 * ldc, c60, c61, bias0, bias1, first: true, last: true, cols);
+        if (rows > 7) Kernel512.StoreRow<TAct>(c + 7 * ldc, pre == null ? null : pre + 7 * ldc, c70, c71, bias0, bias1, first: true, last: true, cols);
     }
 }

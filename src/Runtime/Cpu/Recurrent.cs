@@ -270,7 +270,8 @@ internal static class GateMath
     private const float ExpMin = -87.3f, ExpMax = 88.3f; // 2^n stays a normal float
     private const float P0 = 1.9875691500e-4f, P1 = 1.3981999507e-3f, P2 = 8.3334519073e-3f, P3 = 4.1665795894e-2f,
         P4 = 1.6666665459e-1f, P5 = 5.0000001201e-1f;
-    private const float Small = 0.125f, T3 = -1f / 3f, T5 = 2f / 15f, T7 = -17f / 315f;
+    // tanh's small-|z| Taylor polynomial: VectorMath's constants (the same switch-over point and coefficients).
+    private const float Small = VectorMath.Small, T3 = VectorMath.T3, T5 = VectorMath.T5, T7 = VectorMath.T7;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Exp(Vector512<float> x)

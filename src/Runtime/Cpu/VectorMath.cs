@@ -8,8 +8,8 @@ internal static class VectorMath
 {
     // tanh(z) = sign(z) · (1 − e^(−2|z|)) / (1 + e^(−2|z|)). Below |z| = 1/8 the subtraction would cancel, so an odd
     // Taylor polynomial to z⁷ takes over there (its truncation error is below 2e-9 relative).
-    private const float Small = 0.125f;
-    private const float T3 = -1f / 3f, T5 = 2f / 15f, T7 = -17f / 315f;
+    internal const float Small = 0.125f;
+    internal const float T3 = -1f / 3f, T5 = 2f / 15f, T7 = -17f / 315f;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Tanh(Vector512<float> z)
