@@ -33,6 +33,13 @@ if (options.Help)
 }
 // CONV_PLANAR=1 / -1 forces / forbids the convolution's planar (pixel-vector) kernels: -1 gives the kernels from before them.
 if (int.TryParse(Environment.GetEnvironmentVariable("CONV_PLANAR"), out int planarMode)) Compiled.CompilerServices.Conv2D.PlanarMode = planarMode;
+// STEP_AFFINITY=0 gives the claim order from before chunks had a home thread (both threads claim from the front) and
+// cuts direct weight gradients by columns: the batch-64 MLP step as it ran before, for a before/after in one build.
+if (Environment.GetEnvironmentVariable("STEP_AFFINITY") == "0")
+{
+    Compiled.CompilerServices.Worker.Affinity = false;
+    Compiled.CompilerServices.Gemm.SplitWeightGradientRows = false;
+}
 if (options.StepReport)
 {
     StepReport.Run();

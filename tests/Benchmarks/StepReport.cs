@@ -76,9 +76,147 @@ internal static class StepReport
             $"by the other core: {cross:0.0} µs (best of {crossCount}){(sink == 42 ? " " : "")}");
     }
 
+    /// <summary>
+    /// The step as the generated code runs it, on one parameter arena and one gradient arena laid out like the model's
+    /// (w0, b0, w1, b1), with a timestamp between pieces: each piece's time inside the step, where it finds the arrays
+    /// as the previous pieces (and the previous step's Adam) left them in the caches, rather than repeated alone.
+    /// </summary>
+    private sealed class Sequence
+    {
+        public const int Pieces = 7;
+        private const int Batch = 64, Inputs = 784, Hidden = 128, Classes = 10;
+        private const int N0 = Hidden * Inputs, N1 = Classes * Hidden, Length = N0 + Hidden + N1 + Classes;
+        private readonly float[] _parameters = Random(Length, 11, 0.05f), _gradients = new float[Length];
+        private readonly float[] _x = Random(Batch * Inputs, 2, 0.5f), _labels = new float[Batch];
+        private readonly float[] _h = new float[Batch * Hidden], _logits = new float[Batch * Classes], _probs = new float[Batch * Classes];
+        private readonly float[] _dlogits = new float[Batch * Classes], _dh = new float[Batch * Hidden];
+        private readonly Adam _adam = new(1e-3);
+
+        public Sequence()
+        {
+            for (int i = 0; i < Batch; i++) _labels[i] = i % Classes;
+        }
+
+        /// <summary>Runs <paramref name="steps"/> steps, lowering each piece's minimum in <paramref name="best"/> (µs)
+        /// and the whole step's in best[<see cref="Pieces"/>] unless <paramref name="record"/> is false.</summary>
+        public unsafe void Run(int steps, double[] best, bool record = true)
+        {
+            long* t = stackalloc long[Pieces + 1];
+            for (int s = 0; s < steps; s++)
+            {
+                Span<float> p = _parameters, g = _gradients;
+                Span<float> w0 = p.Slice(0, N0), b0 = p.Slice(N0, Hidden), w1 = p.Slice(N0 + Hidden, N1), b1 = p.Slice(N0 + Hidden + N1, Classes);
+                Span<float> dw0 = g.Slice(0, N0), db0 = g.Slice(N0, Hidden), dw1 = g.Slice(N0 + Hidden, N1), db1 = g.Slice(N0 + Hidden + N1, Classes);
+                t[0] = Stopwatch.GetTimestamp();
+                Dense.Forward<Relu>(_h, default, _x, w0, b0, Batch, Inputs, Hidden);
+                t[1] = Stopwatch.GetTimestamp();
+                Dense.Forward<Identity>(_logits, default, _h, w1, b1, Batch, Hidden, Classes);
+                t[2] = Stopwatch.GetTimestamp();
+                Losses.SoftmaxCrossEntropySparse(_probs, _dlogits, _logits, _labels, Batch, Classes);
+                t[3] = Stopwatch.GetTimestamp();
+                Dense.Backward(_dh, dw1, db1, _dlogits, _h, w1, Batch, Hidden, Classes);
+                t[4] = Stopwatch.GetTimestamp();
+                Activations.Backward<Relu>(_dh, _h, default, Batch * Hidden);
+                t[5] = Stopwatch.GetTimestamp();
+                Dense.Backward(default, dw0, db0, _dh, _x, w0, Batch, Inputs, Hidden);
+                t[6] = Stopwatch.GetTimestamp();
+                _adam.Step(p, g);
+                t[7] = Stopwatch.GetTimestamp();
+                if (!record) continue;
+                for (int i = 0; i < Pieces; i++) best[i] = Math.Min(best[i], (t[i + 1] - t[i]) * 1e6 / Stopwatch.Frequency);
+                best[Pieces] = Math.Min(best[Pieces], (t[Pieces] - t[0]) * 1e6 / Stopwatch.Frequency);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Why the two-core step cost more than its pieces: each piece timed inside the step (<see cref="Sequence"/>)
+    /// under the claim order before chunks had a home thread (both threads claim from the front: a chunk runs on
+    /// whichever comes first, and the weight gradient is cut by columns) and under the present one (the caller claims
+    /// from the front, the worker from the back; the weight gradient cut by rows), beside the pieces timed alone. The
+    /// settings alternate in rounds of 100 steps, so a busy spell of the machine falls on all of them alike.
+    /// </summary>
+    private static void Affinity(string[] names, double[] alone)
+    {
+        var settings = new (string Name, bool Affinity, bool Rows)[]
+        {
+            ("interleaved claims, dW0 by columns (before)", false, false),
+            ("claims from both ends, dW0 by columns", true, false),
+            ("claims from both ends, dW0 by rows (now)", true, true),
+        };
+        var sequences = new Sequence[settings.Length];
+        var best = new double[settings.Length][];
+        var models = new Mlp784x128[settings.Length];
+        var optimizers = new Adam[settings.Length];
+        var modelBest = new double[settings.Length];
+        float[] x = Random(64 * 784, 8, 0.5f), y = new float[64];
+        for (int i = 0; i < y.Length; i++) y[i] = i % 10;
+        for (int i = 0; i < settings.Length; i++)
+        {
+            sequences[i] = new Sequence();
+            best[i] = new double[Sequence.Pieces + 1];
+            Array.Fill(best[i], double.MaxValue);
+            models[i] = new Mlp784x128(1);
+            optimizers[i] = new Adam(1e-3);
+            modelBest[i] = double.MaxValue;
+        }
+        int rounds = 0;
+        long warm = Stopwatch.GetTimestamp() + Stopwatch.Frequency, until = warm + Stopwatch.Frequency * 8;
+        for (long now = Stopwatch.GetTimestamp(); now < until; now = Stopwatch.GetTimestamp(), rounds++)
+            for (int i = 0; i < settings.Length; i++)
+            {
+                Worker.Affinity = settings[i].Affinity;
+                Gemm.SplitWeightGradientRows = settings[i].Rows;
+                sequences[i].Run(100, best[i], record: now >= warm);
+                for (int r = 0; r < 100; r++)
+                {
+                    long start = Stopwatch.GetTimestamp();
+                    models[i].ComputeGradients(x, y, default, 64);
+                    optimizers[i].Step(models[i].Parameters, models[i].Gradients);
+                    if (now >= warm) modelBest[i] = Math.Min(modelBest[i], (Stopwatch.GetTimestamp() - start) * 1e6 / Stopwatch.Frequency);
+                }
+            }
+        Worker.Affinity = true;
+        Gemm.SplitWeightGradientRows = true;
+        Console.WriteLine($"Each piece inside the two-core step (minimum over {rounds} rounds of 100 steps per setting), by how chunks find their core:");
+        for (int i = 0; i < settings.Length; i++) Console.WriteLine($"  ({(char)('a' + i)}) {settings[i].Name}");
+        Console.WriteLine($"{"piece",-34} {"alone",10} {"(a)",10} {"(b)",10} {"(c)",10}");
+        for (int p = 0; p < names.Length; p++)
+            Console.WriteLine($"{names[p],-34} {alone[p],10:0.0} {best[0][p],10:0.0} {best[1][p],10:0.0} {best[2][p],10:0.0}");
+        double Sum(double[] b) => b.Take(Sequence.Pieces).Sum();
+        Console.WriteLine($"{"sum of the minima",-34} {alone.Sum(),10:0.0} {Sum(best[0]),10:0.0} {Sum(best[1]),10:0.0} {Sum(best[2]),10:0.0}");
+        Console.WriteLine($"{"whole step (minimum)",-34} {"",10} {best[0][Sequence.Pieces],10:0.0} {best[1][Sequence.Pieces],10:0.0} {best[2][Sequence.Pieces],10:0.0}");
+        Console.WriteLine($"{"the model's step (minimum)",-34} {"",10} {modelBest[0],10:0.0} {modelBest[1],10:0.0} {modelBest[2],10:0.0}");
+    }
+
+    private static void Denormals()
+    {
+        var model = new Mlp784x128(1);
+        float[] mx = Random(64 * 784, 8, 0.5f), my = new float[64];
+        for (int i = 0; i < 64; i++) my[i] = i % 10;
+        var adam = new Adam(1e-3);
+        float loss = 0;
+        Action step = () => { loss = model.ComputeGradients(mx, my, default, 64); adam.Step(model.Parameters, model.Gradients); };
+        int total = 0;
+        foreach (int steps in new[] { 0, 100, 1000, 3000, 10000, 20000 })
+        {
+            for (; total < steps; total++) step();
+            Worker.Disabled = true;
+            double one = Min(step, repeats: 300);
+            Worker.Disabled = false;
+            double two = Min(step, repeats: 300);
+            int subG = 0, subM = 0, subV = 0;
+            foreach (float f in model.Gradients) if (f != 0 && float.IsSubnormal(f)) subG++;
+            foreach (var (name, values) in adam.SaveState())
+                foreach (float f in values) if (float.IsSubnormal(f)) { if (name == "exp_avg") subM++; else subV++; }
+            Console.WriteLine($"after {total,6} steps (+ the timing's): loss {loss:E2}, one core {one:0.0} µs, two {two:0.0} µs; subnormal g {subG}, m {subM}, v {subV}");
+        }
+    }
+
     /// <summary>Prints the report.</summary>
     public static void Run()
     {
+        if (Environment.GetEnvironmentVariable("STEP_REPORT") == "denormal") { Denormals(); return; }
         const int batch = 64, inputs = 784, hidden = 128, classes = 10;
         double peak2 = Peak.Measure() / 1e9;
         Worker.Disabled = true;
@@ -126,6 +264,8 @@ internal static class StepReport
         };
         Console.WriteLine($"{"piece",-34} {"1 core µs",10} {"2 cores µs",10} {"floor 1c",9} {"floor 2c",9}");
         double sum1 = 0, sum2 = 0;
+        var alone = new double[pieces.Length];
+        int index = 0;
         foreach (var (name, flops, run) in pieces)
         {
             Worker.Disabled = true;
@@ -133,9 +273,12 @@ internal static class StepReport
             Worker.Disabled = false;
             double two = Min(run);
             sum1 += one; sum2 += two;
+            alone[index++] = two;
             Console.WriteLine($"{name,-34} {one,10:0.0} {two,10:0.0} {flops / peak1 / 1e3,9:0.0} {flops / peak2 / 1e3,9:0.0}");
         }
         Console.WriteLine($"{"sum of pieces",-34} {sum1,10:0.0} {sum2,10:0.0}");
+        Affinity(pieces.Select(p => p.Name).ToArray(), alone);
+        if (Environment.GetEnvironmentVariable("STEP_REPORT") == "step") return;
 
         float[] mx = Random(batch * inputs, 8, 0.5f), my = labels;
         var modelAdam = new Adam(1e-3);

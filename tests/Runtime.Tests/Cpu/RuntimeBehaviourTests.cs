@@ -58,7 +58,11 @@ public class RuntimeBehaviourTests
     public async Task Jobs_of_different_sizes_back_to_back_each_run_every_chunk_exactly_once()
     {
         if (!Worker.Available) return; // one core: nothing to race (the machines this runs on have two)
-        Task run = Task.Run(RunJobs, TestContext.Current.CancellationToken);
+        Task run = Task.Run(() =>
+        {
+            try { RunJobs(); }
+            finally { Worker.Affinity = true; }
+        }, TestContext.Current.CancellationToken);
         Task finished = await Task.WhenAny(run, Task.Delay(TimeSpan.FromMinutes(2), TestContext.Current.CancellationToken));
         Assert.True(finished == run, "Worker.Run did not return: a job lost or gained a chunk");
         await run;
@@ -72,6 +76,7 @@ public class RuntimeBehaviourTests
             int[] sizes = [2, 8, 3, 8, 1, 5];
             for (int job = 0; job < 200_000; job++)
             {
+                Worker.Affinity = job / 1000 % 2 == 0; // both claim orders: from both ends, and both from the front
                 int chunks = sizes[job % sizes.Length];
                 Assert.True(Worker.TryEnter(), "the worker is free between jobs");
                 try { Worker.Run(&Count, pc, chunks); }
@@ -86,6 +91,48 @@ public class RuntimeBehaviourTests
     }
 
     private static unsafe void Count(void* argument, int chunk) => Interlocked.Increment(ref ((int*)argument)[chunk]);
+
+    // The caller claims chunks from the front and the worker from the back, so each thread runs the same end of every
+    // job (a dense layer's first output units, their weight-gradient rows and the optimizer's first half of the arena
+    // stay on the caller's core): in every job the caller's chunks are a prefix and the worker's the rest.
+    [Fact]
+    public async Task The_caller_runs_a_prefix_of_the_chunks_and_the_worker_the_rest()
+    {
+        if (!Worker.Available) return;
+        int[] taken = await Task.Run(ClaimPrefixes, TestContext.Current.CancellationToken);
+        Support.Log($"chunks the worker ran, by how many it took in a job of 8: {string.Join(", ", taken)}");
+        Assert.True(taken.Skip(1).Sum() > 0, "the worker never ran a chunk in 20,000 jobs");
+    }
+
+    private static unsafe int[] ClaimPrefixes()
+    {
+        const int chunks = 8;
+        var threads = new int[chunks];
+        var taken = new int[chunks + 1];
+        int me = Environment.CurrentManagedThreadId;
+        fixed (int* pt = threads)
+        {
+            for (int job = 0; job < 20_000; job++)
+            {
+                Assert.True(Worker.TryEnter(), "the worker is free between jobs");
+                try { Worker.Run(&RecordThread, pt, chunks); }
+                finally { Worker.Exit(); }
+                int prefix = 0;
+                while (prefix < chunks && pt[prefix] == me) prefix++;
+                for (int c = prefix; c < chunks; c++)
+                    Assert.True(pt[c] != me && pt[c] != 0, $"job {job}: chunk {c} ran on the caller after the worker took chunk {prefix}");
+                taken[chunks - prefix]++;
+                new Span<int>(pt, chunks).Clear();
+            }
+        }
+        return taken;
+    }
+
+    private static unsafe void RecordThread(void* argument, int chunk)
+    {
+        ((int*)argument)[chunk] = Environment.CurrentManagedThreadId;
+        Thread.SpinWait(200); // long enough for the worker to join in
+    }
 
     [Fact]
     public void Results_are_bit_identical_run_to_run_and_across_core_counts()
