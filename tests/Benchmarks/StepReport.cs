@@ -136,10 +136,11 @@ internal static class StepReport
     /// from the front, the worker from the back; the weight gradient cut by rows), beside the pieces timed alone. The
     /// settings alternate in rounds of 100 steps, so a busy spell of the machine falls on all of them alike.
     /// </summary>
-    private static void Affinity(string[] names, double[] alone)
+    private static void Affinity(string[] names, double[] alone1, double[] alone)
     {
         var settings = new (string Name, bool Affinity, bool Rows)[]
         {
+            ("one core", true, true),
             ("interleaved claims, dW0 by columns (before)", false, false),
             ("claims from both ends, dW0 by columns", true, false),
             ("claims from both ends, dW0 by rows (now)", true, true),
@@ -149,6 +150,8 @@ internal static class StepReport
         var models = new Mlp784x128[settings.Length];
         var optimizers = new Adam[settings.Length];
         var modelBest = new double[settings.Length];
+        var wakeups = new long[settings.Length];
+        var steps = new long[settings.Length];
         float[] x = Random(64 * 784, 8, 0.5f), y = new float[64];
         for (int i = 0; i < y.Length; i++) y[i] = i % 10;
         for (int i = 0; i < settings.Length; i++)
@@ -167,6 +170,8 @@ internal static class StepReport
             {
                 Worker.Affinity = settings[i].Affinity;
                 Gemm.SplitWeightGradientRows = settings[i].Rows;
+                Worker.Disabled = i == 0;
+                long woken = Worker.Wakeups;
                 sequences[i].Run(100, best[i], record: now >= warm);
                 for (int r = 0; r < 100; r++)
                 {
@@ -175,18 +180,22 @@ internal static class StepReport
                     optimizers[i].Step(models[i].Parameters, models[i].Gradients);
                     if (now >= warm) modelBest[i] = Math.Min(modelBest[i], (Stopwatch.GetTimestamp() - start) * 1e6 / Stopwatch.Frequency);
                 }
+                wakeups[i] += Worker.Wakeups - woken;
+                steps[i] += 200;
             }
         Worker.Affinity = true;
         Gemm.SplitWeightGradientRows = true;
-        Console.WriteLine($"Each piece inside the two-core step (minimum over {rounds} rounds of 100 steps per setting), by how chunks find their core:");
-        for (int i = 0; i < settings.Length; i++) Console.WriteLine($"  ({(char)('a' + i)}) {settings[i].Name}");
-        Console.WriteLine($"{"piece",-34} {"alone",10} {"(a)",10} {"(b)",10} {"(c)",10}");
-        for (int p = 0; p < names.Length; p++)
-            Console.WriteLine($"{names[p],-34} {alone[p],10:0.0} {best[0][p],10:0.0} {best[1][p],10:0.0} {best[2][p],10:0.0}");
-        double Sum(double[] b) => b.Take(Sequence.Pieces).Sum();
-        Console.WriteLine($"{"sum of the minima",-34} {alone.Sum(),10:0.0} {Sum(best[0]),10:0.0} {Sum(best[1]),10:0.0} {Sum(best[2]),10:0.0}");
-        Console.WriteLine($"{"whole step (minimum)",-34} {"",10} {best[0][Sequence.Pieces],10:0.0} {best[1][Sequence.Pieces],10:0.0} {best[2][Sequence.Pieces],10:0.0}");
-        Console.WriteLine($"{"the model's step (minimum)",-34} {"",10} {modelBest[0],10:0.0} {modelBest[1],10:0.0} {modelBest[2],10:0.0}");
+        Worker.Disabled = false;
+        Console.WriteLine($"Each piece inside the step (minimum over {rounds} rounds of 100 steps per setting), by how chunks find their core:");
+        for (int i = 0; i < settings.Length; i++) Console.WriteLine($"  ({i}) {settings[i].Name}");
+        string Row(string name, string first, Func<int, double> value) =>
+            $"{name,-34} {first,21}" + string.Concat(Enumerable.Range(0, settings.Length).Select(i => $" {value(i),10:0.0}"));
+        Console.WriteLine($"{"piece",-34} {"alone, 1c",10} {"alone, 2c",10}" + string.Concat(Enumerable.Range(0, settings.Length).Select(i => $" {"(" + i + ")",10}")));
+        for (int p = 0; p < names.Length; p++) Console.WriteLine(Row(names[p], $"{alone1[p],10:0.0} {alone[p],10:0.0}", i => best[i][p]));
+        Console.WriteLine(Row("sum of the minima", $"{alone1.Sum(),10:0.0} {alone.Sum(),10:0.0}", i => best[i].Take(Sequence.Pieces).Sum()));
+        Console.WriteLine(Row("whole step (minimum)", "", i => best[i][Sequence.Pieces]));
+        Console.WriteLine(Row("the model's step (minimum)", "", i => modelBest[i]));
+        Console.WriteLine(Row("worker woken per 1,000 steps", "", i => 1000.0 * wakeups[i] / steps[i]));
     }
 
     private static void Denormals()
@@ -265,6 +274,7 @@ internal static class StepReport
         Console.WriteLine($"{"piece",-34} {"1 core µs",10} {"2 cores µs",10} {"floor 1c",9} {"floor 2c",9}");
         double sum1 = 0, sum2 = 0;
         var alone = new double[pieces.Length];
+        var alone1 = new double[pieces.Length];
         int index = 0;
         foreach (var (name, flops, run) in pieces)
         {
@@ -273,11 +283,23 @@ internal static class StepReport
             Worker.Disabled = false;
             double two = Min(run);
             sum1 += one; sum2 += two;
+            alone1[index] = one;
             alone[index++] = two;
             Console.WriteLine($"{name,-34} {one,10:0.0} {two,10:0.0} {flops / peak1 / 1e3,9:0.0} {flops / peak2 / 1e3,9:0.0}");
         }
         Console.WriteLine($"{"sum of pieces",-34} {sum1,10:0.0} {sum2,10:0.0}");
-        Affinity(pieces.Select(p => p.Name).ToArray(), alone);
+        // Adam's arithmetic alone: 4,096 parameters (64 KiB of p, g, m, v: in L1) updated 25 times, scaled to the model's
+        // 101,770, on one core. Each element takes one IEEE square root and one division (the results must match
+        // PyTorch's), so this is the update's floor whatever the caches do.
+        {
+            var small = new Adam(1e-3);
+            float[] sp = Random(4096, 12, 0.05f), sg = Random(4096, 13, 1e-3f);
+            Worker.Disabled = true;
+            double inL1 = Min(() => { for (int r = 0; r < 25; r++) small.Step(sp, sg); }, repeats: 300) / (25 * 4096) * 101_770;
+            Worker.Disabled = false;
+            Console.WriteLine($"{"  Adam's arithmetic, data in L1",-34} {inL1,10:0.0} {inL1 / 2,10:0.0}   (per 101,770 parameters; two cores: half)");
+        }
+        Affinity(pieces.Select(p => p.Name).ToArray(), alone1, alone);
         if (Environment.GetEnvironmentVariable("STEP_REPORT") == "step") return;
 
         float[] mx = Random(batch * inputs, 8, 0.5f), my = labels;

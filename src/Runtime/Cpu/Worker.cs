@@ -51,6 +51,9 @@ internal static unsafe class Worker
     /// <summary>Set by tests to force the single-threaded path.</summary>
     internal static bool Disabled;
 
+    /// <summary>Jobs that found the worker asleep and had to wake it (the step report counts them per step).</summary>
+    internal static long Wakeups;
+
     /// <summary>False makes the worker claim from the front like the caller (the order before chunks had a home
     /// thread), so <c>--step-report</c> can show what the affinity is worth. Results are the same either way.</summary>
     internal static bool Affinity = true;
@@ -76,7 +79,11 @@ internal static unsafe class Worker
         Volatile.Write(ref s_done, 0); // every chunk of the previous job finished before it returned
         Interlocked.Exchange(ref s_ticket, Ticket(job, 0, chunks)); // full fence: function, argument and count are visible first
         Interlocked.Exchange(ref s_posted, job); // full fence: the job is visible before we look at s_sleeping
-        if (Volatile.Read(ref s_sleeping) != 0) s_wake!.Set();
+        if (Volatile.Read(ref s_sleeping) != 0)
+        {
+            Wakeups++;
+            s_wake!.Set();
+        }
 
         Work(job, onWorker: false);
 
