@@ -83,10 +83,11 @@ public class Adam : Optimizer
 
     /// <inheritdoc/>
     protected override void Update(Span<float> parameters, ReadOnlySpan<float> gradients, float learningRate)
-        => AdamUpdate(parameters, gradients, learningRate, (float)WeightDecay);
+        => AdamUpdate(parameters, gradients, learningRate, (float)WeightDecay, decay: 1f);
 
-    /// <summary>The Adam step shared with <see cref="AdamW"/>; <paramref name="l2"/> is the coupled decay (0 for AdamW).</summary>
-    private protected unsafe void AdamUpdate(Span<float> parameters, ReadOnlySpan<float> gradients, float learningRate, float l2)
+    /// <summary>The Adam step shared with <see cref="AdamW"/>; <paramref name="l2"/> is the coupled decay (0 for AdamW),
+    /// <paramref name="decay"/> the factor AdamW scales the parameters by first (1 for Adam: x·1 = x exactly).</summary>
+    private protected unsafe void AdamUpdate(Span<float> parameters, ReadOnlySpan<float> gradients, float learningRate, float l2, float decay)
     {
         // As PyTorch: the rate and bias corrections are combined in double, then used as float scalars.
         double bias1 = 1 - Math.Pow(Beta1, Steps);
@@ -102,28 +103,28 @@ public class Adam : Optimizer
             var loop = new AdamLoop
             {
                 P = p, G = g, M = m, V = v,
-                L2 = l2, B1 = b1, C1 = c1, B2 = b2, C2 = c2, Eps = eps, StepSize = stepSize, Bias2Scale = bias2Scale,
+                Decay = decay, L2 = l2, B1 = b1, C1 = c1, B2 = b2, C2 = c2, Eps = eps, StepSize = stepSize, Bias2Scale = bias2Scale,
             };
             Lanes.ForEach(ref loop, parameters.Length);
         }
     }
 
-    /// <summary>One fused pass over p, g, m and v.</summary>
+    /// <summary>One fused pass over p, g, m and v (AdamW's decay of p included).</summary>
     private unsafe struct AdamLoop : ILaneLoop
     {
         public float* P, G, M, V;
-        public float L2, B1, C1, B2, C2, Eps, StepSize, Bias2Scale;
+        public float Decay, L2, B1, C1, B2, C2, Eps, StepSize, Bias2Scale;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)] // straight to optimized code: tier 0 of the lane wrappers is ~10× slower
         public int Run<TL>(int i, int n) where TL : struct, ILanes<TL>
         {
             ref float p = ref *P, g = ref *G, m = ref *M, v = ref *V;
-            TL l2 = TL.Splat(L2), b1 = TL.Splat(B1), c1 = TL.Splat(C1), b2 = TL.Splat(B2), c2 = TL.Splat(C2);
+            TL decay = TL.Splat(Decay), l2 = TL.Splat(L2), b1 = TL.Splat(B1), c1 = TL.Splat(C1), b2 = TL.Splat(B2), c2 = TL.Splat(C2);
             TL eps = TL.Splat(Eps), step = TL.Splat(StepSize), bias2 = TL.Splat(Bias2Scale);
             for (; i <= n - TL.Count; i += TL.Count)
             {
                 nuint k = (nuint)i;
-                TL vp = TL.Load(ref p, k);
+                TL vp = TL.Load(ref p, k) * decay;
                 TL vg = TL.Load(ref g, k) + l2 * vp;
                 TL vm = b1 * TL.Load(ref m, k) + c1 * vg;
                 TL vv = b2 * TL.Load(ref v, k) + c2 * vg * vg;
@@ -158,12 +159,9 @@ public sealed class AdamW : Adam
     /// <inheritdoc/>
     protected override void Update(Span<float> parameters, ReadOnlySpan<float> gradients, float learningRate)
     {
-        if (WeightDecay != 0)
-        {
-            // PyTorch: param.mul_(1 - lr * weight_decay), the factor computed in double.
-            float decay = (float)(1 - CurrentLearningRate * WeightDecay);
-            System.Numerics.Tensors.TensorPrimitives.Multiply(parameters, decay, parameters);
-        }
-        AdamUpdate(parameters, gradients, learningRate, 0f);
+        // PyTorch: param.mul_(1 - lr * weight_decay), the factor computed in double, then the Adam step on the result;
+        // here the same multiply, in the same pass as the step (one pass over p instead of two, shared by both cores).
+        float decay = WeightDecay != 0 ? (float)(1 - CurrentLearningRate * WeightDecay) : 1f;
+        AdamUpdate(parameters, gradients, learningRate, 0f, decay);
     }
 }

@@ -28,6 +28,33 @@ public class OptimizerTests
         if (name == "Clip1") Assert.Equal(1.0, Optimizer.GlobalNorm(g), 1e-5); // really clipped to the limit
     }
 
+    // AdamW scales p by (1 − lr·wd) in the same pass as the Adam step: the same multiply, then the same update, so the
+    // result equals PyTorch's two passes (p.mul_, then Adam without L2) bit for bit, on an arena large enough that both
+    // cores share it, over several steps.
+    [Fact]
+    public void AdamW_decay_in_the_step_pass_equals_decay_then_adam_bit_for_bit()
+    {
+        const int n = 100_003, steps = 4;
+        var rng = new Rng(21);
+        float[] p1 = new float[n], g = new float[n];
+        for (int i = 0; i < n; i++) { p1[i] = 2 * rng.NextFloat() - 1; g[i] = 0.01f * (2 * rng.NextFloat() - 1); }
+        float[] p2 = (float[])p1.Clone(), original = (float[])p1.Clone();
+        var fused = new AdamW(0.05, weightDecay: 0.3);
+        var plain = new Adam(0.05);
+        for (int step = 0; step < steps; step++)
+        {
+            fused.Step(p1, g);
+            float decay = (float)(1 - 0.05 * 0.3);
+            for (int i = 0; i < n; i++) p2[i] *= decay;
+            plain.Step(p2, g);
+        }
+        int differ = 0;
+        for (int i = 0; i < n; i++) if (BitConverter.SingleToInt32Bits(p1[i]) != BitConverter.SingleToInt32Bits(p2[i])) differ++;
+        TestContext.Current.TestOutputHelper?.WriteLine($"{differ} of {n} parameters differ after {steps} steps");
+        Assert.Equal(0, differ);
+        Assert.True(p1.AsSpan().IndexOfAnyExcept(original) >= 0 && p1[^1] != original[^1], "the parameters did not move");
+    }
+
     [Fact]
     public void ClippingOffLeavesGradientsAlone()
     {
