@@ -62,6 +62,7 @@ internal static unsafe partial class Gemm
             try
             {
                 if (g.M >= SharedMinRows) { job.SplitRows = true; job.Chunks = (g.M + MC - 1) / MC; }
+                else if (SmallRowSplit && g.M >= 2 * Kernel512.MR) { job.HalfRows = true; job.Chunks = 2; }
                 else job.Chunks = 2;
                 Worker.Run(part, &job, job.Chunks);
             }
@@ -77,8 +78,12 @@ internal static unsafe partial class Gemm
         public GemmArgs* G;
         public float* BPack;
         public int Panels, Chunks;
-        public bool SplitRows;
+        public bool SplitRows, HalfRows;
     }
+
+    /// <summary>Whether fewer rows than the row split takes are halved between the cores by rows (whole 8-row tiles)
+    /// instead of by panels of B (benchmarks switch it to compare).</summary>
+    internal static bool SmallRowSplit;
 
     /// <summary>Chunk <paramref name="chunk"/>: <see cref="MC"/> rows (row split) or a share of the panels (column split),
     /// K block by K block: its rows of A (packed, or read in place), then each of its panels against them.</summary>
@@ -89,6 +94,11 @@ internal static unsafe partial class Gemm
         int mr = TK.MR, nr = TK.NR, k = g->K, kcStep = KcStep(k), panels = j->Panels;
         int m0 = 0, m1 = g->M, p0 = 0, p1 = panels;
         if (j->SplitRows) { m0 = chunk * MC; m1 = Math.Min(g->M, m0 + MC); }
+        else if (j->HalfRows)
+        {
+            int tiles = (g->M + 7) / 8, half = (tiles + 1) / 2 * 8; // whole 8-row tiles (no element's sum depends on its strip)
+            if (chunk == 0) m1 = Math.Min(g->M, half); else m0 = Math.Min(g->M, half);
+        }
         else if (j->Chunks > 1) { p0 = (int)((long)panels * chunk / j->Chunks); p1 = (int)((long)panels * (chunk + 1) / j->Chunks); }
         if (m0 >= m1 || p0 >= p1) return;
         // Fewer rows than the row split takes, rows of A contiguous (a batch of inference): read A where it lies
