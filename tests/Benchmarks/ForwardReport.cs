@@ -106,4 +106,67 @@ internal static class ForwardReport
         Console.WriteLine($"ORT/ours batch 64: {best[ort64, 0] / best[ours64, 0]:0.00}x on 1 core, {best[ort64, 1] / best[ours64, 1]:0.00}x on 2; " +
             $"batch 1: {best[ort1, 0] / best[ours1, 0]:0.00}x, {best[ort1, 1] / best[ours1, 1]:0.00}x");
     }
+
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct TimeSpec { public long Seconds, Nanoseconds; }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out TimeSpec time);
+
+    /// <summary>This thread's CPU time in seconds (Linux), else wall time.</summary>
+    private static double ThreadSeconds() =>
+        OperatingSystem.IsLinux() && ClockGetTime(3, out TimeSpec t) == 0 ? t.Seconds + t.Nanoseconds * 1e-9
+            : Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency;
+
+    /// <summary><c>FWD_REPORT=1024</c>: the batch-1024 prediction of the MLP 784-1024-1024-10 on one core, as the thread's
+    /// CPU time (best of alternated rounds; it leaves out the time other processes held the core): prepacked weights,
+    /// per-call packing, and ONNX Runtime with one intra-op thread (which runs on the calling thread).</summary>
+    public static void RunWide()
+    {
+        const int batch = 1024, inputs = 784;
+        int rounds = int.TryParse(Environment.GetEnvironmentVariable("FWD_ROUNDS"), out int r) ? r : 12;
+        var rng = new Rng(3);
+        float[] x = new float[batch * inputs], ours = new float[batch * 10], theirs = new float[batch * 10];
+        for (int i = 0; i < x.Length; i++) x[i] = rng.NextFloat() - 0.5f;
+        var model = new Mlp784x1024x1024(1);
+        using var options = new Microsoft.ML.OnnxRuntime.SessionOptions
+        {
+            IntraOpNumThreads = 1, InterOpNumThreads = 1,
+            ExecutionMode = Microsoft.ML.OnnxRuntime.ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        };
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(Compiled.Onnx.OnnxExport.ToOnnx(model), options);
+        using var input = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(x, [batch, inputs]);
+        using var output = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(theirs, [batch, 10]);
+        using var runOptions = new Microsoft.ML.OnnxRuntime.RunOptions();
+        Microsoft.ML.OnnxRuntime.OrtValue[] ins = [input], outs = [output];
+        string[] inNames = ["input"], outNames = ["output"];
+        var variants = new (string Name, Action Run)[]
+        {
+            ("ours, prepacked weights", () => { Gemm.UsePrepacked = true; model.Forward(x, ours, batch); }),
+            ("ours, per-call packing", () => { Gemm.UsePrepacked = false; model.Forward(x, ours, batch); }),
+            ("ONNX Runtime, 1 thread", () => session.Run(runOptions, inNames, ins, outNames, outs)),
+        };
+        Worker.Disabled = true;
+        var best = new double[variants.Length];
+        Array.Fill(best, double.MaxValue);
+        foreach (var v in variants) for (int i = 0; i < 5; i++) v.Run();
+        for (int round = 0; round < rounds; round++)
+            for (int i = 0; i < variants.Length; i++)
+            {
+                double start = ThreadSeconds();
+                variants[i].Run();
+                best[i] = Math.Min(best[i], ThreadSeconds() - start);
+            }
+        Worker.Disabled = false;
+        Gemm.UsePrepacked = true;
+        double err = 0;
+        for (int i = 0; i < ours.Length; i++) err = Math.Max(err, Math.Abs(ours[i] - theirs[i]));
+        double flops = 2.0 * batch * (inputs * 1024 + 1024 * 1024 + 1024 * 10);
+        double peak = Peak.MeasureOneThread() / 1e9;
+        Console.WriteLine($"batch-1024 prediction, MLP 784-1024-1024-10, one core (thread CPU time), best of {rounds}; load average {Machine.LoadAverage()}; max |ours − ORT| {err:E1}");
+        foreach (var (v, i) in variants.Select((v, i) => (v, i)))
+            Console.WriteLine($"{v.Name,-28} {best[i] * 1e3,8:0.00} ms  {flops / best[i] / 1e9 / peak,5:P0} of a core's peak");
+        Console.WriteLine($"ORT/ours: {best[2] / best[0]:0.00}x prepacked, {best[2] / best[1]:0.00}x per-call packing");
+    }
 }

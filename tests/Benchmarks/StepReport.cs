@@ -79,9 +79,11 @@ internal static class StepReport
     /// <summary>Prints the report.</summary>
     public static void Run()
     {
-        if (Environment.GetEnvironmentVariable("FWD_REPORT") == "1")
+        string? forwardReport = Environment.GetEnvironmentVariable("FWD_REPORT");
+        if (forwardReport is "1" or "64" or "1024")
         {
-            ForwardReport.Run();
+            if (forwardReport != "1024") ForwardReport.Run();
+            if (forwardReport != "64") ForwardReport.RunWide();
             return;
         }
         const int batch = 64, inputs = 784, hidden = 128, classes = 10;

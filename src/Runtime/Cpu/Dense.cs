@@ -70,7 +70,7 @@ public static unsafe class Dense
                 M = batch, N = units, K = inputs,
             };
             KernelIsa isa = Gemm.Isa;
-            float* bp = Gemm.PacksB(ref g, isa) ? packed.Get(slot, &g, isa) : null;
+            float* bp = Gemm.UsePrepacked && Gemm.PacksB(ref g, isa) ? packed.Get(slot, &g, isa) : null;
             if (bp != null) Gemm.RunPrepacked<TAct>(ref g, isa, bp);
             else Gemm.Run<TAct>(ref g);
         }

@@ -135,6 +135,10 @@ internal static unsafe partial class Gemm
         }
     }
 
+    /// <summary>Whether <see cref="Dense"/>'s prediction forward uses its prepacked weights (benchmarks switch it off to
+    /// compare with the per-call packing).</summary>
+    internal static bool UsePrepacked = true;
+
     /// <summary>Whether the AVX-512 prepacked path reads A in place (tests and benchmarks switch it to compare).</summary>
     internal static bool InPlaceA = true;
 
