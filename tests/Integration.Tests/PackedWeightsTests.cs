@@ -219,6 +219,35 @@ public class PackedWeightsTests
     }
 
     [Fact]
+    public void ThreadsPredictingWhileTheCacheFillsAllGetTheSameBits()
+    {
+        var model = new MnistMlp(seed: 2);
+        float[] x = Inputs(64, 784, seed: 8);
+        float[] expected = Uncached(model, x, 64);
+        int mismatches = 0;
+        for (int round = 0; round < 5; round++)
+        {
+            model.Parameters[0] += 0f; // a get: every round starts with a stale cache that one of the threads repacks
+            var threads = new Thread[4];
+            for (int t = 0; t < threads.Length; t++)
+            {
+                threads[t] = new Thread(() =>
+                {
+                    var y = new float[64 * 10];
+                    for (int i = 0; i < 20; i++)
+                    {
+                        model.Forward(x, y, 64);
+                        if (!expected.AsSpan().SequenceEqual(y)) Interlocked.Increment(ref mismatches);
+                    }
+                });
+                threads[t].Start();
+            }
+            foreach (Thread thread in threads) thread.Join();
+        }
+        Assert.Equal(0, mismatches);
+    }
+
+    [Fact]
     public void BatchPredictionAllocatesNothingAfterTheFirst()
     {
         var model = new MnistMlp(seed: 1);
