@@ -63,7 +63,7 @@ internal static unsafe partial class Gemm
             {
                 if (g.M >= SharedMinRows) { job.SplitRows = true; job.Chunks = (g.M + MC - 1) / MC; }
                 else if (SmallRowSplit && g.M >= 2 * Kernel512.MR) { job.HalfRows = true; job.Chunks = 2; }
-                else job.Chunks = 2;
+                else job.Chunks = PanelChunks ? Math.Min(panels, MaxChunks) : 2;
                 Worker.Run(part, &job, job.Chunks);
             }
             finally { Worker.Exit(); }
@@ -84,6 +84,10 @@ internal static unsafe partial class Gemm
     /// <summary>Whether fewer rows than the row split takes are halved between the cores by rows (whole 8-row tiles)
     /// instead of by panels of B (benchmarks switch it to compare).</summary>
     internal static bool SmallRowSplit;
+
+    /// <summary>Whether the column split makes one chunk per panel (up to <see cref="MaxChunks"/>), claimed by whichever
+    /// core is free, instead of one half per core.</summary>
+    internal static bool PanelChunks;
 
     /// <summary>Chunk <paramref name="chunk"/>: <see cref="MC"/> rows (row split) or a share of the panels (column split),
     /// K block by K block: its rows of A (packed, or read in place), then each of its panels against them.</summary>
