@@ -216,6 +216,13 @@ internal static class StepReport
     /// <summary>Prints the report.</summary>
     public static void Run()
     {
+        string? forwardReport = Environment.GetEnvironmentVariable("FWD_REPORT");
+        if (forwardReport is "1" or "64" or "1024")
+        {
+            if (forwardReport != "1024") ForwardReport.Run();
+            if (forwardReport != "64") ForwardReport.RunWide();
+            return;
+        }
         const int batch = 64, inputs = 784, hidden = 128, classes = 10;
         double peak2 = Peak.Measure() / 1e9;
         Worker.Disabled = true;
@@ -324,6 +331,21 @@ internal static class StepReport
         double product = (f64 - f8) * 8 / 7;
         Console.WriteLine($"forward 0 on one core: {f64:0.0} µs at 64 rows, {f8:0.0} µs at 8 rows → product {product:0.0} µs " +
             $"({2.0 * batch * inputs * hidden / product / 1e3 / peak1:P0} of one core's peak), packing wᵀ and fixed costs {f8 - product / 8:0.0} µs");
+        // The inference forward over wᵀ packed once (what the generated Forward runs), A packed per call or read in place.
+        var cache = new PackedWeights(1);
+        foreach ((bool inPlace, bool rows) in new[] { (false, false), (true, false), (true, true) })
+        {
+            Gemm.InPlaceA = inPlace;
+            Gemm.SmallRowSplit = rows;
+            Action prepacked = () => Dense.Forward<Relu>(h, default, x, w0, b0, batch, inputs, hidden, cache, 0);
+            Worker.Disabled = true;
+            double one = Min(prepacked);
+            Worker.Disabled = false;
+            double two = Min(prepacked);
+            Console.WriteLine($"{"forward 0 prepacked wᵀ, A " + (inPlace ? "in place" : "packed") + (rows ? ", rows" : ""),-34} {one,10:0.0} {two,10:0.0}");
+        }
+        Gemm.InPlaceA = true;
+        Gemm.SmallRowSplit = false;
         Action infer64 = () => model.Forward(mx, y64, batch);
         Action infer1 = () => model.Forward(mx.AsSpan(0, inputs), y1, 1);
         Worker.Disabled = true;

@@ -130,6 +130,9 @@ internal static class CpuEmitter
         // Prediction needs the buffers before the first gradient buffer only: their end, per sample of capacity.
         int inference = plan.Buffers.Where(b => b.Role != BufferRole.Gradient).Select(b => b.Offset + b.PerSample).DefaultIfEmpty(1).Max();
         w.Line($"private readonly {plan.Spec.Aliases.Cpu}.ModelSync _sync = new({Int(inference)}); // prediction's workspace: floats per sample");
+        if (plan.PackedWeightSlots > 0)
+            w.Line($"private readonly {plan.Spec.Aliases.Cpu}.PackedWeights {ModelPlan.PackedWeightsField} = new({Int(plan.PackedWeightSlots)}); " +
+                "// weights packed for prediction, stale after any write");
         w.Line();
     }
 
@@ -164,8 +167,18 @@ internal static class CpuEmitter
         w.Line($"public global::Compiled.Loss Loss => global::Compiled.Loss.{plan.Spec.Loss};");
         if (plan.Spec.LossTarget == LossTarget.Input)
             w.Line("global::Compiled.LossTarget global::Compiled.IModel.LossTarget => global::Compiled.LossTarget.Input; // an autoencoder");
-        w.Line("/// <summary>Every trainable parameter, in one arena.</summary>");
-        w.Line($"public {Span} Parameters => _parameters;");
+        if (plan.PackedWeightSlots > 0)
+        {
+            // Every write from outside goes through this span, so each get marks the prepacked weights stale.
+            w.Line("/// <summary>Every trainable parameter, in one arena. Each get marks the weights packed for prediction stale,");
+            w.Line("/// so write through a span got after the last prediction.</summary>");
+            w.Line($"public {Span} Parameters {{ get {{ {ModelPlan.PackedWeightsField}.Invalidate(); return _parameters; }} }}");
+        }
+        else
+        {
+            w.Line("/// <summary>Every trainable parameter, in one arena.</summary>");
+            w.Line($"public {Span} Parameters => _parameters;");
+        }
         w.Line("/// <summary>The gradients of the last training step, same layout as <see cref=\"Parameters\"/>.</summary>");
         w.Line($"public {Span} Gradients => _gradients;");
         w.Line("/// <summary>The named tensors of the parameter arena.</summary>");
@@ -197,6 +210,7 @@ internal static class CpuEmitter
             foreach (string line in op.Initialize())
                 w.Statement(line);
             w.Line("_random = rng; // the stream continues into training");
+            if (plan.PackedWeightSlots > 0) w.Line($"{ModelPlan.PackedWeightsField}.Invalidate(); // the weights packed for prediction are stale");
         }
         w.Line();
     }

@@ -63,7 +63,7 @@ internal sealed class DenseLayer : LayerKind
                 BufferRole.Activation)
             : null;
         Tensor output = context.OutputTensor(spec.Output);
-        context.Add(new DenseOp(context.Plan, spec, context.Input, output, weight, bias, pre, fused));
+        context.Add(new DenseOp(context.Plan, spec, context.Input, output, weight, bias, pre, fused, context.Plan.AddPackedWeights()));
     }
 }
 
@@ -79,11 +79,13 @@ internal sealed class DenseOp : Op
     private readonly DenseSpec _spec;
     private readonly ParameterTensor _weight, _bias;
     private readonly Buffer? _pre;
+    private readonly int _packedSlot;
 
     public DenseOp(ModelPlan plan, DenseSpec spec, Tensor input, Tensor output, ParameterTensor weight, ParameterTensor bias,
-        Buffer? pre, bool fusedIntoLoss)
+        Buffer? pre, bool fusedIntoLoss, int packedSlot)
         : base(plan, spec.LayerName, new[] { input }, output)
     {
+        _packedSlot = packedSlot;
         _spec = spec;
         _weight = weight;
         _bias = bias;
@@ -128,11 +130,13 @@ internal sealed class DenseOp : Op
 
     private string Z => $"{Input.Ref}[{R}, {Int(In)}] · {_weight.Property}{_weight.ShapeText}ᵀ + {_bias.Property}";
 
-    private Step Gemm(string comment, string y, string? z, Activation act, string kernel)
+    // Prediction reads wᵀ packed once per weight change (slot k of the model's prepacked weights); training packs per call.
+    private Step Gemm(Pass pass, string comment, string y, string? z, Activation act, string kernel)
     {
         string zArg = z ?? "default";
+        string packed = pass == Pass.Inference ? $", {ModelPlan.PackedWeightsField}, {Int(_packedSlot)}" : "";
         return new Step(comment,
-            $"{Cpu}.Dense.Forward<{Cpu}.{ActivationForms.Struct(act)}>({y}, {zArg}, {Input.Ref}, {_weight.Property}, {_bias.Property}, {Sizes});",
+            $"{Cpu}.Dense.Forward<{Cpu}.{ActivationForms.Struct(act)}>({y}, {zArg}, {Input.Ref}, {_weight.Property}, {_bias.Property}, {Sizes}{packed});",
             new GpuCall(kernel,
                 $"{Gpu}.Dense.Forward<{Gpu}.{ActivationForms.Struct(act)}>(y, {(z is null ? "y" : "z")}, x, w, b, {Sizes}, {(z is null ? "false" : "true")})",
                 z is null ? new[] { "y", "x", "w", "b" } : new[] { "y", "z", "x", "w", "b" },
@@ -145,12 +149,12 @@ internal sealed class DenseOp : Op
         string header = $"{Name}: {Summary}, {Input.Shape.Bracketed} → {Output.Shape.Bracketed}" + (Steps == 1 ? "" : " (at every step)");
         if (FusedIntoLoss && pass == Pass.Training)
         {
-            yield return Gemm($"{header}\n{_pre!.Property}[{R}, {Int(Units)}] = {Z}   ({Act} is fused into the loss)",
+            yield return Gemm(pass, $"{header}\n{_pre!.Property}[{R}, {Int(Units)}] = {Z}   ({Act} is fused into the loss)",
                 _pre.Property, null, Activation.None, "Forward");
         }
         else if (Act == Activation.Softmax)
         {
-            yield return Gemm($"{header}\n{_pre!.Property}[{R}, {Int(Units)}] = {Z}", _pre.Property, null, Activation.None, "Forward");
+            yield return Gemm(pass, $"{header}\n{_pre!.Property}[{R}, {Int(Units)}] = {Z}", _pre.Property, null, Activation.None, "Forward");
             yield return new Step($"{Output.Ref}[{R}, {Int(Units)}] = softmax({_pre.Property}) by row",
                 $"{Cpu}.Activations.Softmax({Output.Ref}, {_pre.Property}, {Rows}, {Int(Units)});",
                 new GpuCall("Softmax", $"{Gpu}.Activations.Softmax(y, z, {Rows}, {Int(Units)})", new[] { "y", "z" },
@@ -160,7 +164,7 @@ internal sealed class DenseOp : Op
         {
             // A sigmoid head fused into BCE when training applies its sigmoid here when predicting.
             string? z = FusedIntoLoss ? null : _pre?.Property;
-            yield return Gemm($"{header}\n{Output.Ref}[{R}, {Int(Units)}] = {ActivationForms.Formula(Act, Z)}", Output.Ref, z, Act,
+            yield return Gemm(pass, $"{header}\n{Output.Ref}[{R}, {Int(Units)}] = {ActivationForms.Formula(Act, Z)}", Output.Ref, z, Act,
                 FusedIntoLoss ? "Inference" : "Forward");
         }
     }

@@ -131,6 +131,15 @@ internal sealed class ModelPlan
     public int OutputSteps => Loss.Steps;
     public int InputVocabulary => Ops[0].InputVocabulary;
 
+    /// <summary>The generated field holding the weights packed for prediction (<c>Cpu.PackedWeights</c>).</summary>
+    public const string PackedWeightsField = "_packed";
+
+    /// <summary>Weight matrices the prediction pass reads prepacked (slots of <see cref="PackedWeightsField"/>); 0: no field.</summary>
+    public int PackedWeightSlots { get; private set; }
+
+    /// <summary>Reserves the next slot of the prepacked weights for one layer's weight matrix.</summary>
+    public int AddPackedWeights() => PackedWeightSlots++;
+
     /// <summary>Whether the training pass draws a random seed per step (an op such as Dropout uses it).</summary>
     public bool UsesStepSeed => Ops.Any(o => o.UsesStepSeed);
 

@@ -44,6 +44,40 @@ public static unsafe class Dense
     }
 
     /// <summary>
+    /// The same product for prediction, over the weights packed once in <paramref name="packed"/> (slot
+    /// <paramref name="slot"/>, this layer's): where the GEMM would pack <c>wᵀ</c> on every call it reads the packed
+    /// panels instead, (re)packing them first when the model's weights changed since. Same results, bit for bit.
+    /// </summary>
+    public static void Forward<TAct>(Span<float> y, Span<float> preActivation,
+        ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, int batch, int inputs, int units,
+        PackedWeights packed, int slot) where TAct : struct, IActivation
+    {
+        ArgumentNullException.ThrowIfNull(packed);
+        if ((uint)slot >= (uint)packed.Slots) throw new ArgumentOutOfRangeException(nameof(slot), slot, "No such slot in the packed weights.");
+        CheckSizes(batch, inputs, units);
+        Need(x, (long)batch * inputs, nameof(x));
+        Need(w, (long)units * inputs, nameof(w));
+        Need(b, units, nameof(b));
+        Need(y, (long)batch * units, nameof(y));
+        if (!preActivation.IsEmpty) Need(preActivation, (long)batch * units, nameof(preActivation));
+        fixed (float* px = x, pw = w, pb = b, py = y, pz = preActivation)
+        {
+            var g = new GemmArgs
+            {
+                A = px, RsA = inputs, CsA = 1,
+                B = pw, RsB = 1, CsB = inputs,
+                C = py, LdC = units, Bias = pb, Pre = preActivation.IsEmpty ? null : pz,
+                M = batch, N = units, K = inputs,
+            };
+            KernelIsa isa = Gemm.Isa;
+            float* bp = Gemm.UsePrepacked && Gemm.PacksB(ref g, isa) ? packed.Get(slot, &g, isa) : null;
+            if (bp != null) Gemm.RunPrepacked<TAct>(ref g, isa, bp);
+            else Gemm.Run<TAct>(ref g);
+        }
+        GC.KeepAlive(packed); // its finalizer frees the panels the kernels just read
+    }
+
+    /// <summary>
     /// Given dz[batch, units] (the gradient at the pre-activation), writes dw = dzᵀ · x, db = Σ_batch dz and,
     /// unless <paramref name="dx"/> is empty (the first layer needs no input gradient), dx = dz · w.
     /// dw, db and dx are overwritten, not accumulated.

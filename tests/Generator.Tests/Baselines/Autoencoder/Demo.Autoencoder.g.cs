@@ -71,6 +71,7 @@ namespace Demo
         private int _capacity;
         private global::Compiled.Rng _random;
         private readonly Cpu.ModelSync _sync = new(1856); // prediction's workspace: floats per sample
+        private readonly Cpu.PackedWeights _packed = new(4); // weights packed for prediction, stale after any write
 
         /// <summary>Creates the model with seeded initial weights (the same seed gives the same weights).</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
@@ -94,8 +95,9 @@ namespace Demo
         /// <summary>The loss the model trains on.</summary>
         public global::Compiled.Loss Loss => global::Compiled.Loss.BinaryCrossEntropy;
         global::Compiled.LossTarget global::Compiled.IModel.LossTarget => global::Compiled.LossTarget.Input; // an autoencoder
-        /// <summary>Every trainable parameter, in one arena.</summary>
-        public global::System.Span<float> Parameters => _parameters;
+        /// <summary>Every trainable parameter, in one arena. Each get marks the weights packed for prediction stale,
+        /// so write through a span got after the last prediction.</summary>
+        public global::System.Span<float> Parameters { get { _packed.Invalidate(); return _parameters; } }
         /// <summary>The gradients of the last training step, same layout as <see cref="Parameters"/>.</summary>
         public global::System.Span<float> Gradients => _gradients;
         /// <summary>The named tensors of the parameter arena.</summary>
@@ -123,6 +125,7 @@ namespace Demo
                 ref rng); // layers.3.weight [784, 128], Glorot
             Layers3Bias.Clear(); // layers.3.bias [784], zeros
             _random = rng; // the stream continues into training
+            _packed.Invalidate(); // the weights packed for prediction are stale
         }
 
         // Views of every tensor, declared once: parameters and gradients at fixed offsets, workspace buffers
@@ -173,16 +176,20 @@ namespace Demo
 
             // layers.0: Dense(128, Relu), [784] → [128]
             // Layers0Out[B, 128] = relu(x[B, 784] · Layers0Weight[128, 784]ᵀ + Layers0Bias)
-            Cpu.Dense.Forward<Cpu.Relu>(Layers0Out, default, x, Layers0Weight, Layers0Bias, batch, 784, 128);
+            Cpu.Dense.Forward<Cpu.Relu>(Layers0Out, default, x, Layers0Weight, Layers0Bias,
+                batch, 784, 128, _packed, 0);
             // layers.1: Dense(32, Relu), [128] → [32]
             // Layers1Out[B, 32] = relu(Layers0Out[B, 128] · Layers1Weight[32, 128]ᵀ + Layers1Bias)
-            Cpu.Dense.Forward<Cpu.Relu>(Layers1Out, default, Layers0Out, Layers1Weight, Layers1Bias, batch, 128, 32);
+            Cpu.Dense.Forward<Cpu.Relu>(Layers1Out, default, Layers0Out, Layers1Weight, Layers1Bias,
+                batch, 128, 32, _packed, 1);
             // layers.2: Dense(128, Relu), [32] → [128]
             // Layers2Out[B, 128] = relu(Layers1Out[B, 32] · Layers2Weight[128, 32]ᵀ + Layers2Bias)
-            Cpu.Dense.Forward<Cpu.Relu>(Layers2Out, default, Layers1Out, Layers2Weight, Layers2Bias, batch, 32, 128);
+            Cpu.Dense.Forward<Cpu.Relu>(Layers2Out, default, Layers1Out, Layers2Weight, Layers2Bias,
+                batch, 32, 128, _packed, 2);
             // layers.3: Dense(784, Sigmoid), [128] → [784]
             // Output[B, 784] = sigmoid(Layers2Out[B, 128] · Layers3Weight[784, 128]ᵀ + Layers3Bias)
-            Cpu.Dense.Forward<Cpu.Sigmoid>(Output, default, Layers2Out, Layers3Weight, Layers3Bias, batch, 128, 784);
+            Cpu.Dense.Forward<Cpu.Sigmoid>(Output, default, Layers2Out, Layers3Weight, Layers3Bias,
+                batch, 128, 784, _packed, 3);
             Output.Slice(0, batch * 784).CopyTo(outputs);
             _sync.ExitInference(lease);
         }

@@ -110,6 +110,7 @@ namespace Demo
         private int _capacity;
         private global::Compiled.Rng _random;
         private readonly Cpu.ModelSync _sync = new(15068); // prediction's workspace: floats per sample
+        private readonly Cpu.PackedWeights _packed = new(2); // weights packed for prediction, stale after any write
 
         /// <summary>Creates the model with seeded initial weights (the same seed gives the same weights).</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
@@ -132,8 +133,9 @@ namespace Demo
         int global::Compiled.IModel.TargetSize => TargetSize;
         /// <summary>The loss the model trains on.</summary>
         public global::Compiled.Loss Loss => global::Compiled.Loss.SparseCategoricalCrossEntropy;
-        /// <summary>Every trainable parameter, in one arena.</summary>
-        public global::System.Span<float> Parameters => _parameters;
+        /// <summary>Every trainable parameter, in one arena. Each get marks the weights packed for prediction stale,
+        /// so write through a span got after the last prediction.</summary>
+        public global::System.Span<float> Parameters { get { _packed.Invalidate(); return _parameters; } }
         /// <summary>The gradients of the last training step, same layout as <see cref="Parameters"/>.</summary>
         public global::System.Span<float> Gradients => _gradients;
         /// <summary>The named tensors of the parameter arena.</summary>
@@ -173,6 +175,7 @@ namespace Demo
             Cpu.Init.GlorotUniform(Layers6Weight, fanIn: 32, fanOut: 10, ref rng); // layers.6.weight [10, 32], Glorot
             Layers6Bias.Clear(); // layers.6.bias [10], zeros
             _random = rng; // the stream continues into training
+            _packed.Invalidate(); // the weights packed for prediction are stale
         }
 
         // Views of every tensor, declared once: parameters and gradients at fixed offsets, workspace buffers
@@ -274,7 +277,7 @@ namespace Demo
             // layers.4: Dense(32), [1352] → [32]
             // Layers4Out[B, 32] = Layers3Out[B, 1352] · Layers4Weight[32, 1352]ᵀ + Layers4Bias
             Cpu.Dense.Forward<Cpu.Identity>(Layers4Out, default, Layers3Out, Layers4Weight, Layers4Bias,
-                batch, 1352, 32);
+                batch, 1352, 32, _packed, 0);
             // layers.5: BatchNorm1d(32, Gelu) over Layers4Out[B, 32] as [batch, 32], running statistics
             // Layers5Out = gelu((Layers4Out − Layers5RunningMean)·(Layers5RunningVar + 1E-05f)^−½·Layers5Weight + Layers5Bias)
             Cpu.BatchNorm.ForwardInference<Cpu.Gelu>(Layers5Out, Layers4Out, Layers5Weight, Layers5Bias,
@@ -282,7 +285,7 @@ namespace Demo
             // layers.6: Dense(10, Softmax), [32] → [10]
             // Layers6Logits[B, 10] = Layers5Out[B, 32] · Layers6Weight[10, 32]ᵀ + Layers6Bias
             Cpu.Dense.Forward<Cpu.Identity>(Layers6Logits, default, Layers5Out, Layers6Weight, Layers6Bias,
-                batch, 32, 10);
+                batch, 32, 10, _packed, 1);
             // Output[B, 10] = softmax(Layers6Logits) by row
             Cpu.Activations.Softmax(Output, Layers6Logits, batch, 10);
             Output.Slice(0, batch * 10).CopyTo(outputs);

@@ -53,6 +53,7 @@ namespace Demo
         private int _capacity;
         private global::Compiled.Rng _random;
         private readonly Cpu.ModelSync _sync = new(12416); // prediction's workspace: floats per sample
+        private readonly Cpu.PackedWeights _packed = new(1); // weights packed for prediction, stale after any write
 
         /// <summary>Creates the model with seeded initial weights (the same seed gives the same weights).</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
@@ -77,8 +78,9 @@ namespace Demo
         int global::Compiled.IModel.InputVocabulary => 65; // inputs are token ids
         /// <summary>The loss the model trains on.</summary>
         public global::Compiled.Loss Loss => global::Compiled.Loss.SparseCategoricalCrossEntropy;
-        /// <summary>Every trainable parameter, in one arena.</summary>
-        public global::System.Span<float> Parameters => _parameters;
+        /// <summary>Every trainable parameter, in one arena. Each get marks the weights packed for prediction stale,
+        /// so write through a span got after the last prediction.</summary>
+        public global::System.Span<float> Parameters { get { _packed.Invalidate(); return _parameters; } }
         /// <summary>The gradients of the last training step, same layout as <see cref="Parameters"/>.</summary>
         public global::System.Span<float> Gradients => _gradients;
         /// <summary>The named tensors of the parameter arena.</summary>
@@ -100,6 +102,7 @@ namespace Demo
             Cpu.Init.GlorotUniform(Layers1Weight, fanIn: 64, fanOut: 65, ref rng); // layers.1.weight [65, 64], Glorot
             Layers1Bias.Clear(); // layers.1.bias [65], zeros
             _random = rng; // the stream continues into training
+            _packed.Invalidate(); // the weights packed for prediction are stale
         }
 
         // Views of every tensor, declared once: parameters and gradients at fixed offsets, workspace buffers
@@ -139,7 +142,7 @@ namespace Demo
             // layers.1: Dense(65, Softmax), [64, 64] → [64, 65] (at every step)
             // Layers1Logits[B·64, 65] = Layers0Out[B·64, 64] · Layers1Weight[65, 64]ᵀ + Layers1Bias
             Cpu.Dense.Forward<Cpu.Identity>(Layers1Logits, default, Layers0Out, Layers1Weight, Layers1Bias,
-                batch * 64, 64, 65);
+                batch * 64, 64, 65, _packed, 0);
             // Output[B·64, 65] = softmax(Layers1Logits) by row
             Cpu.Activations.Softmax(Output, Layers1Logits, batch * 64, 65);
             Output.Slice(0, batch * 4160).CopyTo(outputs);

@@ -74,6 +74,7 @@ namespace Demo.Nested
             private int _capacity;
             private global::Compiled.Rng _random;
             private readonly Cpu.ModelSync _sync = new(178); // prediction's workspace: floats per sample
+            private readonly Cpu.PackedWeights _packed = new(4); // weights packed for prediction, stale after any write
 
             /// <summary>Creates the model with seeded initial weights (the same seed gives the same weights).</summary>
             [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
@@ -96,8 +97,9 @@ namespace Demo.Nested
             int global::Compiled.IModel.TargetSize => TargetSize;
             /// <summary>The loss the model trains on.</summary>
             public global::Compiled.Loss Loss => global::Compiled.Loss.BinaryCrossEntropy;
-            /// <summary>Every trainable parameter, in one arena.</summary>
-            public global::System.Span<float> Parameters => _parameters;
+            /// <summary>Every trainable parameter, in one arena. Each get marks the weights packed for prediction stale,
+            /// so write through a span got after the last prediction.</summary>
+            public global::System.Span<float> Parameters { get { _packed.Invalidate(); return _parameters; } }
             /// <summary>The gradients of the last training step, same layout as <see cref="Parameters"/>.</summary>
             public global::System.Span<float> Gradients => _gradients;
             /// <summary>The named tensors of the parameter arena.</summary>
@@ -126,6 +128,7 @@ namespace Demo.Nested
                 Cpu.Init.GlorotUniform(HeadWeight, fanIn: 16, fanOut: 1, ref rng); // head.weight [1, 16], Glorot
                 HeadBias.Clear(); // head.bias [1], zeros
                 _random = rng; // the stream continues into training
+                _packed.Invalidate(); // the weights packed for prediction are stale
             }
 
             // Views of every tensor, declared once: parameters and gradients at fixed offsets, workspace buffers
@@ -179,18 +182,19 @@ namespace Demo.Nested
                 // encoder.fc1: Dense(64, Gelu), [30] → [64]
                 // EncoderFc1Out[B, 64] = gelu(x[B, 30] · EncoderFc1Weight[64, 30]ᵀ + EncoderFc1Bias)
                 Cpu.Dense.Forward<Cpu.Gelu>(EncoderFc1Out, EncoderFc1Pre, x, EncoderFc1Weight, EncoderFc1Bias,
-                    batch, 30, 64);
+                    batch, 30, 64, _packed, 0);
                 // layers.1: Dense(32, Tanh), [64] → [32]
                 // Layers1Out[B, 32] = tanh(EncoderFc1Out[B, 64] · Layers1Weight[32, 64]ᵀ + Layers1Bias)
                 Cpu.Dense.Forward<Cpu.Tanh>(Layers1Out, default, EncoderFc1Out, Layers1Weight, Layers1Bias,
-                    batch, 64, 32);
+                    batch, 64, 32, _packed, 1);
                 // layers.2: Dense(16, LeakyRelu), [32] → [16]
                 // Layers2Out[B, 16] = leaky_relu(Layers1Out[B, 32] · Layers2Weight[16, 32]ᵀ + Layers2Bias)
                 Cpu.Dense.Forward<Cpu.LeakyRelu>(Layers2Out, default, Layers1Out, Layers2Weight, Layers2Bias,
-                    batch, 32, 16);
+                    batch, 32, 16, _packed, 2);
                 // head: Dense(1, Sigmoid), [16] → [1]
                 // Output[B, 1] = sigmoid(Layers2Out[B, 16] · HeadWeight[1, 16]ᵀ + HeadBias)
-                Cpu.Dense.Forward<Cpu.Sigmoid>(Output, default, Layers2Out, HeadWeight, HeadBias, batch, 16, 1);
+                Cpu.Dense.Forward<Cpu.Sigmoid>(Output, default, Layers2Out, HeadWeight, HeadBias,
+                    batch, 16, 1, _packed, 3);
                 Output.Slice(0, batch * 1).CopyTo(outputs);
                 _sync.ExitInference(lease);
             }

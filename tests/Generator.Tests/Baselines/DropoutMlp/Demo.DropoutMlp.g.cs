@@ -60,6 +60,7 @@ namespace Demo
         private int _capacity;
         private global::Compiled.Rng _random;
         private readonly Cpu.ModelSync _sync = new(788); // prediction's workspace: floats per sample
+        private readonly Cpu.PackedWeights _packed = new(2); // weights packed for prediction, stale after any write
 
         /// <summary>Creates the model with seeded initial weights (the same seed gives the same weights).</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
@@ -82,8 +83,9 @@ namespace Demo
         int global::Compiled.IModel.TargetSize => TargetSize;
         /// <summary>The loss the model trains on.</summary>
         public global::Compiled.Loss Loss => global::Compiled.Loss.SparseCategoricalCrossEntropy;
-        /// <summary>Every trainable parameter, in one arena.</summary>
-        public global::System.Span<float> Parameters => _parameters;
+        /// <summary>Every trainable parameter, in one arena. Each get marks the weights packed for prediction stale,
+        /// so write through a span got after the last prediction.</summary>
+        public global::System.Span<float> Parameters { get { _packed.Invalidate(); return _parameters; } }
         /// <summary>The gradients of the last training step, same layout as <see cref="Parameters"/>.</summary>
         public global::System.Span<float> Gradients => _gradients;
         /// <summary>The named tensors of the parameter arena.</summary>
@@ -106,6 +108,7 @@ namespace Demo
             Cpu.Init.GlorotUniform(Layers2Weight, fanIn: 256, fanOut: 10, ref rng); // layers.2.weight [10, 256], Glorot
             Layers2Bias.Clear(); // layers.2.bias [10], zeros
             _random = rng; // the stream continues into training
+            _packed.Invalidate(); // the weights packed for prediction are stale
         }
 
         // Views of every tensor, declared once: parameters and gradients at fixed offsets, workspace buffers
@@ -147,14 +150,15 @@ namespace Demo
 
             // layers.0: Dense(256, Relu), [784] → [256]
             // Layers0Out[B, 256] = relu(x[B, 784] · Layers0Weight[256, 784]ᵀ + Layers0Bias)
-            Cpu.Dense.Forward<Cpu.Relu>(Layers0Out, default, x, Layers0Weight, Layers0Bias, batch, 784, 256);
+            Cpu.Dense.Forward<Cpu.Relu>(Layers0Out, default, x, Layers0Weight, Layers0Bias,
+                batch, 784, 256, _packed, 0);
             // layers.1: Dropout(0.5), the identity when predicting
             // Layers1Out = Layers0Out
             Cpu.Dropout.Inference(Layers1Out, Layers0Out, batch * 256);
             // layers.2: Dense(10, Softmax), [256] → [10]
             // Layers2Logits[B, 10] = Layers1Out[B, 256] · Layers2Weight[10, 256]ᵀ + Layers2Bias
             Cpu.Dense.Forward<Cpu.Identity>(Layers2Logits, default, Layers1Out, Layers2Weight, Layers2Bias,
-                batch, 256, 10);
+                batch, 256, 10, _packed, 1);
             // Output[B, 10] = softmax(Layers2Logits) by row
             Cpu.Activations.Softmax(Output, Layers2Logits, batch, 10);
             Output.Slice(0, batch * 10).CopyTo(outputs);

@@ -44,6 +44,7 @@ partial class LinearRegression : global::Compiled.IModel
     private int _capacity;
     private global::Compiled.Rng _random;
     private readonly Cpu.ModelSync _sync = new(1); // prediction's workspace: floats per sample
+    private readonly Cpu.PackedWeights _packed = new(1); // weights packed for prediction, stale after any write
 
     /// <summary>Creates the model with seeded initial weights (the same seed gives the same weights).</summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
@@ -66,8 +67,9 @@ partial class LinearRegression : global::Compiled.IModel
     int global::Compiled.IModel.TargetSize => TargetSize;
     /// <summary>The loss the model trains on.</summary>
     public global::Compiled.Loss Loss => global::Compiled.Loss.MeanSquaredError;
-    /// <summary>Every trainable parameter, in one arena.</summary>
-    public global::System.Span<float> Parameters => _parameters;
+    /// <summary>Every trainable parameter, in one arena. Each get marks the weights packed for prediction stale,
+    /// so write through a span got after the last prediction.</summary>
+    public global::System.Span<float> Parameters { get { _packed.Invalidate(); return _parameters; } }
     /// <summary>The gradients of the last training step, same layout as <see cref="Parameters"/>.</summary>
     public global::System.Span<float> Gradients => _gradients;
     /// <summary>The named tensors of the parameter arena.</summary>
@@ -88,6 +90,7 @@ partial class LinearRegression : global::Compiled.IModel
         Cpu.Init.GlorotUniform(LinearWeight, fanIn: 13, fanOut: 1, ref rng); // linear.weight [1, 13], Glorot
         LinearBias.Clear(); // linear.bias [1], zeros
         _random = rng; // the stream continues into training
+        _packed.Invalidate(); // the weights packed for prediction are stale
     }
 
     // Views of every tensor, declared once: parameters and gradients at fixed offsets, workspace buffers
@@ -115,7 +118,7 @@ partial class LinearRegression : global::Compiled.IModel
 
         // linear: Dense(1), [13] → [1]
         // Output[B, 1] = x[B, 13] · LinearWeight[1, 13]ᵀ + LinearBias
-        Cpu.Dense.Forward<Cpu.Identity>(Output, default, x, LinearWeight, LinearBias, batch, 13, 1);
+        Cpu.Dense.Forward<Cpu.Identity>(Output, default, x, LinearWeight, LinearBias, batch, 13, 1, _packed, 0);
         Output.Slice(0, batch * 1).CopyTo(outputs);
         _sync.ExitInference(lease);
     }

@@ -85,6 +85,7 @@ namespace Demo
         private int _capacity;
         private global::Compiled.Rng _random;
         private readonly Cpu.ModelSync _sync = new(45140); // prediction's workspace: floats per sample
+        private readonly Cpu.PackedWeights _packed = new(2); // weights packed for prediction, stale after any write
 
         /// <summary>Creates the model with seeded initial weights (the same seed gives the same weights).</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
@@ -107,8 +108,9 @@ namespace Demo
         int global::Compiled.IModel.TargetSize => TargetSize;
         /// <summary>The loss the model trains on.</summary>
         public global::Compiled.Loss Loss => global::Compiled.Loss.SparseCategoricalCrossEntropy;
-        /// <summary>Every trainable parameter, in one arena.</summary>
-        public global::System.Span<float> Parameters => _parameters;
+        /// <summary>Every trainable parameter, in one arena. Each get marks the weights packed for prediction stale,
+        /// so write through a span got after the last prediction.</summary>
+        public global::System.Span<float> Parameters { get { _packed.Invalidate(); return _parameters; } }
         /// <summary>The gradients of the last training step, same layout as <see cref="Parameters"/>.</summary>
         public global::System.Span<float> Gradients => _gradients;
         /// <summary>The named tensors of the parameter arena.</summary>
@@ -135,6 +137,7 @@ namespace Demo
             Cpu.Init.GlorotUniform(Layers6Weight, fanIn: 128, fanOut: 10, ref rng); // layers.6.weight [10, 128], Glorot
             Layers6Bias.Clear(); // layers.6.bias [10], zeros
             _random = rng; // the stream continues into training
+            _packed.Invalidate(); // the weights packed for prediction are stale
         }
 
         // Views of every tensor, declared once: parameters and gradients at fixed offsets, workspace buffers
@@ -224,11 +227,12 @@ namespace Demo
             Cpu.Flatten.Forward(Layers4Out, Layers3Out, batch, 5, 5, 64);
             // layers.5: Dense(128, Relu), [1600] → [128]
             // Layers5Out[B, 128] = relu(Layers4Out[B, 1600] · Layers5Weight[128, 1600]ᵀ + Layers5Bias)
-            Cpu.Dense.Forward<Cpu.Relu>(Layers5Out, default, Layers4Out, Layers5Weight, Layers5Bias, batch, 1600, 128);
+            Cpu.Dense.Forward<Cpu.Relu>(Layers5Out, default, Layers4Out, Layers5Weight, Layers5Bias,
+                batch, 1600, 128, _packed, 0);
             // layers.6: Dense(10, Softmax), [128] → [10]
             // Layers6Logits[B, 10] = Layers5Out[B, 128] · Layers6Weight[10, 128]ᵀ + Layers6Bias
             Cpu.Dense.Forward<Cpu.Identity>(Layers6Logits, default, Layers5Out, Layers6Weight, Layers6Bias,
-                batch, 128, 10);
+                batch, 128, 10, _packed, 1);
             // Output[B, 10] = softmax(Layers6Logits) by row
             Cpu.Activations.Softmax(Output, Layers6Logits, batch, 10);
             Output.Slice(0, batch * 10).CopyTo(outputs);

@@ -55,6 +55,7 @@ namespace Demo
         private int _capacity;
         private global::Compiled.Rng _random;
         private readonly Cpu.ModelSync _sync = new(148); // prediction's workspace: floats per sample
+        private readonly Cpu.PackedWeights _packed = new(2); // weights packed for prediction, stale after any write
 
         /// <summary>Creates the model with seeded initial weights (the same seed gives the same weights).</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
@@ -77,8 +78,9 @@ namespace Demo
         int global::Compiled.IModel.TargetSize => TargetSize;
         /// <summary>The loss the model trains on.</summary>
         public global::Compiled.Loss Loss => global::Compiled.Loss.SparseCategoricalCrossEntropy;
-        /// <summary>Every trainable parameter, in one arena.</summary>
-        public global::System.Span<float> Parameters => _parameters;
+        /// <summary>Every trainable parameter, in one arena. Each get marks the weights packed for prediction stale,
+        /// so write through a span got after the last prediction.</summary>
+        public global::System.Span<float> Parameters { get { _packed.Invalidate(); return _parameters; } }
         /// <summary>The gradients of the last training step, same layout as <see cref="Parameters"/>.</summary>
         public global::System.Span<float> Gradients => _gradients;
         /// <summary>The named tensors of the parameter arena.</summary>
@@ -101,6 +103,7 @@ namespace Demo
             Cpu.Init.GlorotUniform(Layers1Weight, fanIn: 128, fanOut: 10, ref rng); // layers.1.weight [10, 128], Glorot
             Layers1Bias.Clear(); // layers.1.bias [10], zeros
             _random = rng; // the stream continues into training
+            _packed.Invalidate(); // the weights packed for prediction are stale
         }
 
         // Views of every tensor, declared once: parameters and gradients at fixed offsets, workspace buffers
@@ -137,11 +140,12 @@ namespace Demo
 
             // layers.0: Dense(128, Relu), [784] → [128]
             // Layers0Out[B, 128] = relu(x[B, 784] · Layers0Weight[128, 784]ᵀ + Layers0Bias)
-            Cpu.Dense.Forward<Cpu.Relu>(Layers0Out, default, x, Layers0Weight, Layers0Bias, batch, 784, 128);
+            Cpu.Dense.Forward<Cpu.Relu>(Layers0Out, default, x, Layers0Weight, Layers0Bias,
+                batch, 784, 128, _packed, 0);
             // layers.1: Dense(10, Softmax), [128] → [10]
             // Layers1Logits[B, 10] = Layers0Out[B, 128] · Layers1Weight[10, 128]ᵀ + Layers1Bias
             Cpu.Dense.Forward<Cpu.Identity>(Layers1Logits, default, Layers0Out, Layers1Weight, Layers1Bias,
-                batch, 128, 10);
+                batch, 128, 10, _packed, 1);
             // Output[B, 10] = softmax(Layers1Logits) by row
             Cpu.Activations.Softmax(Output, Layers1Logits, batch, 10);
             Output.Slice(0, batch * 10).CopyTo(outputs);
