@@ -65,7 +65,7 @@ internal static class LstmReport
             saved = new float[Rows * 5 * Hidden], hp = new float[Batch * G], y = new float[Rows * Hidden];
         float[] logits = new float[Rows * Classes], probs = new float[Rows * Classes], dlogits = new float[Rows * Classes];
         float[] dy = new float[Rows * Hidden], dgx = new float[Rows * G], dh = new float[Batch * Hidden], carry = new float[Batch * Hidden];
-        float[] dw2 = new float[Classes * Hidden], db2 = new float[Classes], dwhh = new float[G * Hidden], dbhh = new float[G],
+        float[] dw2 = new float[Classes * Hidden], db2 = new float[Classes], dwhh = new float[G * Hidden],
             dwih = new float[G * Width], dbih = new float[G], demb = new float[Rows * Width], de = new float[Vocabulary * Width];
         var adam = new Adam(1e-3);
         float[] parameters = model.Parameters.ToArray(), gradients = Random(parameters.Length, 6, 1e-3f);
@@ -85,8 +85,8 @@ internal static class LstmReport
                 () => Dense.Backward(dy, dw2, db2, dlogits, y, w2, Rows, Hidden, Classes)),
             ("recurrent backward (64 steps)", 2.0 * Rows * Hidden * G,
                 () => Recurrent.Backward<LstmCell>(dgx, default, dh, carry, dy, saved, states, whh, Batch, Steps, Hidden, true)),
-            ("dW_hh = Σ dgᵀ·h, db_hh", 2.0 * Rows * Hidden * G,
-                () => Dense.Backward(default, dwhh, dbhh, dgx, states, whh, Rows, Hidden, G)),
+            ("dW_hh = Σ dgᵀ·h (db_hh: db_ih's copy)", 2.0 * Rows * Hidden * G,
+                () => Dense.Backward(default, dwhh, default, dgx, states, whh, Rows, Hidden, G)),
             ("dW_ih, db_ih, dE per token (65 rows)", 4.0 * Vocabulary * Width * G,
                 () => EmbeddedProjection.Backward(de, dwih, dbih, demb, dgx, emb, ids, e, wih, Batch, Steps, Vocabulary, Width, G)),
             ($"Adam over {parameters.Length:N0} parameters", 0, () => adam.Step(parameters, gradients)),
@@ -95,8 +95,11 @@ internal static class LstmReport
         foreach (var piece in list) piece.Run(); // in order once, so every piece's inputs hold what the real step gives it
         Console.WriteLine($"{"piece",-38} {"1 core µs",10} {"2 cores µs",10} {"floor 1c",9} {"floor 2c",9} {"% peak 2c",9}");
         double sum1 = 0, sum2 = 0, flops = 0;
+        // LSTM_REPORT=text: only the pieces whose name holds it.
+        string? only = Environment.GetEnvironmentVariable("LSTM_REPORT");
         foreach (var (name, f, run) in list)
         {
+            if (only is { Length: > 0 } && !name.Contains(only, StringComparison.Ordinal)) continue;
             Worker.Disabled = true;
             double one = Min(run);
             Worker.Disabled = false;
@@ -106,6 +109,7 @@ internal static class LstmReport
                 $"{(f > 0 ? (f / two / 1e3 / peak2).ToString("P0") : ""),9}");
         }
         Console.WriteLine($"{"sum of pieces",-38} {sum1,10:0.0} {sum2,10:0.0} {flops / peak1 / 1e3,9:0.0} {flops / peak2 / 1e3,9:0.0}");
+        if (only is { Length: > 0 }) return;
         // Before the per-token form (the generated step until then): the same products over all 2048 rows.
         foreach (var (name, f, run) in new (string, double, Action)[]
         {

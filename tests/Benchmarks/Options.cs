@@ -21,7 +21,7 @@ internal sealed class Options
                               call of LeNet-5's step timed alone, and exit (CONV_REPORT_MODEL=text: only those names)
           --step-report       print where the MLP 784-128-10 batch-64 step and its predictions spend their time and exit
           --lstm-report       print where the character LSTM's batch-32 training step spends its time, call by call, on
-                              one core and two, beside each call's FLOP floor, and exit
+                              one core and two, beside each call's FLOP floor, and exit (LSTM_REPORT=text: only those pieces)
           --gemm-report       print the GEMM's GFLOP/s on the large shapes (1024³, the batch-1024 MLP's products) on one
                               core and two, beside the FMA probe at several chain counts, and exit (--rounds N: best of N)
           --device cpu|gpu    gpu: our generated GPU twins (ILGPU, CUDA) against PyTorch on CUDA (default cpu);

@@ -114,3 +114,47 @@ public class EmbeddedLstmTests
         return expected.Zip(ours, (e, o) => Math.Abs(e - o) / Math.Max(Math.Abs(e), 1e-3)).Max();
     }
 }
+
+/// <summary>The per-token projection, the LSTM and the loss at a batch where each splits across both cores: the split
+/// changes no bit, and a warm training step allocates nothing on either thread.</summary>
+[Collection(nameof(AllocationCounting))]
+public class EmbeddedLstmWorkerTests
+{
+    [Fact]
+    public void BothCoresGiveTheSameBitsAndAWarmStepAllocatesNothing()
+    {
+        // 1024 samples: 1024 × 4·5 gate rows ≥ Recurrent.ParallelMinWork; 6144 rows × 20 ≥ EmbeddedProjection.ParallelMinWork.
+        const int batch = 1024;
+        Assert.True(batch * 20 >= Compiled.CompilerServices.Recurrent.ParallelMinWork);
+        Assert.True(batch * 6 * 20 >= Compiled.CompilerServices.EmbeddedProjection.ParallelMinWork);
+        var model = new EmbeddedLstm(seed: 4);
+        var rng = new Rng(5);
+        float[] x = Enumerable.Range(0, batch * 6).Select(_ => (float)(rng.NextUInt32() % 7)).ToArray();
+        float[] t = Enumerable.Range(0, batch * 6).Select(_ => (float)(rng.NextUInt32() % 7)).ToArray();
+
+        float lossBoth = model.ComputeGradients(x, t, default, batch);
+        float[] gradientsBoth = model.Gradients.ToArray();
+        Compiled.CompilerServices.Worker.Disabled = true;
+        float lossOne;
+        try { lossOne = model.ComputeGradients(x, t, default, batch); }
+        finally { Compiled.CompilerServices.Worker.Disabled = false; }
+        Assert.Equal(lossOne, lossBoth);
+        Assert.Equal(model.Gradients.ToArray(), gradientsBoth);
+
+        var optimizer = new Adam(1e-3);
+        for (int i = 0; i < 30; i++) // warm-up: optimizer state, JIT tiers, the worker thread, the per-token scratch
+        {
+            model.ComputeGradients(x, t, default, batch);
+            optimizer.Step(model.Parameters, model.Gradients);
+        }
+        long before = GC.GetAllocatedBytesForCurrentThread() + Compiled.CompilerServices.Worker.WorkerAllocatedBytes;
+        for (int i = 0; i < 20; i++)
+        {
+            model.ComputeGradients(x, t, default, batch);
+            optimizer.Step(model.Parameters, model.Gradients);
+        }
+        long allocated = GC.GetAllocatedBytesForCurrentThread() + Compiled.CompilerServices.Worker.WorkerAllocatedBytes - before;
+        TestContext.Current.TestOutputHelper?.WriteLine($"EmbeddedLstm, batch {batch}: {allocated} bytes allocated over 20 steps");
+        Assert.Equal(0, allocated);
+    }
+}

@@ -204,11 +204,15 @@ internal sealed class RecurrentOp : Op
                     : new[] { dgx, dgh, _b.HiddenGrad.Property, _b.Carry.Property, dy, _b.Gates.Property, states, _w.Hh.Property },
                 $"{Gpu}.Recurrent.Launch(batch, {Int(G)})"));
 
-        yield return WeightStep("BackwardHidden", $"{Name} backward: {_w.Hh.GradProperty} = Σ_steps {dgh}ᵀ · h_(t−1);  {_w.BiasHh.GradProperty} = Σ {dgh}   (one GEMM over B·{Int(Steps)} rows)",
-            null, _w.Hh, _w.BiasHh, dgh, states, Units);
         string? dx = Input.IsModelInput ? null : Input.Grad!.Property;
         if (Gather?.GatheredTable is { } table)
         {
+            // One gate gradient feeds both projections (dgh = dgx): the per-token step below sums it over the vocabulary's
+            // rows for db_ih, and db_hh is a copy, not a second sum over every row.
+            Step hidden = WeightStep("BackwardHidden", $"{Name} backward: {_w.Hh.GradProperty} = Σ_steps {dgh}ᵀ · h_(t−1);  " +
+                    $"{_w.BiasHh.GradProperty} = Σ {dgh}   (one GEMM over B·{Int(Steps)} rows{(_b.HiddenGateGrad is null ? "; on the CPU the bias is db_ih's copy" : "")})",
+                null, _w.Hh, _w.BiasHh, dgh, states, Units, cpuBias: _b.HiddenGateGrad is not null);
+            yield return hidden;
             // The per-token backward also writes the table's gradient (the embedding's backward is empty on the CPU).
             string ids = Gather.Input.Ref;
             Step step = WeightStep("BackwardInput", $"{Name} backward: {_w.Ih.GradProperty} = Σ_steps {dgx}ᵀ · {Input.Ref};  " +
@@ -221,18 +225,25 @@ internal sealed class RecurrentOp : Op
                 Cpu = $"{Cpu}.EmbeddedProjection.Backward({table.GradProperty}, {_w.Ih.GradProperty}, {_w.BiasIh.GradProperty}, {dx}, {dgx}, " +
                     $"{Input.Ref}, {ids}, {table.Property}, {_w.Ih.Property}, {GatherSizes(table)});",
             };
+            if (_b.HiddenGateGrad is null)
+                yield return new Step($"{Name} backward: {_w.BiasHh.GradProperty} = {_w.BiasIh.GradProperty}   (both are Σ {dgx})",
+                    $"{_w.BiasIh.GradProperty}.CopyTo({_w.BiasHh.GradProperty});", null);
             yield break;
         }
+        yield return WeightStep("BackwardHidden", $"{Name} backward: {_w.Hh.GradProperty} = Σ_steps {dgh}ᵀ · h_(t−1);  {_w.BiasHh.GradProperty} = Σ {dgh}   (one GEMM over B·{Int(Steps)} rows)",
+            null, _w.Hh, _w.BiasHh, dgh, states, Units);
         yield return WeightStep("BackwardInput", $"{Name} backward: {_w.Ih.GradProperty} = Σ_steps {dgx}ᵀ · {Input.Ref};  {_w.BiasIh.GradProperty} = Σ {dgx}" +
                 (dx is null ? "   (first layer: no input gradient)" : $";  {dx} = {dgx} · {_w.Ih.Property}"),
             dx, _w.Ih, _w.BiasIh, dgx, Input.Ref, Features);
     }
 
-    /// <summary>dw = dzᵀ·x, db = Σ dz and (with <paramref name="dx"/>) dx = dz·w over batch·T rows: the dense backward.</summary>
-    private Step WeightStep(string kernel, string comment, string? dx, ParameterTensor w, ParameterTensor b, string dz, string x, int inputs)
+    /// <summary>dw = dzᵀ·x, db = Σ dz and (with <paramref name="dx"/>) dx = dz·w over batch·T rows: the dense backward.
+    /// Without <paramref name="cpuBias"/> the CPU call leaves db to another step.</summary>
+    private Step WeightStep(string kernel, string comment, string? dx, ParameterTensor w, ParameterTensor b, string dz, string x, int inputs,
+        bool cpuBias = true)
     {
         string sizes = $"{Rows}, {Int(inputs)}, {Int(G)}";
-        string cpu = $"{Cpu}.Dense.Backward({dx ?? "default"}, {w.GradProperty}, {b.GradProperty}, {dz}, {x}, {w.Property}, {sizes});";
+        string cpu = $"{Cpu}.Dense.Backward({dx ?? "default"}, {w.GradProperty}, {(cpuBias ? b.GradProperty : "default")}, {dz}, {x}, {w.Property}, {sizes});";
         GpuCall gpu = dx is null
             ? new GpuCall(kernel, $"{Gpu}.Dense.BackwardWeights(dw, db, dz, x, {sizes})", new[] { "dw", "db", "dz", "x" },
                 new[] { w.GradProperty, b.GradProperty, dz, x }, $"{Gpu}.Launch.DenseBackwardWeights({Int(inputs)}, {Int(G)})")
