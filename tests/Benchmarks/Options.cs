@@ -20,6 +20,8 @@ internal sealed class Options
           --conv-report       print the convolution kernels' GFLOP/s on the MNIST, CIFAR and LeNet-5 layers and every
                               call of LeNet-5's step timed alone, and exit (CONV_REPORT_MODEL=text: only those names)
           --step-report       print where the MLP 784-128-10 batch-64 step and its predictions spend their time and exit
+          --lstm-report       print where the character LSTM's batch-32 training step spends its time, call by call, on
+                              one core and two, beside each call's FLOP floor, and exit (LSTM_REPORT=text: only those pieces)
           --gemm-report       print the GEMM's GFLOP/s on the large shapes (1024³, the batch-1024 MLP's products) on one
                               core and two, beside the FMA probe at several chain counts, and exit (--rounds N: best of N)
           --device cpu|gpu    gpu: our generated GPU twins (ILGPU, CUDA) against PyTorch on CUDA (default cpu);
@@ -33,6 +35,7 @@ internal sealed class Options
     public bool ConvReport { get; private set; }
     public bool StepReport { get; private set; }
     public bool GemmReport { get; private set; }
+    public bool LstmReport { get; private set; }
     public bool Help { get; private set; }
     public int? Rounds { get; private set; }
     public List<string> Only { get; } = [];
@@ -62,6 +65,7 @@ internal sealed class Options
                 case "--conv-report": o.ConvReport = true; break;
                 case "--step-report": o.StepReport = true; break;
                 case "--gemm-report": o.GemmReport = true; break;
+                case "--lstm-report": o.LstmReport = true; break;
                 case "--rounds": o.Rounds = Count(); break;
                 case "--only": o.Only.Add(Value()); break;
                 case "--python": o.Python = Value(); break;

@@ -50,6 +50,11 @@ if (options.ConvReport)
     ConvReport.Run();
     return 0;
 }
+if (options.LstmReport)
+{
+    LstmReport.Run();
+    return 0;
+}
 if (options.GemmReport)
 {
     GemmReport.Run(options.Rounds ?? 30);

@@ -152,6 +152,22 @@ internal static class ModelSources
             public partial class CharBigram;
             """,
 
+        // The character LSTM (samples/CharRnn): the LSTM reads the embedding's rows, so on the CPU its input projection
+        // and that projection's backward run per token of the vocabulary (EmbeddedProjection), and the embedding's
+        // backward step is empty there.
+        ["CharLstm"] = """
+            using Compiled;
+
+            namespace Demo;
+
+            [Input(64)]
+            [Embedding(65, 64)]
+            [Lstm(128, ReturnSequences = true)]
+            [Dense(65, Activation.Softmax)]
+            [Loss(Loss.SparseCategoricalCrossEntropy)]
+            public partial class CharLstm;
+            """,
+
         // An autoencoder: the loss compares the output with the model's own input (TargetSize = InputSize).
         ["Autoencoder"] = """
             using Compiled;

@@ -82,6 +82,8 @@ internal sealed class EmbeddingOp : Op
 
     public override int InputVocabulary => _spec.Vocabulary;
 
+    public override ParameterTensor? GatheredTable => _weight;
+
     public override IEnumerable<string> Initialize()
     {
         // Cpu.Init.Normal(<Weight>, 1f, ref rng); // <name>.weight [vocabulary, width], N(0, 1)
@@ -103,8 +105,9 @@ internal sealed class EmbeddingOp : Op
     public override IEnumerable<Step> Backward(Target target)
     {
         string dw = _weight.GradProperty, dy = Output.Grad!.Property, x = Input.Ref;
+        // On the CPU a consumer that took the table (CpuBackwardByConsumer) has written dw already.
         yield return new Step($"{Name} backward: {dw}[v, :] = Σ over (B, s) with {x}[B, s] = v of {dy}[B, s, :]   (in order: deterministic)",
-            $"{Cpu}.Embedding.Backward({dw}, {dy}, {x}, {Sizes});",
+            CpuBackwardByConsumer ? null : $"{Cpu}.Embedding.Backward({dw}, {dy}, {x}, {Sizes});",
             new GpuCall("Backward", $"{Gpu}.Embedding.Backward(dw, dy, x, {Sizes})", new[] { "dw", "dy", "x" }, new[] { dw, dy, x },
                 $"{Gpu}.Launch.Elementwise({Int(_weight.Length)})"));
     }

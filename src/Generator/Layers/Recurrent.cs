@@ -145,12 +145,26 @@ internal sealed class RecurrentOp : Op
             yield return $"{Cpu}.Init.Uniform({p.Property}, {limit}, ref rng); // {p.Name} {p.ShapeText}, U(±1/√{Int(Units)}) as PyTorch";
     }
 
+    public override bool AbsorbsGather => true;
+
+    /// <summary>The sizes of the per-token projection: batch, steps, vocabulary, features, G.</summary>
+    private string GatherSizes(ParameterTensor table) => $"batch, {Int(Steps)}, {Int(table.Shape[0])}, {Int(Features)}, {Int(G)}";
+
     public override IEnumerable<Step> Forward(Pass pass)
     {
         string xp = _b.Projection.Property, x = Input.Ref;
         string header = $"{Name}: {Summary}, {Input.Shape.Bracketed} → {Output.Shape.Bracketed}";
-        yield return new Step($"{header}\n{xp}[B·{Int(Steps)}, {Int(G)}] = {x}[B·{Int(Steps)}, {Int(Features)}] · {_w.Ih.Property}{_w.Ih.ShapeText}ᵀ + {_w.BiasIh.Property}   (every step in one GEMM)",
-            $"{Cpu}.Dense.Forward<{Cpu}.Identity>({xp}, default, {x}, {_w.Ih.Property}, {_w.BiasIh.Property}, {Rows}, {Int(Features)}, {Int(G)});",
+        string projection = $"{xp}[B·{Int(Steps)}, {Int(G)}] = {x}[B·{Int(Steps)}, {Int(Features)}] · {_w.Ih.Property}{_w.Ih.ShapeText}ᵀ + {_w.BiasIh.Property}";
+        // x = table[ids]: with fewer tokens than rows, the product runs once per token, and each row copies its token's row.
+        ParameterTensor? table = Gather?.GatheredTable;
+        string ids = Gather?.Input.Ref ?? "";
+        string cpu = table is null
+            ? $"{Cpu}.Dense.Forward<{Cpu}.Identity>({xp}, default, {x}, {_w.Ih.Property}, {_w.BiasIh.Property}, {Rows}, {Int(Features)}, {Int(G)});"
+            : $"{Cpu}.EmbeddedProjection.Forward({xp}, {x}, {ids}, {table.Property}, {_w.Ih.Property}, {_w.BiasIh.Property}, {GatherSizes(table)});";
+        yield return new Step($"{header}\n{projection}   " + (table is null ? "(every step in one GEMM)"
+                : $"(CPU, {x} = {table.Property}[{ids}]: when {Int(table.Shape[0])} < B·{Int(Steps)}, once per token as " +
+                  $"{table.Property}{table.ShapeText} · {_w.Ih.Property}ᵀ + {_w.BiasIh.Property}, rows copied by id; else one GEMM)"),
+            cpu,
             new GpuCall("Projection", $"{Gpu}.Dense.Forward<{Gpu}.Identity>(y, y, x, w, b, {Rows}, {Int(Features)}, {Int(G)}, false)",
                 new[] { "y", "x", "w", "b" }, new[] { xp, x, _w.Ih.Property, _w.BiasIh.Property },
                 $"{Gpu}.Launch.DenseForward({Rows}, {Int(G)})"));
@@ -190,19 +204,46 @@ internal sealed class RecurrentOp : Op
                     : new[] { dgx, dgh, _b.HiddenGrad.Property, _b.Carry.Property, dy, _b.Gates.Property, states, _w.Hh.Property },
                 $"{Gpu}.Recurrent.Launch(batch, {Int(G)})"));
 
+        string? dx = Input.IsModelInput ? null : Input.Grad!.Property;
+        if (Gather?.GatheredTable is { } table)
+        {
+            // One gate gradient feeds both projections (dgh = dgx): the per-token step below sums it over the vocabulary's
+            // rows for db_ih, and db_hh is a copy, not a second sum over every row.
+            Step hidden = WeightStep("BackwardHidden", $"{Name} backward: {_w.Hh.GradProperty} = Σ_steps {dgh}ᵀ · h_(t−1);  " +
+                    $"{_w.BiasHh.GradProperty} = Σ {dgh}   (one GEMM over B·{Int(Steps)} rows{(_b.HiddenGateGrad is null ? "; on the CPU the bias is db_ih's copy" : "")})",
+                null, _w.Hh, _w.BiasHh, dgh, states, Units, cpuBias: _b.HiddenGateGrad is not null);
+            yield return hidden;
+            // The per-token backward also writes the table's gradient (the embedding's backward is empty on the CPU).
+            string ids = Gather.Input.Ref;
+            Step step = WeightStep("BackwardInput", $"{Name} backward: {_w.Ih.GradProperty} = Σ_steps {dgx}ᵀ · {Input.Ref};  " +
+                    $"{_w.BiasIh.GradProperty} = Σ {dgx};  {dx} = {dgx} · {_w.Ih.Property}   (CPU, when {Int(table.Shape[0])} < B·{Int(Steps)}: " +
+                    $"A[v] = Σ over {ids}[B, s] = v of {dgx}[B, s];  {_w.Ih.GradProperty} = Aᵀ · {table.Property};  " +
+                    $"{_w.BiasIh.GradProperty} = Σ_v A;  {table.GradProperty} = A · {_w.Ih.Property}, in place of {dx})",
+                dx, _w.Ih, _w.BiasIh, dgx, Input.Ref, Features);
+            yield return step with
+            {
+                Cpu = $"{Cpu}.EmbeddedProjection.Backward({table.GradProperty}, {_w.Ih.GradProperty}, {_w.BiasIh.GradProperty}, {dx}, {dgx}, " +
+                    $"{Input.Ref}, {ids}, {table.Property}, {_w.Ih.Property}, {GatherSizes(table)});",
+            };
+            if (_b.HiddenGateGrad is null)
+                yield return new Step($"{Name} backward: {_w.BiasHh.GradProperty} = {_w.BiasIh.GradProperty}   (both are Σ {dgx})",
+                    $"{_w.BiasIh.GradProperty}.CopyTo({_w.BiasHh.GradProperty});", null);
+            yield break;
+        }
         yield return WeightStep("BackwardHidden", $"{Name} backward: {_w.Hh.GradProperty} = Σ_steps {dgh}ᵀ · h_(t−1);  {_w.BiasHh.GradProperty} = Σ {dgh}   (one GEMM over B·{Int(Steps)} rows)",
             null, _w.Hh, _w.BiasHh, dgh, states, Units);
-        string? dx = Input.IsModelInput ? null : Input.Grad!.Property;
         yield return WeightStep("BackwardInput", $"{Name} backward: {_w.Ih.GradProperty} = Σ_steps {dgx}ᵀ · {Input.Ref};  {_w.BiasIh.GradProperty} = Σ {dgx}" +
                 (dx is null ? "   (first layer: no input gradient)" : $";  {dx} = {dgx} · {_w.Ih.Property}"),
             dx, _w.Ih, _w.BiasIh, dgx, Input.Ref, Features);
     }
 
-    /// <summary>dw = dzᵀ·x, db = Σ dz and (with <paramref name="dx"/>) dx = dz·w over batch·T rows: the dense backward.</summary>
-    private Step WeightStep(string kernel, string comment, string? dx, ParameterTensor w, ParameterTensor b, string dz, string x, int inputs)
+    /// <summary>dw = dzᵀ·x, db = Σ dz and (with <paramref name="dx"/>) dx = dz·w over batch·T rows: the dense backward.
+    /// Without <paramref name="cpuBias"/> the CPU call leaves db to another step.</summary>
+    private Step WeightStep(string kernel, string comment, string? dx, ParameterTensor w, ParameterTensor b, string dz, string x, int inputs,
+        bool cpuBias = true)
     {
         string sizes = $"{Rows}, {Int(inputs)}, {Int(G)}";
-        string cpu = $"{Cpu}.Dense.Backward({dx ?? "default"}, {w.GradProperty}, {b.GradProperty}, {dz}, {x}, {w.Property}, {sizes});";
+        string cpu = $"{Cpu}.Dense.Backward({dx ?? "default"}, {w.GradProperty}, {(cpuBias ? b.GradProperty : "default")}, {dz}, {x}, {w.Property}, {sizes});";
         GpuCall gpu = dx is null
             ? new GpuCall(kernel, $"{Gpu}.Dense.BackwardWeights(dw, db, dz, x, {sizes})", new[] { "dw", "db", "dz", "x" },
                 new[] { w.GradProperty, b.GradProperty, dz, x }, $"{Gpu}.Launch.DenseBackwardWeights({Int(inputs)}, {Int(G)})")

@@ -48,6 +48,17 @@ internal static class Lowering
                 consumer.GpuInputActivation = activated;
             }
         }
+        // CPU: a consumer that can compute its product per row of an embedding's table (fewer tokens than rows) does so,
+        // and writes the table's gradient itself.
+        foreach (Op op in plan.Ops)
+        {
+            if (op.GatheredTable is null || !op.Input.IsModelInput) continue;
+            if (plan.SoleConsumer(op.Output) is { AbsorbsGather: true } consumer)
+            {
+                op.CpuBackwardByConsumer = true;
+                consumer.Gather = op;
+            }
+        }
         return plan;
     }
 }

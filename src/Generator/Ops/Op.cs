@@ -121,6 +121,20 @@ internal abstract class Op
     /// <summary>The vocabulary of the token ids this op reads from the model's input (an Embedding), else 0.</summary>
     public virtual int InputVocabulary => 0;
 
+    /// <summary>The parameter table whose rows this op's output copies, picked by the model's input ids (an Embedding),
+    /// else null: a consumer whose product is linear in its input can then compute that product once per table row.</summary>
+    public virtual ParameterTensor? GatheredTable => null;
+
+    /// <summary>Whether, on the CPU, this op can take a <see cref="GatheredTable"/> producer's place: compute its product
+    /// per table row and write the table's gradient itself.</summary>
+    public virtual bool AbsorbsGather => false;
+
+    /// <summary>Set by the plan: the producer with a <see cref="GatheredTable"/> whose table this op reads on the CPU, or null.</summary>
+    public Op? Gather { get; set; }
+
+    /// <summary>Set by the plan: on the CPU, the consumer writes this op's parameter gradient (its CPU backward is empty).</summary>
+    public bool CpuBackwardByConsumer { get; set; }
+
     /// <summary>Whether its training forward draws from the step's random seed (<c>seed</c> in scope).</summary>
     public virtual bool UsesStepSeed => false;
 

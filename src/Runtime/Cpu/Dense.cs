@@ -78,8 +78,9 @@ public static unsafe class Dense
     }
 
     /// <summary>
-    /// Given dz[batch, units] (the gradient at the pre-activation), writes dw = dzᵀ · x, db = Σ_batch dz and,
-    /// unless <paramref name="dx"/> is empty (the first layer needs no input gradient), dx = dz · w.
+    /// Given dz[batch, units] (the gradient at the pre-activation), writes dw = dzᵀ · x, db = Σ_batch dz (unless
+    /// <paramref name="db"/> is empty: a caller that has the sum already) and, unless <paramref name="dx"/> is empty
+    /// (the first layer needs no input gradient), dx = dz · w.
     /// dw, db and dx are overwritten, not accumulated.
     /// </summary>
     public static void Backward(Span<float> dx, Span<float> dw, Span<float> db, ReadOnlySpan<float> dz,
@@ -87,7 +88,7 @@ public static unsafe class Dense
     {
         CheckSizes(batch, inputs, units);
         Need(dw, (long)units * inputs, nameof(dw));
-        Need(db, units, nameof(db));
+        if (!db.IsEmpty) Need(db, units, nameof(db));
         Need(dz, (long)batch * units, nameof(dz));
         Need(x, (long)batch * inputs, nameof(x));
         if (!dx.IsEmpty)
@@ -107,7 +108,7 @@ public static unsafe class Dense
             };
             Gemm.Run<Identity>(ref g);
 
-            ColumnSum(pdz, pdb, batch, units);
+            if (!db.IsEmpty) ColumnSum(pdz, pdb, batch, units);
 
             if (!dx.IsEmpty)
             {

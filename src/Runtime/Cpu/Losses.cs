@@ -154,35 +154,86 @@ public static unsafe class Losses
         if (length < count) Activations.ThrowShort(name);
     }
 
+    /// <summary>Rows (batch · classes elements) from which the sparse loss splits its rows into two fixed halves, run
+    /// on both cores when the worker is free: the halves' totals are added in order, so the bits never depend on it.</summary>
+    private const int SparseSplitWork = 1 << 15;
+
+    private struct SparseArgs
+    {
+        public float* Z, P, D, Labels;
+        public double* Totals;
+        public int Batch, Classes, Chunks;
+        public float InvBatch;
+    }
+
     private static float SparseVector(ReadOnlySpan<float> logits, ReadOnlySpan<float> labels,
         Span<float> probs, Span<float> dlogits, int batch, int classes)
     {
         long count = (long)batch * classes;
         Check(logits.Length, count, nameof(logits)); Check(labels.Length, batch, nameof(labels));
         Check(probs.Length, count, nameof(probs)); Check(dlogits.Length, count, nameof(dlogits));
-        double total = 0;
-        float invBatch = 1f / batch;
-        fixed (float* pz = logits, pp = probs, pd = dlogits)
+        for (int b = 0; b < batch; b++) Label(labels[b], classes); // throws here, on the caller's thread
+        double* totals = stackalloc double[2];
+        fixed (float* pz = logits, pp = probs, pd = dlogits, pl = labels)
         {
-            Vector512<float> vib = Vector512.Create(invBatch);
-            for (int b = 0; b < batch; b++)
+            var a = new SparseArgs
             {
-                int label = Label(labels[b], classes);
-                float* z = pz + (nint)b * classes, p = pp + (nint)b * classes, d = pd + (nint)b * classes;
-                float sum = Rows.ExpShifted(z, p, classes, out float max);
-                Vector512<float> inv = Vector512.Create(1f / sum);
-                for (int i = 0; i < classes; i += 16)
-                {
-                    Vector512<float> m = Kernel512.Mask(classes - i);
-                    Vector512<float> pv = Avx512F.MaskLoad(p + i, m, Vector512<float>.Zero) * inv;
-                    Avx512F.MaskStore(p + i, m, pv);
-                    Avx512F.MaskStore(d + i, m, pv * vib);
-                }
-                d[label] -= invBatch;
-                total += MathF.Log(sum) + max - z[label];
+                Z = pz, P = pp, D = pd, Labels = pl, Totals = totals, Batch = batch, Classes = classes,
+                Chunks = count >= SparseSplitWork && batch >= 2 ? 2 : 1, InvBatch = 1f / batch,
+            };
+            if (a.Chunks == 2 && Worker.TryEnter())
+            {
+                try { Worker.Run(&SparseRows, &a, 2); }
+                finally { Worker.Exit(); }
             }
+            else
+                for (int c = 0; c < a.Chunks; c++) SparseRows(&a, c);
+            double total = totals[0];
+            if (a.Chunks == 2) total += totals[1];
+            return (float)(total / batch);
         }
-        return (float)(total / batch);
+    }
+
+    /// <summary>Rows of chunk <paramref name="chunk"/>: p = softmax(z) (max-shifted, e^x inlined), d = (p − onehot) / batch;
+    /// the chunk's loss total, accumulated in double in row order, goes to Totals[chunk].</summary>
+    private static void SparseRows(void* argument, int chunk)
+    {
+        ref SparseArgs a = ref *(SparseArgs*)argument;
+        int classes = a.Classes;
+        int first = (int)((long)a.Batch * chunk / a.Chunks), last = (int)((long)a.Batch * (chunk + 1) / a.Chunks);
+        double total = 0;
+        Vector512<float> vib = Vector512.Create(a.InvBatch), ninf = Vector512.Create(float.NegativeInfinity);
+        for (int b = first; b < last; b++)
+        {
+            int label = (int)a.Labels[b]; // checked by the caller
+            float* z = a.Z + (nint)b * classes, p = a.P + (nint)b * classes, d = a.D + (nint)b * classes;
+            Vector512<float> vmax = ninf;
+            for (int i = 0; i < classes; i += 16)
+                vmax = Vector512.Max(vmax, Avx512F.MaskLoad(z + i, Kernel512.Mask(classes - i), ninf));
+            Vector256<float> h8 = Vector256.Max(vmax.GetLower(), vmax.GetUpper());
+            Vector128<float> h4 = Vector128.Max(h8.GetLower(), h8.GetUpper());
+            float max = MathF.Max(MathF.Max(h4[0], h4[1]), MathF.Max(h4[2], h4[3]));
+            Vector512<float> vm = Vector512.Create(max), acc = default;
+            for (int i = 0; i < classes; i += 16)
+            {
+                Vector512<float> m = Kernel512.Mask(classes - i);
+                Vector512<float> ev = GateMath.Exp(Avx512F.MaskLoad(z + i, m, vm) - vm) & m;
+                Avx512F.MaskStore(p + i, m, ev);
+                acc += ev;
+            }
+            float sum = Vector512.Sum(acc);
+            Vector512<float> inv = Vector512.Create(1f / sum);
+            for (int i = 0; i < classes; i += 16)
+            {
+                Vector512<float> m = Kernel512.Mask(classes - i);
+                Vector512<float> pv = Avx512F.MaskLoad(p + i, m, Vector512<float>.Zero) * inv;
+                Avx512F.MaskStore(p + i, m, pv);
+                Avx512F.MaskStore(d + i, m, pv * vib);
+            }
+            d[label] -= a.InvBatch;
+            total += MathF.Log(sum) + max - z[label];
+        }
+        a.Totals[chunk] = total;
     }
 
     private static float DenseVector(ReadOnlySpan<float> logits, ReadOnlySpan<float> targets,

@@ -143,6 +143,7 @@ public class ElementwiseTests
     [InlineData(1, 1)]
     [InlineData(64, 10)]
     [InlineData(7, 37)]
+    [InlineData(2048, 65)] // the char LSTM's per-step loss: two halves of rows
     public void Losses_match_oracle(int batch, int n)
     {
         float[] z = Support.Random(batch * n, 25, -5f, 5f);
