@@ -72,6 +72,7 @@ namespace Demo
         private int _capacity;
         private global::Compiled.Rng _random;
         private readonly Cpu.ModelSync _sync = new(136064); // prediction's workspace: floats per sample
+        private readonly Cpu.PackedWeights _packed = new(1); // weights packed for prediction, stale after any write
 
         /// <summary>Creates the model with seeded initial weights (the same seed gives the same weights).</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
@@ -96,8 +97,9 @@ namespace Demo
         int global::Compiled.IModel.InputVocabulary => 65; // inputs are token ids
         /// <summary>The loss the model trains on.</summary>
         public global::Compiled.Loss Loss => global::Compiled.Loss.SparseCategoricalCrossEntropy;
-        /// <summary>Every trainable parameter, in one arena.</summary>
-        public global::System.Span<float> Parameters => _parameters;
+        /// <summary>Every trainable parameter, in one arena. Each get marks the weights packed for prediction stale,
+        /// so write through a span got after the last prediction.</summary>
+        public global::System.Span<float> Parameters { get { _packed.Invalidate(); return _parameters; } }
         /// <summary>The gradients of the last training step, same layout as <see cref="Parameters"/>.</summary>
         public global::System.Span<float> Gradients => _gradients;
         /// <summary>The named tensors of the parameter arena.</summary>
@@ -127,6 +129,7 @@ namespace Demo
             Cpu.Init.GlorotUniform(Layers2Weight, fanIn: 128, fanOut: 65, ref rng); // layers.2.weight [65, 128], Glorot
             Layers2Bias.Clear(); // layers.2.bias [65], zeros
             _random = rng; // the stream continues into training
+            _packed.Invalidate(); // the weights packed for prediction are stale
         }
 
         // Views of every tensor, declared once: parameters and gradients at fixed offsets, workspace buffers
@@ -195,7 +198,7 @@ namespace Demo
             // layers.2: Dense(65, Softmax), [64, 128] → [64, 65] (at every step)
             // Layers2Logits[B·64, 65] = Layers1Out[B·64, 128] · Layers2Weight[65, 128]ᵀ + Layers2Bias
             Cpu.Dense.Forward<Cpu.Identity>(Layers2Logits, default, Layers1Out, Layers2Weight, Layers2Bias,
-                batch * 64, 128, 65);
+                batch * 64, 128, 65, _packed, 0);
             // Output[B·64, 65] = softmax(Layers2Logits) by row
             Cpu.Activations.Softmax(Output, Layers2Logits, batch * 64, 65);
             Output.Slice(0, batch * 4160).CopyTo(outputs);
