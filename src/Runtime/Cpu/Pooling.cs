@@ -50,7 +50,16 @@ public static unsafe class Pooling
         fixed (int* pa = argmax)
         {
             var job = new PoolJob { Y = pdy, X = pdx, Index = pa, S = s };
-            Run(&job, batch, (long)batch * s.InSize, &MaxBackwardSample);
+            // Windows that do not overlap (stride ≥ pool, MaxPool2D's default) own each input at most once: dx is
+            // written once, window by window, as dy where the tap won and 0 elsewhere, instead of cleared and then
+            // scattered one float at a time. Offsets are compared as floats, exact below 2²⁴.
+            bool disjoint = s.StrideY >= s.PoolHeight && s.StrideX >= s.PoolWidth && s.InSize < 1 << 24;
+            Run(&job, batch, (long)batch * s.InSize, !disjoint ? &MaxBackwardSample : Gemm.Isa switch
+            {
+                KernelIsa.Vector512 => &MaxBackwardDisjoint<ConvLanes512>,
+                KernelIsa.Vector256 => &MaxBackwardDisjoint<ConvLanes256>,
+                _ => &MaxBackwardSample,
+            });
         }
     }
 
@@ -202,6 +211,56 @@ public static unsafe class Pooling
             int at = index[i];
             if ((uint)at < (uint)inSize) dx[at] += dy[i];
         }
+    }
+
+    /// <summary>
+    /// One sample of the max pool's input gradient when windows do not overlap: every input tap of a window receives dy
+    /// where argmax names it and 0 elsewhere (vectorised along the channels); rows and columns that no window covers
+    /// are cleared first. Each input is written once, so the values are those of the scatter.
+    /// </summary>
+    private static void MaxBackwardDisjoint<T>(void* argument, int n) where T : struct, IConvLanes<T>
+    {
+        PoolJob* j = (PoolJob*)argument;
+        Pool2DShape s = j->S;
+        int c = s.Channels, lanes = T.Count, w = s.InWidth;
+        float* dx = j->X + (nint)n * s.InSize;
+        float* dy = j->Y + (nint)n * s.OutSize;
+        int* index = j->Index + (nint)n * s.OutSize;
+        // Input (iy, ix) lies in a window when (iy + pad) mod stride < pool and its window's output exists.
+        for (int iy = 0; iy < s.InHeight; iy++)
+        {
+            int r = iy + s.PadTop;
+            float* row = dx + (nint)iy * w * c;
+            if (r % s.StrideY >= s.PoolHeight || r / s.StrideY >= s.OutHeight)
+            {
+                new Span<float>(row, w * c).Clear();
+                continue;
+            }
+            for (int ix = 0; ix < w; ix++)
+            {
+                int q = ix + s.PadLeft;
+                if (q % s.StrideX >= s.PoolWidth || q / s.StrideX >= s.OutWidth) new Span<float>(row + (nint)ix * c, c).Clear();
+            }
+        }
+        T laneIndex = T.Indices;
+        for (int oy = 0; oy < s.OutHeight; oy++)
+            for (int ox = 0; ox < s.OutWidth; ox++, dy += c, index += c)
+            {
+                Window(s, oy, ox, out int y0, out int y1, out int x0, out int x1);
+                for (int c0 = 0; c0 < c; c0 += lanes)
+                {
+                    int count = c - c0;
+                    T g = T.LoadPart(dy + c0, count);
+                    T at = T.LoadIntPart(index + c0, count);
+                    for (int iy = y0; iy < y1; iy++)
+                        for (int ix = x0; ix < x1; ix++)
+                        {
+                            int off = (iy * w + ix) * c + c0;
+                            T hit = T.Equal(at, T.Add(T.Splat(off), laneIndex));
+                            T.StorePart(dx + off, T.Select(hit, g, T.Zero), count);
+                        }
+                }
+            }
     }
 
     private static void AvgSample<T>(void* argument, int n) where T : struct, IConvLanes<T>

@@ -13,7 +13,8 @@ public class PoolingTests
             Conv2DShape.OutputSize(h, ph, sy, same), Conv2DShape.OutputSize(w, pw, sx, same));
 
     // h, w, c, poolH, poolW, strideY, strideX, same, batch: the MNIST/CIFAR pools (odd sizes drop the last row), same
-    // padding, overlapping windows, non-square windows, channel counts around the vector widths.
+    // padding, overlapping windows, non-square windows, channel counts around the vector widths, strides beyond the
+    // window (inputs no window covers) with and without padding.
     public static TheoryData<int, int, int, int, int, int, int, bool, int> Shapes => new()
     {
         { 26, 26, 32, 2, 2, 2, 2, false, 3 },
@@ -24,6 +25,9 @@ public class PoolingTests
         { 7, 7, 1, 3, 3, 1, 1, true, 2 },
         { 6, 5, 33, 2, 3, 3, 1, true, 5 },
         { 30, 30, 128, 2, 2, 2, 2, false, 2 },
+        { 10, 11, 20, 2, 2, 3, 3, true, 3 },
+        { 7, 9, 16, 3, 2, 3, 2, true, 2 },
+        { 9, 8, 40, 2, 3, 4, 3, false, 2 },
     };
 
     private static (int Y0, int Y1, int X0, int X1) Window(Pool2DShape s, int oy, int ox)
