@@ -28,6 +28,7 @@ internal static class ConvReport
     /// <summary>Prints the report.</summary>
     public static void Run()
     {
+        if (Environment.GetEnvironmentVariable("CONV_REPORT_ONE") == "1") { OneCore(); return; }
         const int batch = 64;
         double peak = Peak.Measure() / 1e9; // GFLOP/s: the FMA peak of the kernels' two threads, measured now
         // Each model's conv layers, the first flagged (its input gradient is never needed), each followed by a 2x2 max pool.
@@ -119,6 +120,57 @@ internal static class ConvReport
             }
         }
         if (string.IsNullOrEmpty(only) || "LeNet-5 step".Contains(only, StringComparison.OrdinalIgnoreCase)) LeNetStep(Report, Both);
+    }
+
+    /// <summary>
+    /// CONV_REPORT_ONE=1: each kernel on the MNIST and CIFAR layers on one core at batch 16 (calls of 0.02-0.4 ms), the
+    /// minimum of 300 calls, against the one-thread FMA peak measured the same way: a figure a loaded machine disturbs
+    /// little, for comparing kernels.
+    /// </summary>
+    private static void OneCore()
+    {
+        const int batch = 16, repeats = 300;
+        double peak = Peak.MeasureOneThread() / 1e9;
+        Console.WriteLine($"one-thread FMA peak {peak:F0} GFLOP/s; one core, batch {batch}, best of {repeats} calls; load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
+        static double Best(Action a)
+        {
+            var warm = Stopwatch.StartNew();
+            for (int i = 0; i < 3 || warm.ElapsedMilliseconds < 300; i++) a();
+            double best = double.MaxValue;
+            for (int r = 0; r < repeats; r++)
+            {
+                long start = Stopwatch.GetTimestamp();
+                a();
+                best = Math.Min(best, (Stopwatch.GetTimestamp() - start) / (double)Stopwatch.Frequency);
+            }
+            return best;
+        }
+        var layers = new (string Name, Conv2DShape S, bool First)[]
+        {
+            ("MNIST conv1", Shape(28, 28, 1, 3, 3, 32, 1, 1, false), true), ("MNIST conv2", Shape(13, 13, 32, 3, 3, 64, 1, 1, false), false),
+            ("CIFAR conv1", Shape(32, 32, 3, 3, 3, 32, 1, 1, false), true), ("CIFAR conv2", Shape(15, 15, 32, 3, 3, 64, 1, 1, false), false),
+            ("CIFAR conv3", Shape(6, 6, 64, 3, 3, 128, 1, 1, false), false),
+        };
+        Worker.Disabled = true;
+        try
+        {
+            foreach (var (name, s, first) in layers)
+            {
+                float[] x = Random(batch * s.InSize, 1), w = Random(s.WeightSize, 2), b = Random(s.Filters, 3);
+                float[] y = new float[batch * s.OutSize], dx = new float[x.Length], dw = new float[w.Length], db = new float[s.Filters];
+                double flops = 2.0 * s.MultiplyAdds * batch;
+                string G(double t) => $"{t * 1e6,7:F1} µs {flops / t / 1e9,5:F0} GFLOP/s {flops / t / 1e9 / peak,4:P0}";
+                var p = new Pool2DShape(s.OutHeight, s.OutWidth, s.Filters, 2, 2, 2, 2, 0, 0, s.OutHeight / 2, s.OutWidth / 2);
+                float[] py = new float[batch * p.OutSize];
+                int[] arg = new int[py.Length];
+                Console.WriteLine($"{name} {s}:");
+                Console.WriteLine($"    forward          {G(Best(() => Conv2D.Forward<Relu>(y, default, x, w, b, batch, s)))}");
+                if (!first) Console.WriteLine($"    backward-data    {G(Best(() => Conv2D.BackwardData(dx, y, w, batch, s)))}");
+                Console.WriteLine($"    backward-weights {G(Best(() => Conv2D.BackwardWeights(dw, db, y, x, batch, s)))}");
+                Console.WriteLine($"    max pool forward {Best(() => Pooling.MaxForward(py, arg, y, batch, p)) * 1e6,7:F1} µs, backward {Best(() => Pooling.MaxBackward(y, py, arg, batch, p)) * 1e6,7:F1} µs");
+            }
+        }
+        finally { Worker.Disabled = false; }
     }
 
     /// <summary>Every kernel call of LeNet-5's generated training step at batch 64, in order, timed alone (best of
