@@ -154,8 +154,10 @@ internal static class ConvReport
         Worker.Disabled = true;
         try
         {
+            string? only = Environment.GetEnvironmentVariable("CONV_REPORT_MODEL");
             foreach (var (name, s, first) in layers)
             {
+                if (!string.IsNullOrEmpty(only) && !name.Contains(only, StringComparison.OrdinalIgnoreCase)) continue;
                 float[] x = Random(batch * s.InSize, 1), w = Random(s.WeightSize, 2), b = Random(s.Filters, 3);
                 float[] y = new float[batch * s.OutSize], dx = new float[x.Length], dw = new float[w.Length], db = new float[s.Filters];
                 double flops = 2.0 * s.MultiplyAdds * batch;

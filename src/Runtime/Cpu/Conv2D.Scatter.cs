@@ -67,28 +67,39 @@ public static unsafe partial class Conv2D
         new Span<float>(dx, s.InSize).Clear();
         float** a = stackalloc float*[MR];
         float** d = stackalloc float*[MR];
-        float* bp = j->Packed;
-        for (int ky = 0; ky < s.KernelHeight; ky++)
-            for (int kx = 0; kx < s.KernelWidth; kx++)
-                for (int p = 0; p < j->Panels; p++, bp += (nint)f * nr)
-                {
-                    int c0 = p * nr, cols = Math.Min(nr, c - c0);
-                    for (int m = 0; m < pixels; m += MR)
+        int* iy0 = stackalloc int[MR];
+        int* ix0 = stackalloc int[MR];
+        nint panel = (nint)f * nr;
+        // Block of 8 output pixels outside, taps inside: the block's dz rows stay in L1 while the packed taps stream.
+        // (oy, ox) of pixel m is stepped along the blocks: no division per pixel.
+        for (int m = 0, oy = 0, ox = 0; m < pixels; m += MR)
+        {
+            int rows = Math.Min(MR, pixels - m);
+            for (int i = 0; i < MR; i++)
+            {
+                int pm = m + Math.Min(i, rows - 1);
+                a[i] = dz + (nint)pm * f;
+                if (i >= rows) { iy0[i] = int.MinValue / 2; continue; } // never inside
+                iy0[i] = oy * s.StrideY - s.PadTop;
+                ix0[i] = ox * s.StrideX - s.PadLeft;
+                if (++ox == ow) { ox = 0; oy++; }
+            }
+            float* bp = j->Packed;
+            for (int ky = 0; ky < s.KernelHeight; ky++)
+                for (int kx = 0; kx < s.KernelWidth; kx++)
+                    for (int p = 0; p < j->Panels; p++, bp += panel)
                     {
-                        int rows = Math.Min(MR, pixels - m), hits = 0;
+                        int c0 = p * nr, hits = 0;
                         for (int i = 0; i < MR; i++)
                         {
-                            int pm = m + Math.Min(i, rows - 1);
-                            int oy = pm / ow, ox = pm - oy * ow;
-                            a[i] = dz + (nint)pm * f;
-                            int iy = oy * s.StrideY - s.PadTop + ky, ix = ox * s.StrideX - s.PadLeft + kx;
-                            bool inside = i < rows && (uint)iy < (uint)h && (uint)ix < (uint)wd;
+                            int iy = iy0[i] + ky, ix = ix0[i] + kx;
+                            bool inside = (uint)iy < (uint)h && (uint)ix < (uint)wd;
                             d[i] = inside ? dx + ((nint)iy * wd + ix) * c + c0 : null;
                             if (inside) hits++;
                         }
-                        if (hits != 0) TapScatterTile<T>(a, bp, f, d, cols);
+                        if (hits != 0) TapScatterTile<T>(a, bp, f, d, Math.Min(nr, c - c0));
                     }
-                }
+        }
     }
 
     /// <summary>

@@ -386,14 +386,15 @@ public static unsafe partial class Conv2D
             float* bp = j->Packed + (p0 / nr) * depth * nr;
             int cols = Math.Min(nr, f - p0);
             float* bias = j->Bias == null ? null : j->Bias + p0;
-            for (int m = 0; m < pixels; m += MR)
+            // (oy, ox) of pixel m, stepped along the tiles: no division per pixel.
+            for (int m = 0, oy = 0, ox = 0; m < pixels; m += MR)
             {
                 int rows = Math.Min(MR, pixels - m);
                 for (int i = 0; i < MR; i++)
                 {
-                    int pm = m + Math.Min(i, rows - 1);
-                    int oy = pm / j->OW, ox = pm - oy * j->OW;
+                    if (i >= rows) { a[i] = a[rows - 1]; continue; }
                     a[i] = img + oy * j->SY * rowStride + (nint)ox * j->SX * c;
+                    if (++ox == j->OW) { ox = 0; oy++; }
                 }
                 nint o = (nint)m * f + p0;
                 ForwardTile<T, TAct>(a, bp, j->KH, run, rowStride, y + o, z == null ? null : z + o, f, bias, rows, cols);
