@@ -603,9 +603,19 @@ public static unsafe partial class Conv2D
                         dzSize, f, part + (nint)k0 * j->Fp, j->Fp, n0 == lo);
                     continue;
                 }
+                // Rows of one tap row's run (always, when kw·c is a multiple of 8) are 8 consecutive floats of the image:
+                // one pointer then serves the 8 broadcasts. With 8 offsets the JIT spills two of them and the loop's
+                // pointers (five stack accesses per 16 multiply-adds); the consecutive tile keeps everything in registers.
+                bool consecutive = o[7] == o[0] + 7;
                 for (int p0 = 0; p0 < f; p0 += nr)
-                    WeightsTile<T>(img, imgSize, count, o, (nint)j->SY * rowStride, (nint)j->SX * c, j->OH, j->OW, dz + p0,
-                        dzSize, f, Math.Min(nr, f - p0), part + (nint)k0 * j->Fp + p0, j->Fp, n0 == lo);
+                {
+                    if (consecutive)
+                        ConsecutiveWeightsTile<T>(img + o[0], imgSize, count, (nint)j->SY * rowStride, (nint)j->SX * c, j->OH, j->OW,
+                            dz + p0, dzSize, f, Math.Min(nr, f - p0), part + (nint)k0 * j->Fp + p0, j->Fp, n0 == lo);
+                    else
+                        WeightsTile<T>(img, imgSize, count, o, (nint)j->SY * rowStride, (nint)j->SX * c, j->OH, j->OW, dz + p0,
+                            dzSize, f, Math.Min(nr, f - p0), part + (nint)k0 * j->Fp + p0, j->Fp, n0 == lo);
+                }
             }
             offsetsKnown = true;
             if (range == 0)
@@ -658,6 +668,55 @@ public static unsafe partial class Conv2D
                     T x6 = T.Splat(q[o6]);
                     c60 = T.Fma(x6, b0, c60); c61 = T.Fma(x6, b1, c61);
                     T x7 = T.Splat(q[o7]);
+                    c70 = T.Fma(x7, b0, c70); c71 = T.Fma(x7, b1, c71);
+                }
+            }
+        }
+        Accumulate(dst, c00, c01, first);
+        Accumulate(dst + ldd, c10, c11, first);
+        Accumulate(dst + 2 * ldd, c20, c21, first);
+        Accumulate(dst + 3 * ldd, c30, c31, first);
+        Accumulate(dst + 4 * ldd, c40, c41, first);
+        Accumulate(dst + 5 * ldd, c50, c51, first);
+        Accumulate(dst + 6 * ldd, c60, c61, first);
+        Accumulate(dst + 7 * ldd, c70, c71, first);
+    }
+
+    /// <summary><see cref="WeightsTile"/> for 8 rows whose image offsets are consecutive: x(pixel, row i) = img[pixel + i].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ConsecutiveWeightsTile<T>(float* img, nint imgSize, int samples, nint rowStep, nint colStep, int oh, int ow,
+        float* dz, nint dzSize, nint ldz, int cols, float* dst, nint ldd, bool first) where T : struct, IConvLanes<T>
+    {
+        int w = T.Count;
+        T c00 = T.Zero, c01 = T.Zero, c10 = T.Zero, c11 = T.Zero, c20 = T.Zero, c21 = T.Zero, c30 = T.Zero, c31 = T.Zero;
+        T c40 = T.Zero, c41 = T.Zero, c50 = T.Zero, c51 = T.Zero, c60 = T.Zero, c61 = T.Zero, c70 = T.Zero, c71 = T.Zero;
+        bool full = cols == 2 * w;
+        for (int sIndex = 0; sIndex < samples; sIndex++, img += imgSize)
+        {
+            float* d = dz + sIndex * dzSize;
+            for (int oy = 0; oy < oh; oy++)
+            {
+                float* q = img + oy * rowStep;
+                for (int ox = 0; ox < ow; ox++, q += colStep, d += ldz)
+                {
+                    T b0, b1;
+                    if (full) { b0 = T.Load(d); b1 = T.Load(d + w); }
+                    else { b0 = T.LoadPart(d, cols); b1 = T.LoadPart(d + w, cols - w); }
+                    T x0 = T.Splat(q[0]);
+                    c00 = T.Fma(x0, b0, c00); c01 = T.Fma(x0, b1, c01);
+                    T x1 = T.Splat(q[1]);
+                    c10 = T.Fma(x1, b0, c10); c11 = T.Fma(x1, b1, c11);
+                    T x2 = T.Splat(q[2]);
+                    c20 = T.Fma(x2, b0, c20); c21 = T.Fma(x2, b1, c21);
+                    T x3 = T.Splat(q[3]);
+                    c30 = T.Fma(x3, b0, c30); c31 = T.Fma(x3, b1, c31);
+                    T x4 = T.Splat(q[4]);
+                    c40 = T.Fma(x4, b0, c40); c41 = T.Fma(x4, b1, c41);
+                    T x5 = T.Splat(q[5]);
+                    c50 = T.Fma(x5, b0, c50); c51 = T.Fma(x5, b1, c51);
+                    T x6 = T.Splat(q[6]);
+                    c60 = T.Fma(x6, b0, c60); c61 = T.Fma(x6, b1, c61);
+                    T x7 = T.Splat(q[7]);
                     c70 = T.Fma(x7, b0, c70); c71 = T.Fma(x7, b1, c71);
                 }
             }
