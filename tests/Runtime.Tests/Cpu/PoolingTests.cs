@@ -197,19 +197,23 @@ public class PoolingTests
     [InlineData(5, 5, 64, 3)]
     [InlineData(3, 4, 7, 2)]
     [InlineData(1, 1, 9, 1)]
+    [InlineData(5, 5, 64, 64)]
     public void Flatten_is_pytorch_order_and_backward_inverts_it(int h, int w, int c, int batch)
     {
         float[] x = Support.Random(batch * h * w * c, 11);
-        var y = new float[x.Length];
-        Flatten.Forward(y, x, batch, h, w, c);
-        for (int n = 0; n < batch; n++)
-            for (int iy = 0; iy < h; iy++)
-                for (int ix = 0; ix < w; ix++)
-                    for (int ch = 0; ch < c; ch++)
-                        Assert.Equal(x[((n * h + iy) * w + ix) * c + ch], y[n * h * w * c + (ch * h + iy) * w + ix]);
-        var back = new float[x.Length];
-        Flatten.Backward(back, y, batch, h, w, c);
-        Assert.True(Support.BitEqual(x, back), "Flatten.Backward does not invert Forward");
+        foreach (bool threads in new[] { false, true })
+        {
+            var y = new float[x.Length];
+            Support.With(Gemm.DetectIsa(), threads, () => Flatten.Forward(y, x, batch, h, w, c));
+            for (int n = 0; n < batch; n++)
+                for (int iy = 0; iy < h; iy++)
+                    for (int ix = 0; ix < w; ix++)
+                        for (int ch = 0; ch < c; ch++)
+                            Assert.Equal(x[((n * h + iy) * w + ix) * c + ch], y[n * h * w * c + (ch * h + iy) * w + ix]);
+            var back = new float[x.Length];
+            Support.With(Gemm.DetectIsa(), threads, () => Flatten.Backward(back, y, batch, h, w, c));
+            Assert.True(Support.BitEqual(x, back), $"Flatten.Backward does not invert Forward{(threads ? " on two cores" : "")}");
+        }
     }
 
     [Fact]
