@@ -214,9 +214,9 @@ public static unsafe class Pooling
     }
 
     /// <summary>
-    /// One sample of the max pool's input gradient when windows do not overlap: every input tap of a window receives dy
-    /// where argmax names it and 0 elsewhere (vectorised along the channels); rows and columns that no window covers
-    /// are cleared first. Each input is written once, so the values are those of the scatter.
+    /// One sample of the max pool's input gradient when windows do not overlap: dx is cleared, then every input tap of
+    /// a window receives dy where argmax names it and 0 elsewhere (vectorised along the channels). Each input receives
+    /// at most one dy, so the values are those of the scatter.
     /// </summary>
     private static void MaxBackwardDisjoint<T>(void* argument, int n) where T : struct, IConvLanes<T>
     {
@@ -226,22 +226,11 @@ public static unsafe class Pooling
         float* dx = j->X + (nint)n * s.InSize;
         float* dy = j->Y + (nint)n * s.OutSize;
         int* index = j->Index + (nint)n * s.OutSize;
-        // Input (iy, ix) lies in a window when (iy + pad) mod stride < pool and its window's output exists.
-        for (int iy = 0; iy < s.InHeight; iy++)
-        {
-            int r = iy + s.PadTop;
-            float* row = dx + (nint)iy * w * c;
-            if (r % s.StrideY >= s.PoolHeight || r / s.StrideY >= s.OutHeight)
-            {
-                new Span<float>(row, w * c).Clear();
-                continue;
-            }
-            for (int ix = 0; ix < w; ix++)
-            {
-                int q = ix + s.PadLeft;
-                if (q % s.StrideX >= s.PoolWidth || q / s.StrideX >= s.OutWidth) new Span<float>(row + (nint)ix * c, c).Clear();
-            }
-        }
+        // Cleared first, although the windows then write every input they cover: a large clear streams whole cache
+        // lines without reading them (rep stos), where the window stores alone would first fetch every line they write
+        // (the MNIST CNN's first pool: 67-85 against 52-75 µs for 16 samples on one core); the window stores then hit
+        // lines already in cache.
+        new Span<float>(dx, s.InSize).Clear();
         T laneIndex = T.Indices;
         for (int oy = 0; oy < s.OutHeight; oy++)
             for (int ox = 0; ox < s.OutWidth; ox++, dy += c, index += c)
