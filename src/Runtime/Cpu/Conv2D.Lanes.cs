@@ -29,8 +29,13 @@ internal unsafe interface IConvLanes<T> where T : struct, IConvLanes<T>
     static abstract T Fma(T a, T b, T c);
     static abstract T Add(T a, T b);
     static abstract T Mul(T a, T b);
+    /// <summary>Loads the first <paramref name="n"/> integers (all when n ≥ Count) converted to floats (exact below
+    /// 2²⁴), the rest zero; nothing is read past them.</summary>
+    static abstract T LoadIntPart(int* p, int n);
     /// <summary>Lanes where a &gt; b, as all-ones bits.</summary>
     static abstract T GreaterThan(T a, T b);
+    /// <summary>Lanes where a = b, as all-ones bits.</summary>
+    static abstract T Equal(T a, T b);
     /// <summary>mask ? a : b per lane.</summary>
     static abstract T Select(T mask, T a, T b);
     static abstract T Apply<TAct>(T z) where TAct : struct, IActivation;
@@ -74,6 +79,11 @@ internal readonly unsafe struct ConvLanes512 : IConvLanes<ConvLanes512>
     public static ConvLanes512 Add(ConvLanes512 a, ConvLanes512 b) => new(a._v + b._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ConvLanes512 Mul(ConvLanes512 a, ConvLanes512 b) => new(a._v * b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ConvLanes512 LoadIntPart(int* p, int n) => new(Vector512.ConvertToSingle(
+        n >= 16 ? Vector512.Load(p) : Avx512F.MaskLoad(p, Kernel512.Mask(n).AsInt32(), Vector512<int>.Zero)));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ConvLanes512 Equal(ConvLanes512 a, ConvLanes512 b) => new(Vector512.Equals(a._v, b._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ConvLanes512 GreaterThan(ConvLanes512 a, ConvLanes512 b) => new(Vector512.GreaterThan(a._v, b._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -124,6 +134,11 @@ internal readonly unsafe struct ConvLanes256 : IConvLanes<ConvLanes256>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ConvLanes256 Mul(ConvLanes256 a, ConvLanes256 b) => new(a._v * b._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ConvLanes256 LoadIntPart(int* p, int n) => new(Vector256.ConvertToSingle(
+        n >= 8 ? Vector256.Load(p) : n <= 0 ? Vector256<int>.Zero : Avx2.MaskLoad(p, Mask(n).AsInt32())));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ConvLanes256 Equal(ConvLanes256 a, ConvLanes256 b) => new(Vector256.Equals(a._v, b._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ConvLanes256 GreaterThan(ConvLanes256 a, ConvLanes256 b) => new(Vector256.GreaterThan(a._v, b._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ConvLanes256 Select(ConvLanes256 mask, ConvLanes256 a, ConvLanes256 b) => new(Vector256.ConditionalSelect(mask._v, a._v, b._v));
@@ -165,6 +180,10 @@ internal readonly unsafe struct ConvLane1 : IConvLanes<ConvLane1>
     public static ConvLane1 Add(ConvLane1 a, ConvLane1 b) => new(a._v + b._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ConvLane1 Mul(ConvLane1 a, ConvLane1 b) => new(a._v * b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ConvLane1 LoadIntPart(int* p, int n) => n >= 1 ? new(*p) : Zero;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ConvLane1 Equal(ConvLane1 a, ConvLane1 b) => new(a._v == b._v ? BitConverter.Int32BitsToSingle(-1) : 0f);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ConvLane1 GreaterThan(ConvLane1 a, ConvLane1 b) => new(a._v > b._v ? BitConverter.Int32BitsToSingle(-1) : 0f);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

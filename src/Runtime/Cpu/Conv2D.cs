@@ -11,9 +11,10 @@ namespace Compiled.CompilerServices;
 /// panels <c>[panel][kh][kw][c][32]</c> (AVX-512; 16 on AVX2), then a register-blocked micro-kernel computes 8 output
 /// pixels × 32 filters in 16 accumulators, broadcasting one input value per pixel and tap and fusing bias and
 /// activation into the store. Padded inputs are first copied, one sample at a time, into a zero-bordered per-thread
-/// scratch (valid convolutions read the input in place). The input gradient is the same kernel run over the output
-/// gradient, dilated by the stride and padded by kernel − 1 − pad, with the weight flipped and transposed (inputs with few
-    /// channels, where a filter panel would be mostly padding, take dot products along the filters instead). The weight
+/// scratch (valid convolutions read the input in place). The input gradient runs in scatter form (Conv2D.Scatter.cs):
+/// per tap, an (output pixels × filters) · (filters × channels) tile added into dx where the tap reached, so no
+/// multiply meets padding or a stride's gaps (inputs with few channels, where a channel panel would be mostly padding,
+/// take dot products along the filters instead). The weight
 /// gradient accumulates 8 (tap, channel) rows × 32 filters over every output pixel, per group of samples, then sums
 /// the groups in a fixed order. When the filters fit one vector (LeNet-5's 6 and 16), the forward and weight-gradient
 /// tiles are one vector wide instead (16 pixels, or 16 (tap, channel) rows, × 1 vector), so no multiply-add lands on
@@ -63,7 +64,7 @@ public static unsafe partial class Conv2D
             int nr = s.Filters <= Lanes() && Lanes() > 1 ? Lanes() : 2 * Lanes();
             var job = new ConvJob
             {
-                Src = px, SrcH = s.InHeight, SrcW = s.InWidth, C = s.InChannels, DilY = 1, DilX = 1, OffY = s.PadTop, OffX = s.PadLeft,
+                Src = px, SrcH = s.InHeight, SrcW = s.InWidth, C = s.InChannels, OffY = s.PadTop, OffX = s.PadLeft,
                 ImgH = (s.OutHeight - 1) * s.StrideY + s.KernelHeight, ImgW = (s.OutWidth - 1) * s.StrideX + s.KernelWidth,
                 KH = s.KernelHeight, KW = s.KernelWidth, SY = s.StrideY, SX = s.StrideX, OH = s.OutHeight, OW = s.OutWidth, F = s.Filters,
                 Nr = nr, Bias = b.IsEmpty ? null : pb, Y = py, Z = z.IsEmpty ? null : pz,
@@ -71,7 +72,7 @@ public static unsafe partial class Conv2D
             job.Direct = s.PadTop == 0 && s.PadLeft == 0 && job.ImgH <= s.InHeight && job.ImgW <= s.InWidth;
             if (job.Direct) { job.ImgH = s.InHeight; job.ImgW = s.InWidth; }
             job.Packed = ConvScratch.Get(0, PackedSize(s.Filters, s.InChannels * s.KernelHeight * s.KernelWidth, nr));
-            PackWeights(job.Packed, pw, s.Filters, s.InChannels, s.KernelHeight, s.KernelWidth, nr, transpose: false);
+            PackWeights(job.Packed, pw, s.Filters, s.InChannels, s.KernelHeight, s.KernelWidth, nr);
             RunImplicit<TAct>(&job, batch, s.MultiplyAdds);
         }
     }
@@ -101,19 +102,8 @@ public static unsafe partial class Conv2D
                 FewChannelsBackwardData(pdx, pdz, pw, batch, s);
                 return;
             }
-            // A stride-1 convolution of dz dilated by the stride and padded by k − 1 − pad, with the weight flipped
-            // and transposed: dx[iy, ix, c] = Σ dz[oy, ox, f]·w[f, c, iy + pad − oy·s, ix + pad − ox·s].
-            var job = new ConvJob
-            {
-                Src = pdz, SrcH = s.OutHeight, SrcW = s.OutWidth, C = s.Filters, DilY = s.StrideY, DilX = s.StrideX,
-                OffY = s.KernelHeight - 1 - s.PadTop, OffX = s.KernelWidth - 1 - s.PadLeft,
-                ImgH = s.InHeight + s.KernelHeight - 1, ImgW = s.InWidth + s.KernelWidth - 1,
-                KH = s.KernelHeight, KW = s.KernelWidth, SY = 1, SX = 1, OH = s.InHeight, OW = s.InWidth, F = s.InChannels,
-                Nr = nr, Y = pdx,
-            };
-            job.Packed = ConvScratch.Get(0, PackedSize(s.InChannels, s.Filters * s.KernelHeight * s.KernelWidth, nr));
-            PackWeights(job.Packed, pw, s.Filters, s.InChannels, s.KernelHeight, s.KernelWidth, nr, transpose: true);
-            RunImplicit<Identity>(&job, batch, s.MultiplyAdds);
+            // The scatter form: per tap, (output pixels × filters) · (filters × channels), added where the tap reached.
+            TapScatterBackwardData(pdx, pdz, pw, batch, s);
         }
     }
 
@@ -148,7 +138,7 @@ public static unsafe partial class Conv2D
             int k = s.InChannels * s.KernelHeight * s.KernelWidth;
             var job = new ConvJob
             {
-                Src = px, SrcH = s.InHeight, SrcW = s.InWidth, C = s.InChannels, DilY = 1, DilX = 1, OffY = s.PadTop, OffX = s.PadLeft,
+                Src = px, SrcH = s.InHeight, SrcW = s.InWidth, C = s.InChannels, OffY = s.PadTop, OffX = s.PadLeft,
                 ImgH = (s.OutHeight - 1) * s.StrideY + s.KernelHeight, ImgW = (s.OutWidth - 1) * s.StrideX + s.KernelWidth,
                 KH = s.KernelHeight, KW = s.KernelWidth, SY = s.StrideY, SX = s.StrideX, OH = s.OutHeight, OW = s.OutWidth, F = s.Filters,
                 Nr = nr, Dz = pdz, Batch = batch, Groups = Math.Min(batch, MaxGroups),
@@ -267,10 +257,10 @@ public static unsafe partial class Conv2D
     /// <summary>What a direct convolution job reads and writes; lives on the caller's stack while the worker helps.</summary>
     private struct ConvJob
     {
-        // The source images [batch, SrcH, SrcW, C], placed at (row·DilY + OffY, col·DilX + OffX) of an ImgH × ImgW
+        // The source images [batch, SrcH, SrcW, C], placed at (row + OffY, col + OffX) of an ImgH × ImgW
         // zero image (or read in place when Direct).
         public float* Src;
-        public int SrcH, SrcW, C, DilY, DilX, OffY, OffX, ImgH, ImgW;
+        public int SrcH, SrcW, C, OffY, OffX, ImgH, ImgW;
         public bool Direct;
         // The convolution over that image: KH × KW taps, strides SY, SX, output [batch, OH, OW, F].
         public int KH, KW, SY, SX, OH, OW, F, Nr;
@@ -307,41 +297,35 @@ public static unsafe partial class Conv2D
     private static nint PackedSize(int outputs, int depth, int nr) => (nint)((outputs + nr - 1) / nr) * depth * nr;
 
     /// <summary>
-    /// Packs w[filters, c, kh, kw] as panels [⌈outputs/nr⌉][kh][kw][inputs][nr], zero past the last output. Forward:
-    /// outputs = filters, inputs = c. Transposed (for the input gradient): outputs = c, inputs = filters, taps flipped.
-    /// Panels are independent, so large weights are packed on both cores.
+    /// Packs w[filters, c, kh, kw] as panels [⌈filters/nr⌉][kh][kw][c][nr], zero past the last filter. Panels are
+    /// independent, so large weights are packed on both cores.
     /// </summary>
-    private static void PackWeights(float* dst, float* w, int filters, int c, int kh, int kw, int nr, bool transpose)
+    private static void PackWeights(float* dst, float* w, int filters, int c, int kh, int kw, int nr)
     {
-        var job = new PackJob { Dst = dst, W = w, Filters = filters, C = c, KH = kh, KW = kw, Nr = nr, Transpose = transpose };
-        int outputs = transpose ? c : filters;
-        Run(&PackPanel, &job, (outputs + nr - 1) / nr, (long)filters * c * kh * kw * 16);
+        var job = new PackJob { Dst = dst, W = w, Filters = filters, C = c, KH = kh, KW = kw, Nr = nr };
+        Run(&PackPanel, &job, (filters + nr - 1) / nr, (long)filters * c * kh * kw * 16);
     }
 
     private struct PackJob
     {
         public float* Dst, W;
         public int Filters, C, KH, KW, Nr;
-        public bool Transpose;
     }
 
     private static void PackPanel(void* argument, int p)
     {
         PackJob* j = (PackJob*)argument;
         int c = j->C, kh = j->KH, kw = j->KW, nr = j->Nr;
-        int outputs = j->Transpose ? c : j->Filters, inputs = j->Transpose ? j->Filters : c;
         float* w = j->W;
-        float* panel = j->Dst + (nint)p * kh * kw * inputs * nr;
+        float* panel = j->Dst + (nint)p * kh * kw * c * nr;
         for (int jj = 0; jj < nr; jj++)
         {
             int o = p * nr + jj;
             float* d = panel + jj;
             for (int ky = 0; ky < kh; ky++)
                 for (int kx = 0; kx < kw; kx++)
-                    for (int i = 0; i < inputs; i++, d += nr)
-                        *d = o >= outputs ? 0f
-                            : j->Transpose ? w[(((nint)i * c + o) * kh + (kh - 1 - ky)) * kw + (kw - 1 - kx)]
-                            : w[(((nint)o * c + i) * kh + ky) * kw + kx];
+                    for (int i = 0; i < c; i++, d += nr)
+                        *d = o >= j->Filters ? 0f : w[(((nint)o * c + i) * kh + ky) * kw + kx];
         }
     }
 
@@ -355,7 +339,7 @@ public static unsafe partial class Conv2D
     }
 
     /// <summary>Writes sample <paramref name="n"/> of the source into the zero image <paramref name="img"/> (ImgH × ImgW × C),
-    /// at (row·DilY + OffY, col·DilX + OffX); what falls outside is dropped.</summary>
+    /// at (row + OffY, col + OffX); what falls outside is dropped.</summary>
     private static void Place(ConvJob* j, int n, float* img)
     {
         int c = j->C;
@@ -363,18 +347,18 @@ public static unsafe partial class Conv2D
         new Span<float>(img, j->ImgH * j->ImgW * c).Clear();
         for (int r = 0; r < j->SrcH; r++)
         {
-            int row = r * j->DilY + j->OffY;
+            int row = r + j->OffY;
             if (row < 0 || row >= j->ImgH) continue;
             float* s = src + (nint)r * j->SrcW * c;
             float* d = img + (nint)row * j->ImgW * c;
-            if (j->DilX == 1 && j->OffX >= 0 && j->OffX + j->SrcW <= j->ImgW)
+            if (j->OffX >= 0 && j->OffX + j->SrcW <= j->ImgW)
             {
                 new ReadOnlySpan<float>(s, j->SrcW * c).CopyTo(new Span<float>(d + (nint)j->OffX * c, j->SrcW * c));
                 continue;
             }
             for (int q = 0; q < j->SrcW; q++)
             {
-                int col = q * j->DilX + j->OffX;
+                int col = q + j->OffX;
                 if (col < 0 || col >= j->ImgW) continue;
                 new ReadOnlySpan<float>(s + (nint)q * c, c).CopyTo(new Span<float>(d + (nint)col * c, c));
             }
@@ -402,14 +386,15 @@ public static unsafe partial class Conv2D
             float* bp = j->Packed + (p0 / nr) * depth * nr;
             int cols = Math.Min(nr, f - p0);
             float* bias = j->Bias == null ? null : j->Bias + p0;
-            for (int m = 0; m < pixels; m += MR)
+            // (oy, ox) of pixel m, stepped along the tiles: no division per pixel.
+            for (int m = 0, oy = 0, ox = 0; m < pixels; m += MR)
             {
                 int rows = Math.Min(MR, pixels - m);
                 for (int i = 0; i < MR; i++)
                 {
-                    int pm = m + Math.Min(i, rows - 1);
-                    int oy = pm / j->OW, ox = pm - oy * j->OW;
+                    if (i >= rows) { a[i] = a[rows - 1]; continue; }
                     a[i] = img + oy * j->SY * rowStride + (nint)ox * j->SX * c;
+                    if (++ox == j->OW) { ox = 0; oy++; }
                 }
                 nint o = (nint)m * f + p0;
                 ForwardTile<T, TAct>(a, bp, j->KH, run, rowStride, y + o, z == null ? null : z + o, f, bias, rows, cols);
@@ -618,9 +603,19 @@ public static unsafe partial class Conv2D
                         dzSize, f, part + (nint)k0 * j->Fp, j->Fp, n0 == lo);
                     continue;
                 }
+                // Rows of one tap row's run (always, when kw·c is a multiple of 8) are 8 consecutive floats of the image:
+                // one pointer then serves the 8 broadcasts. With 8 offsets the JIT spills two of them and the loop's
+                // pointers (five stack accesses per 16 multiply-adds); the consecutive tile keeps everything in registers.
+                bool consecutive = o[7] == o[0] + 7;
                 for (int p0 = 0; p0 < f; p0 += nr)
-                    WeightsTile<T>(img, imgSize, count, o, (nint)j->SY * rowStride, (nint)j->SX * c, j->OH, j->OW, dz + p0,
-                        dzSize, f, Math.Min(nr, f - p0), part + (nint)k0 * j->Fp + p0, j->Fp, n0 == lo);
+                {
+                    if (consecutive)
+                        ConsecutiveWeightsTile<T>(img + o[0], imgSize, count, (nint)j->SY * rowStride, (nint)j->SX * c, j->OH, j->OW,
+                            dz + p0, dzSize, f, Math.Min(nr, f - p0), part + (nint)k0 * j->Fp + p0, j->Fp, n0 == lo);
+                    else
+                        WeightsTile<T>(img, imgSize, count, o, (nint)j->SY * rowStride, (nint)j->SX * c, j->OH, j->OW, dz + p0,
+                            dzSize, f, Math.Min(nr, f - p0), part + (nint)k0 * j->Fp + p0, j->Fp, n0 == lo);
+                }
             }
             offsetsKnown = true;
             if (range == 0)
@@ -673,6 +668,55 @@ public static unsafe partial class Conv2D
                     T x6 = T.Splat(q[o6]);
                     c60 = T.Fma(x6, b0, c60); c61 = T.Fma(x6, b1, c61);
                     T x7 = T.Splat(q[o7]);
+                    c70 = T.Fma(x7, b0, c70); c71 = T.Fma(x7, b1, c71);
+                }
+            }
+        }
+        Accumulate(dst, c00, c01, first);
+        Accumulate(dst + ldd, c10, c11, first);
+        Accumulate(dst + 2 * ldd, c20, c21, first);
+        Accumulate(dst + 3 * ldd, c30, c31, first);
+        Accumulate(dst + 4 * ldd, c40, c41, first);
+        Accumulate(dst + 5 * ldd, c50, c51, first);
+        Accumulate(dst + 6 * ldd, c60, c61, first);
+        Accumulate(dst + 7 * ldd, c70, c71, first);
+    }
+
+    /// <summary><see cref="WeightsTile"/> for 8 rows whose image offsets are consecutive: x(pixel, row i) = img[pixel + i].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ConsecutiveWeightsTile<T>(float* img, nint imgSize, int samples, nint rowStep, nint colStep, int oh, int ow,
+        float* dz, nint dzSize, nint ldz, int cols, float* dst, nint ldd, bool first) where T : struct, IConvLanes<T>
+    {
+        int w = T.Count;
+        T c00 = T.Zero, c01 = T.Zero, c10 = T.Zero, c11 = T.Zero, c20 = T.Zero, c21 = T.Zero, c30 = T.Zero, c31 = T.Zero;
+        T c40 = T.Zero, c41 = T.Zero, c50 = T.Zero, c51 = T.Zero, c60 = T.Zero, c61 = T.Zero, c70 = T.Zero, c71 = T.Zero;
+        bool full = cols == 2 * w;
+        for (int sIndex = 0; sIndex < samples; sIndex++, img += imgSize)
+        {
+            float* d = dz + sIndex * dzSize;
+            for (int oy = 0; oy < oh; oy++)
+            {
+                float* q = img + oy * rowStep;
+                for (int ox = 0; ox < ow; ox++, q += colStep, d += ldz)
+                {
+                    T b0, b1;
+                    if (full) { b0 = T.Load(d); b1 = T.Load(d + w); }
+                    else { b0 = T.LoadPart(d, cols); b1 = T.LoadPart(d + w, cols - w); }
+                    T x0 = T.Splat(q[0]);
+                    c00 = T.Fma(x0, b0, c00); c01 = T.Fma(x0, b1, c01);
+                    T x1 = T.Splat(q[1]);
+                    c10 = T.Fma(x1, b0, c10); c11 = T.Fma(x1, b1, c11);
+                    T x2 = T.Splat(q[2]);
+                    c20 = T.Fma(x2, b0, c20); c21 = T.Fma(x2, b1, c21);
+                    T x3 = T.Splat(q[3]);
+                    c30 = T.Fma(x3, b0, c30); c31 = T.Fma(x3, b1, c31);
+                    T x4 = T.Splat(q[4]);
+                    c40 = T.Fma(x4, b0, c40); c41 = T.Fma(x4, b1, c41);
+                    T x5 = T.Splat(q[5]);
+                    c50 = T.Fma(x5, b0, c50); c51 = T.Fma(x5, b1, c51);
+                    T x6 = T.Splat(q[6]);
+                    c60 = T.Fma(x6, b0, c60); c61 = T.Fma(x6, b1, c61);
+                    T x7 = T.Splat(q[7]);
                     c70 = T.Fma(x7, b0, c70); c71 = T.Fma(x7, b1, c71);
                 }
             }

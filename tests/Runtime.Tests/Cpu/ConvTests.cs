@@ -15,7 +15,8 @@ public class ConvTests
 
     // h, w, c, kh, kw, filters, strideY, strideX, same, batch: the MNIST and CIFAR layers, stride 2, same padding with
     // even and odd kernels, non-square kernels, 1/3/5/17/32/64 channels, filter counts that are not multiples of 16,
-    // batches of several weight-gradient sample blocks per group, and more than MaxK (2048) taps × channels.
+    // batches of several weight-gradient sample blocks per group, and more than MaxK (2048) taps × channels; strides 2
+    // and 3 with same padding and channel tails for the input gradient's scatter form.
     public static TheoryData<int, int, int, int, int, int, int, int, bool, int> Shapes => new()
     {
         { 28, 28, 1, 3, 3, 32, 1, 1, false, 3 },
@@ -34,6 +35,8 @@ public class ConvTests
         { 7, 7, 64, 6, 6, 17, 1, 1, false, 2 },
         { 28, 28, 1, 5, 5, 6, 1, 1, true, 3 },
         { 14, 14, 6, 5, 5, 16, 1, 1, false, 4 },
+        { 9, 8, 24, 3, 3, 40, 2, 2, true, 3 },
+        { 5, 7, 48, 3, 3, 8, 3, 2, true, 2 },
     };
 
     [Theory]

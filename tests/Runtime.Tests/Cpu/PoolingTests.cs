@@ -13,7 +13,8 @@ public class PoolingTests
             Conv2DShape.OutputSize(h, ph, sy, same), Conv2DShape.OutputSize(w, pw, sx, same));
 
     // h, w, c, poolH, poolW, strideY, strideX, same, batch: the MNIST/CIFAR pools (odd sizes drop the last row), same
-    // padding, overlapping windows, non-square windows, channel counts around the vector widths.
+    // padding, overlapping windows, non-square windows, channel counts around the vector widths, strides beyond the
+    // window (inputs no window covers) with and without padding.
     public static TheoryData<int, int, int, int, int, int, int, bool, int> Shapes => new()
     {
         { 26, 26, 32, 2, 2, 2, 2, false, 3 },
@@ -24,6 +25,9 @@ public class PoolingTests
         { 7, 7, 1, 3, 3, 1, 1, true, 2 },
         { 6, 5, 33, 2, 3, 3, 1, true, 5 },
         { 30, 30, 128, 2, 2, 2, 2, false, 2 },
+        { 10, 11, 20, 2, 2, 3, 3, true, 3 },
+        { 7, 9, 16, 3, 2, 3, 2, true, 2 },
+        { 9, 8, 40, 2, 3, 4, 3, false, 2 },
     };
 
     private static (int Y0, int Y1, int X0, int X1) Window(Pool2DShape s, int oy, int ox)
@@ -193,19 +197,23 @@ public class PoolingTests
     [InlineData(5, 5, 64, 3)]
     [InlineData(3, 4, 7, 2)]
     [InlineData(1, 1, 9, 1)]
+    [InlineData(5, 5, 64, 64)]
     public void Flatten_is_pytorch_order_and_backward_inverts_it(int h, int w, int c, int batch)
     {
         float[] x = Support.Random(batch * h * w * c, 11);
-        var y = new float[x.Length];
-        Flatten.Forward(y, x, batch, h, w, c);
-        for (int n = 0; n < batch; n++)
-            for (int iy = 0; iy < h; iy++)
-                for (int ix = 0; ix < w; ix++)
-                    for (int ch = 0; ch < c; ch++)
-                        Assert.Equal(x[((n * h + iy) * w + ix) * c + ch], y[n * h * w * c + (ch * h + iy) * w + ix]);
-        var back = new float[x.Length];
-        Flatten.Backward(back, y, batch, h, w, c);
-        Assert.True(Support.BitEqual(x, back), "Flatten.Backward does not invert Forward");
+        foreach (bool threads in new[] { false, true })
+        {
+            var y = new float[x.Length];
+            Support.With(Gemm.DetectIsa(), threads, () => Flatten.Forward(y, x, batch, h, w, c));
+            for (int n = 0; n < batch; n++)
+                for (int iy = 0; iy < h; iy++)
+                    for (int ix = 0; ix < w; ix++)
+                        for (int ch = 0; ch < c; ch++)
+                            Assert.Equal(x[((n * h + iy) * w + ix) * c + ch], y[n * h * w * c + (ch * h + iy) * w + ix]);
+            var back = new float[x.Length];
+            Support.With(Gemm.DetectIsa(), threads, () => Flatten.Backward(back, y, batch, h, w, c));
+            Assert.True(Support.BitEqual(x, back), $"Flatten.Backward does not invert Forward{(threads ? " on two cores" : "")}");
+        }
     }
 
     [Fact]
