@@ -194,13 +194,19 @@ public static unsafe partial class Conv2D
         // dz[oy, ox, f] → dzp[f][oy·Wp + ox], zero elsewhere.
         new Span<float>(dzp, checked(f * flat)).Clear();
         float* d = j->Dz + (nint)n * oh * ow * f;
-        for (int fi = 0; fi < f; fi++)
+        if (CanTranspose(f))
         {
-            float* dst = dzp + (nint)fi * flat;
-            float* src = d + fi;
-            for (int oy = 0; oy < oh; oy++, dst += wp)
-                for (int ox = 0; ox < ow; ox++, src += f) dst[ox] = *src;
+            TransposeTable table = Table(f);
+            for (int oy = 0; oy < oh; oy++) ToPlanar(table, d + (nint)oy * ow * f, ow, f, dzp + (nint)oy * wp, flat);
         }
+        else
+            for (int fi = 0; fi < f; fi++)
+            {
+                float* dst = dzp + (nint)fi * flat;
+                float* src = d + fi;
+                for (int oy = 0; oy < oh; oy++, dst += wp)
+                    for (int ox = 0; ox < ow; ox++, src += f) dst[ox] = *src;
+            }
         // col[t][gutter + q] = Σ_f wt[t][f]·dzp[f][q]: 6 taps × up to 4 pixel vectors per tile; gutters zero.
         for (int t0 = 0; t0 < taps; t0 += PlanarChannels)
         {
@@ -456,12 +462,18 @@ public static unsafe partial class Conv2D
         {
             PlacePlanar(j, n, img);
             float* d = j->Dz + (nint)n * oh * ow * f;
-            for (int oy = 0; oy < oh; oy++)
-                for (int ox = 0; ox < ow; ox++, d += f)
-                {
-                    float* dst = dzp + (nint)oy * wp + ox;
-                    for (int fi = 0; fi < f; fi++) dst[fi * (nint)j->Pixels] = d[fi];
-                }
+            if (CanTranspose(f))
+            {
+                TransposeTable table = Table(f);
+                for (int oy = 0; oy < oh; oy++) ToPlanar(table, d + (nint)oy * ow * f, ow, f, dzp + (nint)oy * wp, j->Pixels);
+            }
+            else
+                for (int oy = 0; oy < oh; oy++)
+                    for (int ox = 0; ox < ow; ox++, d += f)
+                    {
+                        float* dst = dzp + (nint)oy * wp + ox;
+                        for (int fi = 0; fi < f; fi++) dst[fi * (nint)j->Pixels] = d[fi];
+                    }
             for (int f0 = 0; f0 < f; f0 += PlanarChannels)
             {
                 int rows = Math.Min(PlanarChannels, f - f0);
