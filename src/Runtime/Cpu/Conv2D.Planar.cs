@@ -465,7 +465,8 @@ public static unsafe partial class Conv2D
         float* dbp = j->DbPartial + g * (nint)f * lanes;
         new Span<float>(part, f * taps * lanes).Clear();
         new Span<float>(dbp, f * lanes).Clear();
-        float* img = ConvScratch.Get(1, c * plane + (nint)f * j->Pixels);
+        nint pooledSize = j->Index == null ? 0 : ScatterScratch(j->POW * f, j->POH * j->POW * f);
+        float* img = ConvScratch.Get(1, c * plane + (nint)f * j->Pixels + pooledSize);
         float* dzp = img + c * plane;
         nint* off = stackalloc nint[taps + PlanarTaps];
         for (int t = 0; t < taps; t++)
@@ -483,7 +484,7 @@ public static unsafe partial class Conv2D
             {
                 // Behind a max pooling: dz is dL/d(pooled) · f'(pooled) at each window's maximum, zero elsewhere.
                 new Span<float>(dzp, f * j->Pixels).Clear();
-                ScatterPooled<TAct>(j, n, dzp);
+                ScatterPooled<TAct>(j, n, dzp, dzp + (nint)f * j->Pixels);
             }
             else if (CanTranspose(f))
             {

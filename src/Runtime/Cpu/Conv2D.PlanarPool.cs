@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Compiled.CompilerServices;
 
@@ -23,7 +24,11 @@ public static unsafe partial class Conv2D
     private static bool FusesMaxPool(in Conv2DShape s, in Pool2DShape p) =>
         UsePlanarForward(s) && p.InHeight == s.OutHeight && p.InWidth == s.OutWidth && p.Channels == s.Filters
         && p.PadTop == 0 && p.PadLeft == 0 && p.StrideY == p.PoolHeight && p.StrideX == p.PoolWidth
+        && p.PoolHeight * p.PoolWidth <= MaxPoolTaps
         && p.OutHeight > 0 && p.OutWidth > 0 && p.OutHeight * p.StrideY <= s.OutHeight && p.OutWidth * p.StrideX <= s.OutWidth;
+
+    /// <summary>Window taps of a fused pooling, at most (their offsets live on the stack).</summary>
+    private const int MaxPoolTaps = 16;
 
     /// <summary>
     /// pooled[batch, poh, pow, filters] = the max pooling <paramref name="p"/> of f(conv(x, w) + b), argmax as
@@ -111,10 +116,17 @@ public static unsafe partial class Conv2D
         PlanarJob* j = (PlanarJob*)argument;
         int lanes = T.Count, f = j->F, ow = j->OW, wp = j->Wp;
         int ph = j->PH, pw = j->PW, poh = j->POH, pow = j->POW;
-        nint plane = j->Plane, taps = (nint)j->C * j->KH * j->KW;
+        nint plane = j->Plane, weights = (nint)j->C * j->KH * j->KW;
         nint outPlane = j->Pixels + PlanarVectors * lanes;
-        float* img = ConvScratch.Get(1, j->C * plane + PlanarChannels * outPlane);
+        // The planar image, the tile rows, then one pooled row's window maxima and winning taps (from each window's
+        // top-left pixel on; computed at every pixel of the window rows, read at the window starts).
+        nint span = (nint)pow * pw + 2 * lanes;
+        float* img = ConvScratch.Get(1, j->C * plane + PlanarChannels * outPlane + 2 * span);
         float* acc = img + j->C * plane;
+        float* best = acc + PlanarChannels * outPlane, winner = best + span;
+        int taps = ph * pw;
+        int* tapPixel = stackalloc int[MaxPoolTaps]; // tap t's pixel offset in the convolution's output, row-major
+        for (int t = 0; t < taps; t++) tapPixel[t] = t / pw * ow + t % pw;
         PlacePlanar(j, n, img);
         nint outOff = (nint)n * poh * pow * f;
         float* pooled = j->Y + outOff;
@@ -123,10 +135,10 @@ public static unsafe partial class Conv2D
         for (int f0 = 0; f0 < f; f0 += PlanarChannels)
         {
             int rows = Math.Min(PlanarChannels, f - f0);
-            float* w0 = j->W + f0 * taps;
-            float* w1 = j->W + (f0 + Math.Min(1, rows - 1)) * taps, w2 = j->W + (f0 + Math.Min(2, rows - 1)) * taps;
-            float* w3 = j->W + (f0 + Math.Min(3, rows - 1)) * taps, w4 = j->W + (f0 + Math.Min(4, rows - 1)) * taps;
-            float* w5 = j->W + (f0 + Math.Min(5, rows - 1)) * taps;
+            float* w0 = j->W + f0 * weights;
+            float* w1 = j->W + (f0 + Math.Min(1, rows - 1)) * weights, w2 = j->W + (f0 + Math.Min(2, rows - 1)) * weights;
+            float* w3 = j->W + (f0 + Math.Min(3, rows - 1)) * weights, w4 = j->W + (f0 + Math.Min(4, rows - 1)) * weights;
+            float* w5 = j->W + (f0 + Math.Min(5, rows - 1)) * weights;
             int v = 0;
             for (; v + 4 <= vectors; v += 4) PlanarTile<T, Four>(img + v * lanes, plane, wp, j->C, j->KH, j->KW, w0, w1, w2, w3, w4, w5, acc + v * lanes, outPlane);
             if (vectors - v == 3) PlanarTile<T, Three>(img + v * lanes, plane, wp, j->C, j->KH, j->KW, w0, w1, w2, w3, w4, w5, acc + v * lanes, outPlane);
@@ -138,52 +150,114 @@ public static unsafe partial class Conv2D
                 T bias = T.Splat(j->Bias == null ? 0f : j->Bias[ch]);
                 float* row = acc + i * outPlane;
                 for (int u = 0; u < vectors; u++) T.Store(row + u * lanes, T.Apply<TAct>(T.Add(T.Load(row + u * lanes), bias)));
-                // y[py, px, ch] = the first largest of the window (strictly greater replaces), as Pooling.MaxForward.
+                // y[py, px, ch] = the first largest of the window (strictly greater replaces, taps in row order), as
+                // Pooling.MaxForward, without a branch on the data: window maxima and winning taps for whole pixel
+                // vectors of the window rows, then read at each window's start.
                 float* o = pooled + ch;
                 int* at = index + ch;
                 for (int py = 0; py < poh; py++)
+                {
+                    float* r = row + (nint)py * ph * wp;
+                    for (nint u = 0; u < (nint)pow * pw; u += lanes)
+                    {
+                        T m = T.Load(r + u), k = T.Zero;
+                        for (int t = 1; t < taps; t++)
+                        {
+                            T value = T.Load(r + u + (nint)(t / pw) * wp + t % pw);
+                            T greater = T.GreaterThan(value, m);
+                            m = T.Select(greater, value, m);
+                            k = T.Select(greater, T.Splat(t), k);
+                        }
+                        T.Store(best + u, m);
+                        T.Store(winner + u, k);
+                    }
+                    int rowPixel = py * ph * ow;
                     for (int px = 0; px < pow; px++, o += f, at += f)
                     {
-                        int y0 = py * ph, x0 = px * pw;
-                        float* q = row + (nint)y0 * wp + x0;
-                        float best = q[0];
-                        int by = 0, bx = 0;
-                        for (int ty = 0; ty < ph; ty++)
-                            for (int tx = 0; tx < pw; tx++)
-                            {
-                                float value = q[(nint)ty * wp + tx];
-                                if (value > best) { best = value; by = ty; bx = tx; }
-                            }
-                        *o = best;
-                        *at = ((y0 + by) * ow + x0 + bx) * f + ch;
+                        *o = best[px * pw];
+                        *at = (rowPixel + px * pw + tapPixel[(int)winner[px * pw]]) * f + ch;
                     }
+                }
             }
         }
     }
 
+    /// <summary>Floats of scratch <see cref="ScatterPooled{TAct}"/> needs for a sample whose pooled rows hold
+    /// <paramref name="rowValues"/> values and which has <paramref name="count"/> pooled values.</summary>
+    private static nint ScatterScratch(int rowValues, int count) => count + 3 * (nint)rowValues + 8;
+
     /// <summary>Sample <paramref name="n"/>'s dz on the planar pitch of a fused weight gradient (dzp zero on entry):
     /// dzp[ch][(iy·Wp + ix)] = (0 + dL/d(pooled)) · f'(pooled) at each window's maximum (iy, ix), as
-    /// <see cref="Pooling.MaxBackward"/> followed by <see cref="Activations.Backward{TAct}"/> would leave it.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ScatterPooled<TAct>(PlanarJob* j, int n, float* dzp) where TAct : struct, IActivation
+    /// <see cref="Pooling.MaxBackward"/> followed by <see cref="Activations.Backward{TAct}"/> would leave it.
+    /// <paramref name="scratch"/> holds <see cref="ScatterScratch"/> floats.</summary>
+    private static void ScatterPooled<TAct>(PlanarJob* j, int n, float* dzp, float* scratch) where TAct : struct, IActivation
     {
-        int f = j->F, ow = j->OW, wp = j->Wp, ph = j->PH, pw = j->PW, poh = j->POH, pow = j->POW;
-        nint pixels = j->Pixels, off = (nint)n * poh * pow * f;
-        float* dp = j->Dz + off, pv = j->Pooled + off;
+        int f = j->F, ow = j->OW, wp = j->Wp, ph = j->PH, pw = j->PW, poh = j->POH, pow = j->POW, taps = ph * pw;
+        int count = poh * pow * f, rowValues = pow * f;
+        nint pixels = j->Pixels, off = (nint)n * count;
         int* index = j->Index + off;
-        for (int py = 0, o = 0; py < poh; py++)
-            for (int px = 0; px < pow; px++)
+        float* values = scratch;
+        PooledGradient<TAct>(values, j->Dz + off, j->Pooled + off, count);
+        // For value o' = px·f + ch of a pooled row: its window's top-left offset in the sample's NHWC output (less the
+        // row's), its window's top-left on the planar pitch (less the row's), and the planar address decoded for it.
+        int* corner = (int*)(scratch + count), start = corner + rowValues, address = start + rowValues;
+        for (int px = 0, o = 0; px < pow; px++)
+            for (int ch = 0; ch < f; ch++, o++)
             {
-                int y0 = py * ph, x0 = px * pw;
-                for (int ch = 0; ch < f; ch++, o++)
-                {
-                    // The window's tap whose NHWC offset the argmax holds.
-                    int a = index[o];
-                    for (int ty = 0; ty < ph; ty++)
-                        for (int tx = 0; tx < pw; tx++)
-                            if (a == ((y0 + ty) * ow + x0 + tx) * f + ch)
-                                dzp[ch * pixels + (nint)(y0 + ty) * wp + x0 + tx] = (0f + dp[o]) * TAct.Derivative(pv[o], 0f);
-                }
+                corner[o] = px * pw * f + ch;
+                start[o] = (int)(ch * pixels) + px * pw;
             }
+        // Tap t of a window: its offset in a sample's NHWC output and on the planar pitch.
+        int* tapOffset = stackalloc int[MaxPoolTaps];
+        int* tapPlanar = stackalloc int[MaxPoolTaps];
+        for (int t = 0; t < taps; t++)
+        {
+            tapOffset[t] = (t / pw * ow + t % pw) * f;
+            tapPlanar[t] = t / pw * wp + t % pw;
+        }
+        for (int py = 0; py < poh; py++, index += rowValues, values += rowValues)
+        {
+            int rowCorner = py * ph * ow * f, rowStart = py * ph * wp;
+            // The window's tap whose offset the argmax holds, found without a branch on the data (a mispredicted branch
+            // per window cost more than the whole weight gradient), eight values at a time.
+            int o = 0;
+            if (Vector256.IsHardwareAccelerated)
+                for (; o + 8 <= rowValues; o += 8)
+                {
+                    Vector256<int> rel = Vector256.Load(index + o) - Vector256.Load(corner + o) - Vector256.Create(rowCorner);
+                    Vector256<int> at = Vector256.Load(start + o) + Vector256.Create(rowStart);
+                    for (int t = 1; t < taps; t++)
+                        at += Vector256.Equals(rel, Vector256.Create(tapOffset[t])) & Vector256.Create(tapPlanar[t]);
+                    at.Store(address + o);
+                }
+            for (; o < rowValues; o++)
+            {
+                int rel = index[o] - corner[o] - rowCorner, at = start[o] + rowStart;
+                for (int t = 1; t < taps; t++)
+                {
+                    bool hit = rel == tapOffset[t];
+                    at += *(byte*)&hit * tapPlanar[t];
+                }
+                address[o] = at;
+            }
+            for (o = 0; o < rowValues; o++) dzp[address[o]] = values[o];
+        }
+    }
+
+    /// <summary>dst[i] = (0 + dy[i]) · f'(y[i]) for i &lt; count, on whole vectors (no branch on the data).</summary>
+    private static void PooledGradient<TAct>(float* dst, float* dy, float* y, int count) where TAct : struct, IActivation
+    {
+        int i = 0;
+        if (Gemm.Isa == KernelIsa.Vector512)
+        {
+            for (; i + 16 <= count; i += 16)
+                ((Vector512<float>.Zero + Vector512.Load(dy + i)) * TAct.Derivative(Vector512.Load(y + i), default)).Store(dst + i);
+        }
+        else if (Gemm.Isa == KernelIsa.Vector256)
+        {
+            for (; i + 8 <= count; i += 8)
+                ((Vector256<float>.Zero + Vector256.Load(dy + i)) * TAct.Derivative(Vector256.Load(y + i), default)).Store(dst + i);
+        }
+        for (; i < count; i++) dst[i] = (0f + dy[i]) * TAct.Derivative(y[i], 0f);
     }
 }
