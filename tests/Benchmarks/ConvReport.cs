@@ -113,7 +113,7 @@ internal static class ConvReport
         while (Stopwatch.GetTimestamp() < until) { a(); Thread.Sleep(0); }
     }
 
-    /// <summary>Every kernel call of LeNet-5's generated training step at batch 64, in order, timed alone (best of
+    /// <summary>Every kernel call of LeNet-5's generated training step at batch 64 (conv1 and pool1 as one kernel each way), in order, timed alone (best of
     /// repetitions, two cores and one), so the step's time can be split by call.</summary>
     private static void LeNetStep(Action<string> report, Func<Action, (double Two, double One)> both)
     {
@@ -136,8 +136,7 @@ internal static class ConvReport
         var adam = new Compiled.Adam(1e-3);
         var calls = new (string Name, Action Call)[]
         {
-            ("conv1 forward", () => Conv2D.Forward<Relu>(y0, default, x, w1, b1, b, c1)),
-            ("pool1 forward", () => Pooling.MaxForward(y1, a1, y0, b, p1)),
+            ("conv1 + pool1 forward", () => Conv2D.ForwardMaxPool<Relu>(y1, a1, y0, x, w1, b1, b, c1, p1)),
             ("conv2 forward", () => Conv2D.Forward<Relu>(y2, default, y1, w2, b2, b, c2)),
             ("pool2 forward", () => Pooling.MaxForward(y3, a3, y2, b, p2)),
             ("flatten", () => Flatten.Forward(y4, y3, b, 5, 5, 16)),
@@ -155,9 +154,7 @@ internal static class ConvReport
             ("relu' conv2", () => Activations.Backward<Relu>(d2, y2, default, b * 1600)),
             ("conv2 backward-weights", () => Conv2D.BackwardWeights(gw2, gb2, d2, y1, b, c2)),
             ("conv2 backward-data", () => Conv2D.BackwardData(d1, d2, w2, b, c2)),
-            ("pool1 backward", () => Pooling.MaxBackward(d0, d1, a1, b, p1)),
-            ("relu' conv1", () => Activations.Backward<Relu>(d0, y0, default, b * 4704)),
-            ("conv1 backward-weights", () => Conv2D.BackwardWeights(gw1, gb1, d0, x, b, c1)),
+            ("conv1 + pool1 bwd-weights", () => Conv2D.BackwardWeightsMaxPool<Relu>(gw1, gb1, d0, d1, a1, y1, y0, x, b, c1, p1)),
             ("adam", () => adam.Step(parameters, gradients)),
         };
         // The whole step in order first (on two cores and on one), so every call is timed on the data the step gives it.
@@ -178,11 +175,28 @@ internal static class ConvReport
         var model = new LeNet5(seed: 1);
         (float[] bx, float[] by) = Workloads.RandomBatch(b, LeNet5.InputSize, LeNet5.OutputSize, seed: 7);
         var optimizer = new Compiled.Adam(1e-3);
-        var step = both(() =>
+        void Step()
         {
             model.ComputeGradients(bx, by, default, b);
             optimizer.Step(model.Parameters, model.Gradients);
-        });
-        report($"LeNet-5 generated step (lenet5-b64), best single step: {step.Two * 1e3:F3} ms on two cores, {step.One * 1e3:F3} ms on one");
+        }
+        // This session's kernels (conv1 + pool1 fused, the in-register dz copy) against the calls they replace, alternated.
+        static void Old(bool old) { Conv2D.FuseMaxPool = !old; Conv2D.TransposeInRegisters = !old; }
+        (double Two, double One) now = (double.MaxValue, double.MaxValue), before = now;
+        try
+        {
+            for (int round = 0; round < 3; round++)
+            {
+                Old(false);
+                var t = both(Step);
+                now = (Math.Min(now.Two, t.Two), Math.Min(now.One, t.One));
+                Old(true);
+                t = both(Step);
+                before = (Math.Min(before.Two, t.Two), Math.Min(before.One, t.One));
+            }
+        }
+        finally { Old(false); }
+        report($"LeNet-5 generated step (lenet5-b64), best single step: {now.Two * 1e3:F3} ms on two cores, {now.One * 1e3:F3} ms on one; " +
+            $"with conv1 and pool1 separate and the scalar dz copy: {before.Two * 1e3:F3} ms, {before.One * 1e3:F3} ms");
     }
 }

@@ -22,10 +22,13 @@ public static unsafe partial class Conv2D
     /// <summary>Whether the fused pass runs: the planar kernels take the convolution and the pooling's windows tile its
     /// output without padding or overlap.</summary>
     private static bool FusesMaxPool(in Conv2DShape s, in Pool2DShape p) =>
-        UsePlanarForward(s) && p.InHeight == s.OutHeight && p.InWidth == s.OutWidth && p.Channels == s.Filters
+        FuseMaxPool && UsePlanarForward(s) && p.InHeight == s.OutHeight && p.InWidth == s.OutWidth && p.Channels == s.Filters
         && p.PadTop == 0 && p.PadLeft == 0 && p.StrideY == p.PoolHeight && p.StrideX == p.PoolWidth
         && p.PoolHeight * p.PoolWidth <= MaxPoolTaps
         && p.OutHeight > 0 && p.OutWidth > 0 && p.OutHeight * p.StrideY <= s.OutHeight && p.OutWidth * p.StrideX <= s.OutWidth;
+
+    /// <summary>False runs the separate calls everywhere (benchmarks compare the two).</summary>
+    internal static bool FuseMaxPool = true;
 
     /// <summary>Window taps of a fused pooling, at most (their offsets live on the stack).</summary>
     private const int MaxPoolTaps = 16;
