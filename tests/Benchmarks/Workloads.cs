@@ -260,7 +260,7 @@ internal static class Workloads
     }
 
     /// <summary>MNIST-shaped data: pixels uniform in [0, 1), label of sample i is i % classes.</summary>
-    private static (float[] X, float[] Y) RandomBatch(int batch, int features, int classes, int seed)
+    internal static (float[] X, float[] Y) RandomBatch(int batch, int features, int classes, int seed)
     {
         var random = new Random(seed);
         var x = new float[batch * features];

@@ -21,6 +21,16 @@ public partial class TinyCnnReference;
 [Loss(Loss.SparseCategoricalCrossEntropy)]
 public partial class SameCnnReference;
 
+/// <summary>A first convolution with few filters and a max pooling, which the CPU runs as one kernel
+/// (Conv2D.ForwardMaxPool / BackwardWeightsMaxPool, where the planar kernels take the convolution) (<c>pooled</c>).</summary>
+[Input(12, 12, 1)]
+[Conv2D(4, 3, Activation.Relu, Padding = Padding.Same)]
+[MaxPool2D(2)]
+[Flatten]
+[Dense(3, Activation.Softmax)]
+[Loss(Loss.SparseCategoricalCrossEntropy)]
+public partial class PooledCnnReference;
+
 /// <summary>
 /// Convolutional models against PyTorch's autograd (float64, NCHW) on the same parameters, taken as they are from our
 /// arena: this pins the layouts the checkpoints promise (conv weights [out, in, kh, kw], Flatten in (C, H, W) order,
@@ -31,13 +41,18 @@ public class CnnReferenceTests
     /// <summary>The same formula as <c>value</c> in make_cnn_reference.py.</summary>
     private static double Value(int i, int k) => 0.5 * Math.Sin(0.37 * i + 0.11 * k + 0.3);
 
-    public static TheoryData<string> Models => new(["TinyCnnReference", "SameCnnReference"]);
+    public static TheoryData<string> Models => new(["TinyCnnReference", "SameCnnReference", "PooledCnnReference"]);
 
     [Theory]
     [MemberData(nameof(Models))]
     public void LossOutputsAndGradientsMatchPyTorch(string name)
     {
-        IModel model = name == "TinyCnnReference" ? new TinyCnnReference() : new SameCnnReference();
+        IModel model = name switch
+        {
+            "TinyCnnReference" => new TinyCnnReference(),
+            "SameCnnReference" => new SameCnnReference(),
+            _ => new PooledCnnReference(),
+        };
         string path = Path.Combine(AppContext.BaseDirectory, "Reference", "cnn_reference.json");
         JsonElement reference = JsonDocument.Parse(File.ReadAllText(path)).RootElement.GetProperty("models").GetProperty(name);
         int batch = reference.GetProperty("batch").GetInt32();

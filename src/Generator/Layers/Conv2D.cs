@@ -99,6 +99,7 @@ internal sealed class Conv2DOp : Op
     private readonly ParameterTensor _weight;
     private readonly ParameterTensor? _bias;
     private readonly Buffer? _pre;
+    private PoolFusion? _pool;
 
     public Conv2DOp(ModelPlan plan, Conv2DSpec spec, Tensor input, Tensor output, ParameterTensor weight, ParameterTensor? bias, Buffer? pre)
         : base(plan, spec.LayerName, new[] { input }, output)
@@ -146,6 +147,19 @@ internal sealed class Conv2DOp : Op
         yield return $"private static readonly {Geometry.Replace("Conv2DShape(", "Conv2DShape " + ShapeField + " = new(")};";
     }
 
+    /// <summary>
+    /// The CPU runs a first layer with few filters (at most 8: the planar kernels' case, LeNet-5's 6) and the max pooling
+    /// behind it as one kernel (<c>Conv2D.ForwardMaxPool</c>): its output stays in the kernel's tile buffer, and the weight
+    /// gradient builds dz from the pooled gradient, so neither the output nor its gradient goes through memory. Needs
+    /// stride 1, no input gradient (the model's input) and an activation whose derivative reads only its output.
+    /// </summary>
+    public override bool TakeCpuPool(PoolFusion pool)
+    {
+        if (!Input.IsModelInput || _pre is not null || _spec.Stride != 1 || _spec.Filters > 8) return false;
+        _pool = pool;
+        return true;
+    }
+
     public override IEnumerable<string> Initialize()
     {
         int fanIn = Input.Shape[2] * _spec.KernelHeight * _spec.KernelWidth, fanOut = _spec.Filters * _spec.KernelHeight * _spec.KernelWidth;
@@ -165,8 +179,13 @@ internal sealed class Conv2DOp : Op
         var args = new List<string> { Output.Ref, Input.Ref, _weight.Property };
         if (_pre is not null) { views.Insert(1, "z"); args.Insert(1, _pre.Property); }
         if (_bias is not null) { views.Add("b"); args.Add(_bias.Property); }
-        yield return new Step($"{header}\n{math}",
-            $"{Cpu}.Conv2D.Forward<{Cpu}.{act}>({Output.Ref}, {z}, {Input.Ref}, {_weight.Property}, {b}, batch, {ShapeField});",
+        string cpu = _pool is null
+            ? $"{Cpu}.Conv2D.Forward<{Cpu}.{act}>({Output.Ref}, {z}, {Input.Ref}, {_weight.Property}, {b}, batch, {ShapeField});"
+            : $"{Cpu}.Conv2D.ForwardMaxPool<{Cpu}.{act}>({_pool.Output.Ref}, {_pool.Argmax.Property}, {Output.Ref}, {Input.Ref}, " +
+              $"{_weight.Property}, {b}, batch, {ShapeField}, {_pool.ShapeField});";
+        if (_pool is not null)
+            math += $"\nCPU: with the next layer's {_pool.Summary} in one kernel ({_pool.Output.Ref}, {_pool.Argmax.Property}; {Output.Ref} stays in the kernel)";
+        yield return new Step($"{header}\n{math}", cpu,
             new GpuCall("Forward",
                 $"{Gpu}.Conv2D.Forward<{Gpu}.{act}>(y, {(_pre is null ? "y" : "z")}, x, w, {(_bias is null ? "default" : "b")}, batch, new {Geometry}, {(_pre is null ? "false" : "true")})",
                 views.ToArray(), args.ToArray(), $"{Gpu}.Conv2D.ForwardLaunch(batch, new {Geometry})"));
@@ -175,6 +194,17 @@ internal sealed class Conv2DOp : Op
     public override IEnumerable<Step> Backward(Target target)
     {
         string dy = Output.Grad!.Property;
+        if (target == Target.Cpu && _pool is not null)
+        {
+            string dwPool = _weight.GradProperty, dbPool = _bias?.GradProperty ?? "default";
+            yield return new Step($"{Name} backward, with the next layer's {_pool.Summary}: dz = {_pool.Output.Grad!.Property} at each window's maximum"
+                + (Act != Activation.None ? $" ⊙ {Act}'({_pool.Output.Ref})" : "") + $";  {dwPool} = Σ_B,pixels dz ⊗ patches of {Input.Ref}"
+                + (_bias is null ? "" : $";  {dbPool} = Σ dz"),
+                $"{Cpu}.Conv2D.BackwardWeightsMaxPool<{Cpu}.{ActivationForms.Struct(Act)}>({dwPool}, {dbPool}, {dy}, {_pool.Output.Grad!.Property}, " +
+                $"{_pool.Argmax.Property}, {_pool.Output.Ref}, {Output.Ref}, {Input.Ref}, batch, {ShapeField}, {_pool.ShapeField});",
+                null);
+            yield break;
+        }
         if (Act != Activation.None)
         {
             yield return ActivationBackward(Act, _pre);

@@ -116,6 +116,11 @@ internal sealed class Pool2DOp : Op
 
     private string ShapeField => $"s_{Naming.Identifier(Name)}Shape";
 
+    /// <summary>Max pooling whose windows tile the input: its producer may run it.</summary>
+    public override PoolFusion? FusablePool =>
+        _argmax is not null && _spec.Padding == Padding.Valid && _spec.Stride == _spec.PoolHeight && _spec.Stride == _spec.PoolWidth
+            ? new PoolFusion(Output, _argmax, ShapeField, Summary) : null;
+
     public override IEnumerable<string> Declarations()
     {
         yield return $"private static readonly {Geometry.Replace("Pool2DShape(", "Pool2DShape " + ShapeField + " = new(")};";
@@ -127,7 +132,7 @@ internal sealed class Pool2DOp : Op
         if (_argmax is not null)
         {
             yield return new Step($"{header}\n{Output.Ref}[B, {Output.Shape}] = max over each window of {Input.Ref};  {_argmax.Property} = where",
-                $"{Cpu}.Pooling.MaxForward({Output.Ref}, {_argmax.Property}, {Input.Ref}, batch, {ShapeField});",
+                CpuRunByProducer ? null : $"{Cpu}.Pooling.MaxForward({Output.Ref}, {_argmax.Property}, {Input.Ref}, batch, {ShapeField});",
                 new GpuCall("Forward", $"{Gpu}.Pooling.MaxForward(y, argmax, x, batch, new {Geometry})", new[] { "y", "argmax", "x" },
                     new[] { Output.Ref, _argmax.Property, Input.Ref }, $"{Gpu}.Pooling.ForwardLaunch(batch, new {Geometry})", IntViews: new[] { "argmax" }));
             yield break;
@@ -140,7 +145,7 @@ internal sealed class Pool2DOp : Op
 
     public override IEnumerable<Step> Backward(Target target)
     {
-        if (Input.IsModelInput) yield break;
+        if (Input.IsModelInput || (target == Target.Cpu && CpuRunByProducer)) yield break;
         string dx = Input.Grad!.Property, dy = Output.Grad!.Property;
         if (_argmax is not null)
         {

@@ -38,6 +38,14 @@ internal static class Lowering
         Op last = plan.Ops[plan.Ops.Count - 1];
         plan.Loss = new LossOp(plan, spec.Loss, last);
 
+        // CPU: an op that can run the max pooling behind it inside its own kernels does so (a few-filter convolution:
+        // its output then stays in the kernel's tile buffer).
+        foreach (Op op in plan.Ops)
+        {
+            if (plan.SoleConsumer(op.Output) is { FusablePool: { } pool } consumer && op.TakeCpuPool(pool))
+                consumer.CpuRunByProducer = true;
+        }
+
         // GPU: a consumer that can apply its producer's activation derivative in its own backward kernel does so.
         foreach (Op op in plan.Ops)
         {

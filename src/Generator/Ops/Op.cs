@@ -39,6 +39,12 @@ internal sealed record GpuCall(string Kernel, string Body, string[] Parameters, 
 /// </summary>
 internal sealed record LayerDescription(string Kind, Activation Activation, IReadOnlyList<ParameterTensor> Parameters, IReadOnlyList<string> Settings);
 
+/// <summary>
+/// A max pooling whose windows tile its input (stride = window, no padding), as its producer sees it when it may run the
+/// pooling inside its own CPU kernels: the pooled output, the argmax buffer, the geometry field and a summary.
+/// </summary>
+internal sealed record PoolFusion(Tensor Output, Buffer Argmax, string ShapeField, string Summary);
+
 /// <summary>What the backward pass of an activation needs: the function, its output and, when it reads it, its input.</summary>
 internal sealed record ActivatedOutput(Activation Activation, Tensor Output, Buffer? PreActivation);
 
@@ -104,6 +110,16 @@ internal abstract class Op
     /// <summary>Whether, on <paramref name="target"/>, this op's backward can apply its producer's activation derivative
     /// to dL/d(input) in the same kernel (saving the producer a pass).</summary>
     public virtual bool FusesInputActivation(Target target) => false;
+
+    /// <summary>This op as a max pooling its producer may run inside its own CPU kernels, or null.</summary>
+    public virtual PoolFusion? FusablePool => null;
+
+    /// <summary>Whether this op runs <paramref name="pool"/>, its sole consumer, inside its own CPU forward and backward
+    /// (called once by the plan; true means it will).</summary>
+    public virtual bool TakeCpuPool(PoolFusion pool) => false;
+
+    /// <summary>Set by the plan: this op's producer runs it on the CPU, so its CPU forms are left out (the GPU's stay).</summary>
+    public bool CpuRunByProducer { get; set; }
 
     /// <summary>Set by the plan: the consumer applies this op's activation derivative on the GPU (skip it here).</summary>
     public bool GpuDerivativeByConsumer { get; set; }

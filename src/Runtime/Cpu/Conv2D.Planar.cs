@@ -84,6 +84,13 @@ public static unsafe partial class Conv2D
         // Weight gradient: dz [batch, OH, OW, F], sample groups, per-lane partials [group][F][C·KH·KW][lanes] and [group][F][lanes].
         public float* Dz, Partial, DbPartial;
         public int Batch, Groups;
+        // A max pooling fused behind the convolution (Conv2D.PlanarPool.cs): its windows (stride = window), output rows
+        // and columns, and its argmax [batch, POH, POW, F] (offsets within a sample's [OH, OW, F], as Pooling writes
+        // them). Forward: Y is the pooled output. Weight gradient: Dz is dL/d(pooled), Pooled the pooled output (the
+        // activation's derivative is read from it), and each sample's dz is scattered from them.
+        public int* Index;
+        public float* Pooled;
+        public int PH, PW, POH, POW;
     }
 
     /// <summary>Fills the geometry of a planar job whose source is [srcH, srcW, c] placed at (offY, offX), for a stride-1
@@ -194,13 +201,19 @@ public static unsafe partial class Conv2D
         // dz[oy, ox, f] → dzp[f][oy·Wp + ox], zero elsewhere.
         new Span<float>(dzp, checked(f * flat)).Clear();
         float* d = j->Dz + (nint)n * oh * ow * f;
-        for (int fi = 0; fi < f; fi++)
+        if (CanTranspose(f))
         {
-            float* dst = dzp + (nint)fi * flat;
-            float* src = d + fi;
-            for (int oy = 0; oy < oh; oy++, dst += wp)
-                for (int ox = 0; ox < ow; ox++, src += f) dst[ox] = *src;
+            TransposeTable table = Table(f);
+            for (int oy = 0; oy < oh; oy++) ToPlanar(table, d + (nint)oy * ow * f, ow, f, dzp + (nint)oy * wp, flat);
         }
+        else
+            for (int fi = 0; fi < f; fi++)
+            {
+                float* dst = dzp + (nint)fi * flat;
+                float* src = d + fi;
+                for (int oy = 0; oy < oh; oy++, dst += wp)
+                    for (int ox = 0; ox < ow; ox++, src += f) dst[ox] = *src;
+            }
         // col[t][gutter + q] = Σ_f wt[t][f]·dzp[f][q]: 6 taps × up to 4 pixel vectors per tile; gutters zero.
         for (int t0 = 0; t0 < taps; t0 += PlanarChannels)
         {
@@ -399,24 +412,34 @@ public static unsafe partial class Conv2D
     /// <summary>Planar weight gradient: dw and db (db may be null), overwritten.</summary>
     private static void PlanarBackwardWeights(float* dw, float* db, float* dz, float* x, int batch, in Conv2DShape s)
     {
+        var job = new PlanarJob { Src = x, Dz = dz };
+        PlanarBackwardWeights<Identity>(&job, dw, db, batch, s);
+    }
+
+    /// <summary>The planar weight gradient of a job whose Src and Dz (and, behind a pooling, Index, Pooled and the pooling's
+    /// geometry) are set: dw and db (db may be null), overwritten.</summary>
+    private static void PlanarBackwardWeights<TAct>(PlanarJob* job, float* dw, float* db, int batch, in Conv2DShape s)
+        where TAct : struct, IActivation
+    {
         int lanes = Lanes(), f = s.Filters, taps = s.InChannels * s.KernelHeight * s.KernelWidth;
-        var job = new PlanarJob { Src = x, Dz = dz, Batch = batch, Groups = Math.Min(batch, MaxGroups) };
-        PlanarGeometry(&job, s.InHeight, s.InWidth, s.InChannels, s.PadTop, s.PadLeft, s.KernelHeight, s.KernelWidth,
+        job->Batch = batch;
+        job->Groups = Math.Min(batch, MaxGroups);
+        PlanarGeometry(job, s.InHeight, s.InWidth, s.InChannels, s.PadTop, s.PadLeft, s.KernelHeight, s.KernelWidth,
             f, s.OutHeight, s.OutWidth, lanes);
         nint partial = (nint)f * taps * lanes, dbPartial = (nint)f * lanes;
-        job.Partial = ConvScratch.Get(0, job.Groups * (partial + dbPartial));
-        job.DbPartial = job.Partial + job.Groups * partial;
-        delegate*<void*, int, void> part = Gemm.Isa == KernelIsa.Vector512 ? &PlanarWeightsGroup<ConvLanes512> : &PlanarWeightsGroup<ConvLanes256>;
-        Run(part, &job, job.Groups, s.MultiplyAdds * batch);
+        job->Partial = ConvScratch.Get(0, job->Groups * (partial + dbPartial));
+        job->DbPartial = job->Partial + job->Groups * partial;
+        delegate*<void*, int, void> part = Gemm.Isa == KernelIsa.Vector512 ? &PlanarWeightsGroup<ConvLanes512, TAct> : &PlanarWeightsGroup<ConvLanes256, TAct>;
+        Run(part, job, job->Groups, s.MultiplyAdds * batch);
         // Groups in order into group 0, then each lane vector summed in a fixed order.
-        float* p0 = job.Partial;
-        for (int g = 1; g < job.Groups; g++)
+        float* p0 = job->Partial;
+        for (int g = 1; g < job->Groups; g++)
         {
-            AddInto(p0, job.Partial + g * partial, partial);
-            AddInto(job.DbPartial, job.DbPartial + g * dbPartial, dbPartial);
+            AddInto(p0, job->Partial + g * partial, partial);
+            AddInto(job->DbPartial, job->DbPartial + g * dbPartial, dbPartial);
         }
-        if (Gemm.Isa == KernelIsa.Vector512) LaneSums<ConvLanes512>(dw, db, p0, job.DbPartial, f, taps);
-        else LaneSums<ConvLanes256>(dw, db, p0, job.DbPartial, f, taps);
+        if (Gemm.Isa == KernelIsa.Vector512) LaneSums<ConvLanes512>(dw, db, p0, job->DbPartial, f, taps);
+        else LaneSums<ConvLanes256>(dw, db, p0, job->DbPartial, f, taps);
     }
 
     private static void LaneSums<T>(float* dw, float* db, float* partial, float* dbPartial, int f, int taps) where T : struct, IConvLanes<T>
@@ -431,7 +454,7 @@ public static unsafe partial class Conv2D
     /// transposed planar (dz, zero at the dropped columns), then every (6 filters × 4 taps) tile reduced over the pixel
     /// vectors and added to the group's per-lane partials.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PlanarWeightsGroup<T>(void* argument, int g) where T : struct, IConvLanes<T>
+    private static void PlanarWeightsGroup<T, TAct>(void* argument, int g) where T : struct, IConvLanes<T> where TAct : struct, IActivation
     {
         PlanarJob* j = (PlanarJob*)argument;
         int lanes = T.Count, f = j->F, c = j->C, kh = j->KH, kw = j->KW, oh = j->OH, ow = j->OW, wp = j->Wp;
@@ -442,7 +465,8 @@ public static unsafe partial class Conv2D
         float* dbp = j->DbPartial + g * (nint)f * lanes;
         new Span<float>(part, f * taps * lanes).Clear();
         new Span<float>(dbp, f * lanes).Clear();
-        float* img = ConvScratch.Get(1, c * plane + (nint)f * j->Pixels);
+        nint pooledSize = j->Index == null ? 0 : ScatterScratch(j->POW * f, j->POH * j->POW * f);
+        float* img = ConvScratch.Get(1, c * plane + (nint)f * j->Pixels + pooledSize);
         float* dzp = img + c * plane;
         nint* off = stackalloc nint[taps + PlanarTaps];
         for (int t = 0; t < taps; t++)
@@ -456,12 +480,24 @@ public static unsafe partial class Conv2D
         {
             PlacePlanar(j, n, img);
             float* d = j->Dz + (nint)n * oh * ow * f;
-            for (int oy = 0; oy < oh; oy++)
-                for (int ox = 0; ox < ow; ox++, d += f)
-                {
-                    float* dst = dzp + (nint)oy * wp + ox;
-                    for (int fi = 0; fi < f; fi++) dst[fi * (nint)j->Pixels] = d[fi];
-                }
+            if (j->Index != null)
+            {
+                // Behind a max pooling: dz is dL/d(pooled) · f'(pooled) at each window's maximum, zero elsewhere.
+                new Span<float>(dzp, f * j->Pixels).Clear();
+                ScatterPooled<TAct>(j, n, dzp, dzp + (nint)f * j->Pixels);
+            }
+            else if (CanTranspose(f))
+            {
+                TransposeTable table = Table(f);
+                for (int oy = 0; oy < oh; oy++) ToPlanar(table, d + (nint)oy * ow * f, ow, f, dzp + (nint)oy * wp, j->Pixels);
+            }
+            else
+                for (int oy = 0; oy < oh; oy++)
+                    for (int ox = 0; ox < ow; ox++, d += f)
+                    {
+                        float* dst = dzp + (nint)oy * wp + ox;
+                        for (int fi = 0; fi < f; fi++) dst[fi * (nint)j->Pixels] = d[fi];
+                    }
             for (int f0 = 0; f0 < f; f0 += PlanarChannels)
             {
                 int rows = Math.Min(PlanarChannels, f - f0);

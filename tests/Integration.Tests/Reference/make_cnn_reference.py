@@ -43,12 +43,23 @@ def same(x, p):
     return F.linear(h, p["layers.4.weight"], p["layers.4.bias"])
 
 
+def pooled(x, p):
+    # [Input(12,12,1)] [Conv2D(4, 3, Relu, Padding=Same)] [MaxPool2D(2)] [Flatten] [Dense(3, Softmax)], sparse CE:
+    # a first convolution our CPU runs together with its max pooling (Conv2D.ForwardMaxPool).
+    h = torch.relu(F.conv2d(x, p["layers.0.weight"], p["layers.0.bias"], padding=1))
+    h = F.max_pool2d(h, 2)
+    h = torch.flatten(h, 1)
+    return F.linear(h, p["layers.3.weight"], p["layers.3.bias"])
+
+
 MODELS = {
     "TinyCnnReference": (tiny, (6, 6, 2), 4, [("layers.0.weight", (3, 2, 3, 3)), ("layers.0.bias", (3,)),
                                               ("layers.3.weight", (3, 12)), ("layers.3.bias", (3,))]),
     "SameCnnReference": (same, (8, 8, 3), 3, [("layers.0.weight", (4, 3, 3, 3)), ("layers.0.bias", (4,)),
                                               ("layers.2.weight", (5, 4, 3, 3)),
                                               ("layers.4.weight", (3, 5)), ("layers.4.bias", (3,))]),
+    "PooledCnnReference": (pooled, (12, 12, 1), 3, [("layers.0.weight", (4, 1, 3, 3)), ("layers.0.bias", (4,)),
+                                                    ("layers.3.weight", (3, 144)), ("layers.3.bias", (3,))]),
 }
 
 out = {"torch": torch.__version__, "models": {}}

@@ -123,6 +123,11 @@ public class ConvTests
         { 20, 40, 1, 3, 3, 4, true, 2 },
         { 6, 5, 4, 1, 1, 3, false, 9 },
         { 7, 9, 2, 6, 2, 12, true, 4 },
+        // The in-register NHWC -> planar copy of the output gradient (2 to 8 filters): 16 input channels, an odd filter
+        // count, the widest (8), rows of one, two and a part of 16-pixel groups.
+        { 8, 19, 16, 3, 3, 6, true, 2 },
+        { 12, 17, 5, 3, 3, 5, false, 3 },
+        { 4, 33, 9, 2, 2, 8, true, 2 },
     };
 
     /// <summary>The planar kernels (forced) and the channel kernels (planar forbidden) on the same stride-1 shapes, against
