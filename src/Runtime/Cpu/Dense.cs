@@ -23,22 +23,10 @@ public static unsafe class Dense
     public static void Forward<TAct>(Span<float> y, Span<float> preActivation,
         ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, int batch, int inputs, int units) where TAct : struct, IActivation
     {
-        CheckSizes(batch, inputs, units);
-        Need(x, (long)batch * inputs, nameof(x));
-        Need(w, (long)units * inputs, nameof(w));
-        Need(b, units, nameof(b));
-        Need(y, (long)batch * units, nameof(y));
-        if (!preActivation.IsEmpty) Need(preActivation, (long)batch * units, nameof(preActivation));
+        CheckForward(y, preActivation, x, w, b, batch, inputs, units);
         fixed (float* px = x, pw = w, pb = b, py = y, pz = preActivation)
         {
-            // A = x [batch, inputs]; B(k, n) = w[n, k] (wᵀ, read down w's contiguous rows); C = y.
-            var g = new GemmArgs
-            {
-                A = px, RsA = inputs, CsA = 1,
-                B = pw, RsB = 1, CsB = inputs,
-                C = py, LdC = units, Bias = pb, Pre = preActivation.IsEmpty ? null : pz,
-                M = batch, N = units, K = inputs,
-            };
+            GemmArgs g = ForwardArgs(px, pw, pb, py, preActivation.IsEmpty ? null : pz, batch, inputs, units);
             Gemm.Run<TAct>(ref g);
         }
     }
@@ -54,21 +42,10 @@ public static unsafe class Dense
     {
         ArgumentNullException.ThrowIfNull(packed);
         if ((uint)slot >= (uint)packed.Slots) throw new ArgumentOutOfRangeException(nameof(slot), slot, "No such slot in the packed weights.");
-        CheckSizes(batch, inputs, units);
-        Need(x, (long)batch * inputs, nameof(x));
-        Need(w, (long)units * inputs, nameof(w));
-        Need(b, units, nameof(b));
-        Need(y, (long)batch * units, nameof(y));
-        if (!preActivation.IsEmpty) Need(preActivation, (long)batch * units, nameof(preActivation));
+        CheckForward(y, preActivation, x, w, b, batch, inputs, units);
         fixed (float* px = x, pw = w, pb = b, py = y, pz = preActivation)
         {
-            var g = new GemmArgs
-            {
-                A = px, RsA = inputs, CsA = 1,
-                B = pw, RsB = 1, CsB = inputs,
-                C = py, LdC = units, Bias = pb, Pre = preActivation.IsEmpty ? null : pz,
-                M = batch, N = units, K = inputs,
-            };
+            GemmArgs g = ForwardArgs(px, pw, pb, py, preActivation.IsEmpty ? null : pz, batch, inputs, units);
             KernelIsa isa = Gemm.Isa;
             float* bp = Gemm.UsePrepacked && Gemm.PacksB(ref g, isa) ? packed.Get(slot, &g, isa) : null;
             if (bp != null) Gemm.RunPrepacked<TAct>(ref g, isa, bp);
@@ -164,6 +141,28 @@ public static unsafe class Dense
         sum.Clear();
         for (int r = 0; r < batch; r++) TensorPrimitives.Add(sum, new ReadOnlySpan<float>(dz + (nint)r * units, units), sum);
     }
+
+    /// <summary>The forward's argument checks, shared by both overloads: each span long enough for its tensor.</summary>
+    private static void CheckForward(ReadOnlySpan<float> y, ReadOnlySpan<float> preActivation, ReadOnlySpan<float> x,
+        ReadOnlySpan<float> w, ReadOnlySpan<float> b, int batch, int inputs, int units)
+    {
+        CheckSizes(batch, inputs, units);
+        Need(x, (long)batch * inputs, nameof(x));
+        Need(w, (long)units * inputs, nameof(w));
+        Need(b, units, nameof(b));
+        Need(y, (long)batch * units, nameof(y));
+        if (!preActivation.IsEmpty) Need(preActivation, (long)batch * units, nameof(preActivation));
+    }
+
+    /// <summary>The forward's product: A = x [batch, inputs]; B(k, n) = w[n, k] (wᵀ, read down w's contiguous rows);
+    /// C = y, with the bias and, when <paramref name="pz"/> is not null, z kept.</summary>
+    private static GemmArgs ForwardArgs(float* px, float* pw, float* pb, float* py, float* pz, int batch, int inputs, int units) => new()
+    {
+        A = px, RsA = inputs, CsA = 1,
+        B = pw, RsB = 1, CsB = inputs,
+        C = py, LdC = units, Bias = pb, Pre = pz,
+        M = batch, N = units, K = inputs,
+    };
 
     private static void CheckSizes(int batch, int inputs, int units)
     {
