@@ -350,7 +350,7 @@ internal static unsafe class Rows
             for (int i = 0; i < n; i += 16)
             {
                 Vector512<float> m = Kernel512.Mask(n - i);
-                Vector512<float> ev = Vector512.Exp(Avx512F.MaskLoad(z + i, m, Vector512<float>.Zero) - vm) & m;
+                Vector512<float> ev = GateMath.Exp(Avx512F.MaskLoad(z + i, m, vm) - vm) & m;
                 Avx512F.MaskStore(e + i, m, ev);
                 acc += ev;
             }
