@@ -286,6 +286,23 @@ public static unsafe class Activations
         if (y.Length < count) ThrowShort(nameof(y));
         fixed (float* pz = z, py = y)
         {
+            if (Gemm.Isa == KernelIsa.Vector512 && n <= 16)
+            {
+                // A row in one register (an output layer of a few classes): one load, one store, the same arithmetic
+                // as Rows.ExpShifted and Rows.Scale (so the same bits as the losses' probabilities).
+                Vector512<float> m = Kernel512.Mask(n), ninf = Vector512.Create(float.NegativeInfinity);
+                for (int b = 0; b < batch; b++)
+                {
+                    float* zr = pz + (nint)b * n;
+                    Vector512<float> zv = Avx512F.MaskLoad(zr, m, ninf);
+                    Vector256<float> h8 = Vector256.Max(zv.GetLower(), zv.GetUpper());
+                    Vector128<float> h4 = Vector128.Max(h8.GetLower(), h8.GetUpper());
+                    Vector512<float> vm = Vector512.Create(MathF.Max(MathF.Max(h4[0], h4[1]), MathF.Max(h4[2], h4[3])));
+                    Vector512<float> ev = GateMath.Exp(Avx512F.MaskLoad(zr, m, vm) - vm) & m;
+                    Avx512F.MaskStore(py + (nint)b * n, m, ev * Vector512.Create(1f / Vector512.Sum(ev)));
+                }
+                return;
+            }
             for (int b = 0; b < batch; b++)
             {
                 float* zr = pz + (nint)b * n, yr = py + (nint)b * n;
@@ -350,7 +367,7 @@ internal static unsafe class Rows
             for (int i = 0; i < n; i += 16)
             {
                 Vector512<float> m = Kernel512.Mask(n - i);
-                Vector512<float> ev = Vector512.Exp(Avx512F.MaskLoad(z + i, m, Vector512<float>.Zero) - vm) & m;
+                Vector512<float> ev = GateMath.Exp(Avx512F.MaskLoad(z + i, m, vm) - vm) & m;
                 Avx512F.MaskStore(e + i, m, ev);
                 acc += ev;
             }

@@ -139,6 +139,28 @@ public class ElementwiseTests
         }
     }
 
+    /// <summary>A prediction's softmax is the training loss's: the same probabilities, bit for bit, on every instruction
+    /// set (the same inlined exponential and the same reductions), so a model predicts what it trained on.</summary>
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(64, 10)]
+    [InlineData(5, 37)]
+    public void Softmax_equals_the_sparse_losss_probabilities(int batch, int n)
+    {
+        float[] z = Support.Random(batch * n, 23, -8f, 8f);
+        z[0] = 80f;
+        float[] labels = new float[batch];
+        foreach (KernelIsa isa in Support.Isas())
+        {
+            var y = new float[batch * n];
+            var p = new float[batch * n];
+            var d = new float[batch * n];
+            Support.With(isa, false, () => Activations.Softmax(y, z, batch, n));
+            Support.With(isa, false, () => Losses.SoftmaxCrossEntropySparse(p, d, z, labels, batch, n));
+            Assert.True(Support.BitEqual(y, p), $"softmax {batch}x{n} {isa}: differs from the sparse loss's probabilities");
+        }
+    }
+
     [Theory]
     [InlineData(1, 1)]
     [InlineData(64, 10)]
