@@ -202,26 +202,12 @@ public static unsafe class Losses
         int classes = a.Classes;
         int first = (int)((long)a.Batch * chunk / a.Chunks), last = (int)((long)a.Batch * (chunk + 1) / a.Chunks);
         double total = 0;
-        Vector512<float> vib = Vector512.Create(a.InvBatch), ninf = Vector512.Create(float.NegativeInfinity);
+        Vector512<float> vib = Vector512.Create(a.InvBatch);
         for (int b = first; b < last; b++)
         {
             int label = (int)a.Labels[b]; // checked by the caller
             float* z = a.Z + (nint)b * classes, p = a.P + (nint)b * classes, d = a.D + (nint)b * classes;
-            Vector512<float> vmax = ninf;
-            for (int i = 0; i < classes; i += 16)
-                vmax = Vector512.Max(vmax, Avx512F.MaskLoad(z + i, Kernel512.Mask(classes - i), ninf));
-            Vector256<float> h8 = Vector256.Max(vmax.GetLower(), vmax.GetUpper());
-            Vector128<float> h4 = Vector128.Max(h8.GetLower(), h8.GetUpper());
-            float max = MathF.Max(MathF.Max(h4[0], h4[1]), MathF.Max(h4[2], h4[3]));
-            Vector512<float> vm = Vector512.Create(max), acc = default;
-            for (int i = 0; i < classes; i += 16)
-            {
-                Vector512<float> m = Kernel512.Mask(classes - i);
-                Vector512<float> ev = GateMath.Exp(Avx512F.MaskLoad(z + i, m, vm) - vm) & m;
-                Avx512F.MaskStore(p + i, m, ev);
-                acc += ev;
-            }
-            float sum = Vector512.Sum(acc);
+            float sum = Rows.ExpShifted(z, p, classes, out float max); // its AVX-512 branch: e^(z − max) by the inlined exp
             Vector512<float> inv = Vector512.Create(1f / sum);
             for (int i = 0; i < classes; i += 16)
             {
