@@ -103,7 +103,7 @@ internal static class Parser
     {
         "InputSize", "OutputSize", "TargetSize", "ParameterCount", "WorkspacePerSample", "Loss", "Parameters", "Gradients",
         "Tensors", "Initialize", "Forward", "ComputeGradients", "Load", "EnsureCapacity", "Random", "GpuTwin", "GpuKernels",
-        "CreateGpuTwin", "s_tensors", "_parameters", "_gradients", "_workspace", "_capacity", "_random", "Layers", "s_layers",
+        "CreateGpuTwin", "s_tensors", "_parameters", "_gradients", "_workspace", "_capacity", "_origin", "_random", "Layers", "s_layers",
         "_sync", "_packed",
     };
 

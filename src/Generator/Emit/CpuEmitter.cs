@@ -45,7 +45,7 @@ internal static class CpuEmitter
             EmitViews(w, plan);
             EmitForward(w, plan);
             EmitComputeGradients(w, plan);
-            EmitWorkspace(w);
+            EmitWorkspace(w, plan);
         }
 
         for (int i = outers.Count - 1; i >= 0; i--) outers[i].Dispose();
@@ -81,7 +81,7 @@ internal static class CpuEmitter
             foreach (ParameterTensor t in plan.BufferTensors)
                 w.Line($"//   {t.Name,-32} {t.ShapeText + (t.IsInt64 ? " i64" : ""),-6} @ {Int(t.Offset)}");
         }
-        w.Line("// Workspace, per sample of capacity (buffer k spans [offset·cap, (offset + size)·cap)):");
+        w.Line("// Workspace, per sample of capacity (buffer k spans origin + [offset·cap, (offset + size)·cap)):");
         foreach (Buffer b in plan.Buffers)
             w.Line($"//   {b.Property,-24} {"[B, " + Int(b.PerSample) + "]",-14} @ {Int(b.Offset),-7} {b.Role.ToString().ToLowerInvariant()}: {b.Description}");
         w.Line($"private const int WorkspacePerSample = {Int(plan.WorkspacePerSample)};");
@@ -126,6 +126,7 @@ internal static class CpuEmitter
         w.Line("private readonly float[] _gradients = new float[ParameterCount];");
         w.Line("private float[] _workspace = global::System.Array.Empty<float>();");
         w.Line("private int _capacity;");
+        w.Line("private int _origin; // the workspace's first element on a 64-byte line: every buffer starts on one");
         w.Line("private global::Compiled.Rng _random;");
         // Prediction needs the buffers before the first gradient buffer only: their end, per sample of capacity.
         int inference = plan.Buffers.Where(b => b.Role != BufferRole.Gradient).Select(b => b.Offset + b.PerSample).DefaultIfEmpty(1).Max();
@@ -230,10 +231,10 @@ internal static class CpuEmitter
                 : $"private {Span} {t.Property} => new(_buffers, {Int(t.Offset)}, {Int(t.Length)}); // {t.ShapeText}");
         foreach (Buffer b in plan.Buffers)
         {
-            string view = $"new {Span}(_workspace, {Int(b.Offset)} * _capacity, {Int(b.PerSample)} * _capacity)";
+            string view = $"new {Span}(_workspace, _origin + {Int(b.Offset)} * _capacity, {Int(b.PerSample)} * _capacity)";
             w.Line(b.IsInt
                 ? $"private global::System.Span<int> {b.Property} => global::System.Runtime.InteropServices.MemoryMarshal\n    .Cast<float, int>({view});"
-                : $"private {Span} {b.Property} => new(_workspace, {Int(b.Offset)} * _capacity, {Int(b.PerSample)} * _capacity);");
+                : $"private {Span} {b.Property} => new(_workspace, _origin + {Int(b.Offset)} * _capacity, {Int(b.PerSample)} * _capacity);");
         }
         var declarations = plan.Ops.SelectMany(o => o.Declarations()).ToList();
         if (declarations.Count > 0)
@@ -289,11 +290,11 @@ internal static class CpuEmitter
         string cpu = plan.Spec.Aliases.Cpu;
         w.Line($"{cpu}.InferenceLease lease = _sync.EnterInference(batch); // a workspace no other thread uses");
         w.Line("float[] workspace = lease.Workspace;");
-        w.Line("int capacity = lease.Capacity;");
+        w.Line("int origin = lease.Origin, capacity = lease.Capacity;");
         foreach (Buffer b in plan.Buffers)
         {
             if (b.Role == BufferRole.Gradient) continue;
-            string bounds = $"workspace, {Int(b.Offset)} * capacity, {Int(b.PerSample)} * capacity";
+            string bounds = $"workspace, origin + {Int(b.Offset)} * capacity, {Int(b.PerSample)} * capacity";
             if (b.IsInt)
                 w.Line($"global::System.Span<int> {b.Property} = global::System.Runtime.InteropServices.MemoryMarshal\n    .Cast<float, int>(new {Span}({bounds}));");
             else
@@ -339,14 +340,15 @@ internal static class CpuEmitter
         w.Line();
     }
 
-    private static void EmitWorkspace(CodeWriter w)
+    private static void EmitWorkspace(CodeWriter w, ModelPlan plan)
     {
         w.Line("/// <summary>Grows the workspace to hold <paramref name=\"batch\"/> samples; allocates only when it grows.</summary>");
         using (w.Block("private void EnsureCapacity(int batch)"))
         {
             w.Line("if (batch <= _capacity) return;");
-            w.Line("_workspace = new float[checked(batch * WorkspacePerSample)];");
-            w.Line("_capacity = batch;");
+            w.Line($"int capacity = {plan.Spec.Aliases.Cpu}.AlignedWorkspace.Capacity(batch); // a multiple of 16 from 16 on");
+            w.Line($"_workspace = {plan.Spec.Aliases.Cpu}.AlignedWorkspace.Allocate(checked(capacity * WorkspacePerSample), out _origin);");
+            w.Line("_capacity = capacity;");
         }
     }
 }

@@ -23,12 +23,14 @@ public sealed class ModelSync
     private readonly Lock _training = new();
     private float[] _workspace;
     private int _capacity;
+    private int _origin;
     private int _busy;
     private int _version;
     private int _trainer;
     private string _trainerName = "";
 
     [ThreadStatic] private static float[]? t_workspace;
+    [ThreadStatic] private static int t_origin, t_floats;
 
     /// <summary>Creates the guard of a model whose workspace holds <paramref name="workspacePerSample"/> floats per sample,
     /// with an inference workspace for one sample already allocated (single-sample prediction never allocates).</summary>
@@ -36,7 +38,7 @@ public sealed class ModelSync
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(workspacePerSample, 1);
         _perSample = workspacePerSample;
-        _workspace = new float[workspacePerSample];
+        _workspace = AlignedWorkspace.Allocate(workspacePerSample, out _origin);
         _capacity = 1;
     }
 
@@ -56,7 +58,7 @@ public sealed class ModelSync
         if (Interlocked.CompareExchange(ref _busy, 1, 0) == 0)
         {
             if (batch > _capacity) Grow(batch);
-            return new InferenceLease(_workspace, _capacity, version, owned: true);
+            return new InferenceLease(_workspace, _origin, _capacity, version, owned: true);
         }
         return Shared(batch, version);
     }
@@ -117,17 +119,25 @@ public sealed class ModelSync
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void Grow(int batch)
     {
-        _workspace = new float[checked(batch * _perSample)];
-        _capacity = batch;
+        int capacity = AlignedWorkspace.Capacity(batch);
+        _workspace = AlignedWorkspace.Allocate(checked(capacity * _perSample), out _origin);
+        _capacity = capacity;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private InferenceLease Shared(int batch, int version)
     {
-        long needed = (long)batch * _perSample;
+        int capacity = AlignedWorkspace.Capacity(batch);
         float[]? workspace = t_workspace;
-        if (workspace is null || workspace.Length < needed) t_workspace = workspace = new float[checked((int)needed)];
-        return new InferenceLease(workspace, workspace.Length / _perSample, version, owned: false);
+        if (workspace is null || t_floats < (long)capacity * _perSample)
+        {
+            t_workspace = workspace = AlignedWorkspace.Allocate(checked(capacity * _perSample), out t_origin);
+            t_floats = capacity * _perSample;
+        }
+        // The capacity this model's layout fits in the thread's workspace: a multiple of 16 from 16 samples on, so its
+        // buffers start on cache lines as in the model's own workspace.
+        int fits = t_floats / _perSample;
+        return new InferenceLease(workspace, t_origin, fits < AlignedWorkspace.LineFloats ? fits : fits / AlignedWorkspace.LineFloats * AlignedWorkspace.LineFloats, version, owned: false);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -148,9 +158,10 @@ public sealed class ModelSync
 /// buffers out in it (buffer k at <c>offset·Capacity</c>).</summary>
 public readonly struct InferenceLease
 {
-    internal InferenceLease(float[] workspace, int capacity, int version, bool owned)
+    internal InferenceLease(float[] workspace, int origin, int capacity, int version, bool owned)
     {
         Workspace = workspace;
+        Origin = origin;
         Capacity = capacity;
         Version = version;
         Owned = owned;
@@ -159,7 +170,11 @@ public readonly struct InferenceLease
     /// <summary>The workspace, at least <see cref="Capacity"/> samples long.</summary>
     public float[] Workspace { get; }
 
-    /// <summary>The samples it has room for.</summary>
+    /// <summary>Where the layout starts in <see cref="Workspace"/>: its first element on a 64-byte line (see
+    /// <see cref="AlignedWorkspace"/>).</summary>
+    public int Origin { get; }
+
+    /// <summary>The samples it has room for from <see cref="Origin"/>.</summary>
     public int Capacity { get; }
 
     internal int Version { get; }

@@ -29,7 +29,7 @@ namespace Demo
         //   layers.2.bias            [128]          @ 108704
         //   layers.3.weight          [784, 128]     @ 108832
         //   layers.3.bias            [784]          @ 209184
-        // Workspace, per sample of capacity (buffer k spans [offset·cap, (offset + size)·cap)):
+        // Workspace, per sample of capacity (buffer k spans origin + [offset·cap, (offset + size)·cap)):
         //   Layers0Out               [B, 128]       @ 0       activation: layers.0 output y
         //   Layers1Out               [B, 32]        @ 128     activation: layers.1 output y
         //   Layers2Out               [B, 128]       @ 160     activation: layers.2 output y
@@ -69,6 +69,7 @@ namespace Demo
         private readonly float[] _gradients = new float[ParameterCount];
         private float[] _workspace = global::System.Array.Empty<float>();
         private int _capacity;
+        private int _origin; // the workspace's first element on a 64-byte line: every buffer starts on one
         private global::Compiled.Rng _random;
         private readonly Cpu.ModelSync _sync = new(1856); // prediction's workspace: floats per sample
         private readonly Cpu.PackedWeights _packed = new(4); // weights packed for prediction, stale after any write
@@ -146,15 +147,15 @@ namespace Demo
         private global::System.Span<float> dLayers2Bias => new(_gradients, 108704, 128);
         private global::System.Span<float> dLayers3Weight => new(_gradients, 108832, 100352);
         private global::System.Span<float> dLayers3Bias => new(_gradients, 209184, 784);
-        private global::System.Span<float> Layers0Out => new(_workspace, 0 * _capacity, 128 * _capacity);
-        private global::System.Span<float> Layers1Out => new(_workspace, 128 * _capacity, 32 * _capacity);
-        private global::System.Span<float> Layers2Out => new(_workspace, 160 * _capacity, 128 * _capacity);
-        private global::System.Span<float> Layers3Logits => new(_workspace, 288 * _capacity, 784 * _capacity);
-        private global::System.Span<float> Output => new(_workspace, 1072 * _capacity, 784 * _capacity);
-        private global::System.Span<float> dLayers0Out => new(_workspace, 1856 * _capacity, 128 * _capacity);
-        private global::System.Span<float> dLayers1Out => new(_workspace, 1984 * _capacity, 32 * _capacity);
-        private global::System.Span<float> dLayers2Out => new(_workspace, 2016 * _capacity, 128 * _capacity);
-        private global::System.Span<float> dOutput => new(_workspace, 2144 * _capacity, 784 * _capacity);
+        private global::System.Span<float> Layers0Out => new(_workspace, _origin + 0 * _capacity, 128 * _capacity);
+        private global::System.Span<float> Layers1Out => new(_workspace, _origin + 128 * _capacity, 32 * _capacity);
+        private global::System.Span<float> Layers2Out => new(_workspace, _origin + 160 * _capacity, 128 * _capacity);
+        private global::System.Span<float> Layers3Logits => new(_workspace, _origin + 288 * _capacity, 784 * _capacity);
+        private global::System.Span<float> Output => new(_workspace, _origin + 1072 * _capacity, 784 * _capacity);
+        private global::System.Span<float> dLayers0Out => new(_workspace, _origin + 1856 * _capacity, 128 * _capacity);
+        private global::System.Span<float> dLayers1Out => new(_workspace, _origin + 1984 * _capacity, 32 * _capacity);
+        private global::System.Span<float> dLayers2Out => new(_workspace, _origin + 2016 * _capacity, 128 * _capacity);
+        private global::System.Span<float> dOutput => new(_workspace, _origin + 2144 * _capacity, 784 * _capacity);
 
         /// <summary>Runs the model on <paramref name="batch"/> samples: outputs[B, OutputSize] from inputs[B, InputSize].</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
@@ -166,12 +167,12 @@ namespace Demo
             Cpu.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);
             Cpu.InferenceLease lease = _sync.EnterInference(batch); // a workspace no other thread uses
             float[] workspace = lease.Workspace;
-            int capacity = lease.Capacity;
-            global::System.Span<float> Layers0Out = new(workspace, 0 * capacity, 128 * capacity);
-            global::System.Span<float> Layers1Out = new(workspace, 128 * capacity, 32 * capacity);
-            global::System.Span<float> Layers2Out = new(workspace, 160 * capacity, 128 * capacity);
-            global::System.Span<float> Layers3Logits = new(workspace, 288 * capacity, 784 * capacity);
-            global::System.Span<float> Output = new(workspace, 1072 * capacity, 784 * capacity);
+            int origin = lease.Origin, capacity = lease.Capacity;
+            global::System.Span<float> Layers0Out = new(workspace, origin + 0 * capacity, 128 * capacity);
+            global::System.Span<float> Layers1Out = new(workspace, origin + 128 * capacity, 32 * capacity);
+            global::System.Span<float> Layers2Out = new(workspace, origin + 160 * capacity, 128 * capacity);
+            global::System.Span<float> Layers3Logits = new(workspace, origin + 288 * capacity, 784 * capacity);
+            global::System.Span<float> Output = new(workspace, origin + 1072 * capacity, 784 * capacity);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 784);
 
             // layers.0: Dense(128, Relu), [784] → [128]
@@ -255,8 +256,9 @@ namespace Demo
         private void EnsureCapacity(int batch)
         {
             if (batch <= _capacity) return;
-            _workspace = new float[checked(batch * WorkspacePerSample)];
-            _capacity = batch;
+            int capacity = Cpu.AlignedWorkspace.Capacity(batch); // a multiple of 16 from 16 on
+            _workspace = Cpu.AlignedWorkspace.Allocate(checked(capacity * WorkspacePerSample), out _origin);
+            _capacity = capacity;
         }
     }
 }

@@ -37,7 +37,7 @@ namespace Demo
         //   layers.5.running_mean            [32]   @ 18
         //   layers.5.running_var             [32]   @ 50
         //   layers.5.num_batches_tracked     [] i64 @ 82
-        // Workspace, per sample of capacity (buffer k spans [offset·cap, (offset + size)·cap)):
+        // Workspace, per sample of capacity (buffer k spans origin + [offset·cap, (offset + size)·cap)):
         //   Layers0Out               [B, 5408]      @ 0       activation: layers.0 output y
         //   Layers1Mean              [B, 8]         @ 5408    saved: layers.1 batch mean per channel (first C floats)
         //   Layers1InvStd            [B, 8]         @ 5416    saved: layers.1 1/√(batch var + eps) per channel (first C floats)
@@ -108,6 +108,7 @@ namespace Demo
         private readonly float[] _gradients = new float[ParameterCount];
         private float[] _workspace = global::System.Array.Empty<float>();
         private int _capacity;
+        private int _origin; // the workspace's first element on a 64-byte line: every buffer starts on one
         private global::Compiled.Rng _random;
         private readonly Cpu.ModelSync _sync = new(15068); // prediction's workspace: floats per sample
         private readonly Cpu.PackedWeights _packed = new(2); // weights packed for prediction, stale after any write
@@ -206,28 +207,28 @@ namespace Demo
         private global::System.Span<float> Layers5RunningVar => new(_buffers, 50, 32); // [32]
         private global::System.Span<long> Layers5NumBatchesTracked => global::System.Runtime.InteropServices.MemoryMarshal
             .Cast<float, long>(new global::System.Span<float>(_buffers, 82, 2)); // [] i64
-        private global::System.Span<float> Layers0Out => new(_workspace, 0 * _capacity, 5408 * _capacity);
-        private global::System.Span<float> Layers1Mean => new(_workspace, 5408 * _capacity, 8 * _capacity);
-        private global::System.Span<float> Layers1InvStd => new(_workspace, 5416 * _capacity, 8 * _capacity);
-        private global::System.Span<float> Layers1Out => new(_workspace, 5424 * _capacity, 5408 * _capacity);
+        private global::System.Span<float> Layers0Out => new(_workspace, _origin + 0 * _capacity, 5408 * _capacity);
+        private global::System.Span<float> Layers1Mean => new(_workspace, _origin + 5408 * _capacity, 8 * _capacity);
+        private global::System.Span<float> Layers1InvStd => new(_workspace, _origin + 5416 * _capacity, 8 * _capacity);
+        private global::System.Span<float> Layers1Out => new(_workspace, _origin + 5424 * _capacity, 5408 * _capacity);
         private global::System.Span<int> Layers2Argmax => global::System.Runtime.InteropServices.MemoryMarshal
-            .Cast<float, int>(new global::System.Span<float>(_workspace, 10832 * _capacity, 1352 * _capacity));
-        private global::System.Span<float> Layers2Out => new(_workspace, 12184 * _capacity, 1352 * _capacity);
-        private global::System.Span<float> Layers3Out => new(_workspace, 13536 * _capacity, 1352 * _capacity);
-        private global::System.Span<float> Layers4Out => new(_workspace, 14888 * _capacity, 32 * _capacity);
-        private global::System.Span<float> Layers5Mean => new(_workspace, 14920 * _capacity, 32 * _capacity);
-        private global::System.Span<float> Layers5InvStd => new(_workspace, 14952 * _capacity, 32 * _capacity);
-        private global::System.Span<float> Layers5Pre => new(_workspace, 14984 * _capacity, 32 * _capacity);
-        private global::System.Span<float> Layers5Out => new(_workspace, 15016 * _capacity, 32 * _capacity);
-        private global::System.Span<float> Layers6Logits => new(_workspace, 15048 * _capacity, 10 * _capacity);
-        private global::System.Span<float> Output => new(_workspace, 15058 * _capacity, 10 * _capacity);
-        private global::System.Span<float> dLayers0Out => new(_workspace, 15068 * _capacity, 5408 * _capacity);
-        private global::System.Span<float> dLayers1Out => new(_workspace, 20476 * _capacity, 5408 * _capacity);
-        private global::System.Span<float> dLayers2Out => new(_workspace, 25884 * _capacity, 1352 * _capacity);
-        private global::System.Span<float> dLayers3Out => new(_workspace, 27236 * _capacity, 1352 * _capacity);
-        private global::System.Span<float> dLayers4Out => new(_workspace, 28588 * _capacity, 32 * _capacity);
-        private global::System.Span<float> dLayers5Out => new(_workspace, 28620 * _capacity, 32 * _capacity);
-        private global::System.Span<float> dOutput => new(_workspace, 28652 * _capacity, 10 * _capacity);
+            .Cast<float, int>(new global::System.Span<float>(_workspace, _origin + 10832 * _capacity, 1352 * _capacity));
+        private global::System.Span<float> Layers2Out => new(_workspace, _origin + 12184 * _capacity, 1352 * _capacity);
+        private global::System.Span<float> Layers3Out => new(_workspace, _origin + 13536 * _capacity, 1352 * _capacity);
+        private global::System.Span<float> Layers4Out => new(_workspace, _origin + 14888 * _capacity, 32 * _capacity);
+        private global::System.Span<float> Layers5Mean => new(_workspace, _origin + 14920 * _capacity, 32 * _capacity);
+        private global::System.Span<float> Layers5InvStd => new(_workspace, _origin + 14952 * _capacity, 32 * _capacity);
+        private global::System.Span<float> Layers5Pre => new(_workspace, _origin + 14984 * _capacity, 32 * _capacity);
+        private global::System.Span<float> Layers5Out => new(_workspace, _origin + 15016 * _capacity, 32 * _capacity);
+        private global::System.Span<float> Layers6Logits => new(_workspace, _origin + 15048 * _capacity, 10 * _capacity);
+        private global::System.Span<float> Output => new(_workspace, _origin + 15058 * _capacity, 10 * _capacity);
+        private global::System.Span<float> dLayers0Out => new(_workspace, _origin + 15068 * _capacity, 5408 * _capacity);
+        private global::System.Span<float> dLayers1Out => new(_workspace, _origin + 20476 * _capacity, 5408 * _capacity);
+        private global::System.Span<float> dLayers2Out => new(_workspace, _origin + 25884 * _capacity, 1352 * _capacity);
+        private global::System.Span<float> dLayers3Out => new(_workspace, _origin + 27236 * _capacity, 1352 * _capacity);
+        private global::System.Span<float> dLayers4Out => new(_workspace, _origin + 28588 * _capacity, 32 * _capacity);
+        private global::System.Span<float> dLayers5Out => new(_workspace, _origin + 28620 * _capacity, 32 * _capacity);
+        private global::System.Span<float> dOutput => new(_workspace, _origin + 28652 * _capacity, 10 * _capacity);
 
         // The geometry of each convolution and pooling layer, every size a literal.
         private static readonly Cpu.Conv2DShape s_layers0Shape = new(28, 28, 1, 3, 3, 8, 1, 1, 0, 0, 26, 26);
@@ -243,22 +244,22 @@ namespace Demo
             Cpu.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);
             Cpu.InferenceLease lease = _sync.EnterInference(batch); // a workspace no other thread uses
             float[] workspace = lease.Workspace;
-            int capacity = lease.Capacity;
-            global::System.Span<float> Layers0Out = new(workspace, 0 * capacity, 5408 * capacity);
-            global::System.Span<float> Layers1Mean = new(workspace, 5408 * capacity, 8 * capacity);
-            global::System.Span<float> Layers1InvStd = new(workspace, 5416 * capacity, 8 * capacity);
-            global::System.Span<float> Layers1Out = new(workspace, 5424 * capacity, 5408 * capacity);
+            int origin = lease.Origin, capacity = lease.Capacity;
+            global::System.Span<float> Layers0Out = new(workspace, origin + 0 * capacity, 5408 * capacity);
+            global::System.Span<float> Layers1Mean = new(workspace, origin + 5408 * capacity, 8 * capacity);
+            global::System.Span<float> Layers1InvStd = new(workspace, origin + 5416 * capacity, 8 * capacity);
+            global::System.Span<float> Layers1Out = new(workspace, origin + 5424 * capacity, 5408 * capacity);
             global::System.Span<int> Layers2Argmax = global::System.Runtime.InteropServices.MemoryMarshal
-                .Cast<float, int>(new global::System.Span<float>(workspace, 10832 * capacity, 1352 * capacity));
-            global::System.Span<float> Layers2Out = new(workspace, 12184 * capacity, 1352 * capacity);
-            global::System.Span<float> Layers3Out = new(workspace, 13536 * capacity, 1352 * capacity);
-            global::System.Span<float> Layers4Out = new(workspace, 14888 * capacity, 32 * capacity);
-            global::System.Span<float> Layers5Mean = new(workspace, 14920 * capacity, 32 * capacity);
-            global::System.Span<float> Layers5InvStd = new(workspace, 14952 * capacity, 32 * capacity);
-            global::System.Span<float> Layers5Pre = new(workspace, 14984 * capacity, 32 * capacity);
-            global::System.Span<float> Layers5Out = new(workspace, 15016 * capacity, 32 * capacity);
-            global::System.Span<float> Layers6Logits = new(workspace, 15048 * capacity, 10 * capacity);
-            global::System.Span<float> Output = new(workspace, 15058 * capacity, 10 * capacity);
+                .Cast<float, int>(new global::System.Span<float>(workspace, origin + 10832 * capacity, 1352 * capacity));
+            global::System.Span<float> Layers2Out = new(workspace, origin + 12184 * capacity, 1352 * capacity);
+            global::System.Span<float> Layers3Out = new(workspace, origin + 13536 * capacity, 1352 * capacity);
+            global::System.Span<float> Layers4Out = new(workspace, origin + 14888 * capacity, 32 * capacity);
+            global::System.Span<float> Layers5Mean = new(workspace, origin + 14920 * capacity, 32 * capacity);
+            global::System.Span<float> Layers5InvStd = new(workspace, origin + 14952 * capacity, 32 * capacity);
+            global::System.Span<float> Layers5Pre = new(workspace, origin + 14984 * capacity, 32 * capacity);
+            global::System.Span<float> Layers5Out = new(workspace, origin + 15016 * capacity, 32 * capacity);
+            global::System.Span<float> Layers6Logits = new(workspace, origin + 15048 * capacity, 10 * capacity);
+            global::System.Span<float> Output = new(workspace, origin + 15058 * capacity, 10 * capacity);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 784);
 
             // layers.0: Conv2D(8, 3x3, no bias), 28x28x1 → 26x26x8
@@ -379,8 +380,9 @@ namespace Demo
         private void EnsureCapacity(int batch)
         {
             if (batch <= _capacity) return;
-            _workspace = new float[checked(batch * WorkspacePerSample)];
-            _capacity = batch;
+            int capacity = Cpu.AlignedWorkspace.Capacity(batch); // a multiple of 16 from 16 on
+            _workspace = Cpu.AlignedWorkspace.Allocate(checked(capacity * WorkspacePerSample), out _origin);
+            _capacity = capacity;
         }
     }
 }

@@ -24,7 +24,7 @@ namespace Demo
         //   layers.0.weight          [65, 64]       @ 0
         //   layers.1.weight          [65, 64]       @ 4160
         //   layers.1.bias            [65]           @ 8320
-        // Workspace, per sample of capacity (buffer k spans [offset·cap, (offset + size)·cap)):
+        // Workspace, per sample of capacity (buffer k spans origin + [offset·cap, (offset + size)·cap)):
         //   Layers0Out               [B, 4096]      @ 0       activation: layers.0 output y
         //   Layers1Logits            [B, 4160]      @ 4096    activation: layers.1 pre-activation z
         //   Output                   [B, 4160]      @ 8256    activation: layers.1 output, the model's output
@@ -51,6 +51,7 @@ namespace Demo
         private readonly float[] _gradients = new float[ParameterCount];
         private float[] _workspace = global::System.Array.Empty<float>();
         private int _capacity;
+        private int _origin; // the workspace's first element on a 64-byte line: every buffer starts on one
         private global::Compiled.Rng _random;
         private readonly Cpu.ModelSync _sync = new(12416); // prediction's workspace: floats per sample
         private readonly Cpu.PackedWeights _packed = new(1); // weights packed for prediction, stale after any write
@@ -113,11 +114,11 @@ namespace Demo
         private global::System.Span<float> dLayers0Weight => new(_gradients, 0, 4160);
         private global::System.Span<float> dLayers1Weight => new(_gradients, 4160, 4160);
         private global::System.Span<float> dLayers1Bias => new(_gradients, 8320, 65);
-        private global::System.Span<float> Layers0Out => new(_workspace, 0 * _capacity, 4096 * _capacity);
-        private global::System.Span<float> Layers1Logits => new(_workspace, 4096 * _capacity, 4160 * _capacity);
-        private global::System.Span<float> Output => new(_workspace, 8256 * _capacity, 4160 * _capacity);
-        private global::System.Span<float> dLayers0Out => new(_workspace, 12416 * _capacity, 4096 * _capacity);
-        private global::System.Span<float> dOutput => new(_workspace, 16512 * _capacity, 4160 * _capacity);
+        private global::System.Span<float> Layers0Out => new(_workspace, _origin + 0 * _capacity, 4096 * _capacity);
+        private global::System.Span<float> Layers1Logits => new(_workspace, _origin + 4096 * _capacity, 4160 * _capacity);
+        private global::System.Span<float> Output => new(_workspace, _origin + 8256 * _capacity, 4160 * _capacity);
+        private global::System.Span<float> dLayers0Out => new(_workspace, _origin + 12416 * _capacity, 4096 * _capacity);
+        private global::System.Span<float> dOutput => new(_workspace, _origin + 16512 * _capacity, 4160 * _capacity);
 
         /// <summary>Runs the model on <paramref name="batch"/> samples: outputs[B, OutputSize] from inputs[B, InputSize].</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
@@ -130,10 +131,10 @@ namespace Demo
             Cpu.Embedding.CheckIds(inputs, batch, InputSize, 65);
             Cpu.InferenceLease lease = _sync.EnterInference(batch); // a workspace no other thread uses
             float[] workspace = lease.Workspace;
-            int capacity = lease.Capacity;
-            global::System.Span<float> Layers0Out = new(workspace, 0 * capacity, 4096 * capacity);
-            global::System.Span<float> Layers1Logits = new(workspace, 4096 * capacity, 4160 * capacity);
-            global::System.Span<float> Output = new(workspace, 8256 * capacity, 4160 * capacity);
+            int origin = lease.Origin, capacity = lease.Capacity;
+            global::System.Span<float> Layers0Out = new(workspace, origin + 0 * capacity, 4096 * capacity);
+            global::System.Span<float> Layers1Logits = new(workspace, origin + 4096 * capacity, 4160 * capacity);
+            global::System.Span<float> Output = new(workspace, origin + 8256 * capacity, 4160 * capacity);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 64);
 
             // layers.0: Embedding(65, 64), [64] → [64, 64]
@@ -193,8 +194,9 @@ namespace Demo
         private void EnsureCapacity(int batch)
         {
             if (batch <= _capacity) return;
-            _workspace = new float[checked(batch * WorkspacePerSample)];
-            _capacity = batch;
+            int capacity = Cpu.AlignedWorkspace.Capacity(batch); // a multiple of 16 from 16 on
+            _workspace = Cpu.AlignedWorkspace.Allocate(checked(capacity * WorkspacePerSample), out _origin);
+            _capacity = capacity;
         }
     }
 }

@@ -28,7 +28,7 @@ namespace Demo
         //   layers.1.bias_hh_l0      [512]          @ 102976
         //   layers.2.weight          [65, 128]      @ 103488
         //   layers.2.bias            [65]           @ 111808
-        // Workspace, per sample of capacity (buffer k spans [offset·cap, (offset + size)·cap)):
+        // Workspace, per sample of capacity (buffer k spans origin + [offset·cap, (offset + size)·cap)):
         //   Layers0Out               [B, 4096]      @ 0       activation: layers.0 output y
         //   Layers1Projection        [B, 32768]     @ 4096    activation: layers.1 input projection x·W_ihᵀ + b_ih of every step
         //   Layers1Recurrent         [B, 512]       @ 36864   activation: layers.1 recurrent projection h·W_hhᵀ + b_hh of the current step
@@ -70,6 +70,7 @@ namespace Demo
         private readonly float[] _gradients = new float[ParameterCount];
         private float[] _workspace = global::System.Array.Empty<float>();
         private int _capacity;
+        private int _origin; // the workspace's first element on a 64-byte line: every buffer starts on one
         private global::Compiled.Rng _random;
         private readonly Cpu.ModelSync _sync = new(136064); // prediction's workspace: floats per sample
         private readonly Cpu.PackedWeights _packed = new(1); // weights packed for prediction, stale after any write
@@ -148,20 +149,20 @@ namespace Demo
         private global::System.Span<float> dLayers1BiasHhL0 => new(_gradients, 102976, 512);
         private global::System.Span<float> dLayers2Weight => new(_gradients, 103488, 8320);
         private global::System.Span<float> dLayers2Bias => new(_gradients, 111808, 65);
-        private global::System.Span<float> Layers0Out => new(_workspace, 0 * _capacity, 4096 * _capacity);
-        private global::System.Span<float> Layers1Projection => new(_workspace, 4096 * _capacity, 32768 * _capacity);
-        private global::System.Span<float> Layers1Recurrent => new(_workspace, 36864 * _capacity, 512 * _capacity);
-        private global::System.Span<float> Layers1States => new(_workspace, 37376 * _capacity, 8192 * _capacity);
-        private global::System.Span<float> Layers1Gates => new(_workspace, 45568 * _capacity, 40960 * _capacity);
-        private global::System.Span<float> Layers1GateGrad => new(_workspace, 86528 * _capacity, 32768 * _capacity);
-        private global::System.Span<float> Layers1HiddenGrad => new(_workspace, 119296 * _capacity, 128 * _capacity);
-        private global::System.Span<float> Layers1Carry => new(_workspace, 119424 * _capacity, 128 * _capacity);
-        private global::System.Span<float> Layers1Out => new(_workspace, 119552 * _capacity, 8192 * _capacity);
-        private global::System.Span<float> Layers2Logits => new(_workspace, 127744 * _capacity, 4160 * _capacity);
-        private global::System.Span<float> Output => new(_workspace, 131904 * _capacity, 4160 * _capacity);
-        private global::System.Span<float> dLayers0Out => new(_workspace, 136064 * _capacity, 4096 * _capacity);
-        private global::System.Span<float> dLayers1Out => new(_workspace, 140160 * _capacity, 8192 * _capacity);
-        private global::System.Span<float> dOutput => new(_workspace, 148352 * _capacity, 4160 * _capacity);
+        private global::System.Span<float> Layers0Out => new(_workspace, _origin + 0 * _capacity, 4096 * _capacity);
+        private global::System.Span<float> Layers1Projection => new(_workspace, _origin + 4096 * _capacity, 32768 * _capacity);
+        private global::System.Span<float> Layers1Recurrent => new(_workspace, _origin + 36864 * _capacity, 512 * _capacity);
+        private global::System.Span<float> Layers1States => new(_workspace, _origin + 37376 * _capacity, 8192 * _capacity);
+        private global::System.Span<float> Layers1Gates => new(_workspace, _origin + 45568 * _capacity, 40960 * _capacity);
+        private global::System.Span<float> Layers1GateGrad => new(_workspace, _origin + 86528 * _capacity, 32768 * _capacity);
+        private global::System.Span<float> Layers1HiddenGrad => new(_workspace, _origin + 119296 * _capacity, 128 * _capacity);
+        private global::System.Span<float> Layers1Carry => new(_workspace, _origin + 119424 * _capacity, 128 * _capacity);
+        private global::System.Span<float> Layers1Out => new(_workspace, _origin + 119552 * _capacity, 8192 * _capacity);
+        private global::System.Span<float> Layers2Logits => new(_workspace, _origin + 127744 * _capacity, 4160 * _capacity);
+        private global::System.Span<float> Output => new(_workspace, _origin + 131904 * _capacity, 4160 * _capacity);
+        private global::System.Span<float> dLayers0Out => new(_workspace, _origin + 136064 * _capacity, 4096 * _capacity);
+        private global::System.Span<float> dLayers1Out => new(_workspace, _origin + 140160 * _capacity, 8192 * _capacity);
+        private global::System.Span<float> dOutput => new(_workspace, _origin + 148352 * _capacity, 4160 * _capacity);
 
         /// <summary>Runs the model on <paramref name="batch"/> samples: outputs[B, OutputSize] from inputs[B, InputSize].</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
@@ -174,15 +175,15 @@ namespace Demo
             Cpu.Embedding.CheckIds(inputs, batch, InputSize, 65);
             Cpu.InferenceLease lease = _sync.EnterInference(batch); // a workspace no other thread uses
             float[] workspace = lease.Workspace;
-            int capacity = lease.Capacity;
-            global::System.Span<float> Layers0Out = new(workspace, 0 * capacity, 4096 * capacity);
-            global::System.Span<float> Layers1Projection = new(workspace, 4096 * capacity, 32768 * capacity);
-            global::System.Span<float> Layers1Recurrent = new(workspace, 36864 * capacity, 512 * capacity);
-            global::System.Span<float> Layers1States = new(workspace, 37376 * capacity, 8192 * capacity);
-            global::System.Span<float> Layers1Gates = new(workspace, 45568 * capacity, 40960 * capacity);
-            global::System.Span<float> Layers1Out = new(workspace, 119552 * capacity, 8192 * capacity);
-            global::System.Span<float> Layers2Logits = new(workspace, 127744 * capacity, 4160 * capacity);
-            global::System.Span<float> Output = new(workspace, 131904 * capacity, 4160 * capacity);
+            int origin = lease.Origin, capacity = lease.Capacity;
+            global::System.Span<float> Layers0Out = new(workspace, origin + 0 * capacity, 4096 * capacity);
+            global::System.Span<float> Layers1Projection = new(workspace, origin + 4096 * capacity, 32768 * capacity);
+            global::System.Span<float> Layers1Recurrent = new(workspace, origin + 36864 * capacity, 512 * capacity);
+            global::System.Span<float> Layers1States = new(workspace, origin + 37376 * capacity, 8192 * capacity);
+            global::System.Span<float> Layers1Gates = new(workspace, origin + 45568 * capacity, 40960 * capacity);
+            global::System.Span<float> Layers1Out = new(workspace, origin + 119552 * capacity, 8192 * capacity);
+            global::System.Span<float> Layers2Logits = new(workspace, origin + 127744 * capacity, 4160 * capacity);
+            global::System.Span<float> Output = new(workspace, origin + 131904 * capacity, 4160 * capacity);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 64);
 
             // layers.0: Embedding(65, 64), [64] → [64, 64]
@@ -265,8 +266,9 @@ namespace Demo
         private void EnsureCapacity(int batch)
         {
             if (batch <= _capacity) return;
-            _workspace = new float[checked(batch * WorkspacePerSample)];
-            _capacity = batch;
+            int capacity = Cpu.AlignedWorkspace.Capacity(batch); // a multiple of 16 from 16 on
+            _workspace = Cpu.AlignedWorkspace.Allocate(checked(capacity * WorkspacePerSample), out _origin);
+            _capacity = capacity;
         }
     }
 }

@@ -31,7 +31,7 @@ namespace Demo.Nested
             //   layers.2.bias            [16]           @ 4576
             //   head.weight              [1, 16]        @ 4592
             //   head.bias                [1]            @ 4608
-            // Workspace, per sample of capacity (buffer k spans [offset·cap, (offset + size)·cap)):
+            // Workspace, per sample of capacity (buffer k spans origin + [offset·cap, (offset + size)·cap)):
             //   EncoderFc1Pre            [B, 64]        @ 0       activation: encoder.fc1 pre-activation z
             //   EncoderFc1Out            [B, 64]        @ 64      activation: encoder.fc1 output y
             //   Layers1Out               [B, 32]        @ 128     activation: layers.1 output y
@@ -72,6 +72,7 @@ namespace Demo.Nested
             private readonly float[] _gradients = new float[ParameterCount];
             private float[] _workspace = global::System.Array.Empty<float>();
             private int _capacity;
+            private int _origin; // the workspace's first element on a 64-byte line: every buffer starts on one
             private global::Compiled.Rng _random;
             private readonly Cpu.ModelSync _sync = new(178); // prediction's workspace: floats per sample
             private readonly Cpu.PackedWeights _packed = new(4); // weights packed for prediction, stale after any write
@@ -149,16 +150,16 @@ namespace Demo.Nested
             private global::System.Span<float> dLayers2Bias => new(_gradients, 4576, 16);
             private global::System.Span<float> dHeadWeight => new(_gradients, 4592, 16);
             private global::System.Span<float> dHeadBias => new(_gradients, 4608, 1);
-            private global::System.Span<float> EncoderFc1Pre => new(_workspace, 0 * _capacity, 64 * _capacity);
-            private global::System.Span<float> EncoderFc1Out => new(_workspace, 64 * _capacity, 64 * _capacity);
-            private global::System.Span<float> Layers1Out => new(_workspace, 128 * _capacity, 32 * _capacity);
-            private global::System.Span<float> Layers2Out => new(_workspace, 160 * _capacity, 16 * _capacity);
-            private global::System.Span<float> HeadLogits => new(_workspace, 176 * _capacity, 1 * _capacity);
-            private global::System.Span<float> Output => new(_workspace, 177 * _capacity, 1 * _capacity);
-            private global::System.Span<float> dEncoderFc1Out => new(_workspace, 178 * _capacity, 64 * _capacity);
-            private global::System.Span<float> dLayers1Out => new(_workspace, 242 * _capacity, 32 * _capacity);
-            private global::System.Span<float> dLayers2Out => new(_workspace, 274 * _capacity, 16 * _capacity);
-            private global::System.Span<float> dOutput => new(_workspace, 290 * _capacity, 1 * _capacity);
+            private global::System.Span<float> EncoderFc1Pre => new(_workspace, _origin + 0 * _capacity, 64 * _capacity);
+            private global::System.Span<float> EncoderFc1Out => new(_workspace, _origin + 64 * _capacity, 64 * _capacity);
+            private global::System.Span<float> Layers1Out => new(_workspace, _origin + 128 * _capacity, 32 * _capacity);
+            private global::System.Span<float> Layers2Out => new(_workspace, _origin + 160 * _capacity, 16 * _capacity);
+            private global::System.Span<float> HeadLogits => new(_workspace, _origin + 176 * _capacity, 1 * _capacity);
+            private global::System.Span<float> Output => new(_workspace, _origin + 177 * _capacity, 1 * _capacity);
+            private global::System.Span<float> dEncoderFc1Out => new(_workspace, _origin + 178 * _capacity, 64 * _capacity);
+            private global::System.Span<float> dLayers1Out => new(_workspace, _origin + 242 * _capacity, 32 * _capacity);
+            private global::System.Span<float> dLayers2Out => new(_workspace, _origin + 274 * _capacity, 16 * _capacity);
+            private global::System.Span<float> dOutput => new(_workspace, _origin + 290 * _capacity, 1 * _capacity);
 
             /// <summary>Runs the model on <paramref name="batch"/> samples: outputs[B, OutputSize] from inputs[B, InputSize].</summary>
             [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
@@ -170,13 +171,13 @@ namespace Demo.Nested
                 Cpu.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);
                 Cpu.InferenceLease lease = _sync.EnterInference(batch); // a workspace no other thread uses
                 float[] workspace = lease.Workspace;
-                int capacity = lease.Capacity;
-                global::System.Span<float> EncoderFc1Pre = new(workspace, 0 * capacity, 64 * capacity);
-                global::System.Span<float> EncoderFc1Out = new(workspace, 64 * capacity, 64 * capacity);
-                global::System.Span<float> Layers1Out = new(workspace, 128 * capacity, 32 * capacity);
-                global::System.Span<float> Layers2Out = new(workspace, 160 * capacity, 16 * capacity);
-                global::System.Span<float> HeadLogits = new(workspace, 176 * capacity, 1 * capacity);
-                global::System.Span<float> Output = new(workspace, 177 * capacity, 1 * capacity);
+                int origin = lease.Origin, capacity = lease.Capacity;
+                global::System.Span<float> EncoderFc1Pre = new(workspace, origin + 0 * capacity, 64 * capacity);
+                global::System.Span<float> EncoderFc1Out = new(workspace, origin + 64 * capacity, 64 * capacity);
+                global::System.Span<float> Layers1Out = new(workspace, origin + 128 * capacity, 32 * capacity);
+                global::System.Span<float> Layers2Out = new(workspace, origin + 160 * capacity, 16 * capacity);
+                global::System.Span<float> HeadLogits = new(workspace, origin + 176 * capacity, 1 * capacity);
+                global::System.Span<float> Output = new(workspace, origin + 177 * capacity, 1 * capacity);
                 global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 30);
 
                 // encoder.fc1: Dense(64, Gelu), [30] → [64]
@@ -266,8 +267,9 @@ namespace Demo.Nested
             private void EnsureCapacity(int batch)
             {
                 if (batch <= _capacity) return;
-                _workspace = new float[checked(batch * WorkspacePerSample)];
-                _capacity = batch;
+                int capacity = Cpu.AlignedWorkspace.Capacity(batch); // a multiple of 16 from 16 on
+                _workspace = Cpu.AlignedWorkspace.Allocate(checked(capacity * WorkspacePerSample), out _origin);
+                _capacity = capacity;
             }
         }
     }

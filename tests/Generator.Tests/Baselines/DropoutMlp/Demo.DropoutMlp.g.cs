@@ -25,7 +25,7 @@ namespace Demo
         //   layers.0.bias            [256]          @ 200704
         //   layers.2.weight          [10, 256]      @ 200960
         //   layers.2.bias            [10]           @ 203520
-        // Workspace, per sample of capacity (buffer k spans [offset·cap, (offset + size)·cap)):
+        // Workspace, per sample of capacity (buffer k spans origin + [offset·cap, (offset + size)·cap)):
         //   Layers0Out               [B, 256]       @ 0       activation: layers.0 output y
         //   Layers1Mask              [B, 256]       @ 256     saved: layers.1 dropout mask (0 or 1/(1−rate))
         //   Layers1Out               [B, 256]       @ 512     activation: layers.1 output y
@@ -58,6 +58,7 @@ namespace Demo
         private readonly float[] _gradients = new float[ParameterCount];
         private float[] _workspace = global::System.Array.Empty<float>();
         private int _capacity;
+        private int _origin; // the workspace's first element on a 64-byte line: every buffer starts on one
         private global::Compiled.Rng _random;
         private readonly Cpu.ModelSync _sync = new(788); // prediction's workspace: floats per sample
         private readonly Cpu.PackedWeights _packed = new(2); // weights packed for prediction, stale after any write
@@ -121,14 +122,14 @@ namespace Demo
         private global::System.Span<float> dLayers0Bias => new(_gradients, 200704, 256);
         private global::System.Span<float> dLayers2Weight => new(_gradients, 200960, 2560);
         private global::System.Span<float> dLayers2Bias => new(_gradients, 203520, 10);
-        private global::System.Span<float> Layers0Out => new(_workspace, 0 * _capacity, 256 * _capacity);
-        private global::System.Span<float> Layers1Mask => new(_workspace, 256 * _capacity, 256 * _capacity);
-        private global::System.Span<float> Layers1Out => new(_workspace, 512 * _capacity, 256 * _capacity);
-        private global::System.Span<float> Layers2Logits => new(_workspace, 768 * _capacity, 10 * _capacity);
-        private global::System.Span<float> Output => new(_workspace, 778 * _capacity, 10 * _capacity);
-        private global::System.Span<float> dLayers0Out => new(_workspace, 788 * _capacity, 256 * _capacity);
-        private global::System.Span<float> dLayers1Out => new(_workspace, 1044 * _capacity, 256 * _capacity);
-        private global::System.Span<float> dOutput => new(_workspace, 1300 * _capacity, 10 * _capacity);
+        private global::System.Span<float> Layers0Out => new(_workspace, _origin + 0 * _capacity, 256 * _capacity);
+        private global::System.Span<float> Layers1Mask => new(_workspace, _origin + 256 * _capacity, 256 * _capacity);
+        private global::System.Span<float> Layers1Out => new(_workspace, _origin + 512 * _capacity, 256 * _capacity);
+        private global::System.Span<float> Layers2Logits => new(_workspace, _origin + 768 * _capacity, 10 * _capacity);
+        private global::System.Span<float> Output => new(_workspace, _origin + 778 * _capacity, 10 * _capacity);
+        private global::System.Span<float> dLayers0Out => new(_workspace, _origin + 788 * _capacity, 256 * _capacity);
+        private global::System.Span<float> dLayers1Out => new(_workspace, _origin + 1044 * _capacity, 256 * _capacity);
+        private global::System.Span<float> dOutput => new(_workspace, _origin + 1300 * _capacity, 10 * _capacity);
 
         /// <summary>Runs the model on <paramref name="batch"/> samples: outputs[B, OutputSize] from inputs[B, InputSize].</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
@@ -140,12 +141,12 @@ namespace Demo
             Cpu.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);
             Cpu.InferenceLease lease = _sync.EnterInference(batch); // a workspace no other thread uses
             float[] workspace = lease.Workspace;
-            int capacity = lease.Capacity;
-            global::System.Span<float> Layers0Out = new(workspace, 0 * capacity, 256 * capacity);
-            global::System.Span<float> Layers1Mask = new(workspace, 256 * capacity, 256 * capacity);
-            global::System.Span<float> Layers1Out = new(workspace, 512 * capacity, 256 * capacity);
-            global::System.Span<float> Layers2Logits = new(workspace, 768 * capacity, 10 * capacity);
-            global::System.Span<float> Output = new(workspace, 778 * capacity, 10 * capacity);
+            int origin = lease.Origin, capacity = lease.Capacity;
+            global::System.Span<float> Layers0Out = new(workspace, origin + 0 * capacity, 256 * capacity);
+            global::System.Span<float> Layers1Mask = new(workspace, origin + 256 * capacity, 256 * capacity);
+            global::System.Span<float> Layers1Out = new(workspace, origin + 512 * capacity, 256 * capacity);
+            global::System.Span<float> Layers2Logits = new(workspace, origin + 768 * capacity, 10 * capacity);
+            global::System.Span<float> Output = new(workspace, origin + 778 * capacity, 10 * capacity);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 784);
 
             // layers.0: Dense(256, Relu), [784] → [256]
@@ -216,8 +217,9 @@ namespace Demo
         private void EnsureCapacity(int batch)
         {
             if (batch <= _capacity) return;
-            _workspace = new float[checked(batch * WorkspacePerSample)];
-            _capacity = batch;
+            int capacity = Cpu.AlignedWorkspace.Capacity(batch); // a multiple of 16 from 16 on
+            _workspace = Cpu.AlignedWorkspace.Allocate(checked(capacity * WorkspacePerSample), out _origin);
+            _capacity = capacity;
         }
     }
 }

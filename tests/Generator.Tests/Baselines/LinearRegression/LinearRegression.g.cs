@@ -21,7 +21,7 @@ partial class LinearRegression : global::Compiled.IModel
     // Parameter arena (the gradient arena has the same layout):
     //   linear.weight            [1, 13]        @ 0
     //   linear.bias              [1]            @ 13
-    // Workspace, per sample of capacity (buffer k spans [offset·cap, (offset + size)·cap)):
+    // Workspace, per sample of capacity (buffer k spans origin + [offset·cap, (offset + size)·cap)):
     //   Output                   [B, 1]         @ 0       activation: linear output, the model's output
     //   dOutput                  [B, 1]         @ 1       gradient: dL/d(Output)
     private const int WorkspacePerSample = 2;
@@ -42,6 +42,7 @@ partial class LinearRegression : global::Compiled.IModel
     private readonly float[] _gradients = new float[ParameterCount];
     private float[] _workspace = global::System.Array.Empty<float>();
     private int _capacity;
+    private int _origin; // the workspace's first element on a 64-byte line: every buffer starts on one
     private global::Compiled.Rng _random;
     private readonly Cpu.ModelSync _sync = new(1); // prediction's workspace: floats per sample
     private readonly Cpu.PackedWeights _packed = new(1); // weights packed for prediction, stale after any write
@@ -99,8 +100,8 @@ partial class LinearRegression : global::Compiled.IModel
     private global::System.Span<float> LinearBias => new(_parameters, 13, 1); // [1]
     private global::System.Span<float> dLinearWeight => new(_gradients, 0, 13);
     private global::System.Span<float> dLinearBias => new(_gradients, 13, 1);
-    private global::System.Span<float> Output => new(_workspace, 0 * _capacity, 1 * _capacity);
-    private global::System.Span<float> dOutput => new(_workspace, 1 * _capacity, 1 * _capacity);
+    private global::System.Span<float> Output => new(_workspace, _origin + 0 * _capacity, 1 * _capacity);
+    private global::System.Span<float> dOutput => new(_workspace, _origin + 1 * _capacity, 1 * _capacity);
 
     /// <summary>Runs the model on <paramref name="batch"/> samples: outputs[B, OutputSize] from inputs[B, InputSize].</summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
@@ -112,8 +113,8 @@ partial class LinearRegression : global::Compiled.IModel
         Cpu.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);
         Cpu.InferenceLease lease = _sync.EnterInference(batch); // a workspace no other thread uses
         float[] workspace = lease.Workspace;
-        int capacity = lease.Capacity;
-        global::System.Span<float> Output = new(workspace, 0 * capacity, 1 * capacity);
+        int origin = lease.Origin, capacity = lease.Capacity;
+        global::System.Span<float> Output = new(workspace, origin + 0 * capacity, 1 * capacity);
         global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 13);
 
         // linear: Dense(1), [13] → [1]
@@ -163,7 +164,8 @@ partial class LinearRegression : global::Compiled.IModel
     private void EnsureCapacity(int batch)
     {
         if (batch <= _capacity) return;
-        _workspace = new float[checked(batch * WorkspacePerSample)];
-        _capacity = batch;
+        int capacity = Cpu.AlignedWorkspace.Capacity(batch); // a multiple of 16 from 16 on
+        _workspace = Cpu.AlignedWorkspace.Allocate(checked(capacity * WorkspacePerSample), out _origin);
+        _capacity = capacity;
     }
 }

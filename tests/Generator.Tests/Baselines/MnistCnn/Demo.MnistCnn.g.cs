@@ -29,7 +29,7 @@ namespace Demo
         //   layers.5.bias            [128]          @ 223616
         //   layers.6.weight          [10, 128]      @ 223744
         //   layers.6.bias            [10]           @ 225024
-        // Workspace, per sample of capacity (buffer k spans [offset·cap, (offset + size)·cap)):
+        // Workspace, per sample of capacity (buffer k spans origin + [offset·cap, (offset + size)·cap)):
         //   Layers0Out               [B, 21632]     @ 0       activation: layers.0 output y
         //   Layers1Argmax            [B, 5408]      @ 21632   saved: layers.1 index of each window's maximum
         //   Layers1Out               [B, 5408]      @ 27040   activation: layers.1 output y
@@ -83,6 +83,7 @@ namespace Demo
         private readonly float[] _gradients = new float[ParameterCount];
         private float[] _workspace = global::System.Array.Empty<float>();
         private int _capacity;
+        private int _origin; // the workspace's first element on a 64-byte line: every buffer starts on one
         private global::Compiled.Rng _random;
         private readonly Cpu.ModelSync _sync = new(45140); // prediction's workspace: floats per sample
         private readonly Cpu.PackedWeights _packed = new(2); // weights packed for prediction, stale after any write
@@ -158,25 +159,25 @@ namespace Demo
         private global::System.Span<float> dLayers5Bias => new(_gradients, 223616, 128);
         private global::System.Span<float> dLayers6Weight => new(_gradients, 223744, 1280);
         private global::System.Span<float> dLayers6Bias => new(_gradients, 225024, 10);
-        private global::System.Span<float> Layers0Out => new(_workspace, 0 * _capacity, 21632 * _capacity);
+        private global::System.Span<float> Layers0Out => new(_workspace, _origin + 0 * _capacity, 21632 * _capacity);
         private global::System.Span<int> Layers1Argmax => global::System.Runtime.InteropServices.MemoryMarshal
-            .Cast<float, int>(new global::System.Span<float>(_workspace, 21632 * _capacity, 5408 * _capacity));
-        private global::System.Span<float> Layers1Out => new(_workspace, 27040 * _capacity, 5408 * _capacity);
-        private global::System.Span<float> Layers2Out => new(_workspace, 32448 * _capacity, 7744 * _capacity);
+            .Cast<float, int>(new global::System.Span<float>(_workspace, _origin + 21632 * _capacity, 5408 * _capacity));
+        private global::System.Span<float> Layers1Out => new(_workspace, _origin + 27040 * _capacity, 5408 * _capacity);
+        private global::System.Span<float> Layers2Out => new(_workspace, _origin + 32448 * _capacity, 7744 * _capacity);
         private global::System.Span<int> Layers3Argmax => global::System.Runtime.InteropServices.MemoryMarshal
-            .Cast<float, int>(new global::System.Span<float>(_workspace, 40192 * _capacity, 1600 * _capacity));
-        private global::System.Span<float> Layers3Out => new(_workspace, 41792 * _capacity, 1600 * _capacity);
-        private global::System.Span<float> Layers4Out => new(_workspace, 43392 * _capacity, 1600 * _capacity);
-        private global::System.Span<float> Layers5Out => new(_workspace, 44992 * _capacity, 128 * _capacity);
-        private global::System.Span<float> Layers6Logits => new(_workspace, 45120 * _capacity, 10 * _capacity);
-        private global::System.Span<float> Output => new(_workspace, 45130 * _capacity, 10 * _capacity);
-        private global::System.Span<float> dLayers0Out => new(_workspace, 45140 * _capacity, 21632 * _capacity);
-        private global::System.Span<float> dLayers1Out => new(_workspace, 66772 * _capacity, 5408 * _capacity);
-        private global::System.Span<float> dLayers2Out => new(_workspace, 72180 * _capacity, 7744 * _capacity);
-        private global::System.Span<float> dLayers3Out => new(_workspace, 79924 * _capacity, 1600 * _capacity);
-        private global::System.Span<float> dLayers4Out => new(_workspace, 81524 * _capacity, 1600 * _capacity);
-        private global::System.Span<float> dLayers5Out => new(_workspace, 83124 * _capacity, 128 * _capacity);
-        private global::System.Span<float> dOutput => new(_workspace, 83252 * _capacity, 10 * _capacity);
+            .Cast<float, int>(new global::System.Span<float>(_workspace, _origin + 40192 * _capacity, 1600 * _capacity));
+        private global::System.Span<float> Layers3Out => new(_workspace, _origin + 41792 * _capacity, 1600 * _capacity);
+        private global::System.Span<float> Layers4Out => new(_workspace, _origin + 43392 * _capacity, 1600 * _capacity);
+        private global::System.Span<float> Layers5Out => new(_workspace, _origin + 44992 * _capacity, 128 * _capacity);
+        private global::System.Span<float> Layers6Logits => new(_workspace, _origin + 45120 * _capacity, 10 * _capacity);
+        private global::System.Span<float> Output => new(_workspace, _origin + 45130 * _capacity, 10 * _capacity);
+        private global::System.Span<float> dLayers0Out => new(_workspace, _origin + 45140 * _capacity, 21632 * _capacity);
+        private global::System.Span<float> dLayers1Out => new(_workspace, _origin + 66772 * _capacity, 5408 * _capacity);
+        private global::System.Span<float> dLayers2Out => new(_workspace, _origin + 72180 * _capacity, 7744 * _capacity);
+        private global::System.Span<float> dLayers3Out => new(_workspace, _origin + 79924 * _capacity, 1600 * _capacity);
+        private global::System.Span<float> dLayers4Out => new(_workspace, _origin + 81524 * _capacity, 1600 * _capacity);
+        private global::System.Span<float> dLayers5Out => new(_workspace, _origin + 83124 * _capacity, 128 * _capacity);
+        private global::System.Span<float> dOutput => new(_workspace, _origin + 83252 * _capacity, 10 * _capacity);
 
         // The geometry of each convolution and pooling layer, every size a literal.
         private static readonly Cpu.Conv2DShape s_layers0Shape = new(28, 28, 1, 3, 3, 32, 1, 1, 0, 0, 26, 26);
@@ -194,19 +195,19 @@ namespace Demo
             Cpu.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);
             Cpu.InferenceLease lease = _sync.EnterInference(batch); // a workspace no other thread uses
             float[] workspace = lease.Workspace;
-            int capacity = lease.Capacity;
-            global::System.Span<float> Layers0Out = new(workspace, 0 * capacity, 21632 * capacity);
+            int origin = lease.Origin, capacity = lease.Capacity;
+            global::System.Span<float> Layers0Out = new(workspace, origin + 0 * capacity, 21632 * capacity);
             global::System.Span<int> Layers1Argmax = global::System.Runtime.InteropServices.MemoryMarshal
-                .Cast<float, int>(new global::System.Span<float>(workspace, 21632 * capacity, 5408 * capacity));
-            global::System.Span<float> Layers1Out = new(workspace, 27040 * capacity, 5408 * capacity);
-            global::System.Span<float> Layers2Out = new(workspace, 32448 * capacity, 7744 * capacity);
+                .Cast<float, int>(new global::System.Span<float>(workspace, origin + 21632 * capacity, 5408 * capacity));
+            global::System.Span<float> Layers1Out = new(workspace, origin + 27040 * capacity, 5408 * capacity);
+            global::System.Span<float> Layers2Out = new(workspace, origin + 32448 * capacity, 7744 * capacity);
             global::System.Span<int> Layers3Argmax = global::System.Runtime.InteropServices.MemoryMarshal
-                .Cast<float, int>(new global::System.Span<float>(workspace, 40192 * capacity, 1600 * capacity));
-            global::System.Span<float> Layers3Out = new(workspace, 41792 * capacity, 1600 * capacity);
-            global::System.Span<float> Layers4Out = new(workspace, 43392 * capacity, 1600 * capacity);
-            global::System.Span<float> Layers5Out = new(workspace, 44992 * capacity, 128 * capacity);
-            global::System.Span<float> Layers6Logits = new(workspace, 45120 * capacity, 10 * capacity);
-            global::System.Span<float> Output = new(workspace, 45130 * capacity, 10 * capacity);
+                .Cast<float, int>(new global::System.Span<float>(workspace, origin + 40192 * capacity, 1600 * capacity));
+            global::System.Span<float> Layers3Out = new(workspace, origin + 41792 * capacity, 1600 * capacity);
+            global::System.Span<float> Layers4Out = new(workspace, origin + 43392 * capacity, 1600 * capacity);
+            global::System.Span<float> Layers5Out = new(workspace, origin + 44992 * capacity, 128 * capacity);
+            global::System.Span<float> Layers6Logits = new(workspace, origin + 45120 * capacity, 10 * capacity);
+            global::System.Span<float> Output = new(workspace, origin + 45130 * capacity, 10 * capacity);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 784);
 
             // layers.0: Conv2D(32, 3x3, Relu), 28x28x1 → 26x26x32
@@ -317,8 +318,9 @@ namespace Demo
         private void EnsureCapacity(int batch)
         {
             if (batch <= _capacity) return;
-            _workspace = new float[checked(batch * WorkspacePerSample)];
-            _capacity = batch;
+            int capacity = Cpu.AlignedWorkspace.Capacity(batch); // a multiple of 16 from 16 on
+            _workspace = Cpu.AlignedWorkspace.Allocate(checked(capacity * WorkspacePerSample), out _origin);
+            _capacity = capacity;
         }
     }
 }

@@ -25,7 +25,7 @@ namespace Demo
         //   layers.0.bias            [128]          @ 100352
         //   layers.1.weight          [10, 128]      @ 100480
         //   layers.1.bias            [10]           @ 101760
-        // Workspace, per sample of capacity (buffer k spans [offset·cap, (offset + size)·cap)):
+        // Workspace, per sample of capacity (buffer k spans origin + [offset·cap, (offset + size)·cap)):
         //   Layers0Out               [B, 128]       @ 0       activation: layers.0 output y
         //   Layers1Logits            [B, 10]        @ 128     activation: layers.1 pre-activation z
         //   Output                   [B, 10]        @ 138     activation: layers.1 output, the model's output
@@ -53,6 +53,7 @@ namespace Demo
         private readonly float[] _gradients = new float[ParameterCount];
         private float[] _workspace = global::System.Array.Empty<float>();
         private int _capacity;
+        private int _origin; // the workspace's first element on a 64-byte line: every buffer starts on one
         private global::Compiled.Rng _random;
         private readonly Cpu.ModelSync _sync = new(148); // prediction's workspace: floats per sample
         private readonly Cpu.PackedWeights _packed = new(2); // weights packed for prediction, stale after any write
@@ -116,11 +117,11 @@ namespace Demo
         private global::System.Span<float> dLayers0Bias => new(_gradients, 100352, 128);
         private global::System.Span<float> dLayers1Weight => new(_gradients, 100480, 1280);
         private global::System.Span<float> dLayers1Bias => new(_gradients, 101760, 10);
-        private global::System.Span<float> Layers0Out => new(_workspace, 0 * _capacity, 128 * _capacity);
-        private global::System.Span<float> Layers1Logits => new(_workspace, 128 * _capacity, 10 * _capacity);
-        private global::System.Span<float> Output => new(_workspace, 138 * _capacity, 10 * _capacity);
-        private global::System.Span<float> dLayers0Out => new(_workspace, 148 * _capacity, 128 * _capacity);
-        private global::System.Span<float> dOutput => new(_workspace, 276 * _capacity, 10 * _capacity);
+        private global::System.Span<float> Layers0Out => new(_workspace, _origin + 0 * _capacity, 128 * _capacity);
+        private global::System.Span<float> Layers1Logits => new(_workspace, _origin + 128 * _capacity, 10 * _capacity);
+        private global::System.Span<float> Output => new(_workspace, _origin + 138 * _capacity, 10 * _capacity);
+        private global::System.Span<float> dLayers0Out => new(_workspace, _origin + 148 * _capacity, 128 * _capacity);
+        private global::System.Span<float> dOutput => new(_workspace, _origin + 276 * _capacity, 10 * _capacity);
 
         /// <summary>Runs the model on <paramref name="batch"/> samples: outputs[B, OutputSize] from inputs[B, InputSize].</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
@@ -132,10 +133,10 @@ namespace Demo
             Cpu.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);
             Cpu.InferenceLease lease = _sync.EnterInference(batch); // a workspace no other thread uses
             float[] workspace = lease.Workspace;
-            int capacity = lease.Capacity;
-            global::System.Span<float> Layers0Out = new(workspace, 0 * capacity, 128 * capacity);
-            global::System.Span<float> Layers1Logits = new(workspace, 128 * capacity, 10 * capacity);
-            global::System.Span<float> Output = new(workspace, 138 * capacity, 10 * capacity);
+            int origin = lease.Origin, capacity = lease.Capacity;
+            global::System.Span<float> Layers0Out = new(workspace, origin + 0 * capacity, 128 * capacity);
+            global::System.Span<float> Layers1Logits = new(workspace, origin + 128 * capacity, 10 * capacity);
+            global::System.Span<float> Output = new(workspace, origin + 138 * capacity, 10 * capacity);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 784);
 
             // layers.0: Dense(128, Relu), [784] → [128]
@@ -197,8 +198,9 @@ namespace Demo
         private void EnsureCapacity(int batch)
         {
             if (batch <= _capacity) return;
-            _workspace = new float[checked(batch * WorkspacePerSample)];
-            _capacity = batch;
+            int capacity = Cpu.AlignedWorkspace.Capacity(batch); // a multiple of 16 from 16 on
+            _workspace = Cpu.AlignedWorkspace.Allocate(checked(capacity * WorkspacePerSample), out _origin);
+            _capacity = capacity;
         }
     }
 }

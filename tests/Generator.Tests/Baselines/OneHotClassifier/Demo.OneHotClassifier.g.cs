@@ -25,7 +25,7 @@ namespace Demo
         //   layers.0.bias            [32]           @ 2048
         //   layers.1.weight          [10, 32]       @ 2080
         //   layers.1.bias            [10]           @ 2400
-        // Workspace, per sample of capacity (buffer k spans [offset·cap, (offset + size)·cap)):
+        // Workspace, per sample of capacity (buffer k spans origin + [offset·cap, (offset + size)·cap)):
         //   Layers0Out               [B, 32]        @ 0       activation: layers.0 output y
         //   Layers1Logits            [B, 10]        @ 32      activation: layers.1 pre-activation z
         //   Output                   [B, 10]        @ 42      activation: layers.1 output, the model's output
@@ -53,6 +53,7 @@ namespace Demo
         private readonly float[] _gradients = new float[ParameterCount];
         private float[] _workspace = global::System.Array.Empty<float>();
         private int _capacity;
+        private int _origin; // the workspace's first element on a 64-byte line: every buffer starts on one
         private global::Compiled.Rng _random;
         private readonly Cpu.ModelSync _sync = new(52); // prediction's workspace: floats per sample
         private readonly Cpu.PackedWeights _packed = new(2); // weights packed for prediction, stale after any write
@@ -116,11 +117,11 @@ namespace Demo
         private global::System.Span<float> dLayers0Bias => new(_gradients, 2048, 32);
         private global::System.Span<float> dLayers1Weight => new(_gradients, 2080, 320);
         private global::System.Span<float> dLayers1Bias => new(_gradients, 2400, 10);
-        private global::System.Span<float> Layers0Out => new(_workspace, 0 * _capacity, 32 * _capacity);
-        private global::System.Span<float> Layers1Logits => new(_workspace, 32 * _capacity, 10 * _capacity);
-        private global::System.Span<float> Output => new(_workspace, 42 * _capacity, 10 * _capacity);
-        private global::System.Span<float> dLayers0Out => new(_workspace, 52 * _capacity, 32 * _capacity);
-        private global::System.Span<float> dOutput => new(_workspace, 84 * _capacity, 10 * _capacity);
+        private global::System.Span<float> Layers0Out => new(_workspace, _origin + 0 * _capacity, 32 * _capacity);
+        private global::System.Span<float> Layers1Logits => new(_workspace, _origin + 32 * _capacity, 10 * _capacity);
+        private global::System.Span<float> Output => new(_workspace, _origin + 42 * _capacity, 10 * _capacity);
+        private global::System.Span<float> dLayers0Out => new(_workspace, _origin + 52 * _capacity, 32 * _capacity);
+        private global::System.Span<float> dOutput => new(_workspace, _origin + 84 * _capacity, 10 * _capacity);
 
         /// <summary>Runs the model on <paramref name="batch"/> samples: outputs[B, OutputSize] from inputs[B, InputSize].</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
@@ -132,10 +133,10 @@ namespace Demo
             Cpu.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);
             Cpu.InferenceLease lease = _sync.EnterInference(batch); // a workspace no other thread uses
             float[] workspace = lease.Workspace;
-            int capacity = lease.Capacity;
-            global::System.Span<float> Layers0Out = new(workspace, 0 * capacity, 32 * capacity);
-            global::System.Span<float> Layers1Logits = new(workspace, 32 * capacity, 10 * capacity);
-            global::System.Span<float> Output = new(workspace, 42 * capacity, 10 * capacity);
+            int origin = lease.Origin, capacity = lease.Capacity;
+            global::System.Span<float> Layers0Out = new(workspace, origin + 0 * capacity, 32 * capacity);
+            global::System.Span<float> Layers1Logits = new(workspace, origin + 32 * capacity, 10 * capacity);
+            global::System.Span<float> Output = new(workspace, origin + 42 * capacity, 10 * capacity);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 64);
 
             // layers.0: Dense(32, Relu), [64] → [32]
@@ -196,8 +197,9 @@ namespace Demo
         private void EnsureCapacity(int batch)
         {
             if (batch <= _capacity) return;
-            _workspace = new float[checked(batch * WorkspacePerSample)];
-            _capacity = batch;
+            int capacity = Cpu.AlignedWorkspace.Capacity(batch); // a multiple of 16 from 16 on
+            _workspace = Cpu.AlignedWorkspace.Allocate(checked(capacity * WorkspacePerSample), out _origin);
+            _capacity = capacity;
         }
     }
 }

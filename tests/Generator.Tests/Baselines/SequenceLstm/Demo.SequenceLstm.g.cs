@@ -27,7 +27,7 @@ namespace Demo
         //   layers.0.bias_hh_l0      [16]           @ 128
         //   layers.1.weight          [2, 4]         @ 144
         //   layers.1.bias            [2]            @ 152
-        // Workspace, per sample of capacity (buffer k spans [offset·cap, (offset + size)·cap)):
+        // Workspace, per sample of capacity (buffer k spans origin + [offset·cap, (offset + size)·cap)):
         //   Layers0Projection        [B, 80]        @ 0       activation: layers.0 input projection x·W_ihᵀ + b_ih of every step
         //   Layers0Recurrent         [B, 16]        @ 80      activation: layers.0 recurrent projection h·W_hhᵀ + b_hh of the current step
         //   Layers0States            [B, 20]        @ 96      activation: layers.0 h_{t−1} of every step (row 0 zero)
@@ -64,6 +64,7 @@ namespace Demo
         private readonly float[] _gradients = new float[ParameterCount];
         private float[] _workspace = global::System.Array.Empty<float>();
         private int _capacity;
+        private int _origin; // the workspace's first element on a 64-byte line: every buffer starts on one
         private global::Compiled.Rng _random;
         private readonly Cpu.ModelSync _sync = new(312); // prediction's workspace: floats per sample
         private readonly Cpu.PackedWeights _packed = new(1); // weights packed for prediction, stale after any write
@@ -133,18 +134,18 @@ namespace Demo
         private global::System.Span<float> dLayers0BiasHhL0 => new(_gradients, 128, 16);
         private global::System.Span<float> dLayers1Weight => new(_gradients, 144, 8);
         private global::System.Span<float> dLayers1Bias => new(_gradients, 152, 2);
-        private global::System.Span<float> Layers0Projection => new(_workspace, 0 * _capacity, 80 * _capacity);
-        private global::System.Span<float> Layers0Recurrent => new(_workspace, 80 * _capacity, 16 * _capacity);
-        private global::System.Span<float> Layers0States => new(_workspace, 96 * _capacity, 20 * _capacity);
-        private global::System.Span<float> Layers0Gates => new(_workspace, 116 * _capacity, 100 * _capacity);
-        private global::System.Span<float> Layers0GateGrad => new(_workspace, 216 * _capacity, 80 * _capacity);
-        private global::System.Span<float> Layers0HiddenGrad => new(_workspace, 296 * _capacity, 4 * _capacity);
-        private global::System.Span<float> Layers0Carry => new(_workspace, 300 * _capacity, 4 * _capacity);
-        private global::System.Span<float> Layers0Out => new(_workspace, 304 * _capacity, 4 * _capacity);
-        private global::System.Span<float> Layers1Logits => new(_workspace, 308 * _capacity, 2 * _capacity);
-        private global::System.Span<float> Output => new(_workspace, 310 * _capacity, 2 * _capacity);
-        private global::System.Span<float> dLayers0Out => new(_workspace, 312 * _capacity, 4 * _capacity);
-        private global::System.Span<float> dOutput => new(_workspace, 316 * _capacity, 2 * _capacity);
+        private global::System.Span<float> Layers0Projection => new(_workspace, _origin + 0 * _capacity, 80 * _capacity);
+        private global::System.Span<float> Layers0Recurrent => new(_workspace, _origin + 80 * _capacity, 16 * _capacity);
+        private global::System.Span<float> Layers0States => new(_workspace, _origin + 96 * _capacity, 20 * _capacity);
+        private global::System.Span<float> Layers0Gates => new(_workspace, _origin + 116 * _capacity, 100 * _capacity);
+        private global::System.Span<float> Layers0GateGrad => new(_workspace, _origin + 216 * _capacity, 80 * _capacity);
+        private global::System.Span<float> Layers0HiddenGrad => new(_workspace, _origin + 296 * _capacity, 4 * _capacity);
+        private global::System.Span<float> Layers0Carry => new(_workspace, _origin + 300 * _capacity, 4 * _capacity);
+        private global::System.Span<float> Layers0Out => new(_workspace, _origin + 304 * _capacity, 4 * _capacity);
+        private global::System.Span<float> Layers1Logits => new(_workspace, _origin + 308 * _capacity, 2 * _capacity);
+        private global::System.Span<float> Output => new(_workspace, _origin + 310 * _capacity, 2 * _capacity);
+        private global::System.Span<float> dLayers0Out => new(_workspace, _origin + 312 * _capacity, 4 * _capacity);
+        private global::System.Span<float> dOutput => new(_workspace, _origin + 316 * _capacity, 2 * _capacity);
 
         /// <summary>Runs the model on <paramref name="batch"/> samples: outputs[B, OutputSize] from inputs[B, InputSize].</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
@@ -156,14 +157,14 @@ namespace Demo
             Cpu.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);
             Cpu.InferenceLease lease = _sync.EnterInference(batch); // a workspace no other thread uses
             float[] workspace = lease.Workspace;
-            int capacity = lease.Capacity;
-            global::System.Span<float> Layers0Projection = new(workspace, 0 * capacity, 80 * capacity);
-            global::System.Span<float> Layers0Recurrent = new(workspace, 80 * capacity, 16 * capacity);
-            global::System.Span<float> Layers0States = new(workspace, 96 * capacity, 20 * capacity);
-            global::System.Span<float> Layers0Gates = new(workspace, 116 * capacity, 100 * capacity);
-            global::System.Span<float> Layers0Out = new(workspace, 304 * capacity, 4 * capacity);
-            global::System.Span<float> Layers1Logits = new(workspace, 308 * capacity, 2 * capacity);
-            global::System.Span<float> Output = new(workspace, 310 * capacity, 2 * capacity);
+            int origin = lease.Origin, capacity = lease.Capacity;
+            global::System.Span<float> Layers0Projection = new(workspace, origin + 0 * capacity, 80 * capacity);
+            global::System.Span<float> Layers0Recurrent = new(workspace, origin + 80 * capacity, 16 * capacity);
+            global::System.Span<float> Layers0States = new(workspace, origin + 96 * capacity, 20 * capacity);
+            global::System.Span<float> Layers0Gates = new(workspace, origin + 116 * capacity, 100 * capacity);
+            global::System.Span<float> Layers0Out = new(workspace, origin + 304 * capacity, 4 * capacity);
+            global::System.Span<float> Layers1Logits = new(workspace, origin + 308 * capacity, 2 * capacity);
+            global::System.Span<float> Output = new(workspace, origin + 310 * capacity, 2 * capacity);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 15);
 
             // layers.0: Lstm(4), [5, 3] → [4]
@@ -237,8 +238,9 @@ namespace Demo
         private void EnsureCapacity(int batch)
         {
             if (batch <= _capacity) return;
-            _workspace = new float[checked(batch * WorkspacePerSample)];
-            _capacity = batch;
+            int capacity = Cpu.AlignedWorkspace.Capacity(batch); // a multiple of 16 from 16 on
+            _workspace = Cpu.AlignedWorkspace.Allocate(checked(capacity * WorkspacePerSample), out _origin);
+            _capacity = capacity;
         }
     }
 }

@@ -25,7 +25,7 @@ namespace Demo
         //   layers.0.bias            [8]            @ 32
         //   layers.1.weight          [3, 8]         @ 40
         //   layers.1.bias            [3]            @ 64
-        // Workspace, per sample of capacity (buffer k spans [offset·cap, (offset + size)·cap)):
+        // Workspace, per sample of capacity (buffer k spans origin + [offset·cap, (offset + size)·cap)):
         //   Layers0Out               [B, 8]         @ 0       activation: layers.0 output y
         //   Layers1Logits            [B, 3]         @ 8       activation: layers.1 pre-activation z
         //   Output                   [B, 3]         @ 11      activation: layers.1 output, the model's output
@@ -53,6 +53,7 @@ namespace Demo
         private readonly float[] _gradients = new float[ParameterCount];
         private float[] _workspace = global::System.Array.Empty<float>();
         private int _capacity;
+        private int _origin; // the workspace's first element on a 64-byte line: every buffer starts on one
         private global::Compiled.Rng _random;
         private readonly Cpu.ModelSync _sync = new(14); // prediction's workspace: floats per sample
         private readonly Cpu.PackedWeights _packed = new(2); // weights packed for prediction, stale after any write
@@ -116,11 +117,11 @@ namespace Demo
         private global::System.Span<float> dLayers0Bias => new(_gradients, 32, 8);
         private global::System.Span<float> dLayers1Weight => new(_gradients, 40, 24);
         private global::System.Span<float> dLayers1Bias => new(_gradients, 64, 3);
-        private global::System.Span<float> Layers0Out => new(_workspace, 0 * _capacity, 8 * _capacity);
-        private global::System.Span<float> Layers1Logits => new(_workspace, 8 * _capacity, 3 * _capacity);
-        private global::System.Span<float> Output => new(_workspace, 11 * _capacity, 3 * _capacity);
-        private global::System.Span<float> dLayers0Out => new(_workspace, 14 * _capacity, 8 * _capacity);
-        private global::System.Span<float> dOutput => new(_workspace, 22 * _capacity, 3 * _capacity);
+        private global::System.Span<float> Layers0Out => new(_workspace, _origin + 0 * _capacity, 8 * _capacity);
+        private global::System.Span<float> Layers1Logits => new(_workspace, _origin + 8 * _capacity, 3 * _capacity);
+        private global::System.Span<float> Output => new(_workspace, _origin + 11 * _capacity, 3 * _capacity);
+        private global::System.Span<float> dLayers0Out => new(_workspace, _origin + 14 * _capacity, 8 * _capacity);
+        private global::System.Span<float> dOutput => new(_workspace, _origin + 22 * _capacity, 3 * _capacity);
 
         /// <summary>Runs the model on <paramref name="batch"/> samples: outputs[B, OutputSize] from inputs[B, InputSize].</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Compiled.Generator", "0.1.0")]
@@ -132,10 +133,10 @@ namespace Demo
             Cpu.ModelGuard.CheckForward(inputs.Length, outputs.Length, batch, InputSize, OutputSize);
             Cpu.InferenceLease lease = _sync.EnterInference(batch); // a workspace no other thread uses
             float[] workspace = lease.Workspace;
-            int capacity = lease.Capacity;
-            global::System.Span<float> Layers0Out = new(workspace, 0 * capacity, 8 * capacity);
-            global::System.Span<float> Layers1Logits = new(workspace, 8 * capacity, 3 * capacity);
-            global::System.Span<float> Output = new(workspace, 11 * capacity, 3 * capacity);
+            int origin = lease.Origin, capacity = lease.Capacity;
+            global::System.Span<float> Layers0Out = new(workspace, origin + 0 * capacity, 8 * capacity);
+            global::System.Span<float> Layers1Logits = new(workspace, origin + 8 * capacity, 3 * capacity);
+            global::System.Span<float> Output = new(workspace, origin + 11 * capacity, 3 * capacity);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 4);
 
             // layers.0: Dense(8, Sigmoid), [4] → [8]
@@ -200,8 +201,9 @@ namespace Demo
         private void EnsureCapacity(int batch)
         {
             if (batch <= _capacity) return;
-            _workspace = new float[checked(batch * WorkspacePerSample)];
-            _capacity = batch;
+            int capacity = Cpu.AlignedWorkspace.Capacity(batch); // a multiple of 16 from 16 on
+            _workspace = Cpu.AlignedWorkspace.Allocate(checked(capacity * WorkspacePerSample), out _origin);
+            _capacity = capacity;
         }
     }
 }
