@@ -11,11 +11,17 @@ internal sealed record Result(string Workload, string Description, double OursUs
     public double Ratio => PeerUs / OursUs;
 }
 
-/// <summary>How long to warm up, how long one side's round lasts, how many rounds, and the cap per workload.</summary>
-internal sealed record RunSettings(double WarmupSeconds, double RoundSeconds, int Rounds, double MaxSecondsPerWorkload)
+/// <summary>How long to warm up, how long one side's round lasts, how many rounds, the cap per workload, and the pause
+/// before each side's round.</summary>
+/// <remarks>The pause lets the other side's threads go idle first: ONNX Runtime's and OpenMP's pool threads spin after
+/// a run, and on two cores a spinning thread takes a core from the side being timed (batch-64 prediction, ours in
+/// blocks after ORT's: mean 62 µs back to back, 40 µs after a 100 ms pause, 38 with no ORT in the process;
+/// <c>FWD_REPORT=dist</c>). Our worker spins 200 µs, so the pause changes nothing for the peer.</remarks>
+internal sealed record RunSettings(double WarmupSeconds, double RoundSeconds, int Rounds, double MaxSecondsPerWorkload,
+    int SettleMilliseconds = 100)
 {
     public static RunSettings Full { get; } = new(WarmupSeconds: 1.0, RoundSeconds: 0.2, Rounds: 15, MaxSecondsPerWorkload: 120);
-    public static RunSettings Quick { get; } = new(WarmupSeconds: 0.3, RoundSeconds: 0.05, Rounds: 5, MaxSecondsPerWorkload: 30);
+    public static RunSettings Quick { get; } = new(WarmupSeconds: 0.3, RoundSeconds: 0.05, Rounds: 5, MaxSecondsPerWorkload: 30, SettleMilliseconds: 20);
 }
 
 internal static class Bench
@@ -43,8 +49,11 @@ internal static class Bench
         float peerLoss = float.NaN;
         for (int r = 0; r < rounds; r++)
         {
+            if (peerRun is not null) Thread.Sleep(settings.SettleMilliseconds);
             ours[r] = TicksToUs(workload.Run(oursN)) / oursN;
-            (theirs[r], peerLoss) = peerRun is null ? (double.NaN, float.NaN) : peerRun(peerN);
+            if (peerRun is null) continue;
+            Thread.Sleep(settings.SettleMilliseconds);
+            (theirs[r], peerLoss) = peerRun(peerN);
         }
         return new Result(workload.Name, workload.Description, Median(ours), Median(theirs), ours.Min(), theirs.Min(),
             rounds, oursN, peerN, workload.LastLoss(), peerLoss, workload.Flops);

@@ -196,4 +196,55 @@ internal static class ForwardReport
             Console.WriteLine($"{v.Name,-28} {best[i] * 1e3,8:0.00} ms  {flops / best[i] / 1e9 / peak,5:P0} of a core's peak");
         Console.WriteLine($"ORT/ours: {best[3] / best[0]:0.00}x prepacked, {best[3] / best[1]:0.00}x prepacked with A packed, {best[3] / best[2]:0.00}x per-call packing");
     }
+    /// <summary><c>FWD_REPORT=dist</c>: the distribution of back-to-back batch-64 predictions (each call timed), ours and
+    /// ONNX Runtime's (2 intra-op threads) in alternating blocks of 1,000 calls: the benchmark's rows are means of
+    /// back-to-back calls, so a slow tail there weighs as much as the typical call.</summary>
+    public static void RunDistribution()
+    {
+        const int batch = 64, inputs = 784, blocks = 20, perBlock = 1000;
+        var rng = new Rng(2);
+        float[] x = new float[batch * inputs], ours = new float[batch * 10], theirs = new float[batch * 10];
+        for (int i = 0; i < x.Length; i++) x[i] = rng.NextFloat() - 0.5f;
+        var model = new Mlp784x128(1);
+        using var options = new Microsoft.ML.OnnxRuntime.SessionOptions
+        {
+            IntraOpNumThreads = 2, InterOpNumThreads = 1,
+            ExecutionMode = Microsoft.ML.OnnxRuntime.ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        };
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(Compiled.Onnx.OnnxExport.ToOnnx(model), options);
+        using var input = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(x, [batch, inputs]);
+        using var output = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(theirs, [batch, 10]);
+        using var runOptions = new Microsoft.ML.OnnxRuntime.RunOptions();
+        Microsoft.ML.OnnxRuntime.OrtValue[] ins = [input], outs = [output];
+        string[] inNames = ["input"], outNames = ["output"];
+        bool noOrt = Environment.GetEnvironmentVariable("FWD_DIST_NO_ORT") == "1"; // ours twice: no ORT threads at all
+        var runs = new Action[] { () => model.Forward(x, ours, batch), noOrt ? () => model.Forward(x, ours, batch) : () => session.Run(runOptions, inNames, ins, outNames, outs) };
+        Gemm.PanelChunks = Environment.GetEnvironmentVariable("FWD_DIST_PANELS") == "1";
+        var times = new List<double>[] { new(), new() };
+        foreach (Action a in runs) for (int i = 0; i < 3000; i++) a();
+        int gap = int.TryParse(Environment.GetEnvironmentVariable("FWD_DIST_GAP_MS"), out int g) ? g : 0;
+        for (int b = 0; b < blocks; b++)
+            for (int which = 0; which < 2; which++, Thread.Sleep(gap))
+                for (int i = 0; i < perBlock; i++)
+                {
+                    long start = Stopwatch.GetTimestamp();
+                    runs[which]();
+                    times[which].Add((Stopwatch.GetTimestamp() - start) * 1e6 / Stopwatch.Frequency);
+                }
+        Console.WriteLine($"batch-64 prediction, {blocks} alternating blocks of {perBlock} back-to-back calls; load average {Machine.LoadAverage()}");
+        Console.WriteLine($"{"",-14} {"min",7} {"p10",7} {"p50",7} {"p90",7} {"p99",7} {"mean",7} µs");
+        string[] names = ["ours", "ONNX Runtime"];
+        var t0 = new[] { new List<double>(times[0]), new List<double>(times[1]) }; // in call order
+        for (int which = 0; which < 2; which++)
+        {
+            List<double> t = times[which];
+            t.Sort();
+            double P(double q) => t[(int)(q * (t.Count - 1))];
+            double early = Enumerable.Range(0, blocks).SelectMany(b => t0[which].GetRange(b * perBlock, 100)).Average();
+            double late = Enumerable.Range(0, blocks).SelectMany(b => t0[which].GetRange(b * perBlock + perBlock - 100, 100)).Average();
+            Console.WriteLine($"{names[which],-14} {t[0],7:0.0} {P(0.1),7:0.0} {P(0.5),7:0.0} {P(0.9),7:0.0} {P(0.99),7:0.0} {t.Average(),7:0.0}" +
+                $"   mean of each block's first 100 calls {early:0.0}, last 100 {late:0.0}");
+        }
+    }
 }

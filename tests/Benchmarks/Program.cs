@@ -132,7 +132,8 @@ using (peer)
             $"{OrtWorkloads.IntraOpThreads} intra-op threads, running the model Compiled.Onnx exports (same weights); ours = Forward");
     if (peak > 0)
         Console.WriteLine($"  FMA peak on the kernels' threads (caller + worker, {Compiled.Hardware.KernelIsa}): {peak / 1e9:0.0} GFLOP/s");
-    Console.WriteLine($"  {settings.Rounds} alternating rounds of ~{settings.RoundSeconds * 1000:0} ms per side, " +
+    Console.WriteLine($"  {settings.Rounds} alternating rounds of ~{settings.RoundSeconds * 1000:0} ms per side, each after a " +
+        $"{settings.SettleMilliseconds} ms pause (the other side's threads go idle), " +
         $"{settings.WarmupSeconds:0.#} s warm-up per side, medians per iteration{(options.Quick ? " (--quick)" : "")}");
     Console.WriteLine();
 

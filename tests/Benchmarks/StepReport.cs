@@ -217,6 +217,11 @@ internal static class StepReport
     public static void Run()
     {
         string? forwardReport = Environment.GetEnvironmentVariable("FWD_REPORT");
+        if (forwardReport == "dist")
+        {
+            ForwardReport.RunDistribution();
+            return;
+        }
         if (forwardReport is "1" or "64" or "1024")
         {
             if (forwardReport != "1024") ForwardReport.Run();
