@@ -51,7 +51,11 @@ internal static class Bench
         {
             if (peerRun is not null) Thread.Sleep(settings.SettleMilliseconds);
             ours[r] = TicksToUs(workload.Run(oursN)) / oursN;
-            if (peerRun is null) continue;
+            if (peerRun is null)
+            {
+                theirs[r] = double.NaN;
+                continue;
+            }
             Thread.Sleep(settings.SettleMilliseconds);
             (theirs[r], peerLoss) = peerRun(peerN);
         }

@@ -119,6 +119,8 @@ using (peer)
     double peak = gpu is null ? Compiled.Benchmarks.Peak.Measure() : 0;
     var settings = options.Quick ? RunSettings.Quick : RunSettings.Full;
     if (options.Rounds is int rounds) settings = settings with { Rounds = rounds };
+    if (int.TryParse(Environment.GetEnvironmentVariable("COMPILED_BENCH_SETTLE_MS"), out int settle) && settle >= 0)
+        settings = settings with { SettleMilliseconds = settle };
 
     string loadBefore = Machine.LoadAverage();
     Console.WriteLine($"Compiled vs PyTorch, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Machine.Describe()}");
