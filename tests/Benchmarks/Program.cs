@@ -40,6 +40,9 @@ if (Environment.GetEnvironmentVariable("STEP_AFFINITY") == "0")
     Compiled.CompilerServices.Worker.Affinity = false;
     Compiled.CompilerServices.Gemm.SplitWeightGradientRows = false;
 }
+// GEMM_IN_PLACE=0 packs A in every product again (reading x where it lies, up to 128 rows, is the default): a before/after
+// in one build for the training forwards and the prediction.
+if (Environment.GetEnvironmentVariable("GEMM_IN_PLACE") == "0") Compiled.CompilerServices.Gemm.InPlaceA = false;
 if (options.StepReport)
 {
     StepReport.Run();
