@@ -81,6 +81,8 @@ internal static unsafe class GemmReport
         Row("sgemm 1024³ (x·wᵀ + b)", 2.0 * n * n * n, () => Dense.Forward<Identity>(y, default, x, w, b, n, n, n));
         var packed = new PackedWeights(1);
         Row("sgemm 1024³ prepacked wᵀ (prediction)", 2.0 * n * n * n, () => Dense.Forward<Identity>(y, default, x, w, b, n, n, n, packed, 0));
+        var linear = new Linear1024(seed: 1);
+        Row("sgemm 1024³ through Linear1024.Forward", 2.0 * n * n * n, () => linear.Forward(x, y, n));
         Row("sgemm 1024³ (x·wᵀ + b, relu, keep z)", 2.0 * n * n * n, () => Dense.Forward<Relu>(y, z, x, w, b, n, n, n));
         // The MLP's products at batch 1024.
         const int batch = 1024, inputs = 784, hidden = 1024;

@@ -272,7 +272,9 @@ internal static class CpuEmitter
             w.Line($"global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * {Int(plan.InputSize)});");
             w.Line();
             foreach (Op op in plan.Ops) EmitSteps(w, op.Forward(Pass.Inference));
-            w.Line($"{plan.Output.Ref}.Slice(0, batch * {Int(plan.OutputSize)}).CopyTo(outputs);");
+            // The last layer's buffer is the outputs themselves when DirectOutput allowed it (see EmitInferenceViews).
+            string copy = $"{plan.Output.Ref}.Slice(0, batch * {Int(plan.OutputSize)}).CopyTo(outputs);";
+            w.Line(plan.Output.Buffer is { IsInt: false, Role: not BufferRole.Gradient } ? $"if (!direct) {copy}" : copy);
             w.Line("_sync.ExitInference(lease);");
         }
         w.Line();
@@ -297,6 +299,11 @@ internal static class CpuEmitter
             string bounds = $"workspace, origin + {Int(b.Offset)} * capacity, {Int(b.PerSample)} * capacity";
             if (b.IsInt)
                 w.Line($"global::System.Span<int> {b.Property} = global::System.Runtime.InteropServices.MemoryMarshal\n    .Cast<float, int>(new {Span}({bounds}));");
+            else if (b == plan.Output.Buffer)
+            {
+                w.Line($"bool direct = {cpu}.AlignedWorkspace.DirectOutput(inputs, outputs, batch); // the last layer writes the outputs");
+                w.Line($"{Span} {b.Property} = direct ? outputs.Slice(0, batch * {Int(plan.OutputSize)})\n    : new {Span}({bounds});");
+            }
             else
                 w.Statement($"{Span} {b.Property} = new({bounds});");
         }

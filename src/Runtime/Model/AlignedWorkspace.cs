@@ -37,4 +37,15 @@ public static unsafe class AlignedWorkspace
         origin = (int)((64 - (address & 63)) & 63) / sizeof(float);
         return array;
     }
+    /// <summary>
+    /// Whether a generated <c>Forward</c> writes its last layer straight into <paramref name="outputs"/> instead of into
+    /// its workspace and then copying (a 1024 × 1024 output is 4 MB: the copy cost 7% of a 1024³ linear layer's
+    /// prediction). Not when the outputs overlap the inputs (the last layer may still be reading them), and only where
+    /// the rows' alignment cannot matter: outputs on a 64-byte line, or a batch the kernels split by rows
+    /// (<see cref="Gemm.SharedMinRows"/> or more), since a split by columns into rows that start off a line would have
+    /// both cores write the line across the boundary (see the remarks above).
+    /// </summary>
+    public static bool DirectOutput(ReadOnlySpan<float> inputs, Span<float> outputs, int batch) =>
+        !inputs.Overlaps(outputs)
+        && (batch >= Gemm.SharedMinRows || ((nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(outputs)) & 63) == 0);
 }

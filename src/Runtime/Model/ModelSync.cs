@@ -151,7 +151,7 @@ public sealed class ModelSync
     private static void ThrowChanged() =>
         throw new InvalidOperationException(
             "Fit started or ended on another thread while this prediction ran, so its outputs may mix old and new " +
-            "weights; they were discarded. Do not predict with a model while another thread trains it.");
+            "weights: do not use them. Do not predict with a model while another thread trains it.");
 }
 
 /// <summary>An inference workspace taken by <see cref="ModelSync.EnterInference"/>: the generated forward pass lays its

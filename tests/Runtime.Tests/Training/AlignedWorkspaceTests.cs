@@ -4,6 +4,11 @@ using Xunit;
 
 namespace Compiled.Runtime.Tests.Training;
 
+/// <summary>One linear layer 64 → 64: its only layer reads the inputs while it writes the outputs, and a batch of 32 or
+/// more splits its columns between the cores.</summary>
+[Input(64)] [Dense(64)] [Loss(Loss.MeanSquaredError)]
+public partial class Linear64;
+
 /// <summary>Workspaces whose buffers start on 64-byte lines: the allocation, the capacity rule, and both workspaces a
 /// prediction can lease (the model's own and the thread's, shared by models of different sizes).</summary>
 public sealed unsafe class AlignedWorkspaceTests
@@ -94,6 +99,49 @@ public sealed unsafe class AlignedWorkspaceTests
         {
             small.ExitInference(sharedSmall);
             small.ExitInference(ownSmall);
+        }
+    }
+    [Fact]
+    public void DirectOutput_only_without_overlap_and_where_alignment_cannot_matter()
+    {
+        float[] buffer = AlignedWorkspace.Allocate(4096, out int origin);
+        ReadOnlySpan<float> inputs = buffer.AsSpan(origin + 2048, 1024);
+        Assert.True(AlignedWorkspace.DirectOutput(inputs, buffer.AsSpan(origin, 640), batch: 64)); // on a line
+        Assert.False(AlignedWorkspace.DirectOutput(inputs, buffer.AsSpan(origin + 4, 640), batch: 64)); // 16 bytes off
+        Assert.True(AlignedWorkspace.DirectOutput(inputs, buffer.AsSpan(origin + 4, 640), batch: Gemm.SharedMinRows)); // rows split
+        Assert.False(AlignedWorkspace.DirectOutput(inputs, buffer.AsSpan(origin + 2048 - 16, 640), batch: 64)); // overlaps
+        Assert.False(AlignedWorkspace.DirectOutput(inputs, buffer.AsSpan(origin + 2048, 1024), batch: 300)); // the same span
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(5)]
+    [InlineData(40)]
+    [InlineData(300)]
+    public void Forward_gives_the_same_bits_into_any_outputs_including_its_own_inputs(int batch)
+    {
+        var model = new Linear64(seed: 3);
+        var rng = new Rng(11);
+        float[] x = new float[batch * 64];
+        for (int i = 0; i < x.Length; i++) x[i] = rng.NextFloat() - 0.5f;
+        float[] expected = new float[batch * 64];
+        model.Forward(x, expected, batch); // a fresh array: 16 bytes off a line, so the workspace and a copy at batch < 256
+        float[] buffer = AlignedWorkspace.Allocate(batch * 64 * 3 + 64, out int origin);
+        for (int offset = 0; offset < 2; offset++) // on a line (written directly), one float past it (written via the copy)
+        {
+            Span<float> outputs = buffer.AsSpan(origin + offset, batch * 64);
+            outputs.Fill(float.NaN);
+            model.Forward(x, outputs, batch);
+            Assert.True(outputs.SequenceEqual(expected), $"outputs at offset {offset} differ");
+        }
+        // The outputs are the inputs, or overlap them by half a row: the layer must not read what it has written.
+        foreach (int shift in new[] { 0, 32, -32 })
+        {
+            float[] both = new float[batch * 64 + 64];
+            int start = 32;
+            x.CopyTo(both, start);
+            model.Forward(both.AsSpan(start, batch * 64), both.AsSpan(start + shift, batch * 64), batch);
+            Assert.True(both.AsSpan(start + shift, batch * 64).SequenceEqual(expected), $"outputs shifted by {shift} differ");
         }
     }
 }

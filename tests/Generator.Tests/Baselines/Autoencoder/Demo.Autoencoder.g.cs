@@ -172,7 +172,9 @@ namespace Demo
             global::System.Span<float> Layers1Out = new(workspace, origin + 128 * capacity, 32 * capacity);
             global::System.Span<float> Layers2Out = new(workspace, origin + 160 * capacity, 128 * capacity);
             global::System.Span<float> Layers3Logits = new(workspace, origin + 288 * capacity, 784 * capacity);
-            global::System.Span<float> Output = new(workspace, origin + 1072 * capacity, 784 * capacity);
+            bool direct = Cpu.AlignedWorkspace.DirectOutput(inputs, outputs, batch); // the last layer writes the outputs
+            global::System.Span<float> Output = direct ? outputs.Slice(0, batch * 784)
+                : new global::System.Span<float>(workspace, origin + 1072 * capacity, 784 * capacity);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 784);
 
             // layers.0: Dense(128, Relu), [784] → [128]
@@ -191,7 +193,7 @@ namespace Demo
             // Output[B, 784] = sigmoid(Layers2Out[B, 128] · Layers3Weight[784, 128]ᵀ + Layers3Bias)
             Cpu.Dense.Forward<Cpu.Sigmoid>(Output, default, Layers2Out, Layers3Weight, Layers3Bias,
                 batch, 128, 784, _packed, 3);
-            Output.Slice(0, batch * 784).CopyTo(outputs);
+            if (!direct) Output.Slice(0, batch * 784).CopyTo(outputs);
             _sync.ExitInference(lease);
         }
 

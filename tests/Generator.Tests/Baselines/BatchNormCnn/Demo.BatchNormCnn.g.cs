@@ -259,7 +259,9 @@ namespace Demo
             global::System.Span<float> Layers5Pre = new(workspace, origin + 14984 * capacity, 32 * capacity);
             global::System.Span<float> Layers5Out = new(workspace, origin + 15016 * capacity, 32 * capacity);
             global::System.Span<float> Layers6Logits = new(workspace, origin + 15048 * capacity, 10 * capacity);
-            global::System.Span<float> Output = new(workspace, origin + 15058 * capacity, 10 * capacity);
+            bool direct = Cpu.AlignedWorkspace.DirectOutput(inputs, outputs, batch); // the last layer writes the outputs
+            global::System.Span<float> Output = direct ? outputs.Slice(0, batch * 10)
+                : new global::System.Span<float>(workspace, origin + 15058 * capacity, 10 * capacity);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 784);
 
             // layers.0: Conv2D(8, 3x3, no bias), 28x28x1 → 26x26x8
@@ -289,7 +291,7 @@ namespace Demo
                 batch, 32, 10, _packed, 1);
             // Output[B, 10] = softmax(Layers6Logits) by row
             Cpu.Activations.Softmax(Output, Layers6Logits, batch, 10);
-            Output.Slice(0, batch * 10).CopyTo(outputs);
+            if (!direct) Output.Slice(0, batch * 10).CopyTo(outputs);
             _sync.ExitInference(lease);
         }
 

@@ -134,7 +134,9 @@ namespace Demo
             int origin = lease.Origin, capacity = lease.Capacity;
             global::System.Span<float> Layers0Out = new(workspace, origin + 0 * capacity, 4096 * capacity);
             global::System.Span<float> Layers1Logits = new(workspace, origin + 4096 * capacity, 4160 * capacity);
-            global::System.Span<float> Output = new(workspace, origin + 8256 * capacity, 4160 * capacity);
+            bool direct = Cpu.AlignedWorkspace.DirectOutput(inputs, outputs, batch); // the last layer writes the outputs
+            global::System.Span<float> Output = direct ? outputs.Slice(0, batch * 4160)
+                : new global::System.Span<float>(workspace, origin + 8256 * capacity, 4160 * capacity);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 64);
 
             // layers.0: Embedding(65, 64), [64] → [64, 64]
@@ -146,7 +148,7 @@ namespace Demo
                 batch * 64, 64, 65, _packed, 0);
             // Output[B·64, 65] = softmax(Layers1Logits) by row
             Cpu.Activations.Softmax(Output, Layers1Logits, batch * 64, 65);
-            Output.Slice(0, batch * 4160).CopyTo(outputs);
+            if (!direct) Output.Slice(0, batch * 4160).CopyTo(outputs);
             _sync.ExitInference(lease);
         }
 

@@ -183,7 +183,9 @@ namespace Demo
             global::System.Span<float> Layers1Gates = new(workspace, origin + 45568 * capacity, 40960 * capacity);
             global::System.Span<float> Layers1Out = new(workspace, origin + 119552 * capacity, 8192 * capacity);
             global::System.Span<float> Layers2Logits = new(workspace, origin + 127744 * capacity, 4160 * capacity);
-            global::System.Span<float> Output = new(workspace, origin + 131904 * capacity, 4160 * capacity);
+            bool direct = Cpu.AlignedWorkspace.DirectOutput(inputs, outputs, batch); // the last layer writes the outputs
+            global::System.Span<float> Output = direct ? outputs.Slice(0, batch * 4160)
+                : new global::System.Span<float>(workspace, origin + 131904 * capacity, 4160 * capacity);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 64);
 
             // layers.0: Embedding(65, 64), [64] → [64, 64]
@@ -202,7 +204,7 @@ namespace Demo
                 batch * 64, 128, 65, _packed, 0);
             // Output[B·64, 65] = softmax(Layers2Logits) by row
             Cpu.Activations.Softmax(Output, Layers2Logits, batch * 64, 65);
-            Output.Slice(0, batch * 4160).CopyTo(outputs);
+            if (!direct) Output.Slice(0, batch * 4160).CopyTo(outputs);
             _sync.ExitInference(lease);
         }
 

@@ -177,7 +177,9 @@ namespace Demo.Nested
                 global::System.Span<float> Layers1Out = new(workspace, origin + 128 * capacity, 32 * capacity);
                 global::System.Span<float> Layers2Out = new(workspace, origin + 160 * capacity, 16 * capacity);
                 global::System.Span<float> HeadLogits = new(workspace, origin + 176 * capacity, 1 * capacity);
-                global::System.Span<float> Output = new(workspace, origin + 177 * capacity, 1 * capacity);
+                bool direct = Cpu.AlignedWorkspace.DirectOutput(inputs, outputs, batch); // the last layer writes the outputs
+                global::System.Span<float> Output = direct ? outputs.Slice(0, batch * 1)
+                    : new global::System.Span<float>(workspace, origin + 177 * capacity, 1 * capacity);
                 global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 30);
 
                 // encoder.fc1: Dense(64, Gelu), [30] → [64]
@@ -196,7 +198,7 @@ namespace Demo.Nested
                 // Output[B, 1] = sigmoid(Layers2Out[B, 16] · HeadWeight[1, 16]ᵀ + HeadBias)
                 Cpu.Dense.Forward<Cpu.Sigmoid>(Output, default, Layers2Out, HeadWeight, HeadBias,
                     batch, 16, 1, _packed, 3);
-                Output.Slice(0, batch * 1).CopyTo(outputs);
+                if (!direct) Output.Slice(0, batch * 1).CopyTo(outputs);
                 _sync.ExitInference(lease);
             }
 

@@ -146,7 +146,9 @@ namespace Demo
             global::System.Span<float> Layers1Mask = new(workspace, origin + 256 * capacity, 256 * capacity);
             global::System.Span<float> Layers1Out = new(workspace, origin + 512 * capacity, 256 * capacity);
             global::System.Span<float> Layers2Logits = new(workspace, origin + 768 * capacity, 10 * capacity);
-            global::System.Span<float> Output = new(workspace, origin + 778 * capacity, 10 * capacity);
+            bool direct = Cpu.AlignedWorkspace.DirectOutput(inputs, outputs, batch); // the last layer writes the outputs
+            global::System.Span<float> Output = direct ? outputs.Slice(0, batch * 10)
+                : new global::System.Span<float>(workspace, origin + 778 * capacity, 10 * capacity);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 784);
 
             // layers.0: Dense(256, Relu), [784] → [256]
@@ -162,7 +164,7 @@ namespace Demo
                 batch, 256, 10, _packed, 1);
             // Output[B, 10] = softmax(Layers2Logits) by row
             Cpu.Activations.Softmax(Output, Layers2Logits, batch, 10);
-            Output.Slice(0, batch * 10).CopyTo(outputs);
+            if (!direct) Output.Slice(0, batch * 10).CopyTo(outputs);
             _sync.ExitInference(lease);
         }
 

@@ -114,13 +114,15 @@ partial class LinearRegression : global::Compiled.IModel
         Cpu.InferenceLease lease = _sync.EnterInference(batch); // a workspace no other thread uses
         float[] workspace = lease.Workspace;
         int origin = lease.Origin, capacity = lease.Capacity;
-        global::System.Span<float> Output = new(workspace, origin + 0 * capacity, 1 * capacity);
+        bool direct = Cpu.AlignedWorkspace.DirectOutput(inputs, outputs, batch); // the last layer writes the outputs
+        global::System.Span<float> Output = direct ? outputs.Slice(0, batch * 1)
+            : new global::System.Span<float>(workspace, origin + 0 * capacity, 1 * capacity);
         global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 13);
 
         // linear: Dense(1), [13] → [1]
         // Output[B, 1] = x[B, 13] · LinearWeight[1, 13]ᵀ + LinearBias
         Cpu.Dense.Forward<Cpu.Identity>(Output, default, x, LinearWeight, LinearBias, batch, 13, 1, _packed, 0);
-        Output.Slice(0, batch * 1).CopyTo(outputs);
+        if (!direct) Output.Slice(0, batch * 1).CopyTo(outputs);
         _sync.ExitInference(lease);
     }
 

@@ -207,7 +207,9 @@ namespace Demo
             global::System.Span<float> Layers4Out = new(workspace, origin + 43392 * capacity, 1600 * capacity);
             global::System.Span<float> Layers5Out = new(workspace, origin + 44992 * capacity, 128 * capacity);
             global::System.Span<float> Layers6Logits = new(workspace, origin + 45120 * capacity, 10 * capacity);
-            global::System.Span<float> Output = new(workspace, origin + 45130 * capacity, 10 * capacity);
+            bool direct = Cpu.AlignedWorkspace.DirectOutput(inputs, outputs, batch); // the last layer writes the outputs
+            global::System.Span<float> Output = direct ? outputs.Slice(0, batch * 10)
+                : new global::System.Span<float>(workspace, origin + 45130 * capacity, 10 * capacity);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 784);
 
             // layers.0: Conv2D(32, 3x3, Relu), 28x28x1 → 26x26x32
@@ -236,7 +238,7 @@ namespace Demo
                 batch, 128, 10, _packed, 1);
             // Output[B, 10] = softmax(Layers6Logits) by row
             Cpu.Activations.Softmax(Output, Layers6Logits, batch, 10);
-            Output.Slice(0, batch * 10).CopyTo(outputs);
+            if (!direct) Output.Slice(0, batch * 10).CopyTo(outputs);
             _sync.ExitInference(lease);
         }
 

@@ -136,7 +136,9 @@ namespace Demo
             int origin = lease.Origin, capacity = lease.Capacity;
             global::System.Span<float> Layers0Out = new(workspace, origin + 0 * capacity, 32 * capacity);
             global::System.Span<float> Layers1Logits = new(workspace, origin + 32 * capacity, 10 * capacity);
-            global::System.Span<float> Output = new(workspace, origin + 42 * capacity, 10 * capacity);
+            bool direct = Cpu.AlignedWorkspace.DirectOutput(inputs, outputs, batch); // the last layer writes the outputs
+            global::System.Span<float> Output = direct ? outputs.Slice(0, batch * 10)
+                : new global::System.Span<float>(workspace, origin + 42 * capacity, 10 * capacity);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 64);
 
             // layers.0: Dense(32, Relu), [64] → [32]
@@ -148,7 +150,7 @@ namespace Demo
                 batch, 32, 10, _packed, 1);
             // Output[B, 10] = softmax(Layers1Logits) by row
             Cpu.Activations.Softmax(Output, Layers1Logits, batch, 10);
-            Output.Slice(0, batch * 10).CopyTo(outputs);
+            if (!direct) Output.Slice(0, batch * 10).CopyTo(outputs);
             _sync.ExitInference(lease);
         }
 

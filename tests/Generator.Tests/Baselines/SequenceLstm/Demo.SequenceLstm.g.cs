@@ -164,7 +164,9 @@ namespace Demo
             global::System.Span<float> Layers0Gates = new(workspace, origin + 116 * capacity, 100 * capacity);
             global::System.Span<float> Layers0Out = new(workspace, origin + 304 * capacity, 4 * capacity);
             global::System.Span<float> Layers1Logits = new(workspace, origin + 308 * capacity, 2 * capacity);
-            global::System.Span<float> Output = new(workspace, origin + 310 * capacity, 2 * capacity);
+            bool direct = Cpu.AlignedWorkspace.DirectOutput(inputs, outputs, batch); // the last layer writes the outputs
+            global::System.Span<float> Output = direct ? outputs.Slice(0, batch * 2)
+                : new global::System.Span<float>(workspace, origin + 310 * capacity, 2 * capacity);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 15);
 
             // layers.0: Lstm(4), [5, 3] → [4]
@@ -180,7 +182,7 @@ namespace Demo
                 batch, 4, 2, _packed, 0);
             // Output[B, 2] = softmax(Layers1Logits) by row
             Cpu.Activations.Softmax(Output, Layers1Logits, batch, 2);
-            Output.Slice(0, batch * 2).CopyTo(outputs);
+            if (!direct) Output.Slice(0, batch * 2).CopyTo(outputs);
             _sync.ExitInference(lease);
         }
 

@@ -136,7 +136,9 @@ namespace Demo
             int origin = lease.Origin, capacity = lease.Capacity;
             global::System.Span<float> Layers0Out = new(workspace, origin + 0 * capacity, 8 * capacity);
             global::System.Span<float> Layers1Logits = new(workspace, origin + 8 * capacity, 3 * capacity);
-            global::System.Span<float> Output = new(workspace, origin + 11 * capacity, 3 * capacity);
+            bool direct = Cpu.AlignedWorkspace.DirectOutput(inputs, outputs, batch); // the last layer writes the outputs
+            global::System.Span<float> Output = direct ? outputs.Slice(0, batch * 3)
+                : new global::System.Span<float>(workspace, origin + 11 * capacity, 3 * capacity);
             global::System.ReadOnlySpan<float> x = inputs.Slice(0, batch * 4);
 
             // layers.0: Dense(8, Sigmoid), [4] → [8]
@@ -148,7 +150,7 @@ namespace Demo
                 batch, 8, 3, _packed, 1);
             // Output[B, 3] = softmax(Layers1Logits) by row
             Cpu.Activations.Softmax(Output, Layers1Logits, batch, 3);
-            Output.Slice(0, batch * 3).CopyTo(outputs);
+            if (!direct) Output.Slice(0, batch * 3).CopyTo(outputs);
             _sync.ExitInference(lease);
         }
 
