@@ -90,6 +90,8 @@ internal static unsafe class GemmReport
         float[] h = new float[batch * hidden], hz = new float[batch * hidden], dw1 = new float[w1.Length], db = new float[hidden];
         float[] dw2 = new float[w2.Length], dh = new float[batch * hidden];
         Row("mlp fwd 1024×784 · (1024×784)ᵀ", 2.0 * batch * inputs * hidden, () => Dense.Forward<Relu>(h, hz, x0, w1, b, batch, inputs, hidden));
+        var packed1 = new PackedWeights(1);
+        Row("mlp fwd 1024×784 prepacked wᵀ (prediction)", 2.0 * batch * inputs * hidden, () => Dense.Forward<Relu>(h, default, x0, w1, b, batch, inputs, hidden, packed1, 0));
         Row("mlp bwd 1024×1024 layer: dw = dzᵀ·x, dx = dz·w", 4.0 * batch * hidden * hidden, () => Dense.Backward(dh, dw2, db, h, hz, w2, batch, hidden, hidden));
         Row("mlp bwd first layer: dw = dzᵀ·x", 2.0 * batch * inputs * hidden, () => Dense.Backward(default, dw1, db, h, x0, w1, batch, inputs, hidden));
         // The batch-64 784-128-10 MLP's large products (the small-shape path: column split, no shared B).
