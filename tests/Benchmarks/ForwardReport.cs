@@ -154,24 +154,13 @@ internal static class ForwardReport
         float[] x = new float[batch * inputs], ours = new float[batch * 10], theirs = new float[batch * 10];
         for (int i = 0; i < x.Length; i++) x[i] = rng.NextFloat() - 0.5f;
         var model = new Mlp784x1024x1024(1);
-        using var options = new Microsoft.ML.OnnxRuntime.SessionOptions
-        {
-            IntraOpNumThreads = 1, InterOpNumThreads = 1,
-            ExecutionMode = Microsoft.ML.OnnxRuntime.ExecutionMode.ORT_SEQUENTIAL,
-            GraphOptimizationLevel = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL,
-        };
-        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(Compiled.Onnx.OnnxExport.ToOnnx(model), options);
-        using var input = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(x, [batch, inputs]);
-        using var output = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(theirs, [batch, 10]);
-        using var runOptions = new Microsoft.ML.OnnxRuntime.RunOptions();
-        Microsoft.ML.OnnxRuntime.OrtValue[] ins = [input], outs = [output];
-        string[] inNames = ["input"], outNames = ["output"];
+        using var ort = new OrtRun(model, threads: 1, x, theirs, batch);
         var variants = new (string Name, Action Run)[]
         {
             ("ours, prepacked weights", () => { Gemm.UsePrepacked = true; Gemm.InPlaceA = true; model.Forward(x, ours, batch); }),
             ("ours, prepacked, A packed", () => { Gemm.UsePrepacked = true; Gemm.InPlaceA = false; model.Forward(x, ours, batch); }),
             ("ours, per-call packing", () => { Gemm.UsePrepacked = false; Gemm.InPlaceA = true; model.Forward(x, ours, batch); }),
-            ("ONNX Runtime, 1 thread", () => session.Run(runOptions, inNames, ins, outNames, outs)),
+            ("ONNX Runtime, 1 thread", ort.Run),
         };
         Worker.Disabled = true;
         var best = new double[variants.Length];
@@ -206,21 +195,9 @@ internal static class ForwardReport
         float[] x = new float[batch * inputs], ours = new float[batch * 10], theirs = new float[batch * 10];
         for (int i = 0; i < x.Length; i++) x[i] = rng.NextFloat() - 0.5f;
         var model = new Mlp784x128(1);
-        using var options = new Microsoft.ML.OnnxRuntime.SessionOptions
-        {
-            IntraOpNumThreads = 2, InterOpNumThreads = 1,
-            ExecutionMode = Microsoft.ML.OnnxRuntime.ExecutionMode.ORT_SEQUENTIAL,
-            GraphOptimizationLevel = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL,
-        };
-        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(Compiled.Onnx.OnnxExport.ToOnnx(model), options);
-        using var input = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(x, [batch, inputs]);
-        using var output = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(theirs, [batch, 10]);
-        using var runOptions = new Microsoft.ML.OnnxRuntime.RunOptions();
-        Microsoft.ML.OnnxRuntime.OrtValue[] ins = [input], outs = [output];
-        string[] inNames = ["input"], outNames = ["output"];
+        using var ort = new OrtRun(model, threads: 2, x, theirs, batch);
         bool noOrt = Environment.GetEnvironmentVariable("FWD_DIST_NO_ORT") == "1"; // ours twice: no ORT threads at all
-        var runs = new Action[] { () => model.Forward(x, ours, batch), noOrt ? () => model.Forward(x, ours, batch) : () => session.Run(runOptions, inNames, ins, outNames, outs) };
-        Gemm.PanelChunks = Environment.GetEnvironmentVariable("FWD_DIST_PANELS") == "1";
+        var runs = new Action[] { () => model.Forward(x, ours, batch), noOrt ? () => model.Forward(x, ours, batch) : ort.Run };
         var times = new List<double>[] { new(), new() };
         foreach (Action a in runs) for (int i = 0; i < 3000; i++) a();
         int gap = int.TryParse(Environment.GetEnvironmentVariable("FWD_DIST_GAP_MS"), out int g) ? g : 0;
@@ -245,6 +222,38 @@ internal static class ForwardReport
             double late = Enumerable.Range(0, blocks).SelectMany(b => t0[which].GetRange(b * perBlock + perBlock - 100, 100)).Average();
             Console.WriteLine($"{names[which],-14} {t[0],7:0.0} {P(0.1),7:0.0} {P(0.5),7:0.0} {P(0.9),7:0.0} {P(0.99),7:0.0} {t.Average(),7:0.0}" +
                 $"   mean of each block's first 100 calls {early:0.0}, last 100 {late:0.0}");
+        }
+    }
+    /// <summary>ONNX Runtime's CPU provider on the model <see cref="Compiled.Onnx.OnnxExport"/> writes, with the input
+    /// and output bound to our arrays (nothing allocated per run).</summary>
+    private sealed class OrtRun : IDisposable
+    {
+        private readonly Microsoft.ML.OnnxRuntime.InferenceSession _session;
+        private readonly Microsoft.ML.OnnxRuntime.RunOptions _options = new();
+        private readonly Microsoft.ML.OnnxRuntime.OrtValue[] _inputs, _outputs;
+        private static readonly string[] s_inputNames = ["input"], s_outputNames = ["output"];
+
+        public OrtRun(IModel model, int threads, float[] x, float[] y, int batch)
+        {
+            using var options = new Microsoft.ML.OnnxRuntime.SessionOptions
+            {
+                IntraOpNumThreads = threads, InterOpNumThreads = 1,
+                ExecutionMode = Microsoft.ML.OnnxRuntime.ExecutionMode.ORT_SEQUENTIAL,
+                GraphOptimizationLevel = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL,
+            };
+            _session = new Microsoft.ML.OnnxRuntime.InferenceSession(Compiled.Onnx.OnnxExport.ToOnnx(model), options);
+            _inputs = [Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(x, [batch, model.InputSize])];
+            _outputs = [Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(y, [batch, model.OutputSize])];
+        }
+
+        public void Run() => _session.Run(_options, s_inputNames, _inputs, s_outputNames, _outputs);
+
+        public void Dispose()
+        {
+            _inputs[0].Dispose();
+            _outputs[0].Dispose();
+            _options.Dispose();
+            _session.Dispose();
         }
     }
 }
