@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Compiled.CompilerServices;
 
@@ -33,6 +34,43 @@ internal readonly unsafe struct Kernel256 : IKernel
             bp += 16;
             ap += 6;
         }
+        Finish<TAct>(c, ldc, pre, bias, rows, cols, first, last, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
+    }
+
+    /// <summary><see cref="Tile{TAct}"/> with A's six rows read where they lie (row r at a + r·rsA, contiguous in k)
+    /// instead of from a packed panel: the same FMAs in the same order, so the same bits. Spare rows read row 0 and
+    /// are not stored.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void InPlaceTile<TAct>(float* a, nint rsA, float* bp, int kc, float* c, nint ldc,
+        float* pre, float* bias, int rows, int cols, bool first, bool last) where TAct : struct, IActivation
+    {
+        float* a0 = a, a1 = rows > 1 ? a0 + rsA : a0, a2 = rows > 2 ? a0 + 2 * rsA : a0;
+        float* a3 = rows > 3 ? a0 + 3 * rsA : a0, a4 = rows > 4 ? a0 + 4 * rsA : a0, a5 = rows > 5 ? a0 + 5 * rsA : a0;
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default;
+        Vector256<float> c20 = default, c21 = default, c30 = default, c31 = default;
+        Vector256<float> c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int k = 0; k < kc; k++)
+        {
+            Vector256<float> b0 = Vector256.Load(bp), b1 = Vector256.Load(bp + 8), x;
+            x = Vector256.Create(a0[k]); c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
+            x = Vector256.Create(a1[k]); c10 = Vector256.FusedMultiplyAdd(x, b0, c10); c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
+            x = Vector256.Create(a2[k]); c20 = Vector256.FusedMultiplyAdd(x, b0, c20); c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
+            x = Vector256.Create(a3[k]); c30 = Vector256.FusedMultiplyAdd(x, b0, c30); c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
+            x = Vector256.Create(a4[k]); c40 = Vector256.FusedMultiplyAdd(x, b0, c40); c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
+            x = Vector256.Create(a5[k]); c50 = Vector256.FusedMultiplyAdd(x, b0, c50); c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
+            bp += 16;
+        }
+        Finish<TAct>(c, ldc, pre, bias, rows, cols, first, last, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
+    }
+
+    /// <summary>A tile's store: accumulate onto C unless first; + bias, keep z and the activation when last; column
+    /// edges through a stack tile.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Finish<TAct>(float* c, nint ldc, float* pre, float* bias, int rows, int cols, bool first, bool last,
+        Vector256<float> c00, Vector256<float> c01, Vector256<float> c10, Vector256<float> c11,
+        Vector256<float> c20, Vector256<float> c21, Vector256<float> c30, Vector256<float> c31,
+        Vector256<float> c40, Vector256<float> c41, Vector256<float> c50, Vector256<float> c51) where TAct : struct, IActivation
+    {
         if (cols == 16)
         {
             Vector256<float> bias0 = bias != null ? Vector256.Load(bias) : default;
@@ -103,6 +141,21 @@ internal readonly unsafe struct Kernel256 : IKernel
     public static void PackB(GemmArgs* g, int pc, int kc, int n, int cols, float* dst)
     {
         nint rs = g->RsB, cs = g->CsB;
+        if (rs == 1 && cols == 16)
+        {
+            // B = wᵀ: each column is a row of w, contiguous in k. Two 8 × 8 register transposes per 8 k.
+            float* src = g->B + pc + n * cs;
+            int k = 0;
+            for (; k + 8 <= kc; k += 8)
+            {
+                Transpose8(src + k, cs, dst + k * 16);
+                Transpose8(src + 8 * cs + k, cs, dst + k * 16 + 8);
+            }
+            for (; k < kc; k++)
+                for (int j = 0; j < 16; j++)
+                    dst[k * 16 + j] = src[j * cs + k];
+            return;
+        }
         if (cs == 1 && cols == 16)
         {
             float* src = g->B + pc * rs + n;
@@ -166,5 +219,25 @@ internal readonly unsafe struct Kernel256 : IKernel
             if (pre != null) pre[i] = z;
             c[i] = TAct.Apply(z);
         }
+    }
+    /// <summary>d[k·16 + j] = s[j·stride + k] for j, k &lt; 8: eight rows of eight floats, transposed in registers
+    /// (unpack, shuffle, then swap 128-bit halves).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8(float* s, nint stride, float* d)
+    {
+        Vector256<float> r0 = Vector256.Load(s), r1 = Vector256.Load(s + stride), r2 = Vector256.Load(s + 2 * stride), r3 = Vector256.Load(s + 3 * stride);
+        Vector256<float> r4 = Vector256.Load(s + 4 * stride), r5 = Vector256.Load(s + 5 * stride), r6 = Vector256.Load(s + 6 * stride), r7 = Vector256.Load(s + 7 * stride);
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1), t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5), t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE), u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE), u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Permute2x128(u0, u4, 0x20).Store(d);
+        Avx.Permute2x128(u1, u5, 0x20).Store(d + 16);
+        Avx.Permute2x128(u2, u6, 0x20).Store(d + 32);
+        Avx.Permute2x128(u3, u7, 0x20).Store(d + 48);
+        Avx.Permute2x128(u0, u4, 0x31).Store(d + 64);
+        Avx.Permute2x128(u1, u5, 0x31).Store(d + 80);
+        Avx.Permute2x128(u2, u6, 0x31).Store(d + 96);
+        Avx.Permute2x128(u3, u7, 0x31).Store(d + 112);
     }
 }

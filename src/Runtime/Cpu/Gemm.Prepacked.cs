@@ -109,7 +109,7 @@ internal static unsafe partial class Gemm
         // packing it (each core's half of the columns would pack all of it). Batch 64, 784 -> 128 on one core: 60-63 ->
         // 57-60 µs. With more rows a packed block of A is reused by more panels and wins: batch 1024 on one core,
         // 784-1024-1024-10, 22.3-24.4 ms in place against 21.7-21.9 packed (FWD_REPORT, loaded machine).
-        bool inPlace = typeof(TK) == typeof(Kernel512) && InPlaceA && g->CsA == 1 && g->M <= MC;
+        bool inPlace = InPlaceA && g->CsA == 1 && g->M <= MC;
         float* apack = PackBuffer.Get() + PackBuffer.BFloats;
         int mcStep = MC / mr * mr;
         for (int pc = 0; pc < k; pc += kcStep)
@@ -125,7 +125,7 @@ internal static unsafe partial class Gemm
                     for (int p = p0; p < p1; p++)
                     {
                         int n = p * nr, cols = Math.Min(nr, g->N - n);
-                        InPlaceStrips<TAct>(g, bBlock + (nint)p * kc * nr, pc, kc, mc0, mc, n, cols, first, last);
+                        InPlaceStrips<TK, TAct>(g, bBlock + (nint)p * kc * nr, pc, kc, mc0, mc, n, cols, first, last);
                     }
                     continue;
                 }
@@ -145,20 +145,25 @@ internal static unsafe partial class Gemm
     /// compare with the per-call packing).</summary>
     internal static bool UsePrepacked = true;
 
-    /// <summary>Whether the AVX-512 prepacked path reads A in place (tests and benchmarks switch it to compare).</summary>
+    /// <summary>Whether products of up to <see cref="MC"/> rows with rows of A contiguous read A in place instead of packing
+    /// it (tests and benchmarks switch it to compare).</summary>
     internal static bool InPlaceA = true;
 
-    /// <summary>The 8-row strips of A from row <paramref name="mc0"/>, read in place at depth pc.., against one packed B
+    /// <summary>The MR-row strips of A from row <paramref name="mc0"/>, read in place at depth pc.., against one packed B
     /// panel over one K block.</summary>
-    private static void InPlaceStrips<TAct>(GemmArgs* g, float* bp, int pc, int kc, int mc0, int mc, int n, int cols,
-        bool first, bool last) where TAct : struct, IActivation
+    private static void InPlaceStrips<TK, TAct>(GemmArgs* g, float* bp, int pc, int kc, int mc0, int mc, int n, int cols,
+        bool first, bool last) where TK : struct, IKernel where TAct : struct, IActivation
     {
         float* bias = last && g->Bias != null ? g->Bias + n : null;
-        for (int m = mc0; m < mc0 + mc; m += 8)
+        int mr = TK.MR;
+        for (int m = mc0; m < mc0 + mc; m += mr)
         {
             nint cOff = m * g->LdC + n;
-            InPlaceTile512<TAct>(g->A + m * g->RsA + pc, g->RsA, bp, kc, g->C + cOff, g->LdC,
-                last && g->Pre != null ? g->Pre + cOff : null, bias, Math.Min(8, mc0 + mc - m), cols, first, last);
+            float* pre = last && g->Pre != null ? g->Pre + cOff : null;
+            if (typeof(TK) == typeof(Kernel512))
+                InPlaceTile512<TAct>(g->A + m * g->RsA + pc, g->RsA, bp, kc, g->C + cOff, g->LdC, pre, bias, Math.Min(mr, mc0 + mc - m), cols, first, last);
+            else
+                Kernel256.InPlaceTile<TAct>(g->A + m * g->RsA + pc, g->RsA, bp, kc, g->C + cOff, g->LdC, pre, bias, Math.Min(mr, mc0 + mc - m), cols, first, last);
         }
     }
 

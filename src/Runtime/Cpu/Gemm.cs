@@ -247,8 +247,8 @@ internal static unsafe partial class Gemm
         float* apack = pack + PackBuffer.BFloats;
         int mr = TK.MR, mcStep = MC / mr * mr, strips = (g->M + mr - 1) / mr;
         // One row block, rows of A contiguous (a training batch up to 128 through x·wᵀ): read A where it lies, as the
-        // prepacked path does (same FMAs, same bits), instead of packing all of it on each core.
-        bool inPlace = typeof(TK) == typeof(Kernel512) && InPlaceA && g->CsA == 1 && g->M <= MC && g->AFlags == null;
+        // prepacked path does (same FMAs, same bits), instead of packing all of it on each core (AVX-512 and AVX2).
+        bool inPlace = InPlaceA && g->CsA == 1 && g->M <= MC && g->AFlags == null;
         for (int nc0 = n0; nc0 < n1; nc0 += NC)
         {
             int nc = Math.Min(NC, n1 - nc0);
@@ -269,7 +269,7 @@ internal static unsafe partial class Gemm
                         for (int p = 0; p < panels; p++)
                         {
                             int n = nc0 + p * nr;
-                            InPlaceStrips<TAct>(g, pack + (nint)p * kc * nr, pc, kc, mc0, mc, n, Math.Min(nr, nc0 + nc - n), first, last);
+                            InPlaceStrips<TK, TAct>(g, pack + (nint)p * kc * nr, pc, kc, mc0, mc, n, Math.Min(nr, nc0 + nc - n), first, last);
                         }
                     else if (g->AFlags == null) Block<TK, TAct>(g, pack, apack, null, mc0, mc, nc0, nc, pc, kc);
                     else // the shared A: this K block's panels from row mc0 on (mc0 is a whole number of panels)

@@ -184,6 +184,50 @@ public class DenseTests
         }
     }
 
+    [Theory]
+    [InlineData(5, 13, 40)]
+    [InlineData(17, 196, 128)]
+    [InlineData(64, 784, 128)]
+    [InlineData(128, 300, 70)]
+    [InlineData(100, 1000, 33)]
+    public void Reading_A_in_place_gives_the_packed_bits(int batch, int inputs, int units)
+    {
+        // Up to 128 rows, x (and dz in dx = dz·w) is read where it lies instead of packed: the same FMAs in the same
+        // order, on every vector instruction set, per call and over prepacked weights, one core and two.
+        float[] x = Support.Random(batch * inputs, 21), w = Support.Random(units * inputs, 22), b = Support.Random(units, 23);
+        float[] dz = Support.Random(batch * units, 24);
+        foreach (KernelIsa isa in Support.Isas().Where(i => i != KernelIsa.Scalar))
+            foreach (bool threads in new[] { false, true })
+            {
+                float[] Run(bool inPlace, bool prepacked)
+                {
+                    var y = new float[batch * units];
+                    var z = new float[batch * units];
+                    var dx = new float[batch * inputs];
+                    var dw = new float[units * inputs];
+                    bool saved = Gemm.InPlaceA;
+                    Gemm.InPlaceA = inPlace;
+                    try
+                    {
+                        Support.With(isa, threads, () =>
+                        {
+                            if (prepacked) Dense.Forward<Relu>(y, default, x, w, b, batch, inputs, units, new PackedWeights(1), 0);
+                            else Dense.Forward<Relu>(y, z, x, w, b, batch, inputs, units);
+                            Dense.Backward(dx, dw, default, dz, x, w, batch, inputs, units);
+                        });
+                    }
+                    finally { Gemm.InPlaceA = saved; }
+                    return [.. y, .. z, .. dx];
+                }
+                foreach (bool prepacked in new[] { false, true })
+                {
+                    float[] packed = Run(inPlace: false, prepacked), inPlace = Run(inPlace: true, prepacked);
+                    int differ = packed.Zip(inPlace).Count(p => BitConverter.SingleToInt32Bits(p.First) != BitConverter.SingleToInt32Bits(p.Second));
+                    Assert.True(differ == 0, $"{isa}, {(threads ? 2 : 1)} core(s), {(prepacked ? "prepacked" : "per call")}: {differ} values differ");
+                }
+            }
+    }
+
     [Fact]
     public void Forward_writes_only_its_outputs()
     {
