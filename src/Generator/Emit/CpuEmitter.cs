@@ -274,7 +274,7 @@ internal static class CpuEmitter
             foreach (Op op in plan.Ops) EmitSteps(w, op.Forward(Pass.Inference));
             // The last layer's buffer is the outputs themselves when DirectOutput allowed it (see EmitInferenceViews).
             string copy = $"{plan.Output.Ref}.Slice(0, batch * {Int(plan.OutputSize)}).CopyTo(outputs);";
-            w.Line(plan.Output.Buffer is { IsInt: false, Role: not BufferRole.Gradient } ? $"if (!direct) {copy}" : copy);
+            w.Line(DirectOutputBuffer(plan) != null ? $"if (!direct) {copy}" : copy);
             w.Line("_sync.ExitInference(lease);");
         }
         w.Line();
@@ -299,7 +299,7 @@ internal static class CpuEmitter
             string bounds = $"workspace, origin + {Int(b.Offset)} * capacity, {Int(b.PerSample)} * capacity";
             if (b.IsInt)
                 w.Line($"global::System.Span<int> {b.Property} = global::System.Runtime.InteropServices.MemoryMarshal\n    .Cast<float, int>(new {Span}({bounds}));");
-            else if (b == plan.Output.Buffer)
+            else if (b == DirectOutputBuffer(plan))
             {
                 w.Line($"bool direct = {cpu}.AlignedWorkspace.DirectOutput(inputs, outputs, batch); // the last layer writes the outputs");
                 w.Line($"{Span} {b.Property} = direct ? outputs.Slice(0, batch * {Int(plan.OutputSize)})\n    : new {Span}({bounds});");
@@ -308,6 +308,11 @@ internal static class CpuEmitter
                 w.Statement($"{Span} {b.Property} = new({bounds});");
         }
     }
+
+    /// <summary>The buffer the caller's outputs may stand in for in the forward pass (the last layer's float output), or
+    /// null when the output is the input itself.</summary>
+    private static Buffer? DirectOutputBuffer(ModelPlan plan) =>
+        plan.Output.Buffer is { IsInt: false, Role: not BufferRole.Gradient } b ? b : null;
 
     private static void EmitComputeGradients(CodeWriter w, ModelPlan plan)
     {

@@ -220,6 +220,7 @@ internal readonly unsafe struct Kernel256 : IKernel
             c[i] = TAct.Apply(z);
         }
     }
+
     /// <summary>d[k·16 + j] = s[j·stride + k] for j, k &lt; 8: eight rows of eight floats, transposed in registers
     /// (unpack, shuffle, then swap 128-bit halves).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

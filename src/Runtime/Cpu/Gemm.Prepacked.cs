@@ -109,7 +109,7 @@ internal static unsafe partial class Gemm
         // packing it (each core's half of the columns would pack all of it). Batch 64, 784 -> 128 on one core: 60-63 ->
         // 57-60 µs. With more rows a packed block of A is reused by more panels and wins: batch 1024 on one core,
         // 784-1024-1024-10, 22.3-24.4 ms in place against 21.7-21.9 packed (FWD_REPORT, loaded machine).
-        bool inPlace = InPlaceA && g->CsA == 1 && g->M <= MC;
+        bool inPlace = ReadsAInPlace(g);
         float* apack = PackBuffer.Get() + PackBuffer.BFloats;
         int mcStep = MC / mr * mr;
         for (int pc = 0; pc < k; pc += kcStep)
@@ -148,6 +148,10 @@ internal static unsafe partial class Gemm
     /// <summary>Whether products of up to <see cref="MC"/> rows with rows of A contiguous read A in place instead of packing
     /// it (tests and benchmarks switch it to compare).</summary>
     internal static bool InPlaceA = true;
+
+    /// <summary>One row block at most with rows of A contiguous and A not shared between chunks: the tiles read A where it
+    /// lies (<see cref="InPlaceStrips{TK, TAct}"/>), the same FMAs in the same order as from packed panels.</summary>
+    private static bool ReadsAInPlace(GemmArgs* g) => InPlaceA && g->CsA == 1 && g->M <= MC && g->AFlags == null;
 
     /// <summary>The MR-row strips of A from row <paramref name="mc0"/>, read in place at depth pc.., against one packed B
     /// panel over one K block.</summary>

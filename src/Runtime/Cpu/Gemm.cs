@@ -248,7 +248,7 @@ internal static unsafe partial class Gemm
         int mr = TK.MR, mcStep = MC / mr * mr, strips = (g->M + mr - 1) / mr;
         // One row block, rows of A contiguous (a training batch up to 128 through x·wᵀ): read A where it lies, as the
         // prepacked path does (same FMAs, same bits), instead of packing all of it on each core (AVX-512 and AVX2).
-        bool inPlace = InPlaceA && g->CsA == 1 && g->M <= MC && g->AFlags == null;
+        bool inPlace = ReadsAInPlace(g);
         for (int nc0 = n0; nc0 < n1; nc0 += NC)
         {
             int nc = Math.Min(NC, n1 - nc0);

@@ -27,6 +27,10 @@ public static unsafe class AlignedWorkspace
         return batch < LineFloats ? batch : checked((batch + LineFloats - 1) / LineFloats * LineFloats);
     }
 
+    /// <summary>The largest capacity the rule of <see cref="Capacity"/> allows within <paramref name="samples"/> (a
+    /// workspace allocated for another layout holds that many samples of this one).</summary>
+    public static int CapacityWithin(int samples) => samples < LineFloats ? samples : samples / LineFloats * LineFloats;
+
     /// <summary>A pinned array with room for <paramref name="floats"/> floats from <paramref name="origin"/>, the first
     /// index whose address is a multiple of 64 bytes.</summary>
     public static float[] Allocate(int floats, out int origin)
@@ -37,6 +41,7 @@ public static unsafe class AlignedWorkspace
         origin = (int)((64 - (address & 63)) & 63) / sizeof(float);
         return array;
     }
+
     /// <summary>
     /// Whether a generated <c>Forward</c> writes its last layer straight into <paramref name="outputs"/> instead of into
     /// its workspace and then copying (a 1024 × 1024 output is 4 MB: the copy cost 7% of a 1024³ linear layer's

@@ -134,10 +134,8 @@ public sealed class ModelSync
             t_workspace = workspace = AlignedWorkspace.Allocate(checked(capacity * _perSample), out t_origin);
             t_floats = capacity * _perSample;
         }
-        // The capacity this model's layout fits in the thread's workspace: a multiple of 16 from 16 samples on, so its
-        // buffers start on cache lines as in the model's own workspace.
-        int fits = t_floats / _perSample;
-        return new InferenceLease(workspace, t_origin, fits < AlignedWorkspace.LineFloats ? fits : fits / AlignedWorkspace.LineFloats * AlignedWorkspace.LineFloats, version, owned: false);
+        // A multiple of 16 from 16 samples on, so this model's buffers start on cache lines as in its own workspace.
+        return new InferenceLease(workspace, t_origin, AlignedWorkspace.CapacityWithin(t_floats / _perSample), version, owned: false);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -155,7 +153,7 @@ public sealed class ModelSync
 }
 
 /// <summary>An inference workspace taken by <see cref="ModelSync.EnterInference"/>: the generated forward pass lays its
-/// buffers out in it (buffer k at <c>offset·Capacity</c>).</summary>
+/// buffers out in it (buffer k at <c>Origin + offset·Capacity</c>).</summary>
 public readonly struct InferenceLease
 {
     internal InferenceLease(float[] workspace, int origin, int capacity, int version, bool owned)
